@@ -1,0 +1,29 @@
+# Two set-up commands: `make run` and `make test`. Each creates .venv when missing and installs into it.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test chromium bench
+
+$(VENV)/.installed-run: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(VENV)/.installed-run $@
+
+run: $(VENV)/.installed-run
+	$(VENV)/bin/streamlit run app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT)
+
+# Browser tests drive Debian's chromium; never `playwright install`.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: $(VENV)/.installed-dev chromium
+	$(PY) -m pytest -q tests
+
+bench: $(VENV)/.installed-dev
+	for f in bench/*.py; do $(PY) $$f || exit 1; done

@@ -1,0 +1,31 @@
+"""`python -m ecgcore`: one subcommand module each, every one a thin parser over the same configs.
+
+Each module in COMMANDS has `register(subparsers)` that adds its parser and sets `func`; heavy imports
+(torch, neurokit2) stay inside the command functions so `--help` is instant.
+"""
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ["synth"]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m ecgcore",
+        description="ECG Transfer Lab core: synthesize ECGs, pretrain regressors, fine-tune classifiers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"ecgcore.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

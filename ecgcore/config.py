@@ -1,0 +1,114 @@
+"""The one config a training job is made from: built by pages and CLI alike, saved as a run's config.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from ecgcore.data.dataset import CLASS_NAMES, TARGETS
+
+TASKS = ("pretrain", "finetune")
+ARCHS = ("small_cnn", "inception1d", "resnet1d")
+STRATEGIES = ("scratch", "freeze_first_block", "linear_probe", "full_finetune", "combined")
+LABEL_MODES = ("single", "multi")
+NORMALIZATIONS = ("zscore", "minmax", "none")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class Preprocess:
+    """One preprocessing step for synthetic and real signals alike (applied by ecgcore.data.preprocess)."""
+
+    bandpass: bool = True  # 0.5-40 Hz Butterworth band-pass
+    low_hz: float = 0.5
+    high_hz: float = 40.0
+    normalize: str = "zscore"  # per lead: "zscore", "minmax" (the paper's) or "none"
+    fs: float | None = None  # resample to this rate; None keeps the data set's
+    leads: str = "all"  # "all" (12) or "paper8" (I, II, V1-V6)
+
+
+@dataclass
+class JobConfig:
+    task: str = "pretrain"
+    data: dict = field(default_factory=dict)  # a data spec, see ecgcore.data.sources; {} -> the default set
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    arch: str = "small_cnn"
+    # pretraining
+    targets: list = field(default_factory=lambda: list(TARGETS))  # one model, a head per target
+    # fine-tuning
+    label_mode: str = "single"  # "single" (softmax, the paper's) or "multi" (sigmoid, the benchmark's)
+    strategy: str = "scratch"
+    pretrained: list = field(default_factory=list)  # run dirs; `combined` takes one per target
+    fraction: float = 1.0  # share of the labelled training set used (stratified subsample)
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_decay: float = 1.0  # exponential decay per epoch (the paper: 0.99)
+    weight_decay: float = 0.0
+    patience: int = 5  # early stopping on the validation metric; 0 switches it off
+    # splits of data sets that carry no folds (synthetic): seeded random split
+    val_size: float = 0.15
+    test_size: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+    name: str = ""  # a free label shown next to the run id
+
+    def validate(self):
+        """Raise ValueError naming the first bad field; return self."""
+        checks = [
+            ("task", self.task in TASKS, f"one of {TASKS}"),
+            ("arch", self.arch in ARCHS, f"one of {ARCHS}"),
+            ("label_mode", self.label_mode in LABEL_MODES, f"one of {LABEL_MODES}"),
+            ("strategy", self.strategy in STRATEGIES, f"one of {STRATEGIES}"),
+            ("fraction", 0 < self.fraction <= 1, "in (0, 1]"),
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"),
+            ("lr_decay", 0 < self.lr_decay <= 1, "in (0, 1]"),
+            ("patience", self.patience >= 0, ">= 0"),
+            ("val_size", 0 < self.val_size < 1, "in (0, 1)"),
+            ("test_size", 0 < self.test_size < 1 and self.val_size + self.test_size < 1,
+             "in (0, 1) with val_size + test_size < 1"),
+            ("device", self.device in DEVICES, f"one of {DEVICES}"),
+            ("preprocess.normalize", self.preprocess.normalize in NORMALIZATIONS, f"one of {NORMALIZATIONS}"),
+            ("preprocess.leads", self.preprocess.leads in ("all", "paper8"), "'all' or 'paper8'"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                obj, attr = (self.preprocess, name.split(".")[1]) if "." in name else (self, name)
+                raise ValueError(f"{name}={getattr(obj, attr)!r} is invalid: must be {rule}")
+        if self.task == "pretrain":
+            if not self.targets:
+                raise ValueError("targets is empty: pretraining needs at least one target")
+        if self.task == "finetune" and self.strategy != "scratch" and not self.pretrained:
+            raise ValueError(f"strategy {self.strategy!r} needs a pretrained run (pretrained=[RUN_DIR])")
+        return self
+
+    def to_dict(self):
+        return asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        d = dict(d)
+        if isinstance(d.get("preprocess"), dict):
+            pknown = {f.name for f in fields(Preprocess)}
+            bad = set(d["preprocess"]) - pknown
+            if bad:
+                raise ValueError(f"unknown preprocess keys: {sorted(bad)}")
+            d["preprocess"] = Preprocess(**d["preprocess"])
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))
+
+
+__all__ = ["JobConfig", "Preprocess", "CLASS_NAMES", "TARGETS", "ARCHS", "STRATEGIES"]

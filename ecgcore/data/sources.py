@@ -1,0 +1,43 @@
+"""One entry point from a data spec (a JSON-serialisable dict) to a DataSet, whatever the source.
+
+A spec is `{"source": NAME, ...options}`. Each source's module owns its options; this table only routes.
+  synthetic : ecgcore.synth.make_dataset(**options)        (engine "parametric" or "ecgsyn")
+  gan       : ecgcore.synth.gan.make_dataset(**options)     (DeepFake ECG GAN, measured labels)
+  ptbxl     : ecgcore.data.ptbxl.load_ptbxl(**options)      (real ECGs, diagnostic labels)
+  measured  : ecgcore.data.measured.make_dataset(**options) (real ECGs, measured regression targets)
+  mixed     : ecgcore.data.measured.mixed_dataset(**options)
+  npz       : DataSet.load(path)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ecgcore.data.dataset import DataSet
+
+SOURCES = {
+    "synthetic": ("ecgcore.synth", "make_dataset"),
+    "gan": ("ecgcore.synth.gan", "make_dataset"),
+    "ptbxl": ("ecgcore.data.ptbxl", "load_ptbxl"),
+    "measured": ("ecgcore.data.measured", "make_dataset"),
+    "mixed": ("ecgcore.data.measured", "mixed_dataset"),
+}
+
+# With no data argument, pretraining and fine-tuning use these small embedded synthetic sets.
+DEFAULT_PRETRAIN_DATA = {"source": "synthetic", "n": 2000, "fs": 100, "seed": 0}
+DEFAULT_FINETUNE_DATA = {"source": "synthetic", "n": 2000, "fs": 100, "seed": 1,
+                         "classes": ["NORM", "MI", "STTC", "CD", "HYP"]}
+
+
+def load_dataset(spec):
+    """Build (or fetch from cache) the DataSet that `spec` describes."""
+    if not isinstance(spec, dict) or "source" not in spec:
+        raise ValueError(f"a data spec is a dict with a 'source' key, got {spec!r}")
+    options = {k: v for k, v in spec.items() if k != "source"}
+    source = spec["source"]
+    if source == "npz":
+        return DataSet.load(options["path"])
+    if source not in SOURCES:
+        raise ValueError(f"unknown data source {source!r}; choose one of {sorted([*SOURCES, 'npz'])}")
+    module, func = SOURCES[source]
+    return getattr(importlib.import_module(module), func)(**options)
