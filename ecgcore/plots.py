@@ -121,3 +121,126 @@ def _add_fiducials(fig, fiducials, fs, n_samples, baselines):
             x=xs, y=ys, mode="lines", name=name, line=dict(color=_wave_colour(name), width=1, dash="dot"),
             hoverinfo="name",
         ))
+
+
+# Per-epoch metrics drawn as learning curves, grouped by panel.
+LOSS_KEYS = ("train_loss", "val_loss")
+CLASSIFICATION_KEYS = ("val_macro_auroc", "val_accuracy", "val_macro_f1")
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+
+def learning_curves(metrics_by_run):
+    """Loss and validation metrics per epoch; `metrics_by_run` maps a run label to its list of epoch dicts.
+
+    One colour per run (so several runs overlay for comparison); dashes tell train from validation loss.
+    """
+    keys = sorted({k for metrics in metrics_by_run.values() for m in metrics for k in m})
+    mae_keys = [k for k in keys if k.startswith("val_mae_")]
+    second = mae_keys or [k for k in CLASSIFICATION_KEYS if k in keys]
+    title = "validation MAE (clinical units)" if mae_keys else "validation metrics"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", title))
+    for i, (label, metrics) in enumerate(metrics_by_run.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        epochs = [m.get("epoch") for m in metrics]
+        for key, dash in zip(LOSS_KEYS, ("solid", "dash")):
+            fig.add_trace(go.Scatter(x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers",
+                                     name=f"{label} {key}", line=dict(color=colour, dash=dash)), row=1, col=1)
+        for j, key in enumerate(second):
+            fig.add_trace(go.Scatter(x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers",
+                                     name=f"{label} {key.removeprefix('val_')}",
+                                     line=dict(color=colour, dash=("solid", "dot", "dashdot", "longdash")[j % 4])),
+                          row=1, col=2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def pred_vs_true(y_true, y_pred, names, units=None):
+    """Predicted against true value, one panel per target; `y_true`, `y_pred` are (N, len(names))."""
+    y_true, y_pred = np.atleast_2d(np.asarray(y_true, float).T).T, np.atleast_2d(np.asarray(y_pred, float).T).T
+    if y_true.shape != y_pred.shape or y_true.shape[1] != len(names):
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (N, {len(names)})")
+    units = units or {}
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[
+        f"{n.upper()} ({units[n]})" if n in units else n.upper() for n in names])
+    for j in range(len(names)):
+        t, p = y_true[:, j], y_pred[:, j]
+        ok = np.isfinite(t) & np.isfinite(p)
+        lo, hi = (float(np.min(t[ok])), float(np.max(t[ok]))) if ok.any() else (0.0, 1.0)
+        fig.add_trace(go.Scattergl(x=t[ok], y=p[ok], mode="markers", marker=dict(size=4, opacity=0.5,
+                                   color=PALETTE[0]), showlegend=False, name=names[j]), row=1, col=j + 1)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(color="gray", dash="dash"),
+                                 showlegend=False, hoverinfo="skip"), row=1, col=j + 1)
+    fig.update_xaxes(title_text="true")
+    fig.update_yaxes(title_text="predicted", col=1)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def confusion(y_true, y_pred, class_names, normalize=True):
+    """Confusion matrix heatmap (rows: true class); row-normalised shares annotated with counts."""
+    labels = list(range(len(class_names)))
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    text = [[f"{shares[i, j]:.2f}<br>({counts[i, j]})" if normalize else str(counts[i, j]) for j in labels]
+            for i in labels]
+    fig = go.Figure(go.Heatmap(z=shares, x=list(class_names), y=list(class_names), text=text,
+                               texttemplate="%{text}", colorscale="Blues", showscale=False))
+    fig.update_yaxes(title_text="true class", autorange="reversed")
+    fig.update_xaxes(title_text="predicted class")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def roc_curves(y_true, y_score, class_names):
+    """One-vs-rest ROC curve per class with its AUC; `y_true` is class indices (N,) or multi-hot (N, K)."""
+    y_score = np.asarray(y_score, float)
+    y_true = np.asarray(y_true)
+    onehot = y_true if y_true.ndim == 2 else np.eye(len(class_names), dtype=int)[y_true]
+    fig = go.Figure()
+    for k, name in enumerate(class_names):
+        if onehot[:, k].min() == onehot[:, k].max():
+            continue  # a class absent from (or alone in) the test split has no ROC curve
+        fpr, tpr, _ = roc_curve(onehot[:, k], y_score[:, k])
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {auc(fpr, tpr):.3f})",
+                                 line=dict(color=PALETTE[k % len(PALETTE)])))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="gray", dash="dash"),
+                             showlegend=False, hoverinfo="skip"))
+    fig.update_xaxes(title_text="false positive rate", range=[0, 1])
+    fig.update_yaxes(title_text="true positive rate", range=[0, 1.02])
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def label_histograms(targets, units=None, label=None, class_names=None):
+    """Histogram of each target (dict name -> values); overlaid per class when `label` indices are given."""
+    names = list(targets)
+    units = units or {}
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[
+        f"{n.upper()} ({units[n]})" if n in units else n.upper() for n in names])
+    groups = [("all", np.ones(len(targets[names[0]]), bool))] if label is None else [
+        (class_names[k] if class_names else str(k), np.asarray(label) == k) for k in np.unique(label)]
+    for j, name in enumerate(names):
+        values = np.asarray(targets[name], float)
+        for g, (group, mask) in enumerate(groups):
+            fig.add_trace(go.Histogram(x=values[mask], name=group, legendgroup=group, showlegend=j == 0,
+                                       marker_color=PALETTE[g % len(PALETTE)], opacity=0.6, nbinsx=30),
+                          row=1, col=j + 1)
+    fig.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+# The browser's modebar exports PNG without a server-side Chrome; pages pass this as plotly_chart's config.
+def png_config(filename):
+    return {"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}, "displaylogo": False}
+
+
+def to_png(figs):
+    """Render figures to PNG bytes with kaleido (needs a Chrome/Chromium; one browser for the whole batch)."""
+    import kaleido  # imported here: only exports need it, and it starts a browser
+
+    kaleido.start_sync_server(silence_warnings=True)
+    try:
+        return [fig.to_image(format="png", scale=2) for fig in figs]
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)

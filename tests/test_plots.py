@@ -53,3 +53,54 @@ def test_ecg_paper_rejects_wrong_shape_and_missing_leads():
         plots.ecg_paper(signal[:8], fs)
     with pytest.raises(ValueError, match="aVR"):
         plots.ecg_paper(signal[:8], fs, lead_names=LEADS[:2] + LEADS[6:])
+
+
+def test_learning_curves_overlay_runs_and_pick_mae_panel():
+    a = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_mae_hr": 5 / e, "val_mae_qt": 9 / e}
+         for e in (1, 2, 3)]
+    b = [{"epoch": e, "train_loss": 2 / e, "val_loss": 2.2 / e, "val_mae_hr": 6 / e} for e in (1, 2)]
+    fig = plots.learning_curves({"a": a, "b": b})
+    names = [t.name for t in fig.data]
+    assert names[:4] == ["a train_loss", "a val_loss", "a mae_hr", "a mae_qt"]
+    assert "b mae_hr" in names
+    assert np.allclose(fig.data[1].y, [1.2, 0.6, 0.4])
+    # runs differ by colour, train/val by dash
+    assert fig.data[0].line.color != fig.data[4].line.color
+    cls = plots.learning_curves({"c": [{"epoch": 1, "train_loss": 1, "val_loss": 1, "val_macro_auroc": 0.7}]})
+    assert [t.name for t in cls.data][-1] == "c macro_auroc"
+
+
+def test_pred_vs_true_panels_and_shape_check():
+    y = np.array([[60.0, 150.0], [80.0, 170.0], [100.0, 190.0]])
+    fig = plots.pred_vs_true(y, y + 1, ["hr", "pr"], {"hr": "bpm"})
+    assert fig.layout.annotations[0].text == "HR (bpm)" and fig.layout.annotations[1].text == "PR"
+    assert list(fig.data[2].y) == [151.0, 171.0, 191.0]
+    with pytest.raises(ValueError, match="y_pred"):
+        plots.pred_vs_true(y, y[:, :1], ["hr", "pr"])
+
+
+def test_confusion_rows_are_true_classes_and_normalised():
+    fig = plots.confusion([0, 0, 0, 1], [0, 0, 1, 1], ["NORM", "MI"])
+    z = np.asarray(fig.data[0].z)
+    assert np.allclose(z, [[2 / 3, 1 / 3], [0, 1]])
+    assert fig.data[0].text[0][1] == "0.33<br>(1)"
+
+
+def test_roc_curves_auc_and_skip_absent_class():
+    y_true = np.array([0, 0, 1, 1])
+    score = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.3, 0.7, 0], [0.6, 0.4, 0]])
+    fig = plots.roc_curves(y_true, score, ["NORM", "MI", "CD"])
+    names = [t.name for t in fig.data if t.name]
+    assert names == ["NORM (AUC 1.000)", "MI (AUC 1.000)"]  # CD never occurs: no curve
+
+
+def test_label_histograms_group_by_class():
+    targets = {"hr": np.array([60, 70, 80, 90.0]), "qt": np.array([380, 400, 420, 440.0])}
+    fig = plots.label_histograms(targets, {"hr": "bpm"}, label=np.array([0, 0, 1, 1]), class_names=["NORM", "MI"])
+    assert [t.name for t in fig.data] == ["NORM", "MI", "NORM", "MI"]
+    assert list(fig.data[1].x) == [80, 90]
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]
+
+
+def test_png_config_sets_modebar_export_name():
+    assert plots.png_config("run-1-curves")["toImageButtonOptions"]["filename"] == "run-1-curves"
