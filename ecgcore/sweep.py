@@ -1,0 +1,314 @@
+"""Data-efficiency sweeps: labelled fractions x arms x seeds on one target data set, each cell an ordinary run.
+
+A sweep lives in `RUNS_DIR/_sweeps/SWEEP_ID/sweep.json` (the leading "_" keeps it out of the run listing,
+which only takes folders whose name starts with a letter or digit):
+  {"id", "created", "config": SweepConfig.to_dict(),
+   "cells": [{"arm": ARM NAME, "fraction": F, "seed": S, "run_id": RUN ID or null}, ...]}
+Each cell's run is submitted with `ecgcore.jobs.submit`, so it shows on the Runs page like any other run;
+its config is the sweep's base config with the arm's strategy/pretrained runs, the cell's fraction and seed,
+and `name = "sweep SWEEP_ID ARM"` (the convention that ties a run to its sweep). `advance` is idempotent:
+it skips cells whose run is done, queued or running and (re)submits cells whose run failed, was cancelled
+or is missing, writing sweep.json after every submission, so a sweep killed at any point resumes where it was.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecgcore import jobs, runs
+from ecgcore.config import JobConfig
+from ecgcore.metrics import seed_interval
+
+DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+DEFAULT_SEEDS = (0, 1, 2)
+SCRATCH = "scratch"
+SWEEPS_FOLDER = "_sweeps"
+# Metrics where lower is better (regression errors, losses); every other metric is "higher is better".
+_LOWER_IS_BETTER = ("mae", "rmse", "loss")
+
+
+@dataclass
+class Arm:
+    """One strategy with its pretrained run(s); `label` names it in tables and plots."""
+
+    strategy: str = SCRATCH
+    pretrained: list = field(default_factory=list)  # run directories
+    label: str = ""
+
+    @property
+    def name(self):
+        if self.label:
+            return self.label
+        if not self.pretrained:
+            return self.strategy
+        return f"{self.strategy}:{','.join(Path(p).name for p in self.pretrained)}"
+
+
+@dataclass
+class SweepConfig:
+    """The grid: `base` is the JobConfig every cell starts from (task, target data, arch, epochs, ...)."""
+
+    base: JobConfig = field(default_factory=lambda: JobConfig(task="finetune"))
+    arms: list = field(default_factory=lambda: [Arm()])
+    fractions: list = field(default_factory=lambda: list(DEFAULT_FRACTIONS))
+    seeds: list = field(default_factory=lambda: list(DEFAULT_SEEDS))
+    name: str = ""
+
+    def validate(self):
+        """Raise ValueError naming what is wrong; return self."""
+        if not self.arms:
+            raise ValueError("arms is empty: a sweep needs at least one arm")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arm names must be distinct, got {names}")
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            raise ValueError(f"fractions={self.fractions!r} must be a non-empty list of values in (0, 1]")
+        if len(set(self.fractions)) != len(self.fractions) or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"fractions {self.fractions} and seeds {self.seeds} must not repeat a value")
+        if not self.seeds:
+            raise ValueError("seeds is empty: a sweep needs at least one seed")
+        for arm in self.arms:
+            cell_config(self, arm, self.fractions[0], self.seeds[0]).validate()
+        return self
+
+    def to_dict(self):
+        return {"base": self.base.to_dict(), "name": self.name, "fractions": [float(f) for f in self.fractions],
+                "seeds": [int(s) for s in self.seeds],
+                "arms": [{"strategy": a.strategy, "pretrained": [str(p) for p in a.pretrained], "label": a.label}
+                         for a in self.arms]}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(base=JobConfig.from_dict(d["base"]), arms=[Arm(**a) for a in d["arms"]],
+                   fractions=list(d["fractions"]), seeds=list(d["seeds"]), name=d.get("name", ""))
+
+
+def cell_config(config, arm, fraction, seed, sweep_id=""):
+    """The JobConfig of one cell: the base config with the arm's strategy and pretrained runs, fraction, seed."""
+    d = config.base.to_dict()
+    d.update(strategy=arm.strategy, pretrained=[str(p) for p in arm.pretrained], fraction=float(fraction),
+             seed=int(seed), name=f"sweep {sweep_id} {arm.name}".replace("  ", " ").strip())
+    return JobConfig.from_dict(d)
+
+
+def sweeps_dir(runs_dir=None):
+    return runs.default_runs_dir(runs_dir) / SWEEPS_FOLDER
+
+
+class Sweep:
+    """A view of one sweep folder; `advance` is the only method that submits runs."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.id = self.path.name
+
+    def __repr__(self):
+        return f"Sweep({str(self.path)!r})"
+
+    @property
+    def runs_dir(self):
+        return self.path.parent.parent
+
+    def record(self):
+        """The sweep.json dict; ValueError naming the file when it is missing or damaged."""
+        record = runs._read_json(self.path / "sweep.json")
+        if not isinstance(record, dict) or not {"config", "cells"} <= set(record):
+            raise ValueError(f"{self.path / 'sweep.json'} is damaged: no config or cells")
+        return record
+
+    @property
+    def config(self):
+        return SweepConfig.from_dict(self.record()["config"])
+
+    def _write(self, record):
+        runs.write_json(self.path / "sweep.json", record)
+
+    def cells(self):
+        """One dict per cell: arm, fraction, seed, run_id and the run's state ("missing" without a run)."""
+        out = []
+        for cell in self.record()["cells"]:
+            state = "missing"
+            if cell["run_id"]:
+                run = self.runs_dir / cell["run_id"]
+                state = runs.Run(run).state if run.is_dir() else "missing"
+            out.append({**cell, "state": state})
+        return out
+
+    def advance(self):
+        """Submit every cell that has no live or finished run; return the number submitted.
+
+        Done, queued and running cells are kept; failed, cancelled and missing ones get a new run. sweep.json
+        is rewritten after each submission, so an interruption loses at most the submission in flight.
+        """
+        jobs.refresh(self.runs_dir)  # a job whose process died reads as failed, so its cell is resubmitted
+        # the sweep folder's own lock: two resumes of one sweep (two tabs, page + CLI) never double-submit
+        with runs.lock_runs_dir(self.path):
+            record = self.record()
+            config = SweepConfig.from_dict(record["config"])
+            arms = {a.name: a for a in config.arms}
+            submitted = 0
+            for cell in record["cells"]:
+                if cell["run_id"] and (self.runs_dir / cell["run_id"]).is_dir():
+                    if runs.Run(self.runs_dir / cell["run_id"]).state in ("done", "queued", "running"):
+                        continue
+                job_config = cell_config(config, arms[cell["arm"]], cell["fraction"], cell["seed"], self.id)
+                cell["run_id"] = jobs.submit(job_config, self.runs_dir).id
+                self._write(record)
+                submitted += 1
+            return submitted
+
+    def progress(self):
+        """{state: count} over the cells, every state present (0 when none)."""
+        counts = dict.fromkeys((*runs.STATES, "missing"), 0)
+        for cell in self.cells():
+            counts[cell["state"]] += 1
+        return counts
+
+    def finished(self):
+        return all(c["state"] in ("done", "failed", "cancelled") for c in self.cells())
+
+    def cancel(self):
+        """Cancel every queued or running cell (a later `advance` resubmits them)."""
+        for cell in self.cells():
+            if cell["state"] in ("queued", "running"):
+                jobs.cancel(runs.Run(self.runs_dir / cell["run_id"]))
+
+    def wait(self, poll_s=1.0, on_progress=None, timeout_s=None):
+        """Block until every cell's run has finished; `on_progress(progress dict)` after each poll."""
+        start = time.monotonic()
+        while True:
+            jobs.refresh(self.runs_dir)
+            progress = self.progress()
+            if on_progress:
+                on_progress(progress)
+            if self.finished():
+                return progress
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                raise TimeoutError(f"sweep {self.id} not finished after {timeout_s} s: {progress}")
+            time.sleep(poll_s)
+
+    def table(self):
+        """The results table: one row per cell (fraction, arm, seed, run_id, state) plus the run's test metrics
+        (scalar entries of summary.json's "test", NaN until the run is done)."""
+        rows = []
+        for cell in self.cells():
+            row = {"fraction": cell["fraction"], "arm": cell["arm"], "seed": cell["seed"],
+                   "run_id": cell["run_id"], "state": cell["state"]}
+            if cell["state"] == "done":
+                summary = runs.Run(self.runs_dir / cell["run_id"]).summary() or {}
+                row.update({k: v for k, v in summary.get("test", {}).items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def create_sweep(config, runs_dir=None, submit=True):
+    """Validate `config`, create its sweep folder with every cell of the grid, submit them; return the Sweep."""
+    config.validate()
+    for arm in config.arms:  # absolute, like create_run does: the jobs and later readers find them anywhere
+        arm.pretrained = [str(runs.resolve_run(p, runs_dir).path.resolve()) for p in arm.pretrained]
+    root = sweeps_dir(runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slug = runs._slug(config.name)
+    path = root / runs.validate_run_id("-".join(p for p in (stamp, slug, secrets.token_hex(2)) if p))
+    path.mkdir(exist_ok=False)
+    cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s), "run_id": None}
+             for f in sorted(config.fractions) for arm in config.arms for s in config.seeds]
+    runs.write_json(path / "sweep.json", {
+        "id": path.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_dict(), "cells": cells})
+    sweep = Sweep(path)
+    if submit:
+        sweep.advance()
+    return sweep
+
+
+def get_sweep(sweep_id, runs_dir=None):
+    """The sweep `sweep_id` (or a sweep folder path); FileNotFoundError when absent."""
+    path = Path(sweep_id)
+    if (path / "sweep.json").is_file():
+        return Sweep(path)
+    path = sweeps_dir(runs_dir) / runs.validate_run_id(str(sweep_id))
+    if not (path / "sweep.json").is_file():
+        raise FileNotFoundError(f"no sweep {sweep_id!r} in {sweeps_dir(runs_dir)}")
+    return Sweep(path)
+
+
+def list_sweeps(runs_dir=None):
+    """All sweeps under `runs_dir`, newest first."""
+    root = sweeps_dir(runs_dir)
+    if not root.is_dir():
+        return []
+    return [Sweep(p) for p in sorted(root.iterdir(), reverse=True) if (p / "sweep.json").is_file()]
+
+
+def lower_is_better(metric):
+    return any(part in _LOWER_IS_BETTER for part in metric.lower().split("_"))
+
+
+def bands(table, metric):
+    """Per arm and fraction: n (seeds done), mean, and the 95% t-interval (lo, hi) of `metric` over seeds."""
+    if metric not in table:
+        raise ValueError(f"metric {metric!r} not in the sweep table (columns: {sorted(table.columns)})")
+    rows = []
+    for (arm, fraction), group in table.groupby(["arm", "fraction"], sort=True):
+        rows.append({"arm": arm, "fraction": fraction, **_interval(group[metric].dropna())})
+    return pd.DataFrame(rows, columns=["arm", "fraction", "n", "mean", "lo", "hi"])
+
+
+def _interval(values):
+    """seed_interval as table columns: n, mean, lo, hi (NaN where undefined)."""
+    ci = seed_interval(values.to_numpy(dtype=float).tolist())
+    nan = lambda x: np.nan if x is None else x  # noqa: E731
+    return {"n": ci["n"], "mean": nan(ci["mean"]), "lo": nan(ci["low"]), "hi": nan(ci["high"])}
+
+
+def gains(table, metric, arm, reference=SCRATCH):
+    """Per fraction: the gain of `arm` over `reference`, paired by seed (arm's seed s minus reference's seed s
+    at the same fraction), as n pairs, mean and 95% t-interval (lo, hi)."""
+    wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values=metric, aggfunc="first")
+    for name in (arm, reference):
+        if name not in wide:
+            raise ValueError(f"arm {name!r} has no {metric!r} values in the sweep table")
+    diff = (wide[arm] - wide[reference]).dropna()
+    rows = []
+    for fraction, values in diff.groupby(level="fraction"):
+        ci = _interval(values)
+        rows.append({"fraction": fraction, "n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]})
+    return pd.DataFrame(rows, columns=["fraction", "n", "gain", "lo", "hi"])
+
+
+def summarize(table, metric, reference=SCRATCH):
+    """Per transfer arm: the fraction at which its mean first reaches the reference's mean at the largest
+    fraction ("reaches scratch@100% with X% of the labels", None when not reached) and its paired gains.
+
+    Returns a list of {"arm", "reference_fraction", "reference_mean", "reaches_at", "gains": DataFrame, "text"}.
+    """
+    b = bands(table, metric)
+    ref = b[(b.arm == reference) & (b.n > 0)]
+    if ref.empty:
+        raise ValueError(f"reference arm {reference!r} has no finished cells with {metric!r}")
+    top = ref.loc[ref.fraction.idxmax()]
+    better = (lambda m: m <= top["mean"]) if lower_is_better(metric) else (lambda m: m >= top["mean"])
+    out = []
+    for arm in sorted(set(b.arm) - {reference}):
+        curve = b[(b.arm == arm) & (b.n > 0)].sort_values("fraction")
+        reached = curve[curve["mean"].map(better)]
+        reaches_at = float(reached.fraction.iloc[0]) if len(reached) else None
+        g = gains(table, metric, arm, reference)
+        where = f"{reference}@{top.fraction:.0%}"
+        text = (f"{arm}: reaches {where} ({metric} {top['mean']:.3f}) with {reaches_at:.0%} of the labels"
+                if reaches_at is not None else f"{arm}: does not reach {where} ({metric} {top['mean']:.3f})")
+        parts = [f"{r.fraction:.0%}: {r.gain:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in g.itertuples()]
+        text += "; gain " + ", ".join(parts) if parts else ""
+        out.append({"arm": arm, "reference_fraction": float(top.fraction), "reference_mean": float(top["mean"]),
+                    "reaches_at": reaches_at, "gains": g, "text": text})
+    return out
