@@ -1,0 +1,268 @@
+"""Read a PTB-XL folder (PhysioNet's own layout) into a DataSet: raw signals via wfdb, diagnostic superclasses.
+
+Layout: `ptbxl_database.csv` (ecg_id, scp_codes as a dict literal, strat_fold, filename_lr, filename_hr),
+`scp_statements.csv` (statement code -> diagnostic_class) and `records100/` and/or `records500/`. Labels are
+the 5 superclasses of CLASS_NAMES: `multilabel` holds them all; `label` is the class index for records with
+exactly one superclass (the paper's single-label mode) and -1 otherwise. Records with no diagnostic superclass
+are dropped (counted). Splits are PTB-XL's stratified folds (patients never straddle folds), never random.
+Signals come raw, as wfdb reads them (mV); preprocessing is ecgcore.data.preprocess's job.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import wfdb
+
+from ecgcore.data.cache import cached
+from ecgcore.data.dataset import CLASS_NAMES, DataSet
+from ecgcore.leads import LEAD_SETS, LEADS, select
+
+DATABASE_CSV = "ptbxl_database.csv"
+STATEMENTS_CSV = "scp_statements.csv"
+DATABASE_COLUMNS = ("ecg_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr")
+STATEMENT_COLUMNS = ("diagnostic", "diagnostic_class")
+# sampling rate -> (database column naming its records, records folder)
+RATES = {100: ("filename_lr", "records100"), 500: ("filename_hr", "records500")}
+MODES = {"multi": "multi-label", "single": "single-label"}
+# PTB-XL's headers spell the augmented leads AVR/AVL/AVF; ecgcore.leads uses aVR/aVL/aVF.
+_CANONICAL_LEAD = {name.lower(): name for name in LEADS}
+
+
+def check_rate(fs):
+    if fs not in RATES:
+        raise ValueError(f"fs={fs!r} is invalid: PTB-XL comes at 100 or 500 Hz")
+    return int(fs)
+
+
+def read_tables(path):
+    """(database indexed by ecg_id, statements indexed by code); ValueError when the folder is unusable."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"PTB-XL folder not found: {root}")
+    tables = []
+    for name, columns, index in ((DATABASE_CSV, DATABASE_COLUMNS, "ecg_id"), (STATEMENTS_CSV, STATEMENT_COLUMNS, 0)):
+        file = root / name
+        if not file.is_file():
+            raise ValueError(f"{file} is missing: not a PTB-XL folder (download one with `python -m ecgcore data ptbxl`)")
+        try:
+            table = pd.read_csv(file)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise ValueError(f"{file} is not a readable CSV: {e}") from e
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ValueError(f"{file} lacks the column(s) {missing}")
+        # the statements' index is their first, unnamed column (the SCP code)
+        tables.append(table.set_index(index if isinstance(index, str) else table.columns[index]))
+    database, statements = tables
+    if database.index.has_duplicates:
+        raise ValueError(f"{root / DATABASE_CSV} has duplicate ecg_id values")
+    return database, statements
+
+
+def superclass_map(statements):
+    """Statement code -> diagnostic superclass, for the diagnostic statements of CLASS_NAMES."""
+    diagnostic = statements[(statements["diagnostic"] == 1) & statements["diagnostic_class"].isin(CLASS_NAMES)]
+    return diagnostic["diagnostic_class"].to_dict()
+
+
+def record_labels(scp_codes, classes_of):
+    """`scp_codes` text (a dict literal) -> the set of superclasses; ValueError when it is not a dict literal."""
+    try:
+        codes = ast.literal_eval(scp_codes)
+    except (ValueError, SyntaxError, TypeError) as e:
+        raise ValueError(f"scp_codes {scp_codes!r} is not a dict literal") from e
+    if not isinstance(codes, dict):
+        raise ValueError(f"scp_codes {scp_codes!r} is not a dict literal")
+    # Like the benchmark's code: every listed statement counts, whatever its likelihood.
+    return {classes_of[code] for code in codes if code in classes_of}
+
+
+def read_record(path, filename, fs, leads="all"):
+    """One record's signals (C, L) float32 in `leads` order; ValueError with the reason when it is unusable."""
+    base = Path(path) / filename
+    if not base.with_suffix(".hea").is_file():
+        raise ValueError(f"{filename}.hea is missing")
+    try:
+        record = wfdb.rdrecord(str(base))
+    except FileNotFoundError as e:
+        raise ValueError(f"{filename}: signal file missing ({Path(e.filename or '').name})") from e
+    except wfdb.io.header.HeaderSyntaxError as e:
+        raise ValueError(f"{filename}.hea: corrupt header ({e})") from e
+    except (ValueError, IndexError, TypeError) as e:
+        raise ValueError(f"{filename}: unreadable, truncated or damaged signal file ({e})") from e
+    if record.fs != fs:
+        raise ValueError(f"{filename}: sampling rate {record.fs:g} Hz, expected {fs} Hz")
+    if record.p_signal is None or len(record.p_signal) != record.sig_len:
+        raise ValueError(f"{filename}: truncated, fewer samples than the header's {record.sig_len}")
+    names = [_CANONICAL_LEAD.get(str(n).lower(), n) for n in record.sig_name]
+    try:
+        signals, names = select(record.p_signal.T[None], names, leads)
+    except ValueError as e:
+        raise ValueError(f"{filename}: {e}") from e
+    nan = np.isnan(signals[0])
+    if nan.any():
+        bad = [name for name, row in zip(names, nan) if row.any()]
+        raise ValueError(f"{filename}: {int(nan.sum())} NaN samples in lead(s) {', '.join(bad)}")
+    return signals[0].astype(np.float32)
+
+
+def folder_stamp(root, files):
+    """A hash of the files' sizes and modification times: an edited folder gets a new cache key."""
+    digest = hashlib.sha256()
+    for file in files:
+        try:
+            st = (root / file).stat()
+            digest.update(f"{file}:{st.st_size}:{st.st_mtime_ns};".encode())
+        except OSError:
+            digest.update(f"{file}:missing;".encode())
+    return digest.hexdigest()[:20]
+
+
+def _lead_names(leads):
+    names = LEAD_SETS.get(leads, leads) if isinstance(leads, str) else leads
+    unknown = [n for n in names if n not in LEADS] if isinstance(names, (list, tuple)) else [leads]
+    if unknown or not names:
+        raise ValueError(f"leads={leads!r} is invalid: 'all', 'paper8' or a list of lead names from {list(LEADS)}")
+    return tuple(names)
+
+
+def load_ptbxl(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None, progress=None):
+    """Load a PTB-XL folder as a DataSet (cached; an edited folder reloads).
+
+    fs: 100 (records100/) or 500 (records500/). leads: "all", "paper8" or a list of names. val_fold/test_fold:
+    the folds training holds out (the benchmark's 9 and 10); a folder lacking one still loads, and the report
+    names the empty split. folds: load only these folds (None: all). progress: called as
+    progress(done, total) while records are read. Bad records are skipped, listed in config["skipped"] and
+    warned about; the per-mode report is config["report"] (see `summary`).
+    """
+    root = Path(path).expanduser().resolve()
+    fs = check_rate(fs)
+    lead_names = _lead_names(leads)
+    for name, fold in (("val_fold", val_fold), ("test_fold", test_fold)):
+        if not isinstance(fold, (int, np.integer)) or isinstance(fold, bool):
+            raise ValueError(f"{name}={fold!r} is invalid: must be a fold number (an int)")
+    if val_fold == test_fold:
+        raise ValueError(f"val_fold and test_fold are both {val_fold}: they must differ")
+    database, statements = read_tables(root)
+    if folds is not None:
+        folds = sorted({int(f) for f in folds})
+        database = database[database["strat_fold"].isin(folds)]
+    if database.empty:
+        raise ValueError(f"{root / DATABASE_CSV} has no records" + (f" in folds {folds}" if folds else ""))
+    column, folder = RATES[fs]
+    if not (root / folder).is_dir():
+        raise ValueError(f"{root} has no {folder}/ folder: download the {fs} Hz records "
+                         f"(`python -m ecgcore data ptbxl --dest {root} --fs {fs}`)")
+    files = [DATABASE_CSV, STATEMENTS_CSV] + [f"{name}{ext}" for name in database[column].astype(str)
+                                              for ext in (".hea", ".dat")]
+    key = {"source": "ptbxl", "path": str(root), "fs": fs, "leads": list(lead_names), "folds": folds,
+           "stamp": folder_stamp(root, files)}
+    dataset = cached(key, lambda: _read(root, database, statements, fs, lead_names, progress))
+    dataset.config = {**dataset.config, "leads": leads, "val_fold": int(val_fold), "test_fold": int(test_fold)}
+    dataset.config["report"] = report(dataset)
+    skipped = dataset.config["skipped"]
+    if skipped:
+        listed = "; ".join(f"{s['record']}: {s['reason']}" for s in skipped[:5])
+        warnings.warn(f"PTB-XL {root}: skipped {len(skipped)} bad record(s): {listed}"
+                      + (" ..." if len(skipped) > 5 else ""), stacklevel=2)
+    return dataset
+
+
+def _read(root, database, statements, fs, lead_names, progress):
+    classes_of = superclass_map(statements)
+    column = RATES[fs][0]
+    signals, kept, skipped, no_class = None, [], [], []
+    multilabel = np.zeros((len(database), len(CLASS_NAMES)), dtype=np.uint8)
+    for i, (ecg_id, row) in enumerate(database.iterrows()):
+        if progress:
+            progress(i, len(database))
+        try:
+            classes = record_labels(row["scp_codes"], classes_of)
+            fold = row["strat_fold"]
+            if pd.isna(fold) or fold != int(fold):
+                raise ValueError(f"strat_fold {fold!r} is not a fold number")
+            if not classes:
+                no_class.append(str(ecg_id))
+                continue
+            signal = read_record(root, str(row[column]), fs, lead_names)
+            if signals is None:  # PTB-XL records are all 10 s; the first good record sets the length
+                signals = np.empty((len(database), *signal.shape), dtype=np.float32)
+            if signal.shape != signals.shape[1:]:
+                raise ValueError(f"{row[column]}: {signal.shape[1]} samples, the others have {signals.shape[2]}")
+        except ValueError as e:
+            skipped.append({"record": str(ecg_id), "reason": str(e)})
+            continue
+        signals[len(kept)] = signal
+        multilabel[len(kept), [CLASS_NAMES.index(c) for c in classes]] = 1
+        kept.append((str(ecg_id), int(fold)))
+    if progress:
+        progress(len(database), len(database))
+    if not kept:
+        reasons = "; ".join(f"{s['record']}: {s['reason']}" for s in skipped[:3]) or "none has a diagnostic superclass"
+        raise ValueError(f"no usable record in {root} at {fs} Hz ({reasons})")
+    n = len(kept)
+    multilabel = multilabel[:n]
+    label = np.where(multilabel.sum(1) == 1, multilabel.argmax(1), -1).astype(np.int64)
+    return DataSet(
+        signals=signals[:n], fs=fs, lead_names=lead_names, label=label, multilabel=multilabel,
+        class_names=CLASS_NAMES, fold=np.array([f for _, f in kept], dtype=np.int64),
+        record_id=np.array([r for r, _ in kept]),
+        config={"source": "ptbxl", "path": str(root), "fs": fs, "folds": sorted({f for _, f in kept}),
+                "skipped": skipped, "no_superclass": no_class},
+    )
+
+
+def report(dataset):
+    """Per mode (multi/single): records kept, class counts, classes with no records, split sizes, empty splits."""
+    config = dataset.config
+    val, test = config["val_fold"], config["test_fold"]
+    split_of = np.where(dataset.fold == val, "val", np.where(dataset.fold == test, "test", "train"))
+    modes = {}
+    for mode, keep in (("multi", dataset.multilabel.sum(1) > 0), ("single", dataset.label >= 0)):
+        counts = dataset.multilabel[keep].sum(0)
+        splits = {s: int((keep & (split_of == s)).sum()) for s in ("train", "val", "test")}
+        modes[mode] = {
+            "records": int(keep.sum()),
+            "class_counts": {c: int(k) for c, k in zip(CLASS_NAMES, counts)},
+            "missing_classes": [c for c, k in zip(CLASS_NAMES, counts) if k == 0],
+            "splits": splits,
+            "empty_splits": [s for s, k in splits.items() if k == 0],
+        }
+    folds, counts = np.unique(dataset.fold, return_counts=True)
+    return {
+        "records": len(dataset), "fs": dataset.fs, "leads": list(dataset.lead_names),
+        "records_per_fold": {int(f): int(k) for f, k in zip(folds, counts)},
+        "splits": {"train": [int(f) for f in folds if f not in (val, test)], "val": val, "test": test},
+        "modes": modes, "skipped": config["skipped"], "no_superclass": len(config["no_superclass"]),
+    }
+
+
+def summary(dataset):
+    """The report as text, for the CLI and the dashboard."""
+    r = dataset.config["report"]
+    train = r["splits"]["train"]
+    lines = [
+        f"PTB-XL {dataset.config['path']}: {r['records']} records at {r['fs']:g} Hz, {len(r['leads'])} leads",
+        f"splits: train folds {', '.join(map(str, train)) or 'none'}; "
+        f"validation fold {r['splits']['val']}; test fold {r['splits']['test']}",
+    ]
+    for mode, m in r["modes"].items():
+        counts = ", ".join(f"{c} {k}" for c, k in m["class_counts"].items())
+        sizes = " / ".join(f"{s} {k}" for s, k in m["splits"].items())
+        lines.append(f"{MODES[mode]}: {m['records']} records ({sizes}); {counts}")
+        if m["missing_classes"]:
+            lines.append(f"  no records of: {', '.join(m['missing_classes'])} (metrics cover the classes present)")
+        if m["empty_splits"]:
+            lines.append(f"  empty splits: {', '.join(m['empty_splits'])}")
+    if r["no_superclass"]:
+        lines.append(f"dropped {r['no_superclass']} record(s) with no diagnostic superclass")
+    if r["skipped"]:
+        lines.append(f"skipped {len(r['skipped'])} bad record(s):")
+        lines += [f"  {s['record']}: {s['reason']}" for s in r["skipped"]]
+    return "\n".join(lines)
