@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from sklearn.metrics import auc, confusion_matrix, roc_curve
+from sklearn.metrics import auc, roc_curve
 
 from ecgcore.leads import LEADS
 
@@ -177,13 +177,16 @@ def pred_vs_true(y_true, y_pred, names, units=None):
     return fig
 
 
-def confusion(y_true, y_pred, class_names, normalize=True):
-    """Confusion matrix heatmap (rows: true class); row-normalised shares annotated with counts."""
-    labels = list(range(len(class_names)))
-    counts = confusion_matrix(y_true, y_pred, labels=labels)
+def confusion(counts, class_names, normalize=True):
+    """Confusion matrix heatmap from counts (rows: true class, as sklearn and a run's summary store it);
+    row-normalised shares annotated with counts."""
+    counts = np.asarray(counts)
+    k = len(class_names)
+    if counts.shape != (k, k):
+        raise ValueError(f"confusion counts must be ({k}, {k}) for classes {list(class_names)}, got {counts.shape}")
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
-    text = [[f"{shares[i, j]:.2f}<br>({counts[i, j]})" if normalize else str(counts[i, j]) for j in labels]
-            for i in labels]
+    text = [[f"{shares[i, j]:.2f}<br>({counts[i, j]})" if normalize else str(counts[i, j]) for j in range(k)]
+            for i in range(k)]
     fig = go.Figure(go.Heatmap(z=shares, x=list(class_names), y=list(class_names), text=text,
                                texttemplate="%{text}", colorscale="Blues", showscale=False))
     fig.update_yaxes(title_text="true class", autorange="reversed")

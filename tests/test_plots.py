@@ -80,10 +80,12 @@ def test_pred_vs_true_panels_and_shape_check():
 
 
 def test_confusion_rows_are_true_classes_and_normalised():
-    fig = plots.confusion([0, 0, 0, 1], [0, 0, 1, 1], ["NORM", "MI"])
+    fig = plots.confusion([[2, 1], [0, 1]], ["NORM", "MI"])
     z = np.asarray(fig.data[0].z)
     assert np.allclose(z, [[2 / 3, 1 / 3], [0, 1]])
     assert fig.data[0].text[0][1] == "0.33<br>(1)"
+    with pytest.raises(ValueError, match="confusion counts"):
+        plots.confusion([[1, 0], [0, 1]], ["NORM", "MI", "CD"])
 
 
 def test_roc_curves_auc_and_skip_absent_class():
