@@ -1,0 +1,206 @@
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import wfdb
+
+from ecgcore.data import ptbxl
+from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.data.ptbxl import load_ptbxl, summary
+from ecgcore.data.sources import load_dataset
+from ptbxl_fixture import make_ptbxl_fixture
+
+BAD_ID = "24"  # the fixture's truncated record (defaults: 20 single + 2 multi + 1 rhythm-only + 1 bad)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return make_ptbxl_fixture(tmp_path_factory.mktemp("ptbxl") / "base")
+
+
+@pytest.fixture
+def folder(base, tmp_path):
+    """A private copy, free to damage."""
+    return shutil.copytree(base, tmp_path / "ptbxl")
+
+
+def _damage(folder, ecg_id, edit):
+    """Apply `edit(path_without_suffix)` to one record of the 100 Hz set."""
+    db = pd.read_csv(folder / "ptbxl_database.csv", index_col="ecg_id")
+    edit(folder / db.loc[ecg_id, "filename_lr"])
+
+
+def test_loads_raw_signals_labels_and_folds(base):
+    with pytest.warns(UserWarning, match=f"skipped 1 bad record.*{BAD_ID}"):
+        ds = load_ptbxl(base)
+    assert ds.signals.shape == (22, 12, 1000) and ds.signals.dtype == np.float32
+    assert ds.fs == 100 and ds.lead_names[3:6] == ("aVR", "aVL", "aVF")
+    assert BAD_ID not in ds.record_id and "23" not in ds.record_id  # truncated; rhythm statement only
+    # signals are exactly what wfdb reads (raw mV, no preprocessing)
+    first = wfdb.rdsamp(str(base / "records100/00000/00001_lr"))[0]
+    np.testing.assert_allclose(ds.signals[0], first.T, atol=1e-6)
+    single = ds.label >= 0
+    assert single.sum() == 20 and np.bincount(ds.label[single]).tolist() == [4] * 5
+    np.testing.assert_array_equal(ds.multilabel[single].argmax(1), ds.label[single])
+    mi_cd = ds.multilabel[list(ds.record_id).index("21")]
+    assert mi_cd.tolist() == [0, 1, 0, 1, 0] and ds.label[list(ds.record_id).index("21")] == -1
+    assert set(ds.fold) == {7, 8, 9, 10}
+    assert ds.config["val_fold"] == 9 and ds.config["test_fold"] == 10
+    assert ds.config["no_superclass"] == ["23"]
+    assert [s["record"] for s in ds.config["skipped"]] == [BAD_ID]
+    assert "truncated" in ds.config["skipped"][0]["reason"]
+
+
+def test_report_per_mode(base):
+    with pytest.warns(UserWarning):
+        report = load_ptbxl(base).config["report"]
+    multi, single = report["modes"]["multi"], report["modes"]["single"]
+    assert multi["records"] == 22 and single["records"] == 20
+    assert multi["class_counts"] == {"NORM": 4, "MI": 5, "STTC": 5, "CD": 5, "HYP": 5}
+    assert single["class_counts"] == dict.fromkeys(CLASS_NAMES, 4)
+    assert single["splits"] == {"train": 10, "val": 5, "test": 5} and single["empty_splits"] == []
+    assert report["splits"] == {"train": [7, 8], "val": 9, "test": 10}
+    assert report["no_superclass"] == 1 and report["skipped"][0]["record"] == BAD_ID
+
+
+def test_absent_test_fold_is_an_empty_split_not_an_error(base):
+    ds = load_ptbxl(base, folds=[7, 8, 9])  # the bad record lies in fold 10: no warning
+    assert set(ds.fold) == {7, 8, 9}
+    assert ds.config["report"]["modes"]["multi"]["empty_splits"] == ["test"]
+    assert "empty splits: test" in summary(ds)
+    moved = load_ptbxl(base, folds=[7, 8, 9], val_fold=8, test_fold=9)
+    assert moved.config["report"]["modes"]["multi"]["empty_splits"] == []
+    assert moved.config["report"]["splits"]["train"] == [7]
+
+
+def test_cached_second_load_and_edited_folder_reloads(folder, monkeypatch):
+    calls = []
+    real = ptbxl.read_record
+    monkeypatch.setattr(ptbxl, "read_record", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with pytest.warns(UserWarning):
+        first = load_ptbxl(folder)
+    n_reads = len(calls)
+    assert n_reads == 23
+    with pytest.warns(UserWarning):
+        again = load_ptbxl(folder, val_fold=8, test_fold=7)  # split choice alone needs no re-read
+    assert len(calls) == n_reads and again.config["test_fold"] == 7
+    np.testing.assert_array_equal(again.signals, first.signals)
+    # HYP records now also carry STTC: an edited CSV reloads, and single-label mode has no HYP left
+    db = pd.read_csv(folder / "ptbxl_database.csv")
+    db["scp_codes"] = db["scp_codes"].str.replace("{'LVH': 100.0}", "{'LVH': 100.0, 'NDT': 100.0}", regex=False)
+    db.to_csv(folder / "ptbxl_database.csv", index=False)
+    with pytest.warns(UserWarning):
+        edited = load_ptbxl(folder)
+    assert len(calls) == 2 * n_reads
+    assert edited.config["report"]["modes"]["single"]["missing_classes"] == ["HYP"]
+    assert "no records of: HYP" in summary(edited)
+    # a record file rewritten (newer timestamp) reloads too
+    record = folder / "records100/00000/00001_lr.dat"
+    os.utime(record, (record.stat().st_atime, record.stat().st_mtime + 10))
+    with pytest.warns(UserWarning):
+        load_ptbxl(folder)
+    assert len(calls) == 3 * n_reads
+
+
+def _write_header(path, text):
+    path.with_suffix(".hea").write_text(text)
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda p: p.with_suffix(".hea").unlink(), ".hea is missing"),
+    (lambda p: p.with_suffix(".dat").unlink(), "signal file missing"),
+    (lambda p: _write_header(p, "this is not a header\n"), "corrupt header"),
+    (lambda p: _write_header(p, p.with_suffix(".hea").read_text().replace(" 12 100 1000", " 12 250 1000", 1)),
+     "sampling rate 250 Hz, expected 100 Hz"),
+    (lambda p: _write_header(p, p.with_suffix(".hea").read_text().replace(" V6\n", " V7\n")), "['V6'] not in"),
+])
+def test_a_bad_record_is_skipped_with_its_reason(folder, edit, reason):
+    _damage(folder, 5, edit)
+    with pytest.warns(UserWarning, match="skipped 2 bad record"):
+        ds = load_ptbxl(folder)
+    assert len(ds) == 21 and "5" not in ds.record_id
+    skipped = {s["record"]: s["reason"] for s in ds.config["skipped"]}
+    assert reason in skipped["5"] and "00005_lr" in skipped["5"]
+
+
+def test_nan_samples_skip_the_record_only_when_a_chosen_lead_has_them(folder):
+    path = folder / "records100/00000/00005_lr"
+    record = wfdb.rdrecord(str(path), physical=False)
+    record.d_signal[10:13, 2] = -32768  # WFDB's "no sample" value, read back as NaN, in lead III
+    record.wrsamp(write_dir=str(path.parent))
+    with pytest.warns(UserWarning):
+        ds = load_ptbxl(folder)
+    skipped = {s["record"]: s["reason"] for s in ds.config["skipped"]}
+    assert "3 NaN samples in lead(s) III" in skipped["5"]
+    with pytest.warns(UserWarning):
+        assert "5" in load_ptbxl(folder, leads="paper8").record_id  # III is not among the paper's 8 leads
+
+
+def test_bad_scp_codes_and_fold_skip_the_record(folder):
+    db = pd.read_csv(folder / "ptbxl_database.csv")
+    db.loc[db.ecg_id == 2, "scp_codes"] = "NORM 100"
+    db.loc[db.ecg_id == 3, "strat_fold"] = np.nan
+    db.to_csv(folder / "ptbxl_database.csv", index=False)
+    with pytest.warns(UserWarning, match="skipped 3"):
+        ds = load_ptbxl(folder)
+    skipped = {s["record"]: s["reason"] for s in ds.config["skipped"]}
+    assert "not a dict literal" in skipped["2"] and "not a fold number" in skipped["3"]
+
+
+def test_paper8_leads_are_the_matching_channels(base):
+    with pytest.warns(UserWarning):
+        full, eight = load_ptbxl(base), load_ptbxl(base, leads="paper8")
+    assert eight.lead_names == ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+    np.testing.assert_array_equal(eight.signals, full.signals[:, [0, 1, 6, 7, 8, 9, 10, 11]])
+
+
+def test_500_hz_reads_records500(tmp_path):
+    root = make_ptbxl_fixture(tmp_path / "hr", n_per_class=1, folds=(9, 10), fs=(500,), bad_record=False)
+    ds = load_ptbxl(root, fs=500)
+    assert ds.fs == 500 and ds.signals.shape == (7, 12, 5000)
+    with pytest.raises(ValueError, match="no records100/ folder"):
+        load_ptbxl(root, fs=100)
+
+
+def test_unusable_folder_errors_name_the_problem(folder, tmp_path):
+    with pytest.raises(ValueError, match="PTB-XL folder not found"):
+        load_ptbxl(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="fs=250"):
+        load_ptbxl(folder, fs=250)
+    with pytest.raises(ValueError, match="leads="):
+        load_ptbxl(folder, leads="paper9")
+    with pytest.raises(ValueError, match="must differ"):
+        load_ptbxl(folder, val_fold=9, test_fold=9)
+    with pytest.raises(ValueError, match="no records in folds"):
+        load_ptbxl(folder, folds=[1])
+    statements = (folder / "scp_statements.csv").read_bytes()
+    (folder / "scp_statements.csv").unlink()
+    with pytest.raises(ValueError, match="scp_statements.csv is missing"):
+        load_ptbxl(folder)
+    (folder / "scp_statements.csv").write_bytes(statements)
+    db = pd.read_csv(folder / "ptbxl_database.csv")
+    db.drop(columns="strat_fold").to_csv(folder / "ptbxl_database.csv", index=False)
+    with pytest.raises(ValueError, match=r"ptbxl_database.csv lacks the column\(s\) \['strat_fold'\]"):
+        load_ptbxl(folder)
+    (folder / "ptbxl_database.csv").write_bytes(b"ecg_id,scp_codes\n1,\"{'NORM': 100.0}\n")  # unclosed quote
+    with pytest.raises(ValueError, match="ptbxl_database.csv is not a readable CSV"):
+        load_ptbxl(folder)
+
+
+def test_every_record_bad_is_an_error(folder):
+    shutil.rmtree(folder / "records100/00000")
+    (folder / "records100").mkdir(exist_ok=True)
+    with pytest.raises(ValueError, match="no usable record.*.hea is missing"):
+        load_ptbxl(folder)
+
+
+def test_source_spec_routes_here_with_json_options(base):
+    calls = []
+    with pytest.warns(UserWarning):
+        ds = load_dataset({"source": "ptbxl", "path": str(base), "fs": 100, "leads": "paper8", "val_fold": 8,
+                           "test_fold": 9, "folds": [8, 9, 10], "progress": None})
+        load_ptbxl(base, folds=[8, 9], progress=lambda done, total: calls.append((done, total)))
+    assert ds.signals.shape[1] == 8 and ds.config["val_fold"] == 8 and set(ds.fold) == {8, 9, 10}
+    assert calls[-1][0] == calls[-1][1] == 11  # 5 + 5 single-label records + one multi-label
