@@ -1,0 +1,286 @@
+"""Jobs: the detached processes that fill run folders, and the queue that caps how many run at once.
+
+`submit` creates a queued run and returns at once; the job runs as `python -m ecgcore run-job RUN_DIR` in its
+own session (it outlives the page or shell that started it), with stdout/stderr going to the run's log.txt.
+There is no daemon: every submit, refresh, cancel, wait poll and job exit calls `start_queued`, which, under
+the runs directory's lock, marks dead jobs failed ("interrupted") and starts queued runs oldest first while
+fewer than `max_jobs()` run. A fine-tuning run waits in the queue until its pretrained runs are done.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+import ecgcore
+from ecgcore.runs import FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, now, write_bytes, \
+    write_json
+
+MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
+HEARTBEAT_S = 1.0  # a running job touches RUN_DIR/heartbeat this often
+STALE_S = 30.0  # no heartbeat for this long: the job is hung or gone (a vanished pid is caught at once)
+CANCEL_GRACE_S = 1.0  # how long `cancel` waits for the job to stop on its own before signalling it
+PROGRESS_EVERY_S = 0.5  # status.json writes during an epoch are throttled to this
+
+
+def max_jobs():
+    """How many jobs run at once: `$ECGCORE_MAX_JOBS`, else one per two CPU cores (at least one)."""
+    value = os.environ.get(MAX_JOBS_ENV)
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{MAX_JOBS_ENV}={value!r} is invalid: must be an integer >= 1")
+        return int(value)
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def submit(config, runs_dir=None, name=None):
+    """Create a queued run for `config` and start it when a slot is free; returns the Run at once."""
+    run = create_run(config, runs_dir, name)
+    start_queued(run.runs_dir)
+    return run
+
+
+def refresh(runs_dir=None):
+    """Look at every run: mark dead jobs failed, start queued runs into free slots; return list_runs()."""
+    start_queued(runs_dir)
+    return list_runs(runs_dir)
+
+
+def start_queued(runs_dir=None):
+    """The queue's one step (see the module docstring). Returns the runs it started."""
+    runs_dir = default_runs_dir(runs_dir)
+    started = []
+    with lock_runs_dir(runs_dir):
+        runs = list_runs(runs_dir)
+        running = 0
+        for run in runs:
+            status = run.status()
+            if status["state"] == "running":
+                if _alive(run, status):
+                    running += 1
+                else:
+                    _kill(status.get("pid"), run)  # a hung job (stale heartbeat) must not come back
+                    run.update_status(state="failed", finished=now(), message="interrupted",
+                                      error="interrupted: the job's process died or stopped responding")
+        cap = max_jobs()
+        for run in runs:
+            if running >= cap:
+                break
+            if run.state != "queued":
+                continue
+            blocker = _waiting_for(run)
+            if blocker is None:
+                _launch(run)
+                started.append(run)
+                running += 1
+            elif blocker:
+                run.update_status(state="failed", finished=now(), message="pretrained run unusable",
+                                  error=blocker)
+    return started
+
+
+def _waiting_for(run):
+    """None when `run` may start, '' while a pretrained run is still queued/running, else why it never can."""
+    try:
+        pretrained = run.config.pretrained
+    except ValueError as e:
+        return str(e)
+    waiting = False
+    for path in pretrained:
+        dep = Run(path)
+        state = dep.state
+        if state in ("queued", "running"):
+            waiting = True
+        elif not (dep.path / "model.pt").is_file():
+            return f"pretrained run {dep.path} has no model.pt (its state: {state})"
+    return "" if waiting else None
+
+
+def _launch(run):
+    """Start the job's detached process and record its pid (called under the runs directory's lock)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the job imports ecgcore from the same place as this process, installed or not
+    package_root = str(Path(ecgcore.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    with open(run.path / "log.txt", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecgcore", "run-job", str(run.path.resolve())],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,  # own session: survives the caller, and killpg stops just this job
+        )
+    run.update_status(state="running", pid=proc.pid, started=now(), message="starting")
+
+
+def _alive(run, status):
+    """Whether the job filling `run` still lives: its pid is that job and its heartbeat is fresh."""
+    if not _is_job(status.get("pid"), run):
+        return False
+    beat = _age(run.path / "heartbeat")
+    if beat is None:  # the job has not started its heartbeat yet: allow it the start-up time
+        started = status.get("started")
+        beat = time.time() - datetime.fromisoformat(started).timestamp() if started else 0.0
+    return beat < STALE_S
+
+
+def _is_job(pid, run):
+    """Whether process `pid` is `run`'s job. Through /proc (Linux) the command line must name the run, which
+    also rules out a zombie and a reused pid; elsewhere only the pid's existence is checked."""
+    if not pid:
+        return False
+    if Path("/proc/self/cmdline").exists():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return b"run-job" in cmdline and run.id.encode() in cmdline
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _age(path):
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _kill(pid, run, sig=signal.SIGKILL):
+    """Signal the job's process group, only while that pid still is `run`'s job."""
+    if _is_job(pid, run):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def cancel(run):
+    """Stop `run` within about 2 s and mark it cancelled. Queued: it never starts. Running: the job sees
+    the cancel flag at its next batch; if it has not stopped after CANCEL_GRACE_S (busy loading data, hung)
+    its process group gets SIGTERM, then SIGKILL. Finished runs are left as they are. Returns the status."""
+    with lock_runs_dir(run.runs_dir):  # the queue must not start it while we decide
+        status = run.status()
+        if status["state"] == "queued":
+            run.update_status(state="cancelled", finished=now(), message="cancelled before it started")
+    if status["state"] == "running":
+        (run.path / "cancel").touch()
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while run.state == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if run.state == "running":
+            pid = status.get("pid")
+            _kill(pid, run, signal.SIGTERM)
+            run.update_status(state="cancelled", finished=now(), message="cancelled (stopped by signal)")
+            deadline = time.monotonic() + 0.8
+            while _is_job(pid, run) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            _kill(pid, run)
+    start_queued(run.runs_dir)
+    return run.status()
+
+
+def wait(run, on_progress=None, poll_s=0.5):
+    """Block until `run` finishes, calling `on_progress(status)` at each poll; return the final status.
+    Each poll also drives the queue, so a run queued behind a dead job still starts."""
+    while True:
+        start_queued(run.runs_dir)
+        status = run.status()
+        if on_progress:
+            on_progress(status)
+        if status["state"] in FINISHED:
+            return status
+        time.sleep(poll_s)
+
+
+# ---- inside the job's process -------------------------------------------------------------------------------
+
+def run_job(run_dir):
+    """Train the run in `run_dir` in this process (what `python -m ecgcore run-job RUN_DIR` calls) and
+    return its final state. Normally started by the queue; run by hand it starts a queued run at once."""
+    run = Run(Path(run_dir).resolve())
+    if not (run.path / "config.json").is_file():
+        raise FileNotFoundError(f"no run folder at {run.path} (config.json missing)")
+    with lock_runs_dir(run.runs_dir):
+        status = run.status()
+        if status["state"] in FINISHED:
+            raise ValueError(f"run {run.id} is already {status['state']}")
+        if status["state"] == "running" and status.get("pid") != os.getpid() and _alive(run, status):
+            raise ValueError(f"run {run.id} is already running in process {status['pid']}")
+        run.update_status(state="running", pid=os.getpid(), started=status.get("started") or now(),
+                          message="loading data")
+    beating = threading.Event()
+    threading.Thread(target=_heartbeat, args=(run.path / "heartbeat", beating), daemon=True).start()
+    try:
+        return _train(run)
+    finally:
+        beating.set()
+        start_queued(run.runs_dir)  # our slot is free: start the next queued run
+
+
+def _heartbeat(path, stop):
+    while not stop.is_set():
+        path.touch()
+        stop.wait(HEARTBEAT_S)
+
+
+def _train(run):
+    from ecgcore import train  # torch is imported only inside the job
+
+    config = run.config
+    cancel_flag = run.path / "cancel"
+    last_write = [0.0]
+
+    def on_batch(epoch, batch, n_batches, loss):
+        if time.monotonic() - last_write[0] < PROGRESS_EVERY_S:
+            return
+        last_write[0] = time.monotonic()
+        done = (epoch - 1 + (batch + 1) / n_batches) / config.epochs
+        run.update_status(progress=round(min(done, 1.0), 4), epoch=epoch,
+                          message=f"epoch {epoch}/{config.epochs}, batch {batch + 1}/{n_batches}, loss {loss:.4g}")
+
+    def on_epoch(record):
+        run.append_metrics(record)
+        epoch = record["epoch"]
+        run.update_status(progress=round(min(epoch / config.epochs, 1.0), 4), epoch=epoch,
+                          message=f"epoch {epoch}/{config.epochs} done, val_loss {record.get('val_loss', float('nan')):.4g}")
+
+    def log(*args):
+        print(*args, flush=True)
+
+    log(f"{now()} run {run.id}: {config.task} {config.arch}, pid {os.getpid()}")
+    try:
+        result = train.fit(config, on_batch=on_batch, on_epoch=on_epoch, should_stop=cancel_flag.exists, log=log)
+        _save_result(run, result, train.save_model)
+    except train.Cancelled:
+        log(f"{now()} cancelled")
+        return run.update_status(state="cancelled", finished=now(), message="cancelled")["state"]
+    except Exception as e:  # the job's whole point is to report any failure into status.json
+        traceback.print_exc()
+        sys.stderr.flush()
+        error = f"{type(e).__name__}: {e}"
+        return run.update_status(state="failed", finished=now(), message="failed", error=error)["state"]
+    log(f"{now()} done")
+    return run.update_status(state="done", progress=1.0, finished=now(), message="done")["state"]
+
+
+def _save_result(run, result, save_model):
+    """model.pt, summary.json and predictions.npz, each moved into place whole, before the state says done."""
+    save_model(result.model, run.path / "model.pt")  # atomic itself
+    write_json(run.path / "summary.json", result.summary)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v) for k, v in result.predictions.items()})
+    write_bytes(run.path / "predictions.npz", buffer.getvalue())

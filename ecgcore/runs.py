@@ -1,0 +1,317 @@
+"""Run folders: one training job's config, status, metrics, checkpoint and log under a runs directory.
+
+A run is a folder `RUNS_DIR/RUN_ID/` holding
+  config.json      JobConfig.to_json(): what the job trains
+  status.json      {"state": queued|running|done|failed|cancelled, "progress": 0..1, "epoch", "message",
+                    "error", "pid", "created", "started", "finished"}
+  metrics.jsonl    one line per epoch (what fit's on_epoch received)
+  summary.json     test and validation metrics at the end (FitResult.summary)
+  predictions.npz  test-split predictions (FitResult.predictions)
+  model.pt         the best weights (a state_dict)
+  log.txt          the job's stdout and stderr, tracebacks included
+  heartbeat        touched every second by a running job (see ecgcore.jobs)
+Every JSON file is written whole to a temp file and moved into place (os.replace), so a reader never sees
+half a file; folders are created with exist_ok=False, so two sessions never share or overwrite a run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ecgcore.config import JobConfig
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
+FILES = ("config.json", "status.json", "metrics.jsonl", "summary.json", "predictions.npz", "model.pt",
+         "log.txt", "heartbeat")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def default_runs_dir(runs_dir=None):
+    """`runs_dir` when given, else `$ECGCORE_RUNS`, else `runs/` (relative to the working directory)."""
+    return Path(runs_dir or os.environ.get("ECGCORE_RUNS") or "runs")
+
+
+def validate_run_id(run_id):
+    """Return `run_id` if it is a safe folder name (letters, digits, '-', '_', '.'; no '..'), else ValueError."""
+    if not isinstance(run_id, str) or not _ID_RE.fullmatch(run_id) or ".." in run_id:
+        raise ValueError(
+            f"invalid run id {run_id!r}: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or "
+            "digit, with no path separators and no '..'")
+    return run_id
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-.")[:40]
+
+
+def new_run_id(config, name=""):
+    """'20261125-161502-pretrain-small_cnn[-name]-3f9a': sortable by time, readable, random-suffixed."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    parts = [stamp, config.task, config.arch, _slug(name or "")]
+    return "-".join(p for p in parts if p) + "-" + secrets.token_hex(2)
+
+
+def write_json(path, obj):
+    """Write `obj` as JSON to `path` atomically (temp file in the same folder, then os.replace)."""
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode())
+
+
+def write_bytes(path, data):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the run from other users of a shared runs dir
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(o):
+    # numpy scalars and arrays turn up in metrics; JSON wants plain numbers and lists
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _read_json(path):
+    """The JSON in `path`; ValueError naming the file when it is missing or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is damaged: {e}") from None
+
+
+def now():
+    """The current UTC time as ISO text (microseconds: runs created in a burst still sort in order)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Run:
+    """A view of one run folder. Reading never changes it; the job (ecgcore.jobs) is what fills it."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.id = self.path.name
+
+    def __repr__(self):
+        return f"Run({str(self.path)!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Run) and self.path.resolve() == other.path.resolve()
+
+    def __hash__(self):
+        return hash(self.path.resolve())
+
+    @property
+    def runs_dir(self):
+        return self.path.parent
+
+    @property
+    def config(self):
+        """The run's JobConfig; ValueError when config.json is missing or damaged."""
+        try:
+            return JobConfig.from_dict(_read_json(self.path / "config.json"))
+        except TypeError as e:
+            raise ValueError(f"{self.path / 'config.json'} is damaged: {e}") from None
+
+    @property
+    def problem(self):
+        """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden)."""
+        try:
+            self.config
+            status = _read_json(self.path / "status.json")
+        except ValueError as e:
+            return str(e)
+        if not isinstance(status, dict) or status.get("state") not in STATES:
+            return f"{self.path / 'status.json'} has no valid state"
+        return None
+
+    def status(self):
+        """The status dict; a damaged folder reads as failed with the reason, so listing never crashes."""
+        try:
+            status = _read_json(self.path / "status.json")
+            if not isinstance(status, dict) or status.get("state") not in STATES:
+                raise ValueError(f"{self.path / 'status.json'} has no valid state")
+        except ValueError as e:
+            return {**_blank_status(), "state": "failed", "error": f"damaged run folder: {e}"}
+        return {**_blank_status(), **status}
+
+    @property
+    def state(self):
+        return self.status()["state"]
+
+    def created(self):
+        """Creation time (seconds since the epoch) for ordering: status.json's, else the folder's mtime."""
+        try:
+            return datetime.fromisoformat(_read_json(self.path / "status.json")["created"]).timestamp()
+        except (ValueError, KeyError, TypeError):
+            return self.path.stat().st_mtime if self.path.exists() else 0.0
+
+    def metrics(self):
+        """Per-epoch records (list of dicts); a half-written last line (job mid-append) is skipped."""
+        try:
+            lines = (self.path / "metrics.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def summary(self):
+        """Test/validation metrics once the run is done, else None."""
+        path = self.path / "summary.json"
+        return _read_json(path) if path.exists() else None
+
+    def predictions(self):
+        """Test-split predictions {name: array} once the run is done, else None."""
+        path = self.path / "predictions.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def log_tail(self, lines=40):
+        """The last `lines` lines of log.txt ('' before the job starts)."""
+        try:
+            text = (self.path / "log.txt").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    @contextmanager
+    def locked(self):
+        """Hold an exclusive lock on the run folder: status read-modify-writes from the job, `cancel` and
+        `refresh` (three processes) never interleave."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def update_status(self, force=False, **changes):
+        """Merge `changes` into status.json atomically and return the new status. A finished run stays
+        finished (a late progress write from a job cannot undo `cancel`) unless `force`."""
+        with self.locked():
+            status = self.status()
+            if status["state"] in FINISHED and not force:
+                return status
+            status.update(changes)
+            write_json(self.path / "status.json", status)
+            return status
+
+    def append_metrics(self, record):
+        # one write() of one line in append mode: a reader sees whole lines or a partial last one (skipped)
+        with open(self.path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+
+
+def _blank_status():
+    return {"state": "queued", "progress": 0.0, "epoch": 0, "message": "", "error": None, "pid": None,
+            "created": None, "started": None, "finished": None}
+
+
+def create_run(config, runs_dir=None, name=None):
+    """Validate `config` and create a new queued run folder for it; return the Run.
+
+    `name` (optional) is a free label: saved as config.name and put into the run id. Pretrained run paths
+    are made absolute, so the job and any later reader find them whatever their working directory.
+    """
+    config = JobConfig.from_dict(config.to_dict() if isinstance(config, JobConfig) else config)
+    if name:
+        config.name = name
+    config.validate()
+    config.pretrained = [str(_pretrained_dir(p)) for p in config.pretrained]
+    runs_dir = default_runs_dir(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        path = runs_dir / validate_run_id(new_run_id(config, config.name))
+        try:
+            path.mkdir(exist_ok=False)  # the claim: a second session creating the same id fails here
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"could not find a free run id in {runs_dir}")
+    write_bytes(path / "config.json", (config.to_json() + "\n").encode())
+    write_json(path / "status.json", {**_blank_status(), "created": now(), "message": "queued"})
+    return Run(path)
+
+
+def _pretrained_dir(path):
+    path = Path(path).resolve()
+    if not (path / "config.json").is_file():
+        raise ValueError(f"pretrained run {path} not found (no config.json there)")
+    return path
+
+
+def get_run(runs_dir, run_id):
+    """The run `run_id` in `runs_dir`; ValueError for an unsafe id, FileNotFoundError when absent."""
+    runs_dir = default_runs_dir(runs_dir)
+    path = runs_dir / validate_run_id(run_id)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no run {run_id!r} in {runs_dir}")
+    return Run(path)
+
+
+def resolve_run(ref, runs_dir=None):
+    """A run from a folder path (any run folder with a config.json) or a run id under `runs_dir`."""
+    path = Path(ref)
+    if (path / "config.json").is_file():
+        return Run(path.resolve())
+    return get_run(runs_dir, str(ref))
+
+
+def list_runs(runs_dir=None):
+    """All run folders in `runs_dir`, oldest first. A damaged folder is listed too (its `problem` says
+    what is wrong; its status reads as failed), so one bad folder never hides the others."""
+    runs_dir = default_runs_dir(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    # a run folder holds config.json or status.json from its first moment; other folders (sweeps/) are not runs
+    runs = [Run(p) for p in runs_dir.iterdir() if _ID_RE.fullmatch(p.name) and ".." not in p.name
+            and ((p / "config.json").exists() or (p / "status.json").exists())]
+    return sorted(runs, key=lambda r: (r.created(), r.id))
+
+
+def delete_run(run):
+    """Delete a run folder. A running run is refused: cancel it first."""
+    with lock_runs_dir(run.runs_dir):  # so the queue cannot start it while it goes
+        if run.state == "running":
+            raise ValueError(f"run {run.id} is running; cancel it before deleting it")
+        shutil.rmtree(run.path)
+
+
+@contextmanager
+def lock_runs_dir(runs_dir):
+    """Hold the runs directory's lock (fcntl, released when the process dies): the queue's decisions
+    (which run starts next) and deletions happen one at a time across every process."""
+    runs_dir = default_runs_dir(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(runs_dir / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
