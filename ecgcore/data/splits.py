@@ -1,0 +1,82 @@
+"""Seeded train/validation/test splits and the stratified `fraction` subsample of the training set.
+
+A data set with folds (PTB-XL's strat_fold) is split by fold, never by random records: records of one
+patient share a fold, so a random split would leak patients between training and test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+DEFAULT_VAL_FOLD, DEFAULT_TEST_FOLD = 9, 10  # PTB-XL's recommended folds
+
+
+@dataclass
+class Split:
+    """Record indices of each part, and notes on anything worth telling (empty parts, no stratification)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    notes: list = field(default_factory=list)
+
+
+def split(dataset, val_size=0.15, test_size=0.15, seed=0, strata=None):
+    """Split `dataset` by fold when it has folds, else at random (seeded, stratified by `strata` if given).
+
+    `strata`: one class code per record (None: no stratification). Fold numbers come from
+    dataset.config["val_fold"] / ["test_fold"] (default 9 / 10).
+    """
+    index = np.arange(len(dataset))
+    notes = []
+    if dataset.fold is not None:
+        val_fold = int(dataset.config.get("val_fold", DEFAULT_VAL_FOLD))
+        test_fold = int(dataset.config.get("test_fold", DEFAULT_TEST_FOLD))
+        fold = np.asarray(dataset.fold)
+        parts = Split(index[(fold != val_fold) & (fold != test_fold)], index[fold == val_fold],
+                      index[fold == test_fold], notes)
+        notes.append(f"split by fold: validation fold {val_fold}, test fold {test_fold}")
+    else:
+        rest, test = _seeded_split(index, test_size, seed, strata, notes)
+        rest_strata = None if strata is None else np.asarray(strata)[rest]
+        train, val = _seeded_split(rest, val_size / (1 - test_size), seed, rest_strata, notes)
+        parts = Split(train, val, test, notes)
+    for name in ("val", "test"):
+        if len(getattr(parts, name)) == 0:
+            notes.append(f"the {name} split is empty")
+    if len(parts.train) == 0:
+        raise ValueError(f"the training split is empty ({len(dataset)} records in the data set): "
+                         "give more records or, for folded data, folds other than the val/test folds")
+    return parts
+
+
+def subsample(index, fraction, seed=0, strata=None):
+    """The stratified `fraction` of `index` (the labelled training set); returns (index, notes)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction={fraction!r} is invalid: must be in (0, 1]")
+    if fraction == 1:
+        return np.asarray(index), []
+    notes = []
+    n_keep = max(1, round(fraction * len(index)))
+    if n_keep == len(index):
+        return np.asarray(index), notes
+    _, kept = _seeded_split(np.asarray(index), n_keep, seed, strata, notes)
+    notes.append(f"fraction {fraction}: {len(kept)} of {len(index)} training records")
+    return np.sort(kept), notes
+
+
+def _seeded_split(index, size, seed, strata, notes):
+    """(rest, taken): `size` (a share, or a count when an int) of `index`, stratified when possible."""
+    if len(index) < 2:
+        return index, index[:0]
+    if strata is not None:
+        try:
+            rest, taken = train_test_split(index, test_size=size, random_state=seed, stratify=strata)
+            return np.sort(rest), np.sort(taken)
+        except ValueError as e:  # a class too small to be spread over both parts
+            notes.append(f"stratification impossible ({e}); split at random instead")
+    rest, taken = train_test_split(index, test_size=size, random_state=seed)
+    return np.sort(rest), np.sort(taken)

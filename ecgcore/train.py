@@ -1,0 +1,321 @@
+"""The fit loop: regression pretraining and classification fine-tuning, one flat loop for both.
+
+fit(config) loads and preprocesses the data set, splits it, builds (or loads and adapts) the model for the
+strategy, trains with Adam + ExponentialLR, stops early on a validation metric and restores the best
+weights, then scores the test split. Data live as tensors on the device the whole time: a batch is one
+index into them, so the loop adds little over the bare model step (bench/train.py measures it).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgcore import metrics
+from ecgcore.config import JobConfig
+from ecgcore.data import splits
+from ecgcore.data.preprocess import preprocess
+from ecgcore.leads import LEAD_SETS
+from ecgcore.models import build_model, first_block
+
+EVAL_BATCH = 256
+
+
+class Cancelled(Exception):
+    """Raised inside fit when should_stop() answers True."""
+
+
+@dataclass
+class FitResult:
+    model: nn.Module  # best weights restored
+    history: list  # one dict per epoch (what on_epoch received)
+    summary: dict  # JSON-safe: test/val metrics, split sizes, best epoch, notes
+    predictions: dict  # test split, see _predictions
+
+
+def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None, log=print):
+    """Train the model `config` describes on `dataset` (None: config.data or the task's default set)."""
+    config.validate()
+    _seed_everything(config.seed)
+    device = resolve_device(config.device)
+    notes = []
+    if dataset is None:
+        from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA, load_dataset
+        default = DEFAULT_PRETRAIN_DATA if config.task == "pretrain" else DEFAULT_FINETUNE_DATA
+        dataset = load_dataset(config.data or default)
+    signals, fs, lead_names = preprocess(dataset.signals, dataset.fs, dataset.lead_names, config.preprocess)
+    dataset = replace(dataset, signals=signals, fs=fs, lead_names=lead_names)
+
+    # Targets: standardised regression values, class indices, or 0/1 rows; records without any are dropped.
+    y, keep, strata, output_names = _labels(config, dataset)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} of {len(keep)} records have no usable label and were dropped")
+    dataset, y, strata = dataset.subset(np.flatnonzero(keep)), y[keep], None if strata is None else strata[keep]
+    parts = splits.split(dataset, config.val_size, config.test_size, config.seed, strata)
+    train_idx, sub_notes = splits.subsample(parts.train, config.fraction, config.seed,
+                                            None if strata is None else strata[parts.train])
+    notes += parts.notes + sub_notes
+    if len(train_idx) < 2:
+        raise ValueError(f"the training set has {len(train_idx)} record(s) after fraction={config.fraction}: "
+                         "training needs at least 2 (batch norm)")
+
+    regression = config.task == "pretrain"
+    model, frozen = _model_for(config, dataset.signals.shape[1], len(output_names), notes)
+    if regression:  # standardise on the training split only; the buffers undo it at prediction time
+        missing = [t for t, has in zip(output_names, np.isfinite(y[train_idx]).any(axis=0)) if not has]
+        if missing:
+            raise ValueError(f"targets {missing} have no value in the training split")
+        mean, std = np.nanmean(y[train_idx], axis=0), np.nanstd(y[train_idx], axis=0)
+        model.target_mean.copy_(torch.from_numpy(mean))
+        model.target_std.copy_(torch.from_numpy(np.where(std > 0, std, 1.0)))
+    model.to(device)
+
+    X = torch.from_numpy(dataset.signals).to(device)
+    Y = torch.from_numpy(y).to(device)
+    if regression:
+        Y = (Y - model.target_mean) / model.target_std
+    loss_fn = _loss_fn(config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    train_t = torch.from_numpy(train_idx).to(device)
+    n_train = len(train_idx)
+    # A last batch of one record breaks batch norm; drop it (it returns next epoch, the order is shuffled).
+    n_batches = max(1, n_train // config.batch_size if n_train % config.batch_size == 1
+                    else -(-n_train // config.batch_size))
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    log(f"{config.task} {config.arch} on {device}: {n_train} train / {len(parts.val)} val / "
+        f"{len(parts.test)} test records, {n_batches} batches per epoch")
+
+    history, best, best_score, best_epoch, bad_epochs = [], None, None, 0, 0
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        for module in frozen:  # frozen layers keep their batch-norm statistics too
+            module.eval()
+        order = train_t[torch.randperm(n_train, generator=generator).to(device)]
+        total = torch.zeros((), device=device)
+        for b in range(n_batches):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"cancelled in epoch {epoch}, batch {b}")
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            loss = loss_fn(model(X[idx]), Y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(idx)
+            if on_batch is not None:
+                on_batch(epoch, b, n_batches, loss.item())
+        record = {"epoch": epoch, "train_loss": total.item() / min(n_train, n_batches * config.batch_size),
+                  "lr": optimizer.param_groups[0]["lr"]}
+        scheduler.step()
+        val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
+        record["val_loss"] = val.get("loss")
+        record.update({f"val_{k}": v for k, v in val.items()  # scalar metrics only, not counts
+                       if k != "loss" and k.split("_")[0] != "n" and not isinstance(v, (dict, list))})
+        record["time_s"] = time.perf_counter() - t0
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+
+        score = _selection_score(config, record)
+        if best_score is None or score > best_score:
+            best, best_score, best_epoch, bad_epochs = copy.deepcopy(model.state_dict()), score, epoch, 0
+        else:
+            bad_epochs += 1
+            if config.patience and bad_epochs >= config.patience:
+                notes.append(f"early stop after epoch {epoch}: no improvement for {config.patience} epochs")
+                break
+    model.load_state_dict(best)
+    model.eval()
+
+    test = _evaluate(config, model, X, Y, y, parts.test, output_names, loss_fn, keep_outputs=True)
+    outputs = test.pop("outputs", None)
+    val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
+    summary = {
+        "task": config.task, "test": test, "val": val, "n_train": n_train, "n_val": len(parts.val),
+        "n_test": len(parts.test), "best_epoch": best_epoch, "epochs_run": len(history),
+        "selection_metric": _selection_metric(config, parts), "device": str(device),
+        "classes_present": test.get("classes_present", []), "notes": notes,
+        ("targets" if regression else "class_names"): list(output_names),
+    }
+    predictions = _predictions(config, dataset, y, parts.test, outputs, output_names)
+    return FitResult(model=model, history=history, summary=summary, predictions=predictions)
+
+
+def resolve_device(name):
+    """"auto" -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA device is available: use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def save_model(model, path):
+    """Write the state_dict (never a pickled object) atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_model(run_dir):
+    """(model, config) of a run: RUN_DIR/config.json and RUN_DIR/model.pt (state_dict, weights_only)."""
+    run_dir = Path(run_dir)
+    config_path, model_path = run_dir / "config.json", run_dir / "model.pt"
+    if not config_path.is_file():
+        raise ValueError(f"{config_path} is missing: {run_dir} is not a finished run")
+    if not model_path.is_file():
+        raise ValueError(f"{model_path} is missing: the run has no trained model (not finished, or failed)")
+    config = JobConfig.from_json(config_path.read_text())
+    try:
+        state = torch.load(model_path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
+        raise ValueError(f"{model_path} is corrupt or not a state_dict: {e}") from e
+    if not isinstance(state, dict) or "target_mean" not in state:
+        raise ValueError(f"{model_path} is not an ecgcore model state_dict")
+    n_backbones = len(config.pretrained) if config.task == "finetune" and config.strategy == "combined" else 1
+    model = build_model(config.arch, len(LEAD_SETS[config.preprocess.leads]), len(state["target_mean"]),
+                        n_backbones)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{model_path} does not match {config_path} (arch {config.arch}): {e}") from e
+    return model.eval(), config
+
+
+# --- pieces of fit ---------------------------------------------------------------------------------------
+
+def _seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _labels(config, dataset):
+    """(y, keep, strata, output_names): what the model learns, which records have it, classes to stratify."""
+    if config.task == "pretrain":
+        unknown = [t for t in config.targets if t not in dataset.targets]
+        if unknown:
+            raise ValueError(f"targets {unknown} are not in the data set (it has {sorted(dataset.targets)})")
+        y = np.stack([dataset.targets[t] for t in config.targets], axis=1).astype(np.float32)
+        return y, np.isfinite(y).any(axis=1), None, tuple(config.targets)
+    if config.label_mode == "single":
+        if dataset.label is None:
+            raise ValueError("label_mode='single' but the data set has no single-label `label` array")
+        y = np.asarray(dataset.label, np.int64)
+        return y, y >= 0, y, dataset.class_names
+    if dataset.multilabel is None:
+        raise ValueError("label_mode='multi' but the data set has no `multilabel` array")
+    y = np.asarray(dataset.multilabel, np.float32)
+    strata = np.unique(y, axis=0, return_inverse=True)[1].ravel()  # label combinations as classes
+    return y, y.any(axis=1), strata, dataset.class_names
+
+
+def _loss_fn(config):
+    if config.task == "pretrain":
+        def masked_l1(pred, target):  # measured targets have gaps (NaN): they add nothing to the loss
+            ok = ~torch.isnan(target)
+            return (pred - torch.nan_to_num(target)).abs().mul(ok).sum() / ok.sum().clamp(min=1)
+        return masked_l1
+    return nn.CrossEntropyLoss() if config.label_mode == "single" else nn.BCEWithLogitsLoss()
+
+
+def _model_for(config, n_leads, n_outputs, notes):
+    """(model, frozen modules) for the task and strategy."""
+    if config.task == "pretrain" or config.strategy == "scratch":
+        if config.task == "finetune" and config.pretrained:
+            notes.append("strategy scratch: the pretrained runs given are not used")
+        return build_model(config.arch, n_leads, n_outputs), []
+    sources = []
+    for run_dir in config.pretrained:
+        model, source = load_model(run_dir)
+        if source.arch != config.arch:
+            raise ValueError(f"pretrained run {run_dir} is a {source.arch}, but arch={config.arch!r}: "
+                             "fine-tune with the same arch")
+        if model.n_leads != n_leads:
+            raise ValueError(f"pretrained run {run_dir} was trained on {model.n_leads} leads "
+                             f"({source.preprocess.leads}), but the data have {n_leads}: use the same leads")
+        if source.preprocess != config.preprocess:
+            notes.append(f"pretrained run {run_dir} used other preprocessing: {source.preprocess}")
+        sources.append(model)
+    if config.strategy == "combined":
+        model = build_model(config.arch, n_leads, n_outputs, n_backbones=len(sources))
+        for part, source in zip(model.backbone.parts, sources):
+            part.load_state_dict(source.backbone.state_dict())
+        frozen = list(first_block(model)) if len(sources) > 1 else [first_block(model)]
+    else:
+        if len(sources) != 1:
+            raise ValueError(f"strategy {config.strategy!r} takes one pretrained run, got {len(sources)}")
+        model = sources[0]
+        model.reset_head(n_outputs)
+        frozen = {"freeze_first_block": [first_block(model)], "linear_probe": [model.backbone],
+                  "full_finetune": []}[config.strategy]
+    for module in frozen:
+        module.requires_grad_(False)
+    return model, frozen
+
+
+@torch.no_grad()
+def _outputs(model, X, index):
+    model.eval()
+    return torch.cat([model(X[index[i:i + EVAL_BATCH]]) for i in range(0, len(index), EVAL_BATCH)])
+
+
+def _evaluate(config, model, X, Y, y, index, output_names, loss_fn, keep_outputs=False):
+    """Loss and metrics on the records at `index` ({} when there are none)."""
+    if not len(index):
+        return {}
+    index_t = torch.from_numpy(np.asarray(index)).to(X.device)
+    raw = _outputs(model, X, index_t)
+    out = {"loss": loss_fn(raw, Y[index_t]).item()}
+    if config.task == "pretrain":
+        scores = (raw * model.target_std + model.target_mean).cpu().numpy()
+        out.update(metrics.regression_metrics(y[index], scores, output_names))
+    else:
+        scores = (raw.softmax(dim=1) if config.label_mode == "single" else raw.sigmoid()).cpu().numpy()
+        out.update(metrics.classification_metrics(y[index], scores, output_names,
+                                                  multilabel=config.label_mode == "multi"))
+    if keep_outputs:
+        out["outputs"] = scores
+    return out
+
+
+def _selection_metric(config, parts):
+    if not len(parts.val):
+        return "train_loss"
+    return "val_loss" if config.task == "pretrain" else "val_macro_auroc (val_loss where undefined)"
+
+
+def _selection_score(config, record):
+    """Higher is better: macro AUROC for classification, else minus the validation (or training) loss."""
+    if config.task == "finetune" and record.get("val_macro_auroc") is not None:
+        return record["val_macro_auroc"]
+    return -(record["val_loss"] if record["val_loss"] is not None else record["train_loss"])
+
+
+def _predictions(config, dataset, y, index, outputs, output_names):
+    """The test split's truth and predictions, as plain arrays (saved as a run's predictions.npz)."""
+    pred = {}
+    if dataset.record_id is not None:
+        pred["record_id"] = np.asarray(dataset.record_id)[index].astype(str)
+    if outputs is None:
+        outputs = np.zeros((0, len(output_names)), np.float32)
+    pred["y_true"] = y[index]
+    if config.task == "pretrain":
+        pred["y_pred"] = outputs
+        for j, name in enumerate(output_names):
+            pred[f"y_true_{name}"], pred[f"y_pred_{name}"] = y[index, j], outputs[:, j]
+    else:
+        pred["y_score"] = outputs
+    return pred
