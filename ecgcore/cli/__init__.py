@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["synth"]
+COMMANDS = ["synth", "train", "runs", "data"]
 
 
 def build_parser():

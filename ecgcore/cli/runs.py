@@ -1,0 +1,132 @@
+"""`runs list|show|cancel|delete`: look at and manage run folders; `run-job RUN_DIR`: the job's own entry point
+(started by the queue in ecgcore.jobs, rarely typed by hand)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("runs", help="list, show, cancel or delete runs",
+                       description="Look at and manage the runs in a runs directory.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", help="all runs, oldest first, with state and headline test metrics")
+    a.add_argument("--json", action="store_true", help="one JSON object per run instead of a table")
+    for name, text in [("show", "a run's status, config, test metrics and log tail"),
+                       ("cancel", "stop a queued or running run (within about 2 s)"),
+                       ("delete", "delete a run folder (a running run must be cancelled first)")]:
+        a = actions.add_parser(name, help=text)
+        a.add_argument("run", metavar="RUN_ID")
+        if name == "show":
+            a.add_argument("--log", type=int, default=20, metavar="N", help="log lines to show (default 20)")
+    for a in actions.choices.values():
+        add_runs_dir(a)
+    p.set_defaults(func=_runs)
+
+    j = sub.add_parser("run-job", help="run one queued run in this process (the queue starts these)",
+                       description="Train the run in RUN_DIR in this process, writing its status, metrics, "
+                                   "checkpoint and summary. `pretrain`/`finetune` start it for you.")
+    j.add_argument("run_dir", metavar="RUN_DIR")
+    j.set_defaults(func=_run_job)
+
+
+def add_runs_dir(parser):
+    parser.add_argument("--runs-dir", "--out", dest="runs_dir", metavar="DIR",
+                        help="runs directory (default: $ECGCORE_RUNS, else runs/)")
+
+
+HEADLINE = ("accuracy", "macro_f1", "macro_auroc")
+
+
+def headline(summary):
+    """The test metrics worth one line: MAE per target (pretraining) or accuracy, macro F1 and AUROC."""
+    test = (summary or {}).get("test") or {}
+    keys = [k for k in test if k.startswith("mae_")] + [k for k in HEADLINE if k in test]
+    return " ".join(f"{k}={test[k]:.4g}" for k in keys if isinstance(test[k], (int, float)))
+
+
+def _runs(args):
+    from ecgcore import jobs
+    from ecgcore.runs import get_run
+
+    if args.action == "list":
+        return _list(jobs.refresh(args.runs_dir), args.json)
+    run = get_run(args.runs_dir, args.run)
+    if args.action == "show":
+        jobs.refresh(args.runs_dir)
+        return _show(run, args.log)
+    if args.action == "cancel":
+        status = jobs.cancel(run)
+        print(f"{run.id}: {status['state']}")
+        return 0
+    from ecgcore.runs import delete_run
+
+    delete_run(run)
+    print(f"deleted {run.id}")
+    return 0
+
+
+def _describe(run):
+    status = run.status()
+    row = {"id": run.id, "state": status["state"], "progress": status["progress"], "problem": run.problem}
+    if row["problem"] is None:
+        config = run.config
+        row.update(task=config.task, arch=config.arch, name=config.name,
+                   detail=config.strategy if config.task == "finetune" else ",".join(config.targets))
+    summary = run.summary() if status["state"] == "done" else None
+    row["test"] = headline(summary) if summary else (status.get("error") or status.get("message") or "")
+    return row
+
+
+def _list(runs, as_json):
+    rows = [_describe(run) for run in runs]
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, sort_keys=True))
+        return 0
+    if not rows:
+        print("no runs")
+        return 0
+    print(f"{'RUN ID':44} {'STATE':9} {'PROG':>4}  {'TASK':8} {'ARCH':11} {'DETAIL':18} TEST / MESSAGE")
+    for r in rows:
+        if r["problem"]:
+            print(f"{r['id']:44} {'damaged':9} {'':>4}  {r['problem']}")
+            continue
+        print(f"{r['id']:44} {r['state']:9} {r['progress']:>4.0%}  {r['task']:8} {r['arch']:11} "
+              f"{r['detail'][:18]:18} {r['test']}")
+    return 0
+
+
+def _show(run, log_lines):
+    status = run.status()
+    print(f"run {run.id} ({run.path})")
+    for key in ("state", "progress", "epoch", "message", "error", "pid", "created", "started", "finished"):
+        if status.get(key) not in (None, ""):
+            print(f"  {key}: {status[key]}")
+    if run.problem:
+        print(f"  damaged: {run.problem}")
+    else:
+        print("config:")
+        print("  " + run.config.to_json().replace("\n", "\n  "))
+    metrics = run.metrics()
+    if metrics:
+        print(f"last epoch ({len(metrics)} so far): " + json.dumps(metrics[-1], sort_keys=True))
+    summary = run.summary()
+    if summary:
+        print("test: " + headline(summary))
+    tail = run.log_tail(log_lines)
+    if tail and log_lines:
+        print(f"log (last {log_lines} lines):")
+        print(tail)
+    return 0
+
+
+def _run_job(args):
+    from ecgcore.jobs import run_job
+
+    # the job's own stdout is the run's log.txt; its exit status says whether training succeeded
+    state = run_job(os.path.abspath(args.run_dir))
+    sys.stdout.flush()
+    return 0 if state == "done" else 1

@@ -1,0 +1,192 @@
+"""`pretrain` and `finetune`: build a JobConfig from flags, submit it as a job, and with --wait follow it.
+
+Both share the optimisation, preprocessing and run flags; each adds its own data and task flags. With no data
+flag they use the embedded synthetic defaults (ecgcore.data.sources), so `pretrain --wait` runs anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ecgcore.cli.runs import add_runs_dir, headline
+from ecgcore.config import ARCHS, DEVICES, LABEL_MODES, NORMALIZATIONS, STRATEGIES
+from ecgcore.data.dataset import TARGETS
+
+
+def register(sub):
+    p = sub.add_parser("pretrain", help="pretrain a regressor of HR, PR, QRS, QT on synthetic or measured ECGs",
+                       description="Submit a pretraining job (regression of the chosen targets).")
+    p.add_argument("--data", metavar="SPEC", help="data set: a spec .json file, inline JSON "
+                   "('{\"source\": \"synthetic\", \"n\": 500}') or a data set .npz (default: embedded synthetic)")
+    p.add_argument("--targets", default=",".join(TARGETS), metavar="LIST",
+                   help=f"comma list of targets out of {','.join(TARGETS)} (default: all)")
+    p.add_argument("--per-target", action="store_true",
+                   help="one run per target (the paper's way) instead of one multi-task run")
+    _common(p)
+    p.set_defaults(func=_pretrain)
+
+    f = sub.add_parser("finetune", help="fine-tune a classifier of the 5 superclasses, from a pretrained run or "
+                       "from scratch", description="Submit a fine-tuning job (5-class classification).")
+    f.add_argument("--pretrained", default="none", metavar="RUN",
+                   help="pretrained run: a run id under --runs-dir or a run folder; a comma list for "
+                        "`combined`; 'none' for scratch (default)")
+    f.add_argument("--strategy", choices=STRATEGIES,
+                   help="how the pretrained run is reused (default: freeze_first_block with --pretrained, "
+                        "else scratch)")
+    f.add_argument("--fraction", type=float, default=1.0, metavar="F",
+                   help="share of the labelled training set used, in (0, 1] (default 1)")
+    f.add_argument("--label-mode", choices=LABEL_MODES, default="single",
+                   help="single: softmax, one class per record (the paper's); multi: sigmoid (PTB-XL's benchmark)")
+    data = f.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="SPEC", help="data set: a spec .json file, inline JSON or a data set "
+                      ".npz (default: the simulated superclasses)")
+    data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder (ptbxl_database.csv and records*/)")
+    f.add_argument("--fs", type=int, choices=(100, 500), default=100,
+                   help="PTB-XL sampling rate to read (with --ptbxl; default 100)")
+    f.add_argument("--val-fold", type=int, default=9, help="PTB-XL validation fold (default 9)")
+    f.add_argument("--test-fold", type=int, default=10, help="PTB-XL test fold (default 10)")
+    _common(f)
+    f.set_defaults(func=_finetune)
+
+
+def _common(p):
+    g = p.add_argument_group("training")
+    g.add_argument("--arch", choices=ARCHS, help="network (default small_cnn)")
+    g.add_argument("--epochs", type=int, help="maximum epochs (default 10)")
+    g.add_argument("--batch-size", type=int, help="batch size (default 64)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
+    g.add_argument("--lr-decay", type=float, help="exponential LR decay per epoch (default 1; the paper: 0.99)")
+    g.add_argument("--patience", type=int, help="early-stopping patience in epochs, 0 = off (default 5)")
+    g.add_argument("--seed", type=int, help="seed of splits, subsampling and weights (default 0)")
+    g.add_argument("--device", choices=DEVICES, help="auto uses CUDA when present (default auto)")
+    g = p.add_argument_group("preprocessing")
+    g.add_argument("--leads", choices=("all", "paper8"), help="all 12 leads or the paper's 8 (I, II, V1-V6)")
+    g.add_argument("--normalize", choices=NORMALIZATIONS, help="per-lead normalisation (default zscore; the "
+                   "paper: minmax)")
+    g.add_argument("--resample", type=float, metavar="HZ", help="resample to this rate (default: keep)")
+    g.add_argument("--no-bandpass", action="store_true", help="skip the 0.5-40 Hz band-pass")
+    g = p.add_argument_group("run")
+    g.add_argument("--name", help="a free label, shown next to the run id and part of it")
+    g.add_argument("--wait", action="store_true", help="block until the run ends, printing progress")
+    add_runs_dir(g)
+
+
+def data_spec(text):
+    """A data spec from --data: inline JSON, a .json spec file, or a data set .npz."""
+    if text.lstrip().startswith("{"):
+        try:
+            spec = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--data is not valid JSON: {e}") from None
+    elif text.endswith(".npz"):
+        if not Path(text).is_file():
+            raise FileNotFoundError(f"--data: data set file not found: {text}")
+        spec = {"source": "npz", "path": str(Path(text).resolve())}
+    elif text.endswith(".json"):
+        try:
+            spec = json.loads(Path(text).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"--data: spec file not found: {text}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--data: {text} is not valid JSON: {e}") from None
+    else:
+        raise ValueError(f"--data {text!r}: give inline JSON, a spec .json file or a data set .npz")
+    if not isinstance(spec, dict) or "source" not in spec:
+        raise ValueError(f"--data: a data spec is a JSON object with a 'source' key, got {spec!r}")
+    return spec
+
+
+def _config(args, **fields):
+    """A validated JobConfig from the shared flags plus the task's `fields` (unset flags keep the defaults)."""
+    from ecgcore.config import JobConfig, Preprocess
+
+    flags = {"arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+             "lr_decay": args.lr_decay, "patience": args.patience, "seed": args.seed, "device": args.device}
+    pre = {"leads": args.leads, "normalize": args.normalize, "fs": args.resample}
+    preprocess = Preprocess(**{k: v for k, v in pre.items() if v is not None}, bandpass=not args.no_bandpass)
+    config = JobConfig(**{k: v for k, v in flags.items() if v is not None}, preprocess=preprocess,
+                       name=args.name or "", **fields)
+    return config.validate()
+
+
+def _pretrain(args):
+    from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
+
+    targets = [t.strip().lower() for t in args.targets.split(",") if t.strip()]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        raise ValueError(f"--targets: unknown target(s) {unknown or targets}; choose from {', '.join(TARGETS)}")
+    data = data_spec(args.data) if args.data else dict(DEFAULT_PRETRAIN_DATA)
+    groups = [[t] for t in targets] if args.per_target else [targets]
+    configs = [_config(args, task="pretrain", data=data, targets=g) for g in groups]
+    if args.per_target:  # each run names its target, so the runs of one call tell apart at a glance
+        for config in configs:
+            config.name = "-".join(p for p in (args.name, config.targets[0]) if p)
+    return _submit(configs, args)
+
+
+def _finetune(args):
+    from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+    from ecgcore.runs import resolve_run
+
+    refs = [] if args.pretrained.strip().lower() == "none" else \
+        [r.strip() for r in args.pretrained.split(",") if r.strip()]
+    strategy = args.strategy or ("freeze_first_block" if refs else "scratch")
+    if strategy == "scratch" and refs:
+        raise ValueError("--strategy scratch uses no pretrained run: drop --pretrained or pick another strategy")
+    if strategy != "scratch" and not refs:
+        raise ValueError(f"--strategy {strategy} needs --pretrained RUN")
+    if len(refs) > 1 and strategy != "combined":
+        raise ValueError(f"--strategy {strategy} takes one pretrained run, got {len(refs)}; "
+                         "several runs go with --strategy combined")
+    pretrained = [str(resolve_run(ref, args.runs_dir).path.resolve()) for ref in refs]
+    if args.ptbxl:
+        data = {"source": "ptbxl", "path": str(Path(args.ptbxl).resolve()), "fs": args.fs,
+                "val_fold": args.val_fold, "test_fold": args.test_fold}
+    else:
+        data = data_spec(args.data) if args.data else dict(DEFAULT_FINETUNE_DATA)
+    config = _config(args, task="finetune", data=data, strategy=strategy, pretrained=pretrained,
+                     fraction=args.fraction, label_mode=args.label_mode)
+    return _submit([config], args)
+
+
+def _submit(configs, args):
+    from ecgcore import jobs
+
+    runs = [jobs.submit(config, args.runs_dir) for config in configs]
+    for run in runs:
+        print(run.id, flush=True)
+    if not args.wait:
+        return 0
+    failed = 0
+    for run in runs:
+        status = jobs.wait(run, Progress(run.id))
+        if status["state"] == "done":
+            print(f"{run.id} done: {headline(run.summary())}", flush=True)
+        else:
+            failed += 1
+            print(f"{run.id} {status['state']}: {status.get('error') or status.get('message')}", flush=True)
+    return 1 if failed else 0
+
+
+class Progress:
+    """--wait's progress: a redrawn bar on a terminal, else a plain line whenever the state or epoch moves."""
+
+    def __init__(self, label, stream=None, width=30):
+        self.label, self.stream, self.width = label, stream or sys.stderr, width
+        self.last = None
+
+    def __call__(self, status):
+        state, progress, epoch = status["state"], float(status.get("progress") or 0), status.get("epoch")
+        message = status.get("message") or ""
+        if self.stream.isatty():
+            filled = int(round(progress * self.width))
+            bar = "#" * filled + "-" * (self.width - filled)
+            end = "\n" if state in ("done", "failed", "cancelled") else ""
+            self.stream.write(f"\r{self.label} [{bar}] {progress:4.0%} {state}: {message[:60]:60}{end}")
+        elif (state, epoch) != self.last:
+            self.stream.write(f"{self.label} {state} {progress:.0%} {message}\n")
+        self.last = (state, epoch)
+        self.stream.flush()
