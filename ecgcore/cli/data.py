@@ -1,0 +1,75 @@
+"""`data ptbxl --dest DIR`: download PTB-XL from PhysioNet; `data info PATH`: what a PTB-XL folder holds."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+
+def register(sub):
+    p = sub.add_parser("data", help="download and inspect real ECGs (PTB-XL)",
+                       description="Get PTB-XL from PhysioNet and see what a PTB-XL folder holds.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    d = actions.add_parser("ptbxl", help="download PTB-XL 1.0.3 (one sampling rate; resumable; checked)",
+                           description="Download PTB-XL 1.0.3 with wfdb: the two CSVs and records100/ (or "
+                                       "records500/). Run it again to resume; every record is read back.")
+    d.add_argument("--dest", required=True, metavar="DIR", help="folder to download into")
+    d.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
+    d.add_argument("--base-url", metavar="URL",
+                   help="index to download from (default PhysioNet's https://physionet.org/files/)")
+    d.set_defaults(func=_download)
+    i = actions.add_parser("info", help="records, class counts and splits per label mode; bad records",
+                           description="Load a PTB-XL folder (cached) and report, per label mode (multi-label, "
+                                       "single-label), the records kept, class counts, split sizes, classes "
+                                       "with no records, empty splits and skipped bad records.")
+    i.add_argument("path", metavar="PATH", help="a PTB-XL folder")
+    i.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
+    i.add_argument("--leads", choices=("all", "paper8"), default="all", help="12 leads or the paper's 8")
+    i.add_argument("--val-fold", type=int, default=9, help="validation fold (default 9)")
+    i.add_argument("--test-fold", type=int, default=10, help="test fold (default 10)")
+    i.add_argument("--json", action="store_true", help="print the report as JSON")
+    i.set_defaults(func=_info)
+
+
+def _bar(description):
+    """A progress(done, total) callback drawing a tqdm bar, opened on the first call (a cache hit draws none)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        bar = bar or tqdm(desc=description, total=total, unit="record")
+        bar.n = done
+        bar.refresh()
+        if done == total:
+            bar.close()
+
+    return progress
+
+
+def _download(args):
+    from ecgcore.data.download import download_ptbxl
+
+    report = download_ptbxl(args.dest, fs=args.fs, progress=_bar("download"), base_url=args.base_url)
+    print(f"PTB-XL at {report['fs']} Hz in {report['dest']}: {report['records']} records listed, "
+          f"{report['fetched']} fetched, {report['already_complete']} already complete")
+    if report["problems"]:
+        print(f"{len(report['problems'])} record(s) failed the check (run again to retry them):")
+        for p in report["problems"]:
+            print(f"  {p['record']}: {p['reason']}")
+        return 1
+    print(f"every record reads back; next: python -m ecgcore data info {report['dest']}"
+          + (f" --fs {args.fs}" if args.fs != 100 else ""))
+    return 0
+
+
+def _info(args):
+    from ecgcore.data.ptbxl import load_ptbxl, summary
+
+    with warnings.catch_warnings():  # the summary lists the skipped records itself
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = load_ptbxl(args.path, fs=args.fs, leads=args.leads, val_fold=args.val_fold,
+                             test_fold=args.test_fold, progress=_bar("read"))
+    print(json.dumps(dataset.config["report"], indent=2) if args.json else summary(dataset))
+    return 0
