@@ -1,0 +1,122 @@
+"""Streamlit pieces the pages share: the runs folder, run pickers, the live run panel, the paper setup.
+
+ecgcore never imports Streamlit; this module is the only place, besides the pages, that does.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ecgcore import jobs, plots, runs
+from ecgcore.data.dataset import TARGETS
+
+ACTIVE = ("queued", "running")
+REFRESH_S = 2.0
+
+# The seed paper's configuration (arXiv 2508.11656); the Paper setup buttons copy these into the widgets.
+PAPER_SETUP = {"arch": "inception1d", "leads": "paper8", "fs": 500, "normalize": "minmax", "lr": 0.01,
+               "lr_decay": 0.99, "patience": 10, "strategy": "freeze_first_block", "label_mode": "single",
+               "one_per_target": True}
+PAPER_NOTE = (
+    "Paper setup: `inception1d`, 8 leads (I, II, V1-V6), 500 Hz, per-lead min-max normalisation, one regressor "
+    "per target, L1 loss, Adam lr 0.01 with exponential decay 0.99 per epoch, early stopping, "
+    "`freeze_first_block`, single-label classification. **What differs here:** the pretraining ECGs come from "
+    "this tool's parametric engine, not the paper's GAN, and PTB-XL is split patient-wise by its folds "
+    "(9 = validation, 10 = test) instead of a random record split."
+)
+
+
+def runs_dir():
+    """$ECGCORE_RUNS or runs/, read on every rerun (tests and users may point it elsewhere)."""
+    return runs.default_runs_dir()
+
+
+def apply_paper_setup(prefix):
+    """on_click callback: set the page's widgets (keys `prefix + name`) to the paper's values."""
+    for name, value in PAPER_SETUP.items():
+        if prefix + name in st.session_state:  # only the widgets this page has
+            st.session_state[prefix + name] = value
+
+
+def runs_of(task, states=None):
+    """Runs of `task` ("pretrain"/"finetune"), newest first; damaged folders are left out of pickers."""
+    out = []
+    for run in reversed(runs.list_runs(runs_dir())):
+        if run.problem is None and run.config.task == task and (states is None or run.state in states):
+            out.append(run)
+    return out
+
+
+def run_label(run):
+    name = run.config.name
+    return f"{run.id} ({name})" if name else run.id
+
+
+def pick_run(task, key):
+    """A selectbox of `task` runs (newest first); the choice lives in the URL (?run=ID) so a reload keeps it."""
+    candidates = runs_of(task)
+    if not candidates:
+        return None
+    ids = [r.id for r in candidates]
+    wanted = st.query_params.get("run")
+    index = ids.index(wanted) if wanted in ids else 0
+    chosen = st.selectbox("Show run", ids, index=index, key=key,
+                          format_func=lambda i: run_label(candidates[ids.index(i)]))
+    st.query_params["run"] = chosen
+    return candidates[ids.index(chosen)]
+
+
+def submit(config):
+    """Submit a job; show the error on the page and return None when the config is refused."""
+    try:
+        run = jobs.submit(config, runs_dir())
+    except (ValueError, OSError) as e:
+        st.error(f"Could not start the job: {e}")
+        return None
+    st.query_params["run"] = run.id
+    return run
+
+
+def live_run(run, show_results):
+    """Status, progress, learning curves and a cancel button, refreshed while the run is queued or running;
+    `show_results(run)` draws the finished run's results."""
+    active = run.state in ACTIVE
+
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def panel():
+        if active:
+            jobs.refresh(runs_dir())  # drives the queue: marks dead jobs failed, starts the next queued run
+        status = run.status()
+        state = status["state"]
+        if active and state not in ACTIVE:
+            st.rerun(scope="app")  # finished since the page was drawn: redraw once without the timer
+        st.progress(float(status.get("progress") or 0.0),
+                    text=f"**{state}** · {status.get('message') or ''}")
+        if state in ACTIVE and st.button("Cancel run", key=f"cancel-{run.id}"):
+            jobs.cancel(run)
+            st.rerun(scope="app")
+        if status.get("error"):
+            st.error(f"Run {run.id} failed: {status['error']}")
+        metrics = run.metrics()
+        if metrics:
+            st.plotly_chart(plots.learning_curves({run.id: metrics}), config=plots.png_config(f"{run.id}-curves"),
+                            key=f"curves-{run.id}")
+        elif state in ACTIVE:
+            st.caption("The learning curves appear after the first epoch.")
+
+    panel()
+    if run.state == "done":
+        try:
+            show_results(run)
+        except ValueError as e:
+            st.error(f"Cannot show the results of {run.id}: {e}")
+
+
+def regression_table(test):
+    """MAE / RMSE / R^2 per target from a summary's test metrics, as rows for st.dataframe."""
+    rows = []
+    for target, unit in TARGETS.items():
+        if f"mae_{target}" in test:
+            rows.append({"target": target.upper(), "unit": unit, "MAE": test[f"mae_{target}"],
+                         "RMSE": test.get(f"rmse_{target}"), "R²": test.get(f"r2_{target}")})
+    return rows

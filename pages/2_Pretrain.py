@@ -1,0 +1,82 @@
+"""Pretrain: regress HR, PR, QRS and QT on synthetic ECGs in a background job; watch it learn."""
+
+import numpy as np
+import streamlit as st
+
+import dashboard as ui
+from ecgcore import plots
+from ecgcore.config import ARCHS, NORMALIZATIONS, JobConfig, Preprocess
+from ecgcore.data.dataset import TARGETS
+from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
+
+st.set_page_config(page_title="Pretrain · ECG Transfer Lab", layout="wide")
+st.title("Pretrain")
+st.caption("Teach a 1D CNN to read HR, PR, QRS and QT off synthetic ECGs whose labels are exact.")
+
+P = "pt_"  # widget key prefix: the Paper setup button writes these keys
+with st.container(border=True):
+    left, right = st.columns([3, 2])
+    right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
+    right.caption(ui.PAPER_NOTE)
+    with left:
+        sources = ["synthetic"] + (["from the Synthesize page"] if "synth_dataset" in st.session_state else [])
+        source = st.radio("Data set", sources, horizontal=True, key=P + "source")
+        if source == "synthetic":
+            c1, c2, c3 = st.columns(3)
+            n = c1.number_input("ECGs", 100, 50000, DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n")
+            fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key=P + "fs")
+            data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_PRETRAIN_DATA["seed"], key=P + "data_seed")
+            data = {"source": "synthetic", "n": int(n), "fs": int(fs), "seed": int(data_seed)}
+        else:
+            data = st.session_state["synth_dataset"]
+            st.write(f"Synthetic data set: {data['n']} ECGs at {data['fs']} Hz, seed {data['seed']}.")
+        targets = st.multiselect("Targets", list(TARGETS), default=list(TARGETS), key=P + "targets",
+                                 format_func=lambda t: f"{t.upper()} ({TARGETS[t]})")
+        one_per_target = st.checkbox("One run per target (the paper's way) instead of one multi-task run",
+                                     key=P + "one_per_target")
+        c1, c2, c3, c4 = st.columns(4)
+        arch = c1.selectbox("Architecture", ARCHS, key=P + "arch")
+        epochs = c2.number_input("Epochs", 1, 500, 10, key=P + "epochs")
+        seed = c3.number_input("Seed", 0, 10**6, 0, key=P + "seed")
+        leads = c4.selectbox("Leads", ["all", "paper8"], key=P + "leads",
+                             format_func=lambda v: {"all": "12 leads", "paper8": "8 leads (I, II, V1-V6)"}[v])
+        with st.expander("Optimisation and preprocessing"):
+            c1, c2, c3, c4 = st.columns(4)
+            lr = c1.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=P + "lr")
+            lr_decay = c2.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=P + "lr_decay")
+            patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=P + "patience")
+            batch_size = c4.number_input("Batch size", 1, 1024, 64, key=P + "batch_size")
+            normalize = c1.selectbox("Normalisation per lead", NORMALIZATIONS, key=P + "normalize")
+            device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
+
+    if st.button("Start pretraining", type="primary", key=P + "start"):
+        base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
+                         batch_size=int(batch_size), lr=float(lr), lr_decay=float(lr_decay), patience=int(patience),
+                         seed=int(seed), device=device, preprocess=Preprocess(normalize=normalize, leads=leads))
+        configs = [JobConfig.from_dict({**base.to_dict(), "targets": [t], "name": t}) for t in targets] \
+            if one_per_target else [base]
+        started = [run for run in map(ui.submit, configs) if run]
+        if started:
+            st.success("Started " + ", ".join(f"`{r.id}`" for r in started))
+
+
+def results(run):
+    summary = run.summary() or {}
+    st.subheader("Test results")
+    st.dataframe(ui.regression_table(summary.get("test", {})), hide_index=True)
+    pred = run.predictions()
+    names = [t for t in summary.get("targets", []) if pred and f"y_true_{t}" in pred]
+    if names:
+        fig = plots.pred_vs_true(np.stack([pred[f"y_true_{t}"] for t in names], 1),
+                                 np.stack([pred[f"y_pred_{t}"] for t in names], 1), names, TARGETS)
+        st.plotly_chart(fig, config=plots.png_config(f"{run.id}-pred-vs-true"), key="pred-vs-true")
+    for note in summary.get("notes", []):
+        st.caption(note)
+
+
+st.subheader("Runs")
+run = ui.pick_run("pretrain", key=P + "show")
+if run is None:
+    st.info("No pretraining run yet: start one above, or click Run the demo on the home page.")
+else:
+    ui.live_run(run, results)

@@ -1,0 +1,150 @@
+"""Fine-tune: diagnose five classes from a pretrained regressor (or from scratch) in a background job."""
+
+import streamlit as st
+
+import dashboard as ui
+from ecgcore import plots
+from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
+from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+
+st.set_page_config(page_title="Fine-tune · ECG Transfer Lab", layout="wide")
+st.title("Fine-tune")
+st.caption("Reuse a pretrained regressor to diagnose NORM, MI, STTC, CD and HYP, and compare it with scratch.")
+
+P = "ft_"
+SCRATCH = "none (train from scratch)"
+TWIN_FIELDS = ("strategy", "pretrained", "name")  # what may differ between a run and its scratch twin
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def check_ptbxl(path):
+    """'' when `path` is a readable PTB-XL folder, else why not (cached: the folder is read once a minute)."""
+    from ecgcore.data.ptbxl import read_tables
+
+    try:
+        read_tables(path)
+    except ValueError as e:
+        return str(e)
+    return ""
+
+
+with st.container(border=True):
+    left, right = st.columns([3, 2])
+    right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
+    right.caption(ui.PAPER_NOTE)
+    with left:
+        source = st.radio("Target data", ["simulated superclasses", "PTB-XL folder"], horizontal=True,
+                          key=P + "source")
+        c1, c2, c3 = st.columns(3)
+        fs = c2.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs")
+        if source == "simulated superclasses":
+            n = c1.number_input("ECGs", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100, key=P + "n")
+            data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
+            data = {**DEFAULT_FINETUNE_DATA, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
+        else:
+            path = c1.text_input("PTB-XL folder", key=P + "path", placeholder="/data/ptb-xl")
+            data = {"source": "ptbxl", "path": path, "fs": int(fs), "val_fold": 9, "test_fold": 10}
+            problem = check_ptbxl(path) if path else "give the folder that holds ptbxl_database.csv"
+            if problem:
+                st.warning(problem)
+        label_mode = st.radio("Label mode", LABEL_MODES, horizontal=True, key=P + "label_mode",
+                              format_func=lambda m: {"single": "single-label (softmax, the paper's)",
+                                                     "multi": "multi-label (sigmoid, the PTB-XL benchmark's)"}[m])
+        pretrained_runs = ui.runs_of("pretrain", states=("done",))
+        by_id = {r.id: r for r in pretrained_runs}
+        choice = st.selectbox("Pretrained run", [SCRATCH, *by_id], key=P + "pretrained",
+                              format_func=lambda i: i if i == SCRATCH else ui.run_label(by_id[i]))
+        c1, c2, c3, c4 = st.columns(4)
+        if choice == SCRATCH:
+            strategy = "scratch"
+            arch = c1.selectbox("Architecture", ARCHS, key=P + "arch")
+            pretrained = []
+        else:
+            strategy = c1.selectbox("Strategy", [s for s in STRATEGIES if s != "scratch"], key=P + "strategy")
+            source_run = by_id[choice]
+            pretrained = [str(source_run.path)]
+            if strategy == "combined":
+                extra = st.multiselect("Further pretrained runs to combine (one per target)",
+                                       [i for i in by_id if i != choice], key=P + "combined")
+                pretrained += [str(by_id[i].path) for i in extra]
+            arch = source_run.config.arch
+            c1.caption(f"Architecture and preprocessing follow the pretrained run: `{arch}`.")
+        fraction = c2.select_slider("Labelled fraction", [0.01, 0.05, 0.1, 0.25, 0.5, 1.0], value=1.0,
+                                    key=P + "fraction", format_func=lambda f: f"{f:.0%}")
+        epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")
+        seed = c4.number_input("Seed", 0, 10**6, 0, key=P + "seed")
+        with st.expander("Optimisation"):
+            c1, c2, c3, c4 = st.columns(4)
+            lr = c1.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=P + "lr")
+            lr_decay = c2.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=P + "lr_decay")
+            patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=P + "patience")
+            device = c4.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
+        twin = st.checkbox("Also train the scratch twin (same data, seed and fraction)", value=True,
+                           key=P + "twin", disabled=strategy == "scratch")
+
+    if st.button("Start fine-tuning", type="primary", key=P + "start"):
+        config = JobConfig(task="finetune", data=data, arch=arch, label_mode=label_mode, strategy=strategy,
+                           pretrained=pretrained, fraction=float(fraction), epochs=int(epochs), lr=float(lr),
+                           lr_decay=float(lr_decay), patience=int(patience), seed=int(seed), device=device)
+        if pretrained:
+            config.preprocess = by_id[choice].config.preprocess
+        configs = [config]
+        if twin and strategy != "scratch":
+            configs.append(JobConfig.from_dict({**config.to_dict(), "strategy": "scratch", "pretrained": []}))
+        started = [run for run in map(ui.submit, configs) if run]
+        if started:
+            st.query_params["run"] = started[0].id  # show the transfer run, not its twin
+            st.success("Started " + ", ".join(f"`{r.id}`" for r in started))
+
+
+def scratch_twin(run):
+    """The newest finished scratch run with the same config as `run` but for strategy/pretrained/name."""
+    key = {k: v for k, v in run.config.to_dict().items() if k not in TWIN_FIELDS}
+    for other in ui.runs_of("finetune", states=("done",)):
+        cfg = other.config.to_dict()
+        if other != run and cfg["strategy"] == "scratch" and {k: v for k, v in cfg.items()
+                                                              if k not in TWIN_FIELDS} == key:
+            return other
+    return None
+
+
+def classification_results(run):
+    summary = run.summary() or {}
+    test = summary.get("test", {})
+    names = summary.get("class_names") or list(CLASS_NAMES)
+    st.markdown(f"**{ui.run_label(run)}** · strategy `{run.config.strategy}`")
+    st.dataframe([{"accuracy": test.get("accuracy"), "macro F1": test.get("macro_f1"),
+                   "macro AUROC": test.get("macro_auroc"), "test ECGs": test.get("n")}], hide_index=True)
+    if test.get("per_class"):
+        st.dataframe([{"class": c, **v} for c, v in test["per_class"].items()], hide_index=True)
+    if run.config.label_mode == "single" and test.get("confusion_matrix"):
+        st.plotly_chart(plots.confusion(test["confusion_matrix"], names),
+                        config=plots.png_config(f"{run.id}-confusion"), key=f"confusion-{run.id}")
+    pred = run.predictions()
+    if pred and len(pred.get("y_score", [])):
+        st.plotly_chart(plots.roc_curves(pred["y_true"], pred["y_score"], names),
+                        config=plots.png_config(f"{run.id}-roc"), key=f"roc-{run.id}")
+    if test.get("classes_absent"):
+        st.caption(f"Absent from the test split: {', '.join(test['classes_absent'])}.")
+
+
+def results(run):
+    st.subheader("Test results")
+    twin = scratch_twin(run) if run.config.strategy != "scratch" else None
+    if twin is None:
+        classification_results(run)
+        return
+    left, right = st.columns(2)
+    with left:
+        classification_results(run)
+    with right:
+        classification_results(twin)
+
+
+st.subheader("Runs")
+run = ui.pick_run("finetune", key=P + "show")
+if run is None:
+    st.info("No fine-tuning run yet: start one above, or click Run the demo on the home page.")
+else:
+    ui.live_run(run, results)

@@ -1,0 +1,129 @@
+"""Runs: every run with status, config and headline metrics; filter, compare, delete, download."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+import dashboard as ui
+from ecgcore import plots, runs
+
+st.set_page_config(page_title="Runs · ECG Transfer Lab", layout="wide")
+st.title("Runs")
+
+HEADLINE = ("accuracy", "macro_f1", "macro_auroc", "mae_hr", "mae_pr", "mae_qrs", "mae_qt")
+
+
+def row(run):
+    """One table row: id, state, the config fields people filter on, headline test metrics."""
+    status = run.status()
+    out = {"run": run.id, "state": status["state"], "progress": float(status.get("progress") or 0.0)}
+    if run.problem:
+        return {**out, "problem": run.problem}
+    cfg = run.config
+    out.update(name=cfg.name, task=cfg.task, arch=cfg.arch, source=cfg.data.get("source", "default"),
+               strategy=cfg.strategy if cfg.task == "finetune" else "", fraction=cfg.fraction, seed=cfg.seed)
+    test = (run.summary() or {}).get("test", {}) if status["state"] == "done" else {}
+    out.update({k: test.get(k) for k in HEADLINE})
+    return out
+
+
+def flat_config(run):
+    """The run's config as {dotted.key: value}, for a side-by-side diff."""
+    return pd.json_normalize(run.config.to_dict()).iloc[0].map(
+        lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v).to_dict()
+
+
+try:
+    all_runs = runs.list_runs(ui.runs_dir())
+except OSError as e:
+    st.error(f"Cannot read the runs folder {ui.runs_dir()}: {e}")
+    st.stop()
+if not all_runs:
+    st.info(f"No runs yet in `{ui.runs_dir()}`. Start one on Pretrain or Fine-tune, or Run the demo on the home page.")
+    st.stop()
+
+table = pd.DataFrame([row(r) for r in all_runs]).iloc[::-1].dropna(axis=1, how="all")
+c1, c2, c3 = st.columns([2, 1, 1])
+text = c1.text_input("Filter (run id or name contains)", key="runs_filter")
+states = c2.multiselect("State", runs.STATES, key="runs_states")
+tasks = c3.multiselect("Task", ["pretrain", "finetune"], key="runs_tasks")
+shown = table
+if text:
+    hay = shown["run"] + " " + shown.get("name", pd.Series("", index=shown.index)).fillna("")
+    shown = shown[hay.str.contains(text, case=False, regex=False)]
+if states:
+    shown = shown[shown["state"].isin(states)]
+if tasks and "task" in shown:
+    shown = shown[shown["task"].isin(tasks)]
+st.dataframe(shown, hide_index=True, column_config={
+    "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+
+by_id = {r.id: r for r in all_runs}
+selected = st.multiselect("Select runs (two or more to compare)", list(shown["run"]), key="runs_selected")
+chosen = [by_id[i] for i in selected]
+
+if len(chosen) >= 2:
+    st.subheader("Compare")
+    healthy = [r for r in chosen if r.problem is None]
+    configs = pd.DataFrame({r.id: flat_config(r) for r in healthy})
+    differing = configs[configs.astype(str).nunique(axis=1) > 1]
+    st.markdown("**Config differences**" if len(differing) else "The configs are identical.")
+    if len(differing):
+        st.dataframe(differing.astype(str))
+    curves = {r.id: r.metrics() for r in healthy if r.metrics()}
+    if curves:
+        st.plotly_chart(plots.learning_curves(curves), config=plots.png_config("compare-curves"), key="compare")
+
+if len(chosen) == 1:
+    run = chosen[0]
+    st.subheader(f"Run {run.id}")
+    status = run.status()
+    if status.get("error"):
+        st.error(status["error"])
+    metrics = run.metrics()
+    if metrics:
+        fig = plots.learning_curves({run.id: metrics})
+        st.plotly_chart(fig, config=plots.png_config(f"{run.id}-curves"), key="single-curves")
+    c1, c2, c3 = st.columns(3)
+    if metrics:
+        c1.download_button("Metrics (CSV)", pd.DataFrame(metrics).to_csv(index=False), f"{run.id}-metrics.csv",
+                           mime="text/csv", key="dl_csv")
+    model = run.path / "model.pt"
+    if model.is_file():
+        c2.download_button("Checkpoint (model.pt)", model.read_bytes(), f"{run.id}-model.pt", key="dl_model")
+    if metrics and c3.button("Render charts as PNG", key="png", help="Uses kaleido with the local Chromium."):
+        try:
+            st.session_state["png_export"] = (run.id, plots.to_png([fig])[0])
+        except Exception as e:  # kaleido reports a missing browser with its own exception types
+            st.error(f"PNG export failed ({type(e).__name__}: {e}); use the camera icon on the chart instead.")
+    if st.session_state.get("png_export", (None,))[0] == run.id:
+        c3.download_button("Learning curves (PNG)", st.session_state["png_export"][1], f"{run.id}-curves.png",
+                           mime="image/png", key="dl_png")
+    with st.expander("Config and log"):
+        st.code((run.path / "config.json").read_text() if run.problem is None else run.problem, language="json")
+        st.code(run.log_tail() or "(no log yet)")
+
+def delete_pending():
+    """on_click of "Yes, delete": runs before the rerun, so it may clear the selection widget."""
+    errors = []
+    for run_id in st.session_state.pop("confirm_delete", []):
+        try:
+            runs.delete_run(runs.get_run(ui.runs_dir(), run_id))
+        except (ValueError, OSError) as e:
+            errors.append(f"Could not delete {run_id}: {e}")
+    st.session_state["delete_errors"] = errors
+    st.session_state["runs_selected"] = []
+
+
+for message in st.session_state.pop("delete_errors", []):
+    st.error(message)
+if chosen:
+    if st.button(f"Delete {len(chosen)} run(s)", key="delete"):
+        st.session_state["confirm_delete"] = [r.id for r in chosen]
+    pending = st.session_state.get("confirm_delete")
+    if pending:
+        st.warning(f"Delete {', '.join(pending)} for good? Their checkpoints and metrics are lost.")
+        yes, no = st.columns(2)
+        yes.button("Yes, delete", type="primary", key="delete_yes", on_click=delete_pending)
+        no.button("Cancel", key="delete_no", on_click=st.session_state.pop, args=("confirm_delete", None))

@@ -1,0 +1,46 @@
+"""AppTest of the home page (app.py) and the demo pipeline it starts."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecgcore import demo, jobs, runs
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    yield tmp_path / "runs"
+    for run in runs.list_runs(tmp_path / "runs"):
+        jobs.cancel(run)
+
+
+def test_home_renders_with_no_runs(runs_dir):
+    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "ECG Transfer Lab"
+    assert any("No run is in progress" in m.value for m in at.markdown)
+
+
+def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):
+    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    made = runs.list_runs(runs_dir)
+    assert [r.config.name for r in made] == ["demo pretrain", "demo scratch", "demo transfer"]
+    pre, scratch, transfer = made
+    assert transfer.config.strategy == "freeze_first_block"
+    assert transfer.config.pretrained == [str(pre.path.resolve())]
+    assert scratch.config.strategy == "scratch" and scratch.config.data == transfer.config.data
+    assert all(r.id in at.success[0].value for r in made)
+    # the runs in progress show on the home page (at least the pretraining, which the others wait for)
+    assert 1 <= len(at.get("progress")) <= 3
+
+
+def test_demo_configs_are_small_and_valid():
+    pretrain, scratch, transfer = demo.demo_configs(seed=3, epochs=2)
+    for cfg in (pretrain, scratch):
+        cfg.validate()
+        assert cfg.seed == 3 and cfg.epochs == 2 and cfg.arch == "small_cnn" and cfg.data["fs"] == 100
+    assert pretrain.task == "pretrain" and scratch.task == transfer.task == "finetune"
+    assert transfer.strategy == "freeze_first_block" and not transfer.pretrained

@@ -1,0 +1,196 @@
+"""AppTest of every page: renders with the defaults, main widgets change what is shown, jobs create runs."""
+
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecgcore import jobs, runs
+from ecgcore.config import JobConfig
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
+    yield tmp_path / "runs"
+    for run in runs.list_runs(tmp_path / "runs"):  # never leave a job behind
+        jobs.cancel(run)
+
+
+def page(name):
+    return AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT)
+
+
+def finished_run(runs_dir, **config):
+    """A done run folder written by hand (no training): config, metrics, summary, predictions, model."""
+    cfg = JobConfig(**config)
+    run = runs.create_run(cfg, runs_dir)
+    for epoch in (1, 2):
+        record = {"epoch": epoch, "train_loss": 1.0 / epoch, "val_loss": 1.1 / epoch, "lr": 1e-3}
+        record.update({"val_mae_hr": 5.0 / epoch} if cfg.task == "pretrain" else {"val_macro_auroc": 0.6 + epoch / 10})
+        run.append_metrics(record)
+    rng = np.random.default_rng(0)
+    if cfg.task == "pretrain":
+        y = rng.uniform(50, 100, 20)
+        summary = {"task": "pretrain", "targets": ["hr"], "test": {"mae_hr": 1.5, "rmse_hr": 2.0, "r2_hr": 0.9}}
+        pred = {"y_true_hr": y, "y_pred_hr": y + 1}
+    else:
+        y = np.arange(20) % 5
+        score = np.eye(5)[y] * 0.6 + 0.08
+        summary = {"task": "finetune", "class_names": ["NORM", "MI", "STTC", "CD", "HYP"],
+                   "test": {"accuracy": 0.8, "macro_f1": 0.75, "macro_auroc": 0.9, "n": 20,
+                            "confusion_matrix": np.diag([4] * 5).tolist(), "classes_absent": []}}
+        pred = {"y_true": y, "y_score": score}
+    runs.write_json(run.path / "summary.json", summary)
+    np.savez(run.path / "predictions.npz", **pred)
+    (run.path / "model.pt").write_bytes(b"weights")
+    run.update_status(state="done", progress=1.0, message="done")
+    return run
+
+
+# ---- Pretrain ------------------------------------------------------------------------------------------------
+
+def test_pretrain_renders_with_defaults_and_no_runs(runs_dir):
+    at = page("2_Pretrain").run()
+    assert not at.exception
+    assert any("No pretraining run yet" in i.value for i in at.info)
+
+
+def test_pretrain_start_creates_a_queued_or_running_run(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("2_Pretrain").run()
+    at.number_input(key="pt_n").set_value(100)
+    at.number_input(key="pt_epochs").set_value(1)
+    at.button(key="pt_start").click().run()
+    assert not at.exception and not at.error
+    made = runs.list_runs(runs_dir)
+    assert len(made) == 1
+    assert made[0].config.task == "pretrain" and made[0].config.data["n"] == 100 and made[0].config.epochs == 1
+    assert made[0].state in ("queued", "running", "done")
+    assert at.query_params["run"] == made[0].id  # a reload shows this run
+
+
+def test_pretrain_one_run_per_target(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("2_Pretrain").run()
+    at.multiselect(key="pt_targets").set_value(["hr", "qt"])
+    at.checkbox(key="pt_one_per_target").check()
+    at.number_input(key="pt_n").set_value(100)
+    at.button(key="pt_start").click().run()
+    made = runs.list_runs(runs_dir)
+    assert sorted(r.config.targets[0] for r in made) == ["hr", "qt"]
+    assert all(len(r.config.targets) == 1 for r in made)
+
+
+def test_pretrain_paper_setup_fills_in_the_papers_configuration(runs_dir):
+    at = page("2_Pretrain").run()
+    at.button(key="pt_paper").click().run()
+    assert at.selectbox(key="pt_arch").value == "inception1d"
+    assert at.selectbox(key="pt_leads").value == "paper8"
+    assert at.selectbox(key="pt_fs").value == 500
+    assert at.selectbox(key="pt_normalize").value == "minmax"
+    assert at.number_input(key="pt_lr").value == pytest.approx(0.01)
+    assert at.number_input(key="pt_lr_decay").value == pytest.approx(0.99)
+    assert at.checkbox(key="pt_one_per_target").value is True
+    assert any("What differs here" in c.value for c in at.caption)
+
+
+def test_pretrain_shows_results_of_a_finished_run(runs_dir):
+    run = finished_run(runs_dir, task="pretrain", targets=["hr"])
+    at = page("2_Pretrain").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="pt_show").value == run.id
+    table = at.dataframe[0].value
+    assert list(table["target"]) == ["HR"] and table["MAE"][0] == pytest.approx(1.5)
+    assert len(at.get("plotly_chart")) == 2  # learning curves + predicted vs true
+
+
+# ---- Fine-tune -----------------------------------------------------------------------------------------------
+
+def test_finetune_renders_with_defaults(runs_dir):
+    at = page("3_Fine-tune").run()
+    assert not at.exception
+    assert at.selectbox(key="ft_pretrained").value == "none (train from scratch)"
+
+
+def test_finetune_transfer_from_a_pretrained_run_starts_it_and_its_scratch_twin(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    pre = finished_run(runs_dir, task="pretrain", arch="small_cnn")
+    at = page("3_Fine-tune").run()
+    at.selectbox(key="ft_pretrained").set_value(pre.id).run()
+    at.number_input(key="ft_n").set_value(100)
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not at.error
+    made = [r for r in runs.list_runs(runs_dir) if r.config.task == "finetune"]
+    assert sorted(r.config.strategy for r in made) == ["freeze_first_block", "scratch"]
+    transfer = next(r for r in made if r.config.strategy != "scratch")
+    assert transfer.config.pretrained == [str(pre.path.resolve())]
+
+
+def test_finetune_ptbxl_folder_that_is_not_one_warns(runs_dir, tmp_path):
+    at = page("3_Fine-tune").run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_path").input(str(tmp_path)).run()
+    assert not at.exception
+    assert any("ptbxl_database.csv" in w.value for w in at.warning)
+
+
+def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
+    pre = finished_run(runs_dir, task="pretrain")
+    twin = finished_run(runs_dir, task="finetune", strategy="scratch")
+    run = finished_run(runs_dir, task="finetune", strategy="freeze_first_block", pretrained=[str(pre.path)])
+    at = page("3_Fine-tune").run()
+    at.selectbox(key="ft_show").set_value(run.id).run()
+    assert not at.exception and not at.error
+    shown = " ".join(m.value for m in at.markdown)
+    assert run.id in shown and twin.id in shown
+    # curves + (confusion, ROC) for the run and its twin
+    assert len(at.get("plotly_chart")) == 5
+
+
+# ---- Runs ----------------------------------------------------------------------------------------------------
+
+def test_runs_page_lists_filters_and_compares(runs_dir):
+    a = finished_run(runs_dir, task="pretrain", name="alpha")
+    b = finished_run(runs_dir, task="pretrain", name="beta", lr=0.01)
+    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["run"]) == {a.id, b.id}
+    at.text_input(key="runs_filter").input("alpha").run()
+    assert list(at.dataframe[0].value["run"]) == [a.id]
+    at.text_input(key="runs_filter").input("").run()
+    at.multiselect(key="runs_selected").set_value([a.id, b.id]).run()
+    diff = at.dataframe[1].value
+    assert list(diff.index) == ["lr", "name"]
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
+    a = finished_run(runs_dir, task="finetune")
+    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at.multiselect(key="runs_selected").set_value([a.id]).run()
+    assert not at.exception
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels == ["Metrics (CSV)", "Checkpoint (model.pt)"]
+    at.button(key="delete").click().run()
+    assert a.path.is_dir()  # nothing deleted before the confirmation
+    at.button(key="delete_yes").click().run()
+    assert not at.exception
+    assert not a.path.exists()
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_runs_page_lists_a_damaged_run_without_crashing(runs_dir):
+    finished_run(runs_dir, task="pretrain")
+    bad = runs_dir / "broken-run"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.set_index("run").loc["broken-run", "state"] == "failed"
+    json.dumps(list(table["run"]))
