@@ -36,8 +36,8 @@ def _wave_colour(name):
 def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_lead=RHYTHM_LEAD):
     """One 12-lead record (12, L) in mV on ECG paper: 3x4 layout plus a rhythm strip.
 
-    `fiducials`, if given, maps a mark name (e.g. "P_onset", "QRS_offset") to sample indices of that record;
-    marks are drawn as ticks on every lead and as lines on the rhythm strip.
+    `fiducials`, if given, maps a mark name (e.g. "p_on", "qrs_off") to that record's times in seconds (NaN
+    ignored); marks are drawn as ticks on every 3x4 row and as lines on the rhythm strip.
     """
     signal = np.asarray(signal, dtype=float)
     names = list(lead_names)
@@ -76,7 +76,7 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
         textfont=dict(size=12, color="black"), hoverinfo="skip", showlegend=False, name="leads",
     ))
     if fiducials:
-        _add_fiducials(fig, fiducials, fs, n_samples, baselines)
+        _add_fiducials(fig, fiducials, duration, baselines)
     width_mm = duration * MM_PER_S
     fig.update_xaxes(
         range=[0, width_mm], dtick=5, showgrid=True, gridcolor=GRID_MAJOR, gridwidth=1,
@@ -100,18 +100,18 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
     return fig
 
 
-def _add_fiducials(fig, fiducials, fs, n_samples, baselines):
+def _add_fiducials(fig, fiducials, duration, baselines):
     """Ticks at each mark on the 3x4 strips and full-height lines on the rhythm strip, one trace per mark."""
     rhythm_base = baselines[-1]
-    for name, samples in fiducials.items():
-        idx = np.asarray(samples, dtype=float).ravel()
-        idx = idx[np.isfinite(idx) & (idx >= 0) & (idx < n_samples)].astype(int)
-        if idx.size == 0:
+    for name, seconds in fiducials.items():
+        times = np.asarray(seconds, dtype=float).ravel()
+        times = times[np.isfinite(times) & (times >= 0) & (times < duration)]
+        if times.size == 0:
             continue
         xs, ys = [], []
-        for i in idx:
+        for t in times:
             # Columns of the 3x4 print are time-aligned, so a mark at time t sits at the same x on every row.
-            x = i / fs * MM_PER_S
+            x = t * MM_PER_S
             xs += [x, x, None]
             ys += [rhythm_base - ROW_MM * 0.45, rhythm_base + ROW_MM * 0.45, None]
             for base in baselines[:-1]:  # short ticks at the foot of each 3x4 row
