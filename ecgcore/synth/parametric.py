@@ -1,0 +1,150 @@
+"""The parametric engine: a batch of labelled 12-lead ECGs from clinical parameters, vectorised over records.
+
+Per chunk of records: draw the rhythm (beat onsets), build one beat template per record from the wave tables
+(ecgcore.synth.waves), place the template at every beat onset with a gather (no loop per record or beat;
+one pass per overlapping beat, usually 1-2), add noise, derive III, aVR, aVL, aVF from I and II.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgcore.leads import LEADS, limb_leads
+from ecgcore.synth.noise import noise as draw_noise
+from ecgcore.synth.params import realised_qt, validate_params
+from ecgcore.synth.waves import amplitudes, MODE_NAMES, realised_qt_ms, wave_shapes, windows
+
+FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
+LOOKBACK_S = 1.5  # longer than any beat (PR 400 + QT 950 ms): the first sample sees every beat reaching it
+CHUNK_VALUES = 2_000_000  # records x 8 leads x samples per chunk (~16 MB per float64 work array)
+FS_RANGE = (100.0, 1000.0)
+DURATION_RANGE = (2.0, 600.0)  # s; at least two beats at 30 bpm for a heart rate label
+
+
+@dataclass
+class Synthesis:
+    """A synthesized batch. Labels are the realised per-record means over the record's beats."""
+
+    signals: np.ndarray  # (n, 12, L) float32, mV, leads in `lead_names` order
+    labels: dict  # "hr" (bpm), "pr", "qrs", "qt" (ms) -> (n,) float64
+    fiducials: np.ndarray  # (n, beats, 5) float64 s, columns FIDUCIALS, NaN-padded past a record's last beat
+    fs: float
+    lead_names: tuple
+    params: dict  # every parameter as used, (n,) arrays
+
+    def __len__(self):
+        return len(self.signals)
+
+
+def _check_call(n, fs, duration):
+    if int(n) != n or n < 1:
+        raise ValueError(f"n={n!r} must be a positive whole number of records")
+    if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
+        raise ValueError(f"fs={fs!r} Hz is out of range [{FS_RANGE[0]:g}, {FS_RANGE[1]:g}] Hz")
+    if not DURATION_RANGE[0] <= duration <= DURATION_RANGE[1]:
+        raise ValueError(f"duration={duration!r} s is out of range [{DURATION_RANGE[0]:g}, {DURATION_RANGE[1]:g}] s")
+
+
+def _rhythm(p, fs, length, rng):
+    """(N, B) beat onsets (P onsets) in whole samples, the first LOOKBACK_S or more before the record."""
+    rr_mean = 60.0 / p["hr"]
+    lo, hi = np.maximum(0.5 * rr_mean, 0.2), 1.5 * rr_mean
+    n_beats = int(np.ceil((length / fs + LOOKBACK_S + hi.max()) / lo.min())) + 1
+    rr = rr_mean[:, None] + 1e-3 * p["hrv"][:, None] * rng.standard_normal((len(rr_mean), n_beats))
+    rr = np.clip(rr, lo[:, None], hi[:, None])
+    first = -(LOOKBACK_S + rng.uniform(size=len(rr_mean)) * rr_mean)
+    onsets = first[:, None] + np.cumsum(rr, axis=1) - rr
+    return np.round(onsets * fs).astype(np.int64)
+
+
+def _beats_in_record(onsets, p, fs, length):
+    """(N, B) mask of the beats whose QRS onset falls inside the record, and the realised heart rate."""
+    qrs_on = onsets / fs + 1e-3 * p["pr"][:, None]
+    inside = (qrs_on >= 0) & (qrs_on < length / fs)
+    count = inside.sum(1)
+    first = np.where(inside, qrs_on, np.inf).min(1)
+    last = np.where(inside, qrs_on, -np.inf).max(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hr = np.where(count >= 2, 60.0 * (count - 1) / (last - first), p["hr"])
+    return inside, hr
+
+
+def _place(template, onsets, length):
+    """Sum of `template` (N, C, T) started at each onset (N, B) -> (N, C, length); zero outside the beats."""
+    n, _, t_len = template.shape
+    template = np.concatenate([template, np.zeros((n, template.shape[1], 1))], axis=2).astype(np.float32)
+    # (index t_len is the zero column every sample outside a beat points at)
+    # beat index of each sample: beats started at or before it, minus one
+    rows, cols = np.nonzero((onsets > 0) & (onsets < length))
+    marks = np.zeros((n, length), dtype=np.int64)
+    marks[rows, onsets[rows, cols]] = 1
+    beat = (onsets <= 0).sum(1)[:, None] - 1 + np.cumsum(marks, axis=1)
+    t = np.arange(length)
+    overlapping = int(np.ceil(t_len / np.diff(onsets, axis=1).min())) + 1  # beats one sample can lie in
+    out = np.zeros((n, template.shape[1], length), dtype=np.float32)
+    for k in range(overlapping):
+        b = beat - k
+        local = t - np.take_along_axis(onsets, np.maximum(b, 0), axis=1)
+        local = np.where((b < 0) | (local >= t_len), t_len, local)
+        out += np.take_along_axis(template, local[:, None, :], axis=2)
+    return out
+
+
+def _chunk(p, fs, length, rng, with_noise):
+    """(N, 8, L) leads I, II, V1-V6, labels and fiducials for one chunk of full parameters `p`."""
+    mode = np.select([p["bundle_branch"] == m for m in MODE_NAMES], range(len(MODE_NAMES)))
+    onsets = _rhythm(p, fs, length, rng)
+    inside, hr = _beats_in_record(onsets, p, fs, length)
+    qt = realised_qt_ms(p, realised_qt(p["qt"], p["qt_correction"], 60.0 / hr))
+    start, span, peak = windows(p, mode, qt)
+    tau = np.arange(int(np.ceil((start + span).max() * fs)) + 2) / fs
+    shapes = wave_shapes(tau, start, span, peak, 1e-3 * p["qrs"])
+    template = np.einsum("nwt,nwj->njt", shapes, amplitudes(p, mode))
+    signals = _place(template, onsets, length)
+    if with_noise:
+        signals += draw_noise(p, signals.shape[1], np.arange(length) / fs, rng)
+    # fiducials of the in-record beats, left-aligned (they are consecutive beats)
+    count = inside.sum(1)
+    beat = np.argmax(inside, axis=1)[:, None] + np.arange(max(count.max(), 1))
+    valid = np.arange(beat.shape[1]) < count[:, None]
+    p_on = np.take_along_axis(onsets, np.minimum(beat, onsets.shape[1] - 1), axis=1) / fs
+    p_on = np.where(valid, p_on, np.nan)
+    pr, qrs = 1e-3 * p["pr"][:, None], 1e-3 * p["qrs"][:, None]
+    fiducials = np.stack([p_on, p_on + span[:, :1], p_on + pr, p_on + pr + qrs, p_on + pr + 1e-3 * qt[:, None]],
+                         axis=-1)
+    labels = {"hr": hr, "pr": p["pr"].copy(), "qrs": p["qrs"].copy(), "qt": qt}
+    return signals, labels, fiducials
+
+
+def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, progress=None):
+    """Synthesize `n` labelled 12-lead ECGs. See ecgcore.synth for the parameters and the label convention.
+
+    params: {name: scalar or (n,) array} (missing names take PARAMS defaults); noise=False switches all
+    noise off; progress: optional callable given the fraction done after each chunk.
+    Same arguments and seed -> the same signals, whatever the machine.
+    """
+    _check_call(n, fs, duration)
+    p = validate_params(params, n)
+    length = int(round(duration * fs))
+    signals = np.empty((n, len(LEADS), length), dtype=np.float32)
+    labels = {k: np.empty(n) for k in ("hr", "pr", "qrs", "qt")}
+    fiducials = []
+    chunk = max(1, CHUNK_VALUES // (8 * length))
+    for i, lo in enumerate(range(0, n, chunk)):
+        part = slice(lo, min(lo + chunk, n))
+        eight, chunk_labels, chunk_fiducials = _chunk({k: v[part] for k, v in p.items()}, fs, length,
+                                                      np.random.default_rng([seed, i]), noise)
+        lead_i, lead_ii = eight[:, 0], eight[:, 1]
+        signals[part] = np.concatenate([np.stack([lead_i, lead_ii, *limb_leads(lead_i, lead_ii)], axis=1),
+                                        eight[:, 2:]], axis=1)
+        for k, v in chunk_labels.items():
+            labels[k][part] = v
+        fiducials.append(chunk_fiducials)
+        if progress is not None:
+            progress(part.stop / n)
+    beats = max(f.shape[1] for f in fiducials)
+    fiducials = np.concatenate([np.pad(f, ((0, 0), (0, beats - f.shape[1]), (0, 0)), constant_values=np.nan)
+                                for f in fiducials])
+    return Synthesis(signals=signals, labels=labels, fiducials=fiducials, fs=float(fs), lead_names=LEADS, params=p)

@@ -1,0 +1,134 @@
+"""The parametric engine's parameters: one table (PARAMS) of clinical units, ranges and help, and its checks.
+
+The dashboard builds its widgets from PARAMS, so every entry says what it is: `default`, `lo`, `hi` (inclusive
+range; None for a choice), `choices` (a tuple for a choice parameter, else None), `unit`, `group` ("rhythm",
+"intervals", "morphology", "noise") and `help`.
+
+Lead groups ("territories") used by the per-group parameters:
+  inferior = II, III, aVF (frontal direction +90 deg)
+  lateral  = I, aVL, V5, V6 (frontal direction -15 deg)
+  anterior = V1-V4 (precordial only)
+A change made in one group shows, attenuated or reciprocal, in the leads that look at it from elsewhere
+(e.g. inferior ST elevation gives ST depression in aVL), as a cardiac vector would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GROUPS = ("inferior", "lateral", "anterior")
+QT_CORRECTIONS = ("none", "bazett", "fridericia", "framingham")
+BUNDLE_BRANCH = ("none", "right", "left")
+
+
+def _spec(default, lo, hi, unit, group, help, choices=None):
+    return {"default": default, "lo": lo, "hi": hi, "choices": choices, "unit": unit, "group": group, "help": help}
+
+
+PARAMS = {
+    # rhythm
+    "hr": _spec(70.0, 30.0, 200.0, "bpm", "rhythm", "Mean heart rate."),
+    "hrv": _spec(20.0, 0.0, 150.0, "ms", "rhythm", "Beat-to-beat variability: standard deviation of the R-R interval."),
+    # intervals
+    "pr": _spec(160.0, 80.0, 400.0, "ms", "intervals", "PR interval: P onset to QRS onset."),
+    "p_dur": _spec(100.0, 40.0, 160.0, "ms", "intervals",
+                   "P-wave duration (shortened where needed to end at least 20 ms before the QRS)."),
+    "qrs": _spec(90.0, 50.0, 200.0, "ms", "intervals", "QRS duration: QRS onset to J point."),
+    "qt": _spec(400.0, 250.0, 650.0, "ms", "intervals",
+                "QT interval (QRS onset to T end), or the QTc when qt_correction is not 'none'."),
+    "qt_correction": _spec("none", None, None, "", "intervals",
+                           "How `qt` is read: 'none' = the QT itself; 'bazett' (QTc = QT/RR^1/2), 'fridericia' "
+                           "(QT/RR^1/3) or 'framingham' (QT + 154 ms (1 - RR)) = `qt` is the QTc and the QT "
+                           "follows from the record's mean R-R interval (RR in s).", choices=QT_CORRECTIONS),
+    # morphology
+    "axis": _spec(60.0, -90.0, 180.0, "deg", "morphology", "Frontal QRS (and T) electrical axis."),
+    "p_amp": _spec(0.15, 0.0, 0.4, "mV", "morphology", "P-wave amplitude along the P axis (+60 deg)."),
+    "r_amp": _spec(1.2, 0.2, 4.0, "mV", "morphology",
+                   "R amplitude along the QRS axis; also scales the precordial R and S waves (voltage)."),
+    "t_amp": _spec(0.35, -0.6, 1.2, "mV", "morphology",
+                   "T-wave amplitude along the QRS axis (negative inverts T in every lead)."),
+    "bundle_branch": _spec("none", None, None, "", "morphology",
+                           "Bundle branch block pattern: 'right' (rsR' in V1, broad S in I and V6) or 'left' (QS in "
+                           "V1, broad notched R in I and V6, no septal q); set qrs >= 120 ms for a complete block.",
+                           choices=BUNDLE_BRANCH),
+}
+for _g in GROUPS:
+    PARAMS[f"st_{_g}"] = _spec(0.0, -0.5, 0.6, "mV", "morphology", f"ST level at the J point in the {_g} leads.")
+for _g in GROUPS:
+    PARAMS[f"t_{_g}"] = _spec(1.0, -1.5, 2.0, "x", "morphology",
+                              f"T-wave scale in the {_g} leads: 1 normal, 0 flat, negative inverted.")
+for _g in GROUPS:
+    PARAMS[f"q_{_g}"] = _spec(0.0, 0.0, 1.0, "mV", "morphology", f"Pathological Q-wave depth in the {_g} leads.")
+for _g in GROUPS:
+    PARAMS[f"qw_{_g}"] = _spec(40.0, 10.0, 80.0, "ms", "morphology",
+                               f"Pathological Q-wave width in the {_g} leads (at most 60% of the QRS).")
+PARAMS.update({
+    # noise (each source its own amplitude; noise=False in synthesize switches all off)
+    "baseline_mv": _spec(0.05, 0.0, 1.0, "mV", "noise", "Baseline wander amplitude (respiration, 0.05-0.5 Hz)."),
+    "powerline_mv": _spec(0.01, 0.0, 0.5, "mV", "noise", "Powerline interference amplitude."),
+    "powerline_hz": _spec("50", None, None, "Hz", "noise", "Mains frequency.", choices=("50", "60")),
+    "emg_mv": _spec(0.01, 0.0, 0.5, "mV", "noise", "Muscle (EMG-like) noise: standard deviation of broadband noise."),
+})
+del _g
+
+DEFAULTS = {name: spec["default"] for name, spec in PARAMS.items()}
+MIN_PR_GAP_MS = 20.0  # P offset to QRS onset, at least (the PR segment)
+MIN_T_MS = 120.0  # J point to T end, at least: room for an ST segment and a T wave
+
+
+def _broadcast(name, value, n):
+    """A scalar or (n,) value as an (n,) array, with a clear error for anything else."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return np.full(n, arr.item(), dtype=arr.dtype if arr.dtype.kind in "US" else np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"parameter {name!r} has shape {arr.shape}; give a scalar or an array of shape ({n},)")
+    return arr if arr.dtype.kind in "US" else arr.astype(np.float64)
+
+
+def validate_params(params, n=None):
+    """Check every given parameter against PARAMS; raise ValueError naming the first bad one and its range.
+
+    Values may be scalars or (n,) arrays. Unknown names, NaNs, out-of-range values, unknown choices and
+    inconsistent intervals (qt shorter than qrs + 120 ms) are errors. Returns the full parameter set
+    (defaults filled in) as {name: (n,) array}; n defaults to the longest array given, else 1.
+    """
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise ValueError(f"unknown synthesis parameter(s) {unknown}; known: {list(PARAMS)}")
+    if n is None:
+        n = max([np.size(v) for v in params.values() if np.ndim(v) > 0] or [1])
+    full = {}
+    for name, spec in PARAMS.items():
+        value = _broadcast(name, params.get(name, spec["default"]), n)
+        if spec["choices"] is not None:
+            value = value.astype(str)
+            bad = sorted(set(value) - set(spec["choices"]))
+            if bad:
+                raise ValueError(f"parameter {name!r}={bad[0]!r} is not one of {spec['choices']}")
+        else:
+            if value.dtype.kind in "US" or not np.all(np.isfinite(value)):
+                raise ValueError(f"parameter {name!r} must be a finite number in {spec['unit'] or 'units'}")
+            out = (value < spec["lo"]) | (value > spec["hi"])
+            if out.any():
+                raise ValueError(f"parameter {name!r}={value[out][0]:g} {spec['unit']} is out of range "
+                                 f"[{spec['lo']:g}, {spec['hi']:g}] {spec['unit']}")
+        full[name] = value
+    qt = realised_qt(full["qt"], full["qt_correction"], 60.0 / full["hr"])
+    short = qt < full["qrs"] + MIN_T_MS
+    if short.any():
+        i = np.flatnonzero(short)[0]
+        raise ValueError(f"parameter 'qt' gives a QT of {qt[i]:.0f} ms, shorter than qrs ({full['qrs'][i]:.0f} ms) "
+                         f"+ {MIN_T_MS:.0f} ms: raise qt or lower qrs")
+    return full
+
+
+def realised_qt(qt, correction, rr):
+    """QT (ms) from `qt` read through its rate correction at the mean R-R interval `rr` (s)."""
+    correction = np.broadcast_to(np.asarray(correction, dtype=str), np.shape(qt))
+    return np.select(
+        [correction == "bazett", correction == "fridericia", correction == "framingham"],
+        [qt * np.sqrt(rr), qt * np.cbrt(rr), qt - 154.0 * (1.0 - rr)],
+        default=qt,
+    )
