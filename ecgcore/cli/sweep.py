@@ -1,0 +1,179 @@
+"""`sweep`: data-efficiency sweeps headless - start, resume, status, table (CSV, PNG), list, cancel.
+
+An arm is `STRATEGY[:RUN[,RUN...]][=LABEL]`, e.g. `scratch`, `freeze_first_block:RUN_ID`,
+`combined:RUN_HR,RUN_PR,RUN_QRS,RUN_QT=combined`; runs are ids under --runs-dir or run folders.
+A sweep always has a `scratch` arm: the reference its transfer arms are compared with.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ecgcore.cli.runs import add_runs_dir
+from ecgcore.cli.train import Progress, _common, _config, data_spec
+from ecgcore.config import LABEL_MODES
+
+
+def register(sub):
+    p = sub.add_parser("sweep", help="data-efficiency sweeps: fractions x arms x seeds of fine-tuning runs",
+                       description="Data-efficiency sweeps: each cell (fraction, arm, seed) is an ordinary run.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    s = actions.add_parser("start", help="create a sweep and submit its cells")
+    s.add_argument("--arm", action="append", default=[], metavar="ARM",
+                   help="STRATEGY[:RUN[,RUN...]][=LABEL]; repeat for several arms (scratch is always added)")
+    s.add_argument("--fractions", default="0.01,0.05,0.1,0.25,0.5,1",
+                   help="comma list of labelled fractions in (0, 1] (default 0.01,0.05,0.1,0.25,0.5,1)")
+    s.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
+    s.add_argument("--label-mode", choices=LABEL_MODES, default="single")
+    data = s.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="SPEC", help="target data set: a spec .json file, inline JSON or a .npz "
+                      "(default: the simulated superclasses)")
+    data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder as the target data set (100 Hz)")
+    s.add_argument("--metric", default="macro_auroc", help="metric of the summary printed with --wait")
+    _common(s)  # the training, preprocessing and run flags every cell shares (--name names the sweep)
+    s.set_defaults(func=_start)
+
+    for action, helptext in (("resume", "resubmit the cells whose run failed, was cancelled or is missing"),
+                             ("status", "the state of every cell"),
+                             ("table", "results: one row per cell, bands per arm and fraction, summary"),
+                             ("cancel", "cancel the queued and running cells")):
+        a = actions.add_parser(action, help=helptext)
+        a.add_argument("sweep", metavar="SWEEP", help="sweep id (see `sweep list`) or sweep folder")
+        add_runs_dir(a)
+        if action == "resume":
+            a.add_argument("--wait", action="store_true", help="block until every cell has finished")
+            a.add_argument("--metric", default="macro_auroc", help="metric of the summary printed with --wait")
+        if action == "table":
+            a.add_argument("--metric", default="macro_auroc", help="metric of bands, summary and plot")
+            a.add_argument("--csv", metavar="PATH", help="write the per-cell table as CSV")
+            a.add_argument("--png", metavar="PATH", help="write the metric-vs-fraction plot as PNG")
+        a.set_defaults(func=globals()[f"_{action}"])
+    a = actions.add_parser("list", help="all sweeps, newest first")
+    add_runs_dir(a)
+    a.set_defaults(func=_list)
+
+
+def parse_arm(text, runs_dir=None):
+    """`STRATEGY[:RUN[,RUN...]][=LABEL]` -> Arm with run folders resolved."""
+    from ecgcore.runs import resolve_run
+    from ecgcore.sweep import Arm
+
+    body, _, label = text.partition("=")
+    strategy, _, refs = body.partition(":")
+    pretrained = [str(resolve_run(r.strip(), runs_dir).path) for r in refs.split(",") if r.strip()]
+    return Arm(strategy=strategy.strip(), pretrained=pretrained, label=label.strip())
+
+
+def _numbers(text, kind, flag):
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{flag} {text!r}: give a comma list of numbers") from None
+
+
+def _start(args):
+    from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+    from ecgcore.sweep import SCRATCH, Arm, SweepConfig, create_sweep
+
+    if args.ptbxl:
+        data = {"source": "ptbxl", "path": str(Path(args.ptbxl).resolve()), "fs": 100}
+    else:
+        data = data_spec(args.data) if args.data else dict(DEFAULT_FINETUNE_DATA)
+    arms = [parse_arm(a, args.runs_dir) for a in args.arm]
+    if not any(a.strategy == SCRATCH for a in arms):
+        arms.insert(0, Arm())
+    base = _config(args, task="finetune", data=data, label_mode=args.label_mode)
+    config = SweepConfig(base=base, arms=arms, fractions=_numbers(args.fractions, float, "--fractions"),
+                         seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "")
+    sweep = create_sweep(config, args.runs_dir)
+    print(sweep.id, flush=True)
+    return _follow(sweep, args) if args.wait else 0
+
+
+def _resume(args):
+    from ecgcore.sweep import get_sweep
+
+    sweep = get_sweep(args.sweep, args.runs_dir)
+    print(f"{sweep.id}: {sweep.advance()} cell(s) submitted", flush=True)
+    return _follow(sweep, args) if args.wait else 0
+
+
+def _follow(sweep, args):
+    """Wait with a progress bar, then print the summary; exit 1 when a cell did not finish done."""
+    bar = Progress(sweep.id)
+    total = len(sweep.record()["cells"])
+
+    def on_progress(counts):
+        done = counts["done"]
+        finished = done + counts["failed"] + counts["cancelled"]
+        bar({"state": "done" if finished == total else "running", "progress": finished / total, "epoch": finished,
+             "message": ", ".join(f"{n} {s}" for s, n in counts.items() if n)})
+
+    counts = sweep.wait(on_progress=on_progress)
+    _print_results(sweep, args.metric)
+    return 0 if counts["done"] == total else 1
+
+
+def _print_results(sweep, metric, csv=None, png=None):
+    from ecgcore.sweep import bands, summarize
+
+    table = sweep.table()
+    print(table.to_string(index=False))
+    if csv:
+        table.to_csv(csv, index=False)
+        print(f"wrote {csv}")
+    if metric not in table:
+        print(f"no finished cell has {metric!r} yet", file=sys.stderr)
+        return
+    b = bands(table, metric)
+    print(f"\n{metric}: mean and 95% interval over seeds")
+    print(b.to_string(index=False))
+    try:
+        for line in summarize(table, metric):
+            print(line["text"])
+    except ValueError as e:  # no finished scratch cell yet: bands are still worth printing
+        print(f"no summary yet: {e}", file=sys.stderr)
+    if png:
+        from ecgcore.plots import to_png
+        from ecgcore.sweep_explain_plots import sweep_figure
+
+        Path(png).write_bytes(to_png([sweep_figure(b, metric, title=sweep.id)])[0])
+        print(f"wrote {png}")
+
+
+def _status(args):
+    from ecgcore.sweep import get_sweep
+
+    sweep = get_sweep(args.sweep, args.runs_dir)
+    for cell in sweep.cells():
+        print(f"{cell['fraction']:<6g} {cell['arm']:<40} seed {cell['seed']:<3} {cell['state']:<9} "
+              f"{cell['run_id'] or '-'}")
+    print(", ".join(f"{n} {s}" for s, n in sweep.progress().items() if n))
+    return 0
+
+
+def _table(args):
+    from ecgcore.sweep import get_sweep
+
+    _print_results(get_sweep(args.sweep, args.runs_dir), args.metric, args.csv, args.png)
+    return 0
+
+
+def _cancel(args):
+    from ecgcore.sweep import get_sweep
+
+    get_sweep(args.sweep, args.runs_dir).cancel()
+    return 0
+
+
+def _list(args):
+    from ecgcore.sweep import list_sweeps
+
+    for sweep in list_sweeps(args.runs_dir):
+        config = sweep.config
+        counts = sweep.progress()
+        print(f"{sweep.id}  arms {', '.join(a.name for a in config.arms)}  fractions {config.fractions}  "
+              f"seeds {config.seeds}  {counts['done']}/{sum(counts.values())} done")
+    return 0

@@ -1,0 +1,162 @@
+"""What a trained model looks at: Captum attributions for one output, and their share per ECG wave.
+
+Methods (all from captum.attr): `integrated_gradients` (zero baseline), `saliency` (|gradient|),
+`gradcam` (LayerGradCam on the block that outputs the last conv feature map, ecgcore.models.last_conv,
+upsampled linearly to the signal length; Grad-CAM has no lead axis, so every lead gets the same map), and
+`occlusion` (a zero window stepped over time, one lead at a time; the window is 1/20 of the record unless
+given). Regression models are explained in
+clinical units (ECGNet.regress), classifiers on their logits.
+
+Per-wave shares: each sample of a record is labelled P (P onset..offset), QRS (QRS onset..offset), ST-T
+(QRS offset..T offset) or baseline (the rest), from the engine's ground-truth fiducials for synthetic records
+or from neurokit2's delineation (ecgcore.data.measure.delineate, lead II) for real ones; a wave's share is
+the part of sum |attribution| over all leads that falls on its samples, next to the part of time it covers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecgcore.data.dataset import CLASS_NAMES
+
+METHODS = ("integrated_gradients", "saliency", "gradcam", "occlusion")
+WAVES = ("P", "QRS", "ST-T", "baseline")
+# A wave's (onset mark, offset mark) in the engine's fiducial names (ecgcore.synth.FIDUCIALS).
+WAVE_MARKS = {"P": ("p_on", "p_off"), "QRS": ("qrs_on", "qrs_off"), "ST-T": ("qrs_off", "t_off")}
+# neurokit2's delineation names for the same marks.
+NEUROKIT_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
+                  "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
+
+
+def output_index(config, target):
+    """The model output that `target` names: an int index, a regression target ("qrs") of a pretraining
+    run, or a class name ("MI") of a fine-tuning run."""
+    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.isdigit()):
+        return int(target)
+    names = list(config.targets) if config.task == "pretrain" else list(CLASS_NAMES)
+    lookup = {n.lower(): i for i, n in enumerate(names)}
+    if str(target).lower() not in lookup:
+        raise ValueError(f"target={target!r} is not an output of this {config.task} run: choose one of {names}")
+    return lookup[str(target).lower()]
+
+
+def _forward(model, regression):
+    return model.regress if regression else model
+
+
+def explain(model, x, method, target=0, *, regression=False, n_steps=32, window_s=None, fs=None):
+    """Attributions of output `target` (an index) of `model` for input `x`, the same shape as `x`.
+
+    x: (C, L) one record or (N, C, L) a batch (numpy or torch). regression: explain `model.regress`
+    (clinical units; a pretraining run's models). window_s (occlusion): window length in seconds (needs fs),
+    default 1/20 of the signal.
+    """
+    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
+
+    from ecgcore.models import last_conv
+
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown: choose one of {METHODS}")
+    single = np.ndim(x) == 2
+    inputs = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if single:
+        inputs = inputs[None]
+    if inputs.ndim != 3:
+        raise ValueError(f"x must be (C, L) or (N, C, L), got shape {tuple(np.shape(x))}")
+    model.eval()
+    forward = _forward(model, regression)
+    with torch.no_grad():
+        n_outputs = forward(inputs[:1]).shape[1]
+    if not 0 <= target < n_outputs:
+        raise ValueError(f"target={target} is out of range: the model has {n_outputs} outputs")
+    length = inputs.shape[-1]
+    if method == "integrated_gradients":
+        attr = IntegratedGradients(forward).attribute(inputs, target=target, n_steps=n_steps,
+                                                      internal_batch_size=64)
+    elif method == "saliency":
+        attr = Saliency(forward).attribute(inputs.requires_grad_(), target=target, abs=True)
+    elif method == "gradcam":
+        cam = LayerGradCam(forward, last_conv(model)).attribute(inputs, target=target)
+        cam = LayerAttribution.interpolate(cam, (length,), interpolate_mode="linear")
+        attr = cam.expand_as(inputs)
+    else:
+        width = int(round(window_s * fs)) if window_s else max(1, length // 20)
+        if not 1 <= width <= length:
+            raise ValueError(f"occlusion window of {width} samples does not fit a signal of {length} samples")
+        attr = Occlusion(forward).attribute(inputs, sliding_window_shapes=(1, width),
+                                            strides=(1, width), target=target,
+                                            perturbations_per_eval=64)
+    attr = attr.detach().cpu().numpy().astype(np.float32)
+    return attr[0] if single else attr
+
+
+def integrated_gradients_delta(model, x, target=0, *, regression=False, n_steps=32):
+    """Captum's completeness gap for one batch: sum of IG attributions minus (output(x) - output(0)), per record."""
+    from captum.attr import IntegratedGradients
+
+    inputs = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    model.eval()
+    _, delta = IntegratedGradients(_forward(model, regression)).attribute(
+        inputs, target=target, n_steps=n_steps, return_convergence_delta=True)
+    return delta.detach().numpy()
+
+
+def wave_labels(fiducials, n_samples, fs):
+    """(n_samples,) array of indices into WAVES: which wave each sample falls in.
+
+    `fiducials` maps mark names (p_on, p_off, qrs_on, qrs_off, t_off) to per-beat times in seconds (NaN
+    where a beat lacks the mark). Each onset pairs with the first offset after it and before the next
+    onset; later waves paint over earlier ones, so a QRS always wins over an overlapping P.
+    """
+    labels = np.full(n_samples, WAVES.index("baseline"), dtype=np.int64)
+    for wave, (on_mark, off_mark) in WAVE_MARKS.items():
+        if on_mark not in fiducials or off_mark not in fiducials:
+            raise ValueError(f"fiducials lack {on_mark!r} or {off_mark!r} (have {sorted(fiducials)})")
+        onsets = _samples(fiducials[on_mark], fs, n_samples)
+        offsets = _samples(fiducials[off_mark], fs, n_samples)
+        for i, onset in enumerate(onsets):
+            limit = onsets[i + 1] if i + 1 < len(onsets) else n_samples
+            after = offsets[(offsets > onset) & (offsets <= limit)]
+            if len(after):
+                start = onset + 1 if wave == "ST-T" else onset  # the QRS offset sample belongs to the QRS
+                labels[start:after[0] + 1] = WAVES.index(wave)
+    return labels
+
+
+def _samples(times_s, fs, n_samples):
+    times = np.asarray(times_s, dtype=float).ravel()
+    times = times[np.isfinite(times)]
+    return np.sort(np.clip(np.round(times * fs), 0, n_samples - 1).astype(np.int64))
+
+
+def synthetic_fiducials(fiducials):
+    """One record's engine fiducials, (beats, 5) seconds in ecgcore.synth.FIDUCIALS order -> {mark: times}."""
+    from ecgcore.synth import FIDUCIALS
+
+    fiducials = np.asarray(fiducials, dtype=float)
+    return {name: fiducials[:, j] for j, name in enumerate(FIDUCIALS)}
+
+
+def wave_shares(attributions, labels):
+    """{wave: {"share": part of sum |attribution| on the wave, "time": part of the samples it covers}}.
+
+    attributions: (C, L) or (L,); labels: (L,) from wave_labels.
+    """
+    mass = np.abs(np.asarray(attributions, dtype=np.float64))
+    mass = mass.reshape(-1, mass.shape[-1]).sum(axis=0)
+    labels = np.asarray(labels)
+    if labels.shape != mass.shape:
+        raise ValueError(f"labels cover {labels.shape[0]} samples but the attributions {mass.shape[0]}")
+    total = mass.sum()
+    return {w: {"share": float(mass[labels == i].sum() / total) if total > 0 else 0.0,
+                "time": float(np.mean(labels == i))} for i, w in enumerate(WAVES)}
+
+
+def delineated_fiducials(signal, fs):
+    """Fiducials of a real record (one lead) by neurokit2 (ecgcore.data.measure.delineate), in the engine's
+    mark names and seconds, like synthetic_fiducials."""
+    from ecgcore.data.measure import delineate
+
+    _, _, waves = delineate(np.asarray(signal, dtype=np.float64), fs)
+    return {name: waves[nk] / fs for name, nk in NEUROKIT_MARKS.items() if nk in waves}

@@ -1,0 +1,120 @@
+"""ecgcore.explain: attribution shapes, Integrated Gradients completeness, wave labels and shares, and a
+trained QRS-duration regressor that looks at the QRS."""
+
+import numpy as np
+import pytest
+import torch
+
+from ecgcore import explain as ex
+from ecgcore.config import JobConfig
+from ecgcore.models import build_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model("small_cnn", 12, 3).eval()
+
+
+@pytest.fixture(scope="module")
+def record():
+    return np.random.default_rng(0).normal(size=(12, 400)).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ex.METHODS)
+def test_attributions_have_the_input_shape(model, record, method):
+    one = ex.explain(model, record, method, target=1)
+    batch = ex.explain(model, np.stack([record, record[:, ::-1]]), method, target=1)
+    assert one.shape == record.shape and batch.shape == (2, *record.shape)
+    assert np.isfinite(one).all() and np.abs(one).sum() > 0
+    np.testing.assert_allclose(batch[0], one, rtol=1e-3, atol=1e-6)  # a record is explained on its own
+
+
+def test_gradcam_is_one_map_for_every_lead(model, record):
+    cam = ex.explain(model, record, "gradcam", target=0)
+    np.testing.assert_array_equal(cam, np.broadcast_to(cam[0], cam.shape))
+
+
+def test_bad_method_and_target_are_clear_errors(model, record):
+    with pytest.raises(ValueError, match="method='lime'"):
+        ex.explain(model, record, "lime")
+    with pytest.raises(ValueError, match="target=3 is out of range"):
+        ex.explain(model, record, "saliency", target=3)
+    with pytest.raises(ValueError, match="x must be"):
+        ex.explain(model, record[0], "saliency")
+
+
+def test_output_index_by_name():
+    pre = JobConfig(task="pretrain", targets=["hr", "qrs"])
+    assert ex.output_index(pre, "QRS") == 1 and ex.output_index(pre, 0) == 0 and ex.output_index(pre, "1") == 1
+    assert ex.output_index(JobConfig(task="finetune"), "MI") == 1
+    with pytest.raises(ValueError, match="target='qt' is not an output"):
+        ex.output_index(pre, "qt")
+
+
+def test_wave_labels_and_shares_on_hand_fiducials():
+    fs, n = 100, 100  # one beat: P 0.10-0.20 s, QRS 0.30-0.40 s, ST-T to 0.70 s
+    fid = {"p_on": [0.1], "p_off": [0.2], "qrs_on": [0.3], "qrs_off": [0.4], "t_off": [0.7]}
+    labels = ex.wave_labels(fid, n, fs)
+    P, QRS, STT, BASE = range(4)
+    assert (labels[10:21] == P).all() and (labels[30:41] == QRS).all() and (labels[41:71] == STT).all()
+    assert labels[25] == BASE and labels[75] == BASE and labels[9] == BASE
+    attr = np.zeros((2, n))
+    attr[0, 35] = 3.0  # QRS
+    attr[1, 50] = -1.0  # ST-T, negative: shares count |attribution|
+    shares = ex.wave_shares(attr, labels)
+    assert shares["QRS"]["share"] == pytest.approx(0.75) and shares["ST-T"]["share"] == pytest.approx(0.25)
+    assert shares["P"]["share"] == 0 and shares["QRS"]["time"] == pytest.approx(0.11)
+    assert sum(s["time"] for s in shares.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="lack 'p_on'"):
+        ex.wave_labels({"qrs_on": [0.3]}, n, fs)
+
+
+N_TRAIN, N_EXPLAIN = 300, 8
+
+
+@pytest.fixture(scope="module")
+def qrs_regressor():
+    """small_cnn trained (seeded, a few epochs) to read QRS duration from synthetic ECGs whose QRS width
+    varies, and held-out records with their ground-truth fiducials, preprocessed as in training."""
+    from ecgcore.data.dataset import DataSet
+    from ecgcore.data.preprocess import preprocess
+    from ecgcore.synth import synthesize
+    from ecgcore.train import fit
+
+    n = N_TRAIN + N_EXPLAIN
+    rng = np.random.default_rng(0)
+    syn = synthesize({"qrs": rng.uniform(60, 160, n), "hr": rng.uniform(55, 95, n)}, n=n, fs=100, duration=5,
+                     seed=0)
+    train_set = DataSet(signals=syn.signals[:N_TRAIN], fs=syn.fs, lead_names=syn.lead_names,
+                        targets={"qrs": syn.labels["qrs"][:N_TRAIN]})
+    config = JobConfig(task="pretrain", targets=["qrs"], epochs=6, lr=3e-3, patience=0, seed=0, device="cpu")
+    result = fit(config, train_set, log=lambda *a: None)
+    x, fs, _ = preprocess(syn.signals[N_TRAIN:], syn.fs, syn.lead_names, config.preprocess)
+    return result, x, fs, syn.fiducials[N_TRAIN:]
+
+
+def test_integrated_gradients_completeness(qrs_regressor):
+    # sum of attributions = output(x) - output(zero baseline), in the regression's clinical units (ms)
+    result, x, _, _ = qrs_regressor
+    model = result.model
+    attr = ex.explain(model, x[:2], "integrated_gradients", target=0, regression=True, n_steps=64)
+    with torch.no_grad():
+        gap = (model.regress(torch.tensor(x[:2])) - model.regress(torch.zeros_like(torch.tensor(x[:2]))))[:, 0]
+    assert (gap.abs() > 1).all()  # a real difference to account for, not 0 ~= 0
+    np.testing.assert_allclose(attr.sum(axis=(1, 2)), gap.numpy(), rtol=0.02)
+    delta = ex.integrated_gradients_delta(model, x[:2], target=0, regression=True, n_steps=64)
+    assert (np.abs(delta) < 0.02 * gap.abs().numpy()).all()
+
+
+def test_qrs_regressor_attends_to_the_qrs(qrs_regressor):
+    result, x, fs, fiducials = qrs_regressor
+    assert result.summary["test"]["r2_qrs"] > 0.5  # it did learn to read the QRS width
+    attr = ex.explain(result.model, x, "integrated_gradients", target=0, regression=True, n_steps=16)
+    shares = [ex.wave_shares(a, ex.wave_labels(ex.synthetic_fiducials(f), x.shape[-1], fs))
+              for a, f in zip(attr, fiducials)]
+    qrs = np.array([s["QRS"]["share"] for s in shares])
+    base = np.array([s["baseline"]["share"] for s in shares])
+    # on every held-out record, not just on average, though the QRS covers far less time than the baseline
+    assert (qrs > base).all(), (qrs, base)
+    assert np.mean([s["QRS"]["time"] for s in shares]) < np.mean([s["baseline"]["time"] for s in shares])
