@@ -1,0 +1,104 @@
+"""UI speed: Synthesize page rerun after a slider change (AppTest) and first full render in chromium.
+
+Goals: rerun < 150 ms, first full render < 2 s. Prints the figures, then one JSON line.
+Usage: .venv/bin/python bench/ui.py [--reruns 30] [--loads 5]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def rerun_ms(reruns):
+    """Median and p90 wall time of AppTest reruns of the Synthesize page, each after a new hr value."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "1_Synthesize.py"), default_timeout=60).run()
+    at.slider(key="hr").set_value(71.0).run()  # warm the imports and the figure code
+    times = []
+    for i in range(reruns):
+        slider = at.slider(key="hr").set_value(60.0 + i)  # a new value each time: no cache hit
+        t = time.perf_counter()
+        slider.run()
+        times.append((time.perf_counter() - t) * 1000)
+        assert not at.exception, at.exception
+    return statistics.median(times), sorted(times)[int(0.9 * (len(times) - 1))]
+
+
+def first_render_s(loads):
+    """Seconds from navigation to the Synthesize page showing its ECG plot and labels, in chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp = tempfile.mkdtemp()
+    env = dict(os.environ, ECGCORE_RUNS=f"{tmp}/runs", ECGCORE_CACHE=f"{tmp}/cache")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        times = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            for i in range(loads + 1):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                t = time.perf_counter()
+                page.goto(f"{base}/Synthesize?seed={i}", timeout=60_000)
+                page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for(timeout=60_000)
+                page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=60_000)
+                if i:  # the first load warms the server's imports
+                    times.append(time.perf_counter() - t)
+                page.close()
+            browser.close()
+        return statistics.median(times), max(times)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=30)
+    parser.add_argument("--loads", type=int, default=5)
+    args = parser.parse_args()
+    os.environ.setdefault("ECGCORE_CACHE", tempfile.mkdtemp())
+    median, p90 = rerun_ms(args.reruns)
+    print(f"Synthesize rerun after a slider change (AppTest, {args.reruns} reruns): median {median:.1f} ms, "
+          f"p90 {p90:.1f} ms (goal < 150 ms)")
+    result = {"synth_rerun_median_ms": round(median, 1), "synth_rerun_p90_ms": round(p90, 1)}
+    if shutil.which("chromium"):
+        first, worst = first_render_s(args.loads)
+        print(f"Synthesize first full render in chromium ({args.loads} loads): median {first:.2f} s, "
+              f"max {worst:.2f} s (goal < 2 s)")
+        result.update(first_render_median_s=round(first, 2), first_render_max_s=round(worst, 2))
+    else:
+        print("chromium not installed: browser figure skipped")
+    result.update(rerun_goal_met=median < 150, render_goal_met=result.get("first_render_median_s", 99) < 2)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""End to end in Debian chromium through playwright: Synthesize, a tiny pretraining, Runs.
+
+Starts `streamlit run app.py` on a free port with its own runs folder and cache; screenshots go to
+test-output/ (git-ignored). Skipped only when chromium is not installed.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ecgcore import jobs, runs
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-output"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+JOB_S = 180  # a tiny pretraining: process start, torch import, 100 ECGs, one epoch, on 2 busy cores
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = dict(os.environ, ECGCORE_RUNS=str(tmp / "runs"), ECGCORE_CACHE=str(tmp / "cache"), ECGCORE_MAX_JOBS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+        time.sleep(0.3)
+    yield base, tmp / "runs"
+    for run in runs.list_runs(tmp / "runs"):
+        jobs.cancel(run)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (make chromium installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def metric(page, label):
+    """The value shown by the st.metric whose label starts with `label`."""
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label)
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def ecg_path(page):
+    return page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.get_attribute("d")
+
+
+def test_synthesize_pretrain_runs_end_to_end(server, browser):
+    base, runs_dir = server
+    SHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+
+    page.goto(base)
+    page.get_by_role("button", name="Run the demo").wait_for()  # the last widget the home page writes
+    page.get_by_text("No run is in progress").wait_for()
+    page.screenshot(path=SHOTS / "home.png", full_page=True)
+
+    # Synthesize: move the heart-rate slider; the plot and the HR label change
+    page.goto(base + "/Synthesize")
+    page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for()
+    hr_before, path_before = metric(page, "HR"), ecg_path(page)
+    assert hr_before == "70"
+    slider = page.get_by_role("slider").first  # Rhythm tab, first parameter: hr
+    slider.focus()
+    slider.press("End")  # the slider's maximum, 200 bpm
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMetricValue]')]"
+                           ".some(e => e.innerText !== '70' && /^\\d+$/.test(e.innerText)"
+                           " && e.closest('[data-testid=stMetric]').innerText.startsWith('HR'))")
+    hr_after = metric(page, "HR")
+    assert int(hr_after) > 150
+    page.wait_for_function("(d) => document.querySelector('.js-plotly-plot .scatterlayer .trace path.js-line')"
+                           ".getAttribute('d') !== d", arg=path_before)
+    assert "hr=200" in page.url  # the setting lives in the link
+    page.screenshot(path=SHOTS / "synthesize.png", full_page=True)
+
+    # Pretrain: a tiny job; its learning curve appears
+    page.goto(base + "/Pretrain")
+    ecgs = page.get_by_label("ECGs")
+    ecgs.fill("100")
+    ecgs.press("Enter")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("1")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Start pretraining").click()
+    page.get_by_text("Started").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=JOB_S * 1000)  # the learning curves
+    page.screenshot(path=SHOTS / "pretrain.png", full_page=True)
+    run_id = runs.list_runs(runs_dir)[0].id
+
+    # Runs: the run is listed
+    page.goto(base + "/Runs")
+    page.get_by_text("Select runs").wait_for()
+    page.get_by_role("combobox").filter(has=page.locator("input")).last.click()
+    page.get_by_role("option", name=re.compile(re.escape(run_id))).wait_for()
+    page.keyboard.press("Escape")
+    page.screenshot(path=SHOTS / "runs.png", full_page=True)
