@@ -40,9 +40,9 @@ def split(dataset, val_size=0.15, test_size=0.15, seed=0, strata=None):
                       index[fold == test_fold], notes)
         notes.append(f"split by fold: validation fold {val_fold}, test fold {test_fold}")
     else:
-        rest, test = _seeded_split(index, test_size, seed, strata, notes)
+        rest, test = _seeded_split(index, round(test_size * len(index)), seed, strata, notes)
         rest_strata = None if strata is None else np.asarray(strata)[rest]
-        train, val = _seeded_split(rest, val_size / (1 - test_size), seed, rest_strata, notes)
+        train, val = _seeded_split(rest, round(val_size * len(index)), seed, rest_strata, notes)
         parts = Split(train, val, test, notes)
     for name in ("val", "test"):
         if len(getattr(parts, name)) == 0:
@@ -69,8 +69,9 @@ def subsample(index, fraction, seed=0, strata=None):
 
 
 def _seeded_split(index, size, seed, strata, notes):
-    """(rest, taken): `size` (a share, or a count when an int) of `index`, stratified when possible."""
-    if len(index) < 2:
+    """(rest, taken): `size` records of `index` taken at random, stratified when possible."""
+    size = min(size, len(index) - 1)
+    if size < 1:
         return index, index[:0]
     if strata is not None:
         try:

@@ -1,0 +1,186 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ecgcore import train
+from ecgcore.config import JobConfig, Preprocess
+from ecgcore.data.dataset import DataSet
+from ecgcore.leads import LEADS
+from ecgcore.models import first_block
+from ecgcore.train import Cancelled, fit, load_model, save_model
+
+QUIET = {"log": lambda *a: None}
+
+
+def sine_set(n=60, seed=0, fold=None):
+    """Records whose rhythm is a sine at the heart rate: HR is learnable; classes follow HR."""
+    rng = np.random.default_rng(seed)
+    fs, length = 100, 150
+    hr = rng.uniform(50, 120, n)
+    t = np.arange(length) / fs
+    wave = np.sin(2 * np.pi * (hr / 60)[:, None, None] * t) * rng.uniform(0.5, 1.5, (n, 12, 1))
+    signals = wave + 0.05 * rng.standard_normal((n, 12, length))
+    label = np.digitize(hr, [65, 80, 95, 110])
+    multilabel = np.eye(5, dtype=np.uint8)[label]
+    qt = np.where(rng.random(n) < 0.3, np.nan, 450 - hr)  # measured targets have gaps
+    return DataSet(signals, fs, LEADS, targets={"hr": hr, "pr": 160 + 0 * hr, "qrs": 90 + 0 * hr, "qt": qt},
+                   label=label, multilabel=multilabel, fold=fold)
+
+
+def config(**kw):
+    base = dict(task="pretrain", arch="small_cnn", epochs=2, batch_size=16, lr=3e-3, patience=0)
+    return JobConfig(**{**base, **kw})
+
+
+def as_run(result, cfg, run_dir):
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(cfg.to_json())
+    save_model(result.model, run_dir / "model.pt")
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """Two single-target regressor runs (hr, qt) on 12 leads."""
+    root = tmp_path_factory.mktemp("runs")
+    runs = []
+    for target in ("hr", "qt"):
+        cfg = config(targets=[target], epochs=1)
+        runs.append(as_run(fit(cfg, sine_set(40), **QUIET), cfg, root / target))
+    return runs
+
+
+def test_pretraining_lowers_the_loss_and_reports_clinical_units():
+    batches, epochs = [], []
+    result = fit(config(epochs=3, targets=["hr", "qt"]), sine_set(), on_batch=lambda *a: batches.append(a),
+                 on_epoch=epochs.append, **QUIET)
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+    assert epochs == result.history and len(batches) == 3 * batches[0][2]
+    assert {"epoch", "train_loss", "val_loss", "lr", "time_s", "val_mae_hr", "val_mae_qt"} <= set(epochs[0])
+    test = result.summary["test"]
+    assert test["n_qt"] < result.summary["n_test"]  # missing QT values are left out, not scored as 0
+    assert result.predictions["y_pred"].shape == (result.summary["n_test"], 2)
+    assert np.allclose(result.predictions["y_true_hr"], result.predictions["y_true"][:, 0])
+    # predictions are de-standardised: near the range of the truth, not around 0
+    assert abs(result.predictions["y_pred_hr"].mean() - result.predictions["y_true_hr"].mean()) < 30
+    json.dumps(result.summary)
+
+
+def test_lr_decays_each_epoch():
+    result = fit(config(epochs=2, lr_decay=0.5, targets=["hr"]), sine_set(40), **QUIET)
+    assert [h["lr"] for h in result.history] == pytest.approx([3e-3, 1.5e-3])
+
+
+def test_best_weights_are_restored_as_a_real_copy(monkeypatch):
+    # Make epoch 1 the best whatever happens: the returned model must then be epoch 1's, not the last.
+    monkeypatch.setattr(train, "_selection_score", lambda cfg, record: -record["epoch"])
+    result = fit(config(epochs=2, lr=1e-2, targets=["hr"]), sine_set(), **QUIET)
+    assert result.summary["best_epoch"] == 1
+    assert result.summary["val"]["loss"] == pytest.approx(result.history[0]["val_loss"], rel=1e-5)
+    assert result.summary["val"]["loss"] != pytest.approx(result.history[-1]["val_loss"], rel=1e-5)
+
+
+def test_early_stopping_stops():
+    result = fit(config(epochs=3, patience=1, targets=["hr"]), sine_set(40), **QUIET)
+    stopped = any("early stop" in n for n in result.summary["notes"])
+    assert stopped == (len(result.history) < 3)
+    assert result.summary["best_epoch"] <= len(result.history)
+
+
+def test_should_stop_cancels():
+    with pytest.raises(Cancelled):
+        fit(config(targets=["hr"]), sine_set(40), should_stop=lambda: True, **QUIET)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    cfg = config(epochs=1, targets=["hr", "pr"])
+    result = fit(cfg, sine_set(40), **QUIET)
+    model, loaded_cfg = load_model(as_run(result, cfg, tmp_path / "run"))
+    assert loaded_cfg == cfg
+    x = torch.randn(3, 12, 150)
+    assert torch.equal(model.regress(x), result.model.eval().regress(x))
+
+
+def test_corrupt_or_missing_model_is_a_clear_error(tmp_path, pretrained):
+    run = tmp_path / "bad"
+    run.mkdir()
+    (run / "config.json").write_text(config().to_json())
+    with pytest.raises(ValueError, match="model.pt is missing"):
+        load_model(run)
+    (run / "model.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_model(run)
+    # the other runs are untouched and still load
+    assert load_model(pretrained[0])[0] is not None
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match=r"targets \['st'\] are not in the data set"):
+        fit(config(targets=["st"]), sine_set(20), **QUIET)
+    with pytest.raises(ValueError, match="fraction"):
+        fit(config(fraction=1.5), sine_set(20), **QUIET)
+    with pytest.raises(ValueError, match="training split is empty"):
+        fit(config(targets=["hr"]), sine_set(20, fold=np.full(20, 10)), **QUIET)
+    unlabelled = sine_set(20)
+    unlabelled.label[:] = -1
+    with pytest.raises(ValueError, match="training split is empty"):
+        fit(config(task="finetune"), unlabelled, **QUIET)
+
+
+@pytest.mark.parametrize("label_mode", ["single", "multi"])
+def test_finetune_from_scratch_scores_classes(label_mode):
+    result = fit(config(task="finetune", label_mode=label_mode, epochs=1), sine_set(), **QUIET)
+    test = result.summary["test"]
+    assert {"accuracy", "macro_f1", "macro_auroc", "per_class", "confusion_matrix"} <= set(test)
+    assert result.summary["classes_present"] == test["classes_present"]
+    assert result.predictions["y_score"].shape == (result.summary["n_test"], 5)
+    assert "val_macro_auroc" in result.history[0]
+
+
+def test_linear_probe_really_freezes_the_backbone(pretrained):
+    source, _ = load_model(pretrained[0])
+    result = fit(config(task="finetune", strategy="linear_probe", pretrained=[str(pretrained[0])], epochs=1),
+                 sine_set(), **QUIET)
+    for key, value in source.backbone.state_dict().items():  # weights and batch-norm statistics
+        assert torch.equal(value, result.model.backbone.state_dict()[key]), key
+
+
+def test_freeze_first_block_loads_pretrained_and_trains_the_rest(pretrained):
+    source, _ = load_model(pretrained[0])
+    result = fit(config(task="finetune", strategy="freeze_first_block", pretrained=[str(pretrained[0])], epochs=1),
+                 sine_set(), **QUIET)
+    for key, value in first_block(source).state_dict().items():
+        assert torch.equal(value, first_block(result.model).state_dict()[key]), key
+    later = [k for k in source.backbone.state_dict() if not k.startswith("features.0.") and "weight" in k]
+    assert any(not torch.equal(source.backbone.state_dict()[k], result.model.backbone.state_dict()[k])
+               for k in later)
+
+
+def test_combined_joins_single_target_regressors(pretrained, tmp_path):
+    cfg = config(task="finetune", strategy="combined", pretrained=[str(p) for p in pretrained], epochs=1)
+    result = fit(cfg, sine_set(), **QUIET)
+    sources = [load_model(p)[0] for p in pretrained]
+    for part, source in zip(result.model.backbone.parts, sources):
+        for key, value in first_block(source).state_dict().items():
+            assert torch.equal(value, part.features[0].state_dict()[key])
+    model, _ = load_model(as_run(result, cfg, tmp_path / "combined"))
+    assert len(model.backbone.parts) == 2
+
+
+def test_pretrained_lead_and_arch_mismatch_are_errors(pretrained):
+    with pytest.raises(ValueError, match="trained on 12 leads"):
+        fit(config(task="finetune", strategy="full_finetune", pretrained=[str(pretrained[0])],
+                   preprocess=Preprocess(leads="paper8")), sine_set(), **QUIET)
+    with pytest.raises(ValueError, match="is a small_cnn"):
+        fit(config(task="finetune", strategy="full_finetune", arch="resnet1d", pretrained=[str(pretrained[0])]),
+            sine_set(), **QUIET)
+
+
+def test_fraction_subsamples_the_training_set():
+    full = fit(config(targets=["hr"], epochs=1), sine_set(), **QUIET)
+    half = fit(config(targets=["hr"], epochs=1, fraction=0.5), sine_set(), **QUIET)
+    assert half.summary["n_train"] == round(full.summary["n_train"] / 2)
+    assert half.summary["n_test"] == full.summary["n_test"]  # evaluation is unchanged
