@@ -15,8 +15,9 @@ the part of sum |attribution| over all leads that falls on its samples, next to 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import torch
 
 from ecgcore.data.dataset import CLASS_NAMES
 
@@ -52,6 +53,7 @@ def explain(model, x, method, target=0, *, regression=False, n_steps=32, window_
     (clinical units; a pretraining run's models). window_s (occlusion): window length in seconds (needs fs),
     default 1/20 of the signal.
     """
+    import torch  # torch and captum load on first use: `python -m ecgcore --help` stays instant
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
     from ecgcore.models import last_conv
@@ -93,6 +95,7 @@ def explain(model, x, method, target=0, *, regression=False, n_steps=32, window_
 
 def integrated_gradients_delta(model, x, target=0, *, regression=False, n_steps=32):
     """Captum's completeness gap for one batch: sum of IG attributions minus (output(x) - output(0)), per record."""
+    import torch
     from captum.attr import IntegratedGradients
 
     inputs = torch.as_tensor(np.asarray(x, dtype=np.float32))
@@ -160,3 +163,96 @@ def delineated_fiducials(signal, fs):
 
     _, _, waves = delineate(np.asarray(signal, dtype=np.float64), fs)
     return {name: waves[nk] / fs for name, nk in NEUROKIT_MARKS.items() if nk in waves}
+
+
+@dataclass
+class Record:
+    """One ECG to explain: raw signal (C, L) in mV, its rate and leads, ground-truth fiducials if known."""
+
+    signal: np.ndarray
+    fs: float
+    lead_names: tuple
+    fiducials: dict | None = None  # {mark: per-beat seconds}; None -> neurokit2 delineation
+    description: str = ""
+
+
+def load_record(spec):
+    """A Record from a record spec (a dict):
+      {"source": "synthetic", "seed": S, "params": {...}, "fs": 100, "duration": 10}  one engine ECG, with its
+                                                      ground-truth fiducials (params: engine parameters)
+      {"data": DATA SPEC, "index": I}                 record I of a data set (ecgcore.data.sources spec,
+                                                      e.g. a PTB-XL folder or a .npz); delineated by neurokit2
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"a record spec is a dict, got {spec!r}")
+    if spec.get("source") == "synthetic":
+        from ecgcore.synth import synthesize
+
+        unknown = set(spec) - {"source", "seed", "params", "fs", "duration"}
+        if unknown:
+            raise ValueError(f"record spec: unknown keys {sorted(unknown)} for a synthetic record")
+        syn = synthesize(spec.get("params") or {}, n=1, fs=spec.get("fs", 100), duration=spec.get("duration", 10.0),
+                         seed=int(spec.get("seed", 0)))
+        return Record(syn.signals[0], syn.fs, syn.lead_names, synthetic_fiducials(syn.fiducials[0]),
+                      f"synthetic ECG, seed {spec.get('seed', 0)}")
+    if "data" in spec:
+        from ecgcore.data.sources import load_dataset
+
+        dataset = load_dataset(spec["data"])
+        index = int(spec.get("index", 0))
+        if not 0 <= index < len(dataset):
+            raise ValueError(f"record index {index} is out of range: the data set has {len(dataset)} records")
+        name = dataset.record_id[index] if dataset.record_id is not None else f"record {index}"
+        return Record(dataset.signals[index], dataset.fs, dataset.lead_names, None,
+                      f"{spec['data'].get('source')} {name}")
+    raise ValueError(f"record spec {spec!r}: give {{'source': 'synthetic', ...}} or {{'data': SPEC, 'index': I}}")
+
+
+@dataclass
+class Explanation:
+    """explain_run's result: the preprocessed record the model saw, its attributions and per-wave shares."""
+
+    signal: np.ndarray  # (C, L) as fed to the model
+    attributions: np.ndarray  # (C, L)
+    fs: float
+    lead_names: tuple
+    labels: np.ndarray | None  # (L,) wave index per sample (None: delineation failed)
+    shares: dict | None
+    method: str
+    target: int
+    output_name: str
+    output: float  # the explained output's value (clinical units, or a class probability)
+    note: str = ""
+
+
+def explain_run(run_dir, record, method, target=None, **kwargs):
+    """Explain output `target` (index or name; default: the first target, or the predicted class) of the
+    model in `run_dir` (ecgcore.train.load_model) on `record`, preprocessed the way the run was trained."""
+    import torch
+
+    from ecgcore.data.preprocess import preprocess
+    from ecgcore.train import load_model
+
+    model, config = load_model(run_dir)
+    x, fs, lead_names = preprocess(record.signal[None], record.fs, record.lead_names, config.preprocess)
+    regression = config.task == "pretrain"
+    names = list(config.targets) if regression else list(CLASS_NAMES)
+    with torch.no_grad():
+        out = model.regress(torch.tensor(x)) if regression else torch.softmax(model(torch.tensor(x)), dim=1)
+    out = out[0].numpy()
+    index = int(np.argmax(out)) if target is None and not regression else output_index(config, target or 0)
+    if not 0 <= index < len(out):
+        raise ValueError(f"target={target!r} is out of range: the model has {len(out)} outputs")
+    attr = explain(model, x[0], method, index, regression=regression, fs=fs, **kwargs)
+    fiducials, note = record.fiducials, ""
+    if fiducials is None:
+        lead = "II" if "II" in record.lead_names else record.lead_names[0]
+        try:
+            fiducials = delineated_fiducials(record.signal[list(record.lead_names).index(lead)], record.fs)
+        except Exception as e:  # noqa: BLE001 - neurokit2 raises many kinds; no shares is the honest answer
+            note = f"no per-wave shares: neurokit2 could not delineate lead {lead} ({e})"
+    labels = wave_labels(fiducials, x.shape[-1], fs) if fiducials is not None else None
+    return Explanation(
+        signal=x[0], attributions=attr, fs=fs, lead_names=lead_names, labels=labels,
+        shares=wave_shares(attr, labels) if labels is not None else None, method=method, target=index,
+        output_name=names[index] if index < len(names) else str(index), output=float(out[index]), note=note)

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["synth", "train", "runs", "data"]
+COMMANDS = ["synth", "train", "runs", "data", "sweep", "explain"]
 
 
 def build_parser():
