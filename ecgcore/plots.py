@@ -66,43 +66,31 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
             label_x.append(t_mm[sl][0] + 1.5)
             label_y.append(baselines[r] + 0.38 * ROW_MM)
             label_text.append(lead)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=np.concatenate(xs), y=np.concatenate(ys), mode="lines", line=dict(color="black", width=1),
-        hoverinfo="skip", showlegend=False, name="ECG",
-    ))
-    fig.add_trace(go.Scatter(
-        x=label_x, y=label_y, mode="text", text=label_text, textposition="middle right",
-        textfont=dict(size=12, color="black"), hoverinfo="skip", showlegend=False, name="leads",
-    ))
-    if fiducials:
-        _add_fiducials(fig, fiducials, duration, baselines)
+    traces = [
+        dict(type="scatter", x=np.concatenate(xs), y=np.concatenate(ys), mode="lines",
+             line=dict(color="black", width=1), hoverinfo="skip", showlegend=False, name="ECG"),
+        dict(type="scatter", x=label_x, y=label_y, mode="text", text=label_text, textposition="middle right",
+             textfont=dict(size=12, color="black"), hoverinfo="skip", showlegend=False, name="leads"),
+        *_fiducial_traces(fiducials or {}, duration, baselines),
+    ]
     width_mm = duration * MM_PER_S
-    fig.update_xaxes(
-        range=[0, width_mm], dtick=5, showgrid=True, gridcolor=GRID_MAJOR, gridwidth=1,
-        minor=dict(dtick=1, showgrid=True, gridcolor=GRID_MINOR, gridwidth=0.5),
-        showticklabels=False, zeroline=False, fixedrange=False, constrain="domain",
-    )
-    fig.update_yaxes(
-        range=[0, ROW_MM * len(rows)], dtick=5, showgrid=True, gridcolor=GRID_MAJOR, gridwidth=1,
-        minor=dict(dtick=1, showgrid=True, gridcolor=GRID_MINOR, gridwidth=0.5),
-        showticklabels=False, zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain",
-    )
-    fig.update_layout(
-        title=title, plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        height=520, legend=dict(orientation="h", y=-0.02),
-        xaxis_title=None, yaxis_title=None,
-    )
-    fig.add_annotation(
-        x=width_mm, y=0, xanchor="right", yanchor="bottom", showarrow=False,
-        text=f"25 mm/s · 10 mm/mV · {fs:g} Hz", font=dict(size=10, color="gray"),
-    )
-    return fig
+    grid = dict(dtick=5, showgrid=True, gridcolor=GRID_MAJOR, gridwidth=1, showticklabels=False, zeroline=False,
+                minor=dict(dtick=1, showgrid=True, gridcolor=GRID_MINOR, gridwidth=0.5), constrain="domain")
+    # One Figure(...) call with plain dicts: a third of the time of update_* calls, and this redraws per slider move.
+    return go.Figure(data=traces, layout=dict(
+        xaxis=dict(range=[0, width_mm], **grid),
+        yaxis=dict(range=[0, ROW_MM * len(rows)], scaleanchor="x", scaleratio=1, **grid),
+        title=title, plot_bgcolor="white", paper_bgcolor="white", height=520,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h", y=-0.02),
+        annotations=[dict(x=width_mm, y=0, xanchor="right", yanchor="bottom", showarrow=False,
+                          text=f"25 mm/s · 10 mm/mV · {fs:g} Hz", font=dict(size=10, color="gray"))],
+    ))
 
 
-def _add_fiducials(fig, fiducials, duration, baselines):
+def _fiducial_traces(fiducials, duration, baselines):
     """Ticks at each mark on the 3x4 strips and full-height lines on the rhythm strip, one trace per mark."""
     rhythm_base = baselines[-1]
+    traces = []
     for name, seconds in fiducials.items():
         times = np.asarray(seconds, dtype=float).ravel()
         times = times[np.isfinite(times) & (times >= 0) & (times < duration)]
@@ -117,10 +105,9 @@ def _add_fiducials(fig, fiducials, duration, baselines):
             for base in baselines[:-1]:  # short ticks at the foot of each 3x4 row
                 xs += [x, x, None]
                 ys += [base - ROW_MM * 0.45, base - ROW_MM * 0.3, None]
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=name, line=dict(color=_wave_colour(name), width=1, dash="dot"),
-            hoverinfo="name",
-        ))
+        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", name=name, hoverinfo="name",
+                           line=dict(color=_wave_colour(name), width=1, dash="dot")))
+    return traces
 
 
 # Per-epoch metrics drawn as learning curves, grouped by panel.
