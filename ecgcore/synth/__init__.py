@@ -1,3 +1,38 @@
-"""Synthetic 12-lead ECGs with exact labels (temporary stub; full docstring below once the API settles)."""
+"""Synthetic 12-lead ECGs with exact labels: the parametric engine, its parameters, presets and data sets.
+
+Public API
+  PARAMS                     ordered {name: spec}: every parametric-engine parameter in clinical units (bpm, ms,
+                             mV, deg), with default, lo, hi (inclusive), choices (choice parameters), unit,
+                             group ("rhythm", "intervals", "morphology", "noise") and a one-line help.
+  validate_params(params, n=None) -> {name: (n,) array}; ValueError naming the parameter and its range.
+  synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, progress=None) -> Synthesis
+      .signals   (n, 12, L) float32 mV, leads ecgcore.leads.LEADS (I, II, III, aVR, aVL, aVF, V1-V6)
+      .labels    {"hr" bpm, "pr" ms, "qrs" ms, "qt" ms} -> (n,) float64: realised means over the record's beats
+      .fiducials (n, beats, 5) seconds from the record start, columns FIDUCIALS = (p_on, p_off, qrs_on,
+                 qrs_off, t_off), one row per beat whose QRS onset lies in the record, NaN-padded after the last;
+                 an edge beat's P onset may be < 0 s or its T end past the record's end.
+      .fs, .lead_names, .params (every parameter as used, (n,) arrays)
+    params values are scalars or (n,) arrays; fs 100-1000 Hz; duration 2-600 s. Same arguments -> same output.
+  CLASS_NAMES, PRESETS, NORMAL_RANGES, sample_params(n, classes=None, seed=0, ranges=None) -> (params, label)
+  make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="parametric", noise=True,
+               ranges=None, progress=None) -> ecgcore.data.DataSet (cached on disk by its config)
+
+Label convention (labels and fiducials; the same as ecgcore.data.measure's):
+  PR  = P onset -> QRS onset;  QRS = QRS onset -> J point (QRS offset);  QT = QRS onset -> T end;
+  HR  = 60 / mean R-R interval between the record's beats.
+Every wave is exactly zero outside its window, so onsets and offsets are where the wave starts and ends.
+PR and QRS are the requested values; QT is the requested one, or with qt_correction the QT that the requested
+QTc gives at the record's realised heart rate; HR is realised from the drawn beat-to-beat variability.
+
+Leads: waves are defined in I, II and V1-V6 (limb leads from a frontal-plane vector, precordial from R/S
+progression tables); III, aVR, aVL, aVF are derived from I and II (ecgcore.leads.limb_leads), so Einthoven's and
+Goldberger's relations hold exactly, noise included.
+"""
+
+from ecgcore.synth.dataset import ENGINES, make_dataset
 from ecgcore.synth.params import PARAMS, validate_params
 from ecgcore.synth.parametric import FIDUCIALS, Synthesis, synthesize
+from ecgcore.synth.presets import CLASS_NAMES, NORMAL_RANGES, PRESETS, sample_params
+
+__all__ = ["PARAMS", "validate_params", "synthesize", "Synthesis", "FIDUCIALS", "CLASS_NAMES", "PRESETS",
+           "NORMAL_RANGES", "sample_params", "make_dataset", "ENGINES"]

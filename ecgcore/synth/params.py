@@ -39,7 +39,7 @@ PARAMS = {
     "qt_correction": _spec("none", None, None, "", "intervals",
                            "How `qt` is read: 'none' = the QT itself; 'bazett' (QTc = QT/RR^1/2), 'fridericia' "
                            "(QT/RR^1/3) or 'framingham' (QT + 154 ms (1 - RR)) = `qt` is the QTc and the QT "
-                           "follows from the record's mean R-R interval (RR in s).", choices=QT_CORRECTIONS),
+                           "follows from the mean R-R interval realised in the record (RR in s).", choices=QT_CORRECTIONS),
     # morphology
     "axis": _spec(60.0, -90.0, 180.0, "deg", "morphology", "Frontal QRS (and T) electrical axis."),
     "p_amp": _spec(0.15, 0.0, 0.4, "mV", "morphology", "P-wave amplitude along the P axis (+60 deg)."),
@@ -76,14 +76,17 @@ MIN_PR_GAP_MS = 20.0  # P offset to QRS onset, at least (the PR segment)
 MIN_T_MS = 120.0  # J point to T end, at least: room for an ST segment and a T wave
 
 
-def _broadcast(name, value, n):
-    """A scalar or (n,) value as an (n,) array, with a clear error for anything else."""
+def _broadcast(name, value, n, choice):
+    """A scalar or (n,) value as an (n,) array (str for a choice, else float64), with a clear error otherwise."""
     arr = np.asarray(value)
-    if arr.ndim == 0:
-        return np.full(n, arr.item(), dtype=arr.dtype if arr.dtype.kind in "US" else np.float64)
-    if arr.shape != (n,):
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape != (n,)):
         raise ValueError(f"parameter {name!r} has shape {arr.shape}; give a scalar or an array of shape ({n},)")
-    return arr if arr.dtype.kind in "US" else arr.astype(np.float64)
+    if choice:
+        return np.broadcast_to(arr.astype(str), (n,))
+    try:
+        return np.broadcast_to(arr.astype(np.float64), (n,))
+    except ValueError:
+        raise ValueError(f"parameter {name!r}={value!r} must be a number in {PARAMS[name]['unit']}") from None
 
 
 def validate_params(params, n=None):
@@ -101,14 +104,13 @@ def validate_params(params, n=None):
         n = max([np.size(v) for v in params.values() if np.ndim(v) > 0] or [1])
     full = {}
     for name, spec in PARAMS.items():
-        value = _broadcast(name, params.get(name, spec["default"]), n)
+        value = _broadcast(name, params.get(name, spec["default"]), n, spec["choices"] is not None)
         if spec["choices"] is not None:
-            value = value.astype(str)
             bad = sorted(set(value) - set(spec["choices"]))
             if bad:
                 raise ValueError(f"parameter {name!r}={bad[0]!r} is not one of {spec['choices']}")
         else:
-            if value.dtype.kind in "US" or not np.all(np.isfinite(value)):
+            if not np.all(np.isfinite(value)):
                 raise ValueError(f"parameter {name!r} must be a finite number in {spec['unit'] or 'units'}")
             out = (value < spec["lo"]) | (value > spec["hi"])
             if out.any():
@@ -126,9 +128,19 @@ def validate_params(params, n=None):
 
 def realised_qt(qt, correction, rr):
     """QT (ms) from `qt` read through its rate correction at the mean R-R interval `rr` (s)."""
+    return _correct(qt, correction, rr, inverse=False)
+
+
+def corrected_qt(qt, correction, rr):
+    """The inverse of realised_qt: the value of `qt` (QTc under `correction`) that gives the QT `qt` (ms)."""
+    return _correct(qt, correction, rr, inverse=True)
+
+
+def _correct(qt, correction, rr, inverse):
     correction = np.broadcast_to(np.asarray(correction, dtype=str), np.shape(qt))
+    sign = -1.0 if inverse else 1.0
     return np.select(
         [correction == "bazett", correction == "fridericia", correction == "framingham"],
-        [qt * np.sqrt(rr), qt * np.cbrt(rr), qt - 154.0 * (1.0 - rr)],
+        [qt * rr ** (sign / 2), qt * rr ** (sign / 3), qt - sign * 154.0 * (1.0 - rr)],
         default=qt,
     )

@@ -1,0 +1,118 @@
+"""Presets: the parameter ranges of the five simulated diagnostic superclasses, and drawing records from them.
+
+NORMAL_RANGES are the ranges every record starts from (a healthy adult at rest, with mild noise). A preset
+is a list of variants; each variant overrides some ranges to give its class's defining features:
+  NORM : the normal ranges.
+  MI   : pathological Q waves (0.25-0.6 mV, 40-60 ms) with ST elevation or isoelectric ST and flat or
+         inverted T, in the inferior (II, III, aVF), anterior (V1-V4) or lateral (I, aVL, V5, V6) leads.
+  STTC : ST depression (0.1-0.25 mV) in the inferior and lateral leads with flattened T, or T inversion in
+         the anterior and lateral leads, or a long QT (QTc 480-560 ms, Bazett).
+  CD   : first-degree AV block (PR 220-320 ms), right bundle branch block (rsR' in V1, QRS 120-160 ms)
+         or left bundle branch block (QS in V1, broad notched R in V6, QRS 130-170 ms).
+  HYP  : left ventricular hypertrophy voltage (R amplitude 2.6-3.6 mV: Sokolow-Lyon S V1 + R V5 above
+         3.5 mV) with left axis tendency and lateral strain (ST depression, T inversion in I, aVL, V5, V6).
+A range is (lo, hi) drawn uniformly, or a list of choices drawn with equal chance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.synth.params import MIN_T_MS, PARAMS, corrected_qt, realised_qt, validate_params
+
+NORMAL_RANGES = {
+    "hr": (50.0, 100.0), "hrv": (10.0, 60.0),
+    "pr": (120.0, 200.0), "p_dur": (80.0, 110.0), "qrs": (70.0, 110.0),
+    "qt": (370.0, 440.0), "qt_correction": ["bazett"],  # qt is the QTc: the QT follows the heart rate
+    "axis": (-30.0, 90.0), "p_amp": (0.08, 0.25), "r_amp": (0.8, 1.6), "t_amp": (0.2, 0.5),
+    "bundle_branch": ["none"],
+    **{f"st_{g}": (-0.03, 0.03) for g in ("inferior", "lateral", "anterior")},
+    **{f"t_{g}": (0.8, 1.2) for g in ("inferior", "lateral", "anterior")},
+    **{f"q_{g}": (0.0, 0.03) for g in ("inferior", "lateral", "anterior")},
+    **{f"qw_{g}": (20.0, 35.0) for g in ("inferior", "lateral", "anterior")},
+    "baseline_mv": (0.0, 0.15), "powerline_mv": (0.0, 0.03), "powerline_hz": ["50", "60"], "emg_mv": (0.0, 0.03),
+}
+
+
+def _mi(group):
+    return {f"q_{group}": (0.25, 0.6), f"qw_{group}": (40.0, 60.0), f"st_{group}": (0.0, 0.3),
+            f"t_{group}": (-1.0, 0.3)}
+
+
+PRESETS = {
+    "NORM": {"normal": {}},
+    "MI": {"inferior": _mi("inferior"), "anterior": _mi("anterior"), "lateral": _mi("lateral")},
+    "STTC": {
+        "st_depression": {"st_inferior": (-0.25, -0.1), "st_lateral": (-0.25, -0.1), "t_inferior": (0.0, 0.5),
+                          "t_lateral": (0.0, 0.5)},
+        "t_inversion": {"t_anterior": (-1.2, -0.4), "t_lateral": (-1.2, -0.4)},
+        "long_qt": {"qt": (480.0, 560.0)},
+    },
+    "CD": {
+        "first_degree_av_block": {"pr": (220.0, 320.0), "hr": (50.0, 85.0)},
+        "right_bundle_branch_block": {"bundle_branch": ["right"], "qrs": (120.0, 160.0)},
+        "left_bundle_branch_block": {"bundle_branch": ["left"], "qrs": (130.0, 170.0)},
+    },
+    "HYP": {"lvh_strain": {"r_amp": (2.6, 3.6), "axis": (-30.0, 30.0), "qrs": (95.0, 115.0),
+                           "st_lateral": (-0.2, -0.05), "t_lateral": (-0.8, -0.1)}},
+}
+assert tuple(PRESETS) == tuple(sorted(PRESETS, key=CLASS_NAMES.index))
+
+
+def resolve_classes(classes):
+    """None -> None; "all" -> every class; "NORM,MI" or ["NORM", "MI"] -> that list, checked."""
+    if classes is None:
+        return None
+    if isinstance(classes, str):
+        classes = list(CLASS_NAMES) if classes == "all" else [c.strip() for c in classes.split(",") if c.strip()]
+    classes = list(classes)
+    bad = [c for c in classes if c not in CLASS_NAMES]
+    if bad or not classes or len(set(classes)) != len(classes):
+        raise ValueError(f"classes={classes!r} must be distinct names from {list(CLASS_NAMES)} (or 'all')")
+    return classes
+
+
+def _draw(name, spec, size, rng):
+    """(size,) values for one parameter; choices as objects, so later overrides are never truncated."""
+    if PARAMS[name]["choices"] is not None:
+        return np.array(rng.choice([str(c) for c in np.atleast_1d(spec)], size=size), dtype=object)
+    if np.ndim(spec) == 0:  # a fixed value
+        return np.full(size, float(spec))
+    if len(spec) != 2 or not spec[0] <= spec[1]:
+        raise ValueError(f"range for {name!r} must be (lo, hi) with lo <= hi, got {spec!r}")
+    return rng.uniform(spec[0], spec[1], size=size)
+
+
+def sample_params(n, classes=None, seed=0, ranges=None):
+    """Draw parameters for `n` records: (params {name: (n,) array}, class index (n,) or None).
+
+    Without classes every record draws from NORMAL_RANGES (updated by `ranges`, {name: (lo, hi) | value |
+    [choices]}), so its labels vary from record to record. With classes (names, "NORM,MI" or "all") the
+    records are split as evenly as possible between them, in random order, each drawing a variant of its
+    class's preset on top; the class index refers to CLASS_NAMES. QTs too short for the QRS are lengthened.
+    """
+    classes = resolve_classes(classes)
+    rng = np.random.default_rng(seed)
+    base = dict(NORMAL_RANGES)
+    unknown = sorted(set(ranges or {}) - set(PARAMS))
+    if unknown:
+        raise ValueError(f"ranges names unknown parameter(s) {unknown}; known: {list(PARAMS)}")
+    base.update(ranges or {})
+    params = {name: _draw(name, spec, n, rng) for name, spec in base.items()}
+    label = None
+    if classes is not None:
+        label = np.array([CLASS_NAMES.index(c) for c in classes])[rng.permutation(np.arange(n) % len(classes))]
+        for c in classes:
+            variants = list(PRESETS[c].values())
+            which = rng.integers(len(variants), size=n)
+            for v, overrides in enumerate(variants):
+                rows = np.flatnonzero((label == CLASS_NAMES.index(c)) & (which == v))
+                for name, spec in overrides.items():
+                    params[name][rows] = _draw(name, spec, len(rows), rng)
+    # keep the QT long enough for the QRS at this heart rate (PARAMS' cross-check), with 10 ms to spare
+    rr = 60.0 / params["hr"]
+    shortest = corrected_qt(params["qrs"] + MIN_T_MS + 10.0, params["qt_correction"], rr)
+    too_short = realised_qt(params["qt"], params["qt_correction"], rr) < params["qrs"] + MIN_T_MS + 10.0
+    params["qt"] = np.where(too_short, np.minimum(shortest, PARAMS["qt"]["hi"]), params["qt"])
+    return validate_params(params, n), label
