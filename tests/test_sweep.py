@@ -65,3 +65,123 @@ def test_summary_not_reached_and_lower_is_better():
 def test_unknown_metric_is_a_clear_error():
     with pytest.raises(ValueError, match="metric 'nope'"):
         sweep.bands(hand_table(), "nope")
+
+
+# ---- sweeps of real runs ------------------------------------------------------------------------------------
+
+FRACTIONS, SEEDS = [0.5, 1.0], [0, 1]
+
+
+@pytest.fixture
+def no_queue(monkeypatch):
+    """Cells stay queued (no job process starts); the test runs the ones it wants in-process."""
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    from run_fixtures import tiny_config, tiny_dataset_npz
+
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=60)
+    runs_dir = tmp_path / "runs"
+    pre = runs.create_run(tiny_config(npz, targets=["hr"], epochs=1), runs_dir)
+    base = tiny_config(npz, task="finetune", epochs=1)
+    config = sweep.SweepConfig(base=base, fractions=FRACTIONS, seeds=SEEDS, name="tiny", arms=[
+        sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)])])
+    return config, runs_dir, pre
+
+
+def test_cells_are_the_right_runs(no_queue, tiny):
+    config, runs_dir, pre = tiny
+    s = sweep.create_sweep(config, runs_dir)
+    cells = s.cells()
+    transfer = f"freeze_first_block:{pre.id}"
+    assert {(c["fraction"], c["arm"], c["seed"]) for c in cells} == {
+        (f, a, seed) for f in FRACTIONS for a in ("scratch", transfer) for seed in SEEDS}
+    assert len(cells) == 8 and len({c["run_id"] for c in cells}) == 8
+    for cell in cells:
+        run = runs.get_run(runs_dir, cell["run_id"])
+        c = run.config
+        assert (c.fraction, c.seed, c.task, c.epochs) == (cell["fraction"], cell["seed"], "finetune", 1)
+        if cell["arm"] == "scratch":
+            assert c.strategy == "scratch" and c.pretrained == []
+        else:
+            assert c.strategy == "freeze_first_block" and c.pretrained == [str(pre.path.resolve())]
+        assert c.name == f"sweep {s.id} {cell['arm']}"
+        assert run.state == "queued"
+    # the runs are ordinary runs, listed with the others; the sweep folder is not mistaken for one
+    assert {r.id for r in runs.list_runs(runs_dir)} == {pre.id, *(c["run_id"] for c in cells)}
+    assert [x.id for x in sweep.list_sweeps(runs_dir)] == [s.id]
+    assert sweep.get_sweep(s.id, runs_dir).config.to_dict() == config.to_dict()
+
+
+def test_bad_sweep_configs_are_clear_errors(tiny):
+    config, runs_dir, _ = tiny
+    for change, match in ((dict(fractions=[0.0, 1.0]), "fractions="), (dict(seeds=[]), "seeds is empty"),
+                          (dict(arms=[sweep.Arm(), sweep.Arm()]), "arm names must be distinct"),
+                          (dict(arms=[sweep.Arm("linear_probe")]), "needs a pretrained run")):
+        bad = sweep.SweepConfig(**{**config.__dict__, **change})
+        with pytest.raises(ValueError, match=match):
+            sweep.create_sweep(bad, runs_dir)
+    assert sweep.list_sweeps(runs_dir) == []  # nothing half-made is left behind
+
+
+def test_killed_sweep_resumes_without_redoing_cells(no_queue, tiny, monkeypatch):
+    config, runs_dir, _ = tiny
+    submit, calls = jobs.submit, []
+
+    def dies_on_the_fifth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # the sweep's process is killed in the middle of submitting
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "submit", dies_on_the_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.create_sweep(config, runs_dir)
+    (s,) = sweep.list_sweeps(runs_dir)
+    cells = s.cells()
+    assert [c["run_id"] is not None for c in cells] == [True] * 4 + [False] * 4
+    # meanwhile the queue ran on: one cell done, one failed (its job died), one cancelled, one still queued
+    done, failed, cancelled, queued = (runs.get_run(runs_dir, c["run_id"]) for c in cells[:4])
+    assert jobs.run_job(done.path) == "done"
+    failed.update_status(state="failed", error="interrupted")
+    cancelled.update_status(state="cancelled")
+    monkeypatch.setattr(jobs, "submit", submit)
+    assert s.advance() == 2 + 4  # failed and cancelled again, and the four never submitted
+    after = s.cells()
+    assert after[0]["run_id"] == done.id and after[0]["state"] == "done"  # not redone
+    assert after[3]["run_id"] == queued.id  # a queued cell is left to the queue
+    assert after[1]["run_id"] != failed.id and after[2]["run_id"] != cancelled.id
+    assert all(c["state"] == "queued" for c in after[1:])
+    assert s.advance() == 0  # nothing left to submit: resuming twice is harmless
+    import shutil
+    shutil.rmtree(runs_dir / after[5]["run_id"])  # a cell whose run folder was deleted
+    assert s.advance() == 1 and s.cells()[5]["state"] == "queued"
+
+
+def test_sweep_results_table_bands_and_cli(no_queue, tiny, tmp_path, capsys):
+    from ecgcore.cli import main
+
+    config, runs_dir, pre = tiny
+    assert jobs.run_job(pre.path) == "done"
+    s = sweep.create_sweep(config, runs_dir)
+    for cell in s.cells():
+        assert jobs.run_job(runs_dir / cell["run_id"]) == "done"
+    assert s.finished() and s.progress()["done"] == 8
+    table = s.table()
+    assert len(table) == 8 and table["macro_auroc"].notna().all() and (table.state == "done").all()
+    b = sweep.bands(table, "accuracy")
+    for row in b.itertuples():  # each band is the mean of its seeds' runs' test accuracy
+        accs = [runs.get_run(runs_dir, c["run_id"]).summary()["test"]["accuracy"] for c in s.cells()
+                if c["arm"] == row.arm and c["fraction"] == row.fraction]
+        assert row.n == 2 and row.mean == pytest.approx(np.mean(accs))
+    assert len(sweep.summarize(table, "accuracy")) == 1
+    csv = tmp_path / "table.csv"
+    assert main(["sweep", "table", s.id, "--runs-dir", str(runs_dir), "--metric", "accuracy",
+                 "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert f"freeze_first_block:{pre.id}: " in out and "95% interval" in out
+    pd.testing.assert_frame_equal(pd.read_csv(csv), table, check_dtype=False)
+    assert main(["sweep", "status", s.id, "--runs-dir", str(runs_dir)]) == 0
+    assert "8 done" in capsys.readouterr().out
