@@ -178,23 +178,26 @@ class Record:
 
 def load_record(spec):
     """A Record from a record spec (a dict):
-      {"source": "synthetic", "seed": S, "params": {...}, "fs": 100, "duration": 10}  one engine ECG, with its
-                                                      ground-truth fiducials (params: engine parameters)
+      {"source": "synthetic", "preset": "MI", "seed": S, "params": {...}, "fs": 100, "duration": 10}
+          one engine ECG with its ground-truth fiducials: parameters drawn from the preset (or the normal
+          ranges) with `seed`, then `params` (engine parameters) fixed on top
       {"data": DATA SPEC, "index": I}                 record I of a data set (ecgcore.data.sources spec,
                                                       e.g. a PTB-XL folder or a .npz); delineated by neurokit2
     """
     if not isinstance(spec, dict):
         raise ValueError(f"a record spec is a dict, got {spec!r}")
     if spec.get("source") == "synthetic":
-        from ecgcore.synth import synthesize
+        from ecgcore.synth import sample_params, synthesize
 
-        unknown = set(spec) - {"source", "seed", "params", "fs", "duration"}
+        unknown = set(spec) - {"source", "preset", "seed", "params", "fs", "duration"}
         if unknown:
             raise ValueError(f"record spec: unknown keys {sorted(unknown)} for a synthetic record")
-        syn = synthesize(spec.get("params") or {}, n=1, fs=spec.get("fs", 100), duration=spec.get("duration", 10.0),
-                         seed=int(spec.get("seed", 0)))
+        seed, preset = int(spec.get("seed", 0)), spec.get("preset")
+        params, _ = sample_params(1, classes=[preset] if preset else None, seed=seed)
+        params.update({k: np.atleast_1d(v) for k, v in (spec.get("params") or {}).items()})
+        syn = synthesize(params, n=1, fs=spec.get("fs", 100), duration=spec.get("duration", 10.0), seed=seed)
         return Record(syn.signals[0], syn.fs, syn.lead_names, synthetic_fiducials(syn.fiducials[0]),
-                      f"synthetic ECG, seed {spec.get('seed', 0)}")
+                      f"synthetic {preset or 'ECG'}, seed {seed}")
     if "data" in spec:
         from ecgcore.data.sources import load_dataset
 

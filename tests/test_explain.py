@@ -118,3 +118,47 @@ def test_qrs_regressor_attends_to_the_qrs(qrs_regressor):
     # on every held-out record, not just on average, though the QRS covers far less time than the baseline
     assert (qrs > base).all(), (qrs, base)
     assert np.mean([s["QRS"]["time"] for s in shares]) < np.mean([s["baseline"]["time"] for s in shares])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A real run folder (tiny pretraining on HR, QRS, run in-process) that load_model can read."""
+    from run_fixtures import tiny_config, tiny_dataset_npz
+
+    from ecgcore import jobs, runs
+
+    tmp = tmp_path_factory.mktemp("explain-run")
+    npz = tiny_dataset_npz(tmp / "tiny.npz", n=30)
+    run = runs.create_run(tiny_config(npz, targets=["hr", "qrs"], epochs=1), tmp / "runs")
+    assert jobs.run_job(run.path) == "done"
+    return run, npz
+
+
+def test_cli_writes_attributions_and_wave_shares(finished_run, tmp_path, capsys):
+    from ecgcore.cli import main
+
+    run, _ = finished_run
+    out = tmp_path / "out" / "qrs_ig"
+    assert main(["explain", "--run", str(run.path), "--record", "synthetic:CD:2", "--method", "gradcam",
+                 "--target", "qrs", "--out", str(out)]) == 0
+    with np.load(out.with_suffix(".npz")) as z:
+        assert z["attributions"].shape == z["signal"].shape == (12, 1000) and float(z["fs"]) == 100
+        assert z["wave_labels"].shape == (1000,)
+    meta = __import__("json").loads(out.with_suffix(".json").read_text())
+    assert meta["target"] == 1 and meta["output_name"] == "qrs" and meta["method"] == "gradcam"
+    assert sum(s["share"] for s in meta["shares"].values()) == pytest.approx(1.0)
+    assert "QRS" in capsys.readouterr().out
+    assert main(["explain", "--run", str(run.path), "--record", "synthetic:XYZ", "--out", str(out)]) == 2
+    assert "XYZ" in capsys.readouterr().err
+
+
+def test_real_record_without_delineation_says_so(finished_run):
+    # the tiny set's records are sines: neurokit2 finds no P/QRS/T, so no shares, and a note says why
+    run, npz = finished_run
+    record = ex.load_record({"data": {"source": "npz", "path": str(npz)}, "index": 3})
+    result = ex.explain_run(run.path, record, "saliency", "hr")
+    assert result.attributions.shape == result.signal.shape == (12, 200)
+    assert result.target == 0 and result.output_name == "hr"
+    assert result.shares is None and "neurokit2 could not delineate lead II" in result.note
+    with pytest.raises(ValueError, match="out of range: the data set has 30 records"):
+        ex.load_record({"data": {"source": "npz", "path": str(npz)}, "index": 30})

@@ -1,6 +1,6 @@
 """`explain`: Captum attributions of a trained run on one record, written as .npz plus per-wave shares as JSON.
 
---record takes `synthetic[:SEED]`, `DATASET.npz:INDEX`, `ptbxl:FOLDER:INDEX`, or a record spec as inline JSON
+--record takes `synthetic[:PRESET][:SEED]`, `DATASET.npz:INDEX`, `ptbxl:FOLDER:INDEX`, or a record spec as inline JSON
 (see ecgcore.explain.load_record), e.g. '{"source": "synthetic", "seed": 3, "params": {"qrs": 140}}'.
 """
 
@@ -17,7 +17,7 @@ def register(sub):
                        description="Explain one output of a trained run on one ECG record.")
     p.add_argument("--run", required=True, metavar="RUN", help="run id under --runs-dir or a run folder")
     p.add_argument("--record", default="synthetic:0", metavar="SPEC",
-                   help="synthetic[:SEED], DATASET.npz:INDEX, ptbxl:FOLDER:INDEX or a JSON record spec "
+                   help="synthetic[:PRESET][:SEED], DATASET.npz:INDEX, ptbxl:FOLDER:INDEX or a JSON record spec "
                         "(default synthetic:0)")
     p.add_argument("--method", choices=METHODS, default="integrated_gradients")
     p.add_argument("--target", help="output to explain: a regression target (qrs), a class (MI) or an index "
@@ -38,9 +38,11 @@ def record_spec(text):
             raise ValueError(f"--record is not valid JSON: {e}") from None
     head, _, rest = text.partition(":")
     if head == "synthetic":
-        if rest and not rest.isdigit():
-            raise ValueError(f"--record {text!r}: synthetic:SEED takes a whole-number seed")
-        return {"source": "synthetic", "seed": int(rest or 0)}
+        parts = [p for p in rest.split(":") if p]
+        seed = int(parts.pop()) if parts and parts[-1].isdigit() else 0
+        if len(parts) > 1:
+            raise ValueError(f"--record {text!r}: write synthetic[:PRESET][:SEED], e.g. synthetic:MI:3")
+        return {"source": "synthetic", "seed": seed, **({"preset": parts[0]} if parts else {})}
     if head == "ptbxl":
         folder, _, index = rest.rpartition(":")
         if not folder or not index.isdigit():
@@ -51,7 +53,8 @@ def record_spec(text):
         if not Path(path).is_file():
             raise FileNotFoundError(f"--record: data set file not found: {path}")
         return {"data": {"source": "npz", "path": str(Path(path).resolve())}, "index": int(index)}
-    raise ValueError(f"--record {text!r}: give synthetic[:SEED], DATASET.npz:INDEX, ptbxl:FOLDER:INDEX or JSON")
+    raise ValueError(f"--record {text!r}: give synthetic[:PRESET][:SEED], DATASET.npz:INDEX, ptbxl:FOLDER:INDEX "
+                     "or JSON")
 
 
 def _explain(args):
