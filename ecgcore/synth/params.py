@@ -108,7 +108,7 @@ def validate_params(params, n=None):
         if spec["choices"] is not None:
             bad = sorted(set(value) - set(spec["choices"]))
             if bad:
-                raise ValueError(f"parameter {name!r}={bad[0]!r} is not one of {spec['choices']}")
+                raise ValueError(f"parameter {name!r}={str(bad[0])!r} is not one of {spec['choices']}")
         else:
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"parameter {name!r} must be a finite number in {spec['unit'] or 'units'}")
