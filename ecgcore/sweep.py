@@ -76,6 +76,13 @@ class SweepConfig:
             raise ValueError("seeds is empty: a sweep needs at least one seed")
         for arm in self.arms:
             cell_config(self, arm, self.fractions[0], self.seeds[0]).validate()
+            for path in arm.pretrained:  # fine-tuning reuses the network, so every arm has the base's arch
+                source = runs.resolve_run(path).config
+                if source.arch != self.base.arch or source.preprocess.leads != self.base.preprocess.leads:
+                    raise ValueError(
+                        f"arm {arm.name!r}: pretrained run {path} is a {source.arch} on leads "
+                        f"{source.preprocess.leads!r}, but the sweep trains a {self.base.arch} on "
+                        f"{self.base.preprocess.leads!r}: every arm must share the architecture and leads")
         return self
 
     def to_dict(self):
@@ -211,9 +218,9 @@ class Sweep:
 
 def create_sweep(config, runs_dir=None, submit=True):
     """Validate `config`, create its sweep folder with every cell of the grid, submit them; return the Sweep."""
-    config.validate()
     for arm in config.arms:  # absolute, like create_run does: the jobs and later readers find them anywhere
         arm.pretrained = [str(runs.resolve_run(p, runs_dir).path.resolve()) for p in arm.pretrained]
+    config.validate()
     root = sweeps_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -119,7 +119,9 @@ def test_bad_sweep_configs_are_clear_errors(tiny):
     config, runs_dir, _ = tiny
     for change, match in ((dict(fractions=[0.0, 1.0]), "fractions="), (dict(seeds=[]), "seeds is empty"),
                           (dict(arms=[sweep.Arm(), sweep.Arm()]), "arm names must be distinct"),
-                          (dict(arms=[sweep.Arm("linear_probe")]), "needs a pretrained run")):
+                          (dict(arms=[sweep.Arm("linear_probe")]), "needs a pretrained run"),
+                          (dict(base=JobConfig.from_dict({**config.base.to_dict(), "arch": "resnet1d"})),
+                           "is a small_cnn on leads 'all', but the sweep trains a resnet1d")):
         bad = sweep.SweepConfig(**{**config.__dict__, **change})
         with pytest.raises(ValueError, match=match):
             sweep.create_sweep(bad, runs_dir)

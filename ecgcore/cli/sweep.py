@@ -85,6 +85,12 @@ def _start(args):
     if not any(a.strategy == SCRATCH for a in arms):
         arms.insert(0, Arm())
     base = _config(args, task="finetune", data=data, label_mode=args.label_mode)
+    transfer = [a for a in arms if a.pretrained]
+    if transfer and args.arch is None:  # arms share one network: the first pretrained run's, unless given
+        from ecgcore.runs import resolve_run
+
+        source = resolve_run(transfer[0].pretrained[0]).config
+        base.arch, base.preprocess = source.arch, source.preprocess
     config = SweepConfig(base=base, arms=arms, fractions=_numbers(args.fractions, float, "--fractions"),
                          seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "")
     sweep = create_sweep(config, args.runs_dir)
