@@ -51,6 +51,85 @@ def finished_run(runs_dir, **config):
     return run
 
 
+# ---- Synthesize ---------------------------------------------------------------------------------------------
+
+def labels(at):
+    return {m.label.split()[0]: m.value for m in at.metric}
+
+
+def test_synthesize_renders_defaults_with_labels_and_ecg(runs_dir):
+    at = page("1_Synthesize").run()
+    assert not at.exception and not at.error
+    shown = labels(at)
+    assert shown["HR"] == "70" and shown["PR"] == "160" and shown["QRS"] == "90" and shown["QT"] == "400"
+    assert shown["Class"] == "custom"
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_synthesize_slider_changes_the_labels(runs_dir):
+    at = page("1_Synthesize").run()
+    at.slider(key="qrs").set_value(130.0).run()
+    at.slider(key="pr").set_value(240.0).run()
+    shown = labels(at)
+    assert shown["QRS"] == "130" and shown["PR"] == "240"
+
+
+def test_synthesize_preset_changes_the_class_and_parameters(runs_dir):
+    at = page("1_Synthesize").run()
+    at.selectbox(key="preset").set_value("CD").run()
+    at.button(key="draw").click().run()
+    assert not at.exception
+    assert labels(at)["Class"] == "CD"
+    assert at.query_params["class"] == "CD"
+    # CD's defining feature: a long PR (AV block) or a broad QRS (bundle branch block)
+    assert at.slider(key="pr").value > 200 or at.slider(key="qrs").value >= 120
+    at.slider(key="hr").set_value(90.0).run()  # a manual change: no longer the preset's draw
+    assert labels(at)["Class"] == "custom"
+
+
+def test_synthesize_link_reopens_the_same_ecg(runs_dir):
+    at = page("1_Synthesize")
+    at.query_params.update({"hr": "120", "qrs": "110", "noise": "false", "marks": "true", "class": "MI"})
+    at.run()
+    assert not at.exception
+    assert at.slider(key="hr").value == 120 and at.toggle(key="noise").value is False
+    shown = labels(at)
+    assert shown["QRS"] == "110" and shown["Class"] == "MI"
+    assert int(shown["HR"]) == pytest.approx(120, abs=5)
+    fig = at.get("plotly_chart")[0].proto.spec
+    assert "qrs_on" in fig  # wave marks drawn on request
+
+
+def test_synthesize_inconsistent_parameters_show_an_error_not_a_traceback(runs_dir):
+    at = page("1_Synthesize").run()
+    at.slider(key="qrs").set_value(200.0).run()
+    at.slider(key="qt").set_value(250.0).run()
+    assert not at.exception
+    assert "qt" in at.error[0].value
+
+
+def test_synthesize_generate_data_set_previews_labels(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("1_Synthesize").run()
+    at.number_input(key="ds_n").set_value(40)
+    at.multiselect(key="ds_classes").set_value(["NORM", "CD"])
+    at.button[-1].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    spec = at.session_state["synth_dataset"]
+    assert spec == {"source": "synthetic", "n": 40, "fs": 100, "seed": 0, "noise": True, "classes": ["NORM", "CD"]}
+    hist = at.get("plotly_chart")[-1].proto.spec
+    assert '"name":"NORM"' in hist.replace(" ", "") and '"name":"CD"' in hist.replace(" ", "")
+    # the Pretrain page (same session) offers the generated data set and trains on exactly that spec
+    pre = page("2_Pretrain")
+    pre.session_state["synth_dataset"] = spec
+    pre.run()
+    pre.radio(key="pt_source").set_value("from the Synthesize page").run()
+    pre.number_input(key="pt_epochs").set_value(1)
+    pre.button(key="pt_start").click().run()
+    assert not pre.exception and not pre.error
+    assert runs.list_runs(runs_dir)[0].config.data == spec
+
+
 # ---- Pretrain ------------------------------------------------------------------------------------------------
 
 def test_pretrain_renders_with_defaults_and_no_runs(runs_dir):
