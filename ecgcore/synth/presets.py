@@ -3,7 +3,7 @@
 NORMAL_RANGES are the ranges every record starts from (a healthy adult at rest, with mild noise). A preset
 is a list of variants; each variant overrides some ranges to give its class's defining features:
   NORM : the normal ranges.
-  MI   : pathological Q waves (0.25-0.6 mV, 40-60 ms) with ST elevation or isoelectric ST and flat or
+  MI   : pathological Q waves (0.35-0.7 mV, 40-60 ms, with loss of R) with ST elevation or isoelectric ST and flat or
          inverted T, in the inferior (II, III, aVF), anterior (V1-V4) or lateral (I, aVL, V5, V6) leads.
   STTC : ST depression (0.1-0.25 mV) in the inferior and lateral leads with flattened T, or T inversion in
          the anterior and lateral leads, or a long QT (QTc 480-560 ms, Bazett).
@@ -36,7 +36,7 @@ NORMAL_RANGES = {
 
 
 def _mi(group):
-    return {f"q_{group}": (0.25, 0.6), f"qw_{group}": (40.0, 60.0), f"st_{group}": (0.0, 0.3),
+    return {f"q_{group}": (0.35, 0.7), f"qw_{group}": (40.0, 60.0), f"st_{group}": (0.0, 0.3),
             f"t_{group}": (-1.0, 0.3)}
 
 

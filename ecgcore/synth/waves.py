@@ -22,8 +22,8 @@ from ecgcore.synth.params import GROUPS, MIN_PR_GAP_MS, MIN_T_MS
 
 # (name, shape power, peak position within the window); the ST wave has its own shape (see wave_shapes), the
 # T wave's peak lies T_PEAK_TO_END_MS before its end.
-WAVES = (("p", 1.2, 0.4), ("septal_q", 1.0, 0.5), ("q_inferior", 1.0, 0.5), ("q_lateral", 1.0, 0.5),
-         ("q_anterior", 1.0, 0.5), ("r", 1.5, 0.5), ("s", 1.0, 0.4), ("r2", 1.0, 0.5), ("st", None, None),
+WAVES = (("p", 1.2, 0.4), ("septal_q", 1.0, 0.5), ("q_inferior", 0.6, 0.5), ("q_lateral", 0.6, 0.5),
+         ("q_anterior", 0.6, 0.5), ("r", 1.5, 0.5), ("s", 1.0, 0.4), ("r2", 1.0, 0.5), ("st", None, None),
          ("t", 2.0, None))
 WAVE_INDEX = {name: i for i, (name, _, _) in enumerate(WAVES)}
 
@@ -72,6 +72,7 @@ MODES = {
     },
 }
 MODE_NAMES = tuple(MODES)
+R_LOSS = 2.0  # mV of R amplitude lost per mV of pathological Q depth, in the same leads
 T_PEAK_TO_END_MS = 100.0  # T peak to T end (at most 45% of the T window): a typical Tpeak-Tend interval
 T_START = 0.2  # the T window starts this share of the J-to-T-end span after the J point (the ST segment)
 ST_RAMP = 0.15  # the ST deviation builds up over this share of the QRS before the J point
@@ -121,6 +122,7 @@ def amplitudes(p, mode):
             t_at_group = t_amp * t_sign * np.cos(np.radians(axis - deg))
             dt_limb = _limb((p[f"t_{g}"] - 1.0) * t_at_group, deg)
         put(f"q_{g}", q_limb, -p[f"q_{g}"][:, None] * weight)
+        put("r", R_LOSS * q_limb, -R_LOSS * p[f"q_{g}"][:, None] * weight)  # necrosis: R forces lost too
         put("st", st_limb, p[f"st_{g}"][:, None] * weight)
         t_limb = t_limb + dt_limb
         t_scale_pre += (p[f"t_{g}"][:, None] - 1.0) * weight
