@@ -1,0 +1,160 @@
+"""Data efficiency: how much labelled data transfer saves. Set up a sweep, watch its cells fill in, compare sweeps."""
+
+import pandas as pd
+import streamlit as st
+
+import dashboard as ui
+from ecgcore import jobs, plots, sweep
+from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
+from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+from ecgcore.sweep_explain_plots import sweep_figure
+
+st.set_page_config(page_title="Data efficiency · ECG Transfer Lab", layout="wide")
+st.title("Data efficiency")
+st.caption("Fine-tune at several labelled fractions, from scratch and with transfer, over several seeds: each "
+           "cell is an ordinary run (see Runs); the band around each line is the 95% interval over seeds.")
+
+P = "de_"
+METRICS = ("macro_auroc", "accuracy", "macro_f1")
+
+
+def new_sweep_form():
+    pretrained_runs = {r.id: r for r in ui.runs_of("pretrain", states=("done",))}
+    with st.container(border=True):
+        st.subheader("New sweep")
+        c1, c2, c3 = st.columns(3)
+        n = c1.number_input("Simulated ECGs (target data)", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100,
+                            key=P + "n")
+        data_seed = c2.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
+        ptbxl = c3.text_input("or a PTB-XL folder (100 Hz)", key=P + "ptbxl", placeholder="/data/ptb-xl")
+        sources = st.multiselect("Transfer arms: pretrained runs (any source)", list(pretrained_runs),
+                                 key=P + "sources", format_func=lambda i: ui.run_label(pretrained_runs[i]))
+        strategies = st.multiselect("Strategies for each pretrained run",
+                                    [s for s in STRATEGIES if s not in ("scratch", "combined")],
+                                    default=["freeze_first_block"], key=P + "strategies")
+        c1, c2, c3, c4, c5 = st.columns(5)
+        fractions = c1.multiselect("Labelled fractions", list(sweep.DEFAULT_FRACTIONS),
+                                   default=list(sweep.DEFAULT_FRACTIONS), key=P + "fractions",
+                                   format_func=lambda f: f"{f:.0%}")
+        n_seeds = c2.number_input("Seeds", 1, 10, len(sweep.DEFAULT_SEEDS), key=P + "seeds")
+        epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")
+        label_mode = c4.selectbox("Label mode", LABEL_MODES, key=P + "label_mode")
+        name = c5.text_input("Name", key=P + "name")
+        first = pretrained_runs[sources[0]] if sources else None
+        if first is None:
+            arch = st.selectbox("Architecture", ARCHS, key=P + "arch")
+        else:
+            arch = first.config.arch
+            st.caption(f"Every arm trains a `{arch}` with the preprocessing of `{first.id}` (transfer reuses "
+                       "the network, so scratch trains the same one).")
+        arms = [sweep.Arm()] + [sweep.Arm(s, [str(pretrained_runs[i].path)]) for i in sources for s in strategies]
+        st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds = "
+                   f"**{len(fractions) * len(arms) * n_seeds} runs**.")
+        if st.button("Start sweep", type="primary", key=P + "start"):
+            data = ({"source": "ptbxl", "path": ptbxl, "fs": 100} if ptbxl else
+                    {**DEFAULT_FINETUNE_DATA, "n": int(n), "seed": int(data_seed)})
+            base = JobConfig(task="finetune", data=data, arch=arch, epochs=int(epochs), label_mode=label_mode)
+            if first is not None:
+                base.preprocess = first.config.preprocess
+            config = sweep.SweepConfig(base=base, arms=arms, fractions=sorted(fractions),
+                                       seeds=list(range(int(n_seeds))), name=name)
+            try:
+                created = sweep.create_sweep(config, ui.runs_dir())
+            except (ValueError, OSError) as e:
+                st.error(f"Could not start the sweep: {e}")
+            else:
+                st.query_params["sweep"] = created.id
+                st.success(f"Started sweep `{created.id}`: {len(created.cells())} runs queued.")
+
+
+def results(chosen, metric):
+    """Progress, plot, summary and table of one sweep; refreshed every few seconds while cells run."""
+    unfinished = not chosen.finished()
+
+    @st.fragment(run_every=ui.REFRESH_S if unfinished else None)
+    def panel():
+        if unfinished:
+            jobs.refresh(ui.runs_dir())  # drives the queue: marks dead jobs failed, starts queued cells
+        counts = chosen.progress()
+        total = sum(counts.values())
+        st.progress(counts["done"] / total,
+                    text=" · ".join(f"{n} {state}" for state, n in counts.items() if n) + f" of {total} cells")
+        if unfinished and chosen.finished():
+            st.rerun(scope="app")  # the last cell finished: redraw once without the timer
+        table = chosen.table()
+        if metric not in table or table[metric].notna().sum() == 0:
+            st.info("The plot appears when the first cell is done.")
+        else:
+            b = sweep.bands(table, metric)
+            fig = sweep_figure(b, metric, title=chosen.config.name or chosen.id)
+            st.plotly_chart(fig, config=plots.png_config(f"sweep-{chosen.id}"), key=f"fig-{chosen.id}")
+            try:
+                for line in sweep.summarize(table, metric):
+                    st.markdown(f"- {line['text']}")
+            except ValueError as e:
+                st.caption(f"No summary yet: {e}")
+            st.session_state[P + "fig"] = fig
+        st.dataframe(table, hide_index=True)
+        c1, c2, c3, c4 = st.columns(4)
+        c1.download_button("Table (CSV)", table.to_csv(index=False), f"sweep-{chosen.id}.csv", mime="text/csv",
+                           key=P + "csv")
+        failed = counts["failed"] + counts["cancelled"] + counts["missing"]
+        if failed and c2.button(f"Resume ({failed} to redo)", key=P + "resume"):
+            st.toast(f"{chosen.advance()} cell(s) resubmitted")
+            st.rerun(scope="app")
+        if unfinished and c3.button("Cancel sweep", key=P + "cancel"):
+            chosen.cancel()
+            st.rerun(scope="app")
+
+    panel()
+    if P + "fig" in st.session_state and st.button("Render the plot as PNG", key=P + "png",
+                                                    help="Uses kaleido with the local Chromium."):
+        try:
+            st.download_button("Plot (PNG)", plots.to_png([st.session_state[P + "fig"]])[0],
+                               f"sweep-{chosen.id}.png", mime="image/png", key=P + "dl_png")
+        except Exception as e:  # kaleido reports a missing browser with its own exception types
+            st.error(f"PNG export failed ({type(e).__name__}: {e}); use the camera icon on the chart instead.")
+
+
+def compare(all_sweeps, metric):
+    """Several sweeps on one plot: every arm of every chosen sweep, named `sweep: arm`."""
+    by_id = {s.id: s for s in all_sweeps}
+    chosen = st.multiselect("Sweeps to compare (e.g. transfer from different pretraining sources)", list(by_id),
+                            key=P + "compare")
+    if len(chosen) < 2:
+        return
+    frames = []
+    for sweep_id in chosen:
+        table = by_id[sweep_id].table()
+        if metric in table:
+            b = sweep.bands(table, metric)
+            frames.append(b.assign(arm=(by_id[sweep_id].config.name or sweep_id) + ": " + b.arm))
+    if frames:
+        st.plotly_chart(sweep_figure(pd.concat(frames), metric), config=plots.png_config("sweeps-compared"),
+                        key=P + "compare_fig")
+
+
+new_sweep_form()
+try:
+    all_sweeps = sweep.list_sweeps(ui.runs_dir())
+except OSError as e:
+    st.error(f"Cannot read the sweeps folder: {e}")
+    st.stop()
+if not all_sweeps:
+    st.info("No sweep yet. Pretrain a regressor (Pretrain page, or Run the demo on the home page), then start "
+            "a sweep above; scratch alone works too.")
+    st.stop()
+
+st.subheader("Sweeps")
+ids = [s.id for s in all_sweeps]
+wanted = st.query_params.get("sweep")
+c1, c2 = st.columns([3, 1])
+sweep_id = c1.selectbox("Sweep", ids, index=ids.index(wanted) if wanted in ids else 0, key=P + "sweep")
+st.query_params["sweep"] = sweep_id
+metric = c2.selectbox("Metric", METRICS, key=P + "metric")
+try:
+    results(all_sweeps[ids.index(sweep_id)], metric)
+except ValueError as e:
+    st.error(f"Cannot show sweep {sweep_id}: {e}")
+st.subheader("Compare sweeps")
+compare(all_sweeps, metric)

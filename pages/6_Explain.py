@@ -1,0 +1,104 @@
+"""Explain: what a trained model looks at on one ECG, as a colour overlay per lead and a share per wave."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+import dashboard as ui
+from ecgcore import explain as ex
+from ecgcore import plots
+from ecgcore.data.dataset import CLASS_NAMES, TARGETS
+from ecgcore.sweep_explain_plots import attribution_figure, wave_shares_figure
+from ecgcore.synth import PRESETS
+
+st.set_page_config(page_title="Explain · ECG Transfer Lab", layout="wide")
+st.title("Explain")
+st.caption("Attributions (Captum) of one output of a trained run on one record. Per-wave shares use the engine's "
+           "exact wave boundaries for synthetic records and neurokit2's delineation (lead II) for real ones.")
+
+P = "ex_"
+METHOD_NAMES = {"integrated_gradients": "Integrated Gradients", "saliency": "Saliency (|gradient|)",
+                "gradcam": "Grad-CAM (last conv block)", "occlusion": "Occlusion"}
+NORMAL = "normal ranges"
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing attributions...")
+def explanation(run_dir, model_mtime, record_json, method, target):
+    """Cached per run (and its model file's time), record, method and target."""
+    return ex.explain_run(run_dir, ex.load_record(json.loads(record_json)), method, target)
+
+
+def record_spec():
+    source = st.radio("Record", ["synthetic", "data set"], horizontal=True, key=P + "source")
+    c1, c2, c3 = st.columns(3)
+    if source == "synthetic":
+        preset = c1.selectbox("Preset", [NORMAL, *PRESETS], key=P + "preset")
+        seed = c2.number_input("Seed", 0, 10**6, 0, key=P + "seed")
+        fs = c3.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs")
+        spec = {"source": "synthetic", "seed": int(seed), "fs": fs}
+        return {**spec, "preset": preset} if preset != NORMAL else spec
+    path = c1.text_input("PTB-XL folder or data set .npz", key=P + "path", placeholder="/data/ptb-xl")
+    index = c2.number_input("Record index", 0, 10**7, 0, key=P + "index")
+    if not path:
+        return None
+    data = ({"source": "npz", "path": path} if path.endswith(".npz") else {"source": "ptbxl", "path": path, "fs": 100})
+    return {"data": data, "index": int(index)}
+
+
+def show(run, spec, method, target, column, key):
+    """Compute and draw one run's explanation in `column`; return its shares (None when unavailable)."""
+    try:
+        result = explanation(str(run.path), (run.path / "model.pt").stat().st_mtime, json.dumps(spec), method,
+                             target)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        column.error(f"Cannot explain {run.id}: {e}")
+        return None
+    unit = "" if run.config.task == "finetune" else f" {TARGETS.get(result.output_name, '')}"
+    column.markdown(f"**{ui.run_label(run)}** · output **{result.output_name}** = {result.output:.3g}{unit}"
+                    + (" (probability)" if run.config.task == "finetune" else ""))
+    fig = attribution_figure(result.signal, result.attributions, result.fs, result.lead_names, result.labels,
+                             title=METHOD_NAMES[method])
+    column.plotly_chart(fig, config=plots.png_config(f"explain-{run.id}"), key=f"{key}-fig")
+    if result.note:
+        column.warning(result.note)
+    if result.shares:
+        column.dataframe(pd.DataFrame([{"wave": w, "share of |attribution|": s["share"], "share of time": s["time"]}
+                                       for w, s in result.shares.items()]), hide_index=True, key=f"{key}-shares")
+    return result.shares
+
+
+done = [r for task in ("pretrain", "finetune") for r in ui.runs_of(task, states=("done",))]
+if not done:
+    st.info("No finished run yet. Pretrain or fine-tune one first (or Run the demo on the home page).")
+    st.stop()
+by_id = {r.id: r for r in done}
+with st.container(border=True):
+    c1, c2, c3 = st.columns([2, 1, 1])
+    run_id = c1.selectbox("Run", list(by_id), key=P + "run", format_func=lambda i: ui.run_label(by_id[i]))
+    run = by_id[run_id]
+    method = c2.selectbox("Method", ex.METHODS, key=P + "method", format_func=METHOD_NAMES.get)
+    if run.config.task == "pretrain":
+        outputs = list(run.config.targets)
+    else:
+        outputs = ["predicted class", *CLASS_NAMES]
+    choice = c3.selectbox("Output", outputs, key=P + "target")
+    target = None if choice == "predicted class" else choice
+    spec = record_spec()
+    others = [i for i in by_id if i != run_id and by_id[i].config.task == run.config.task]
+    other_id = st.selectbox("Side by side with (e.g. the scratch twin)", ["none", *others], key=P + "other",
+                            format_func=lambda i: i if i == "none" else ui.run_label(by_id[i]))
+
+if spec is None:
+    st.info("Give a PTB-XL folder or a data set .npz to pick a real record.")
+    st.stop()
+if other_id == "none":
+    show(run, spec, method, target, st, "one")
+else:
+    left, right = st.columns(2)
+    shares = {run_id: show(run, spec, method, target, left, "left"),
+              other_id: show(by_id[other_id], spec, method, target, right, "right")}
+    shares = {k: v for k, v in shares.items() if v}
+    if len(shares) == 2:
+        st.subheader("Per-wave shares, side by side")
+        st.plotly_chart(wave_shares_figure(shares), key="shares-compare")

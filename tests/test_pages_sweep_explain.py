@@ -1,0 +1,98 @@
+"""AppTest of the Data efficiency and Explain pages: they render, show a sweep's results and explain a run."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecgcore import jobs, runs, sweep
+
+TIMEOUT = 120
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # no job process: the test fills runs
+    return tmp_path / "runs"
+
+
+def page(name):
+    return AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT)
+
+
+@pytest.fixture
+def tiny_runs(runs_dir, tmp_path):
+    """A done pretraining run (trained in-process, tiny) and the npz it trained on."""
+    from run_fixtures import tiny_config, tiny_dataset_npz
+
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=30)
+    pre = runs.create_run(tiny_config(npz, targets=["hr", "qrs"], epochs=1), runs_dir)
+    assert jobs.run_job(pre.path) == "done"
+    return pre, npz
+
+
+def fake_done(run, accuracy):
+    """Mark a queued cell done with a hand-written summary (the page reads only status and summary)."""
+    runs.write_json(run.path / "summary.json", {"test": {"accuracy": accuracy, "macro_auroc": accuracy}})
+    run.update_status(state="done", progress=1.0)
+
+
+def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
+    pre, npz = tiny_runs
+    at = page("5_Data_efficiency").run()
+    assert not at.exception
+    assert any("No sweep yet" in i.value for i in at.info)
+    from run_fixtures import tiny_config
+
+    config = sweep.SweepConfig(base=tiny_config(npz, task="finetune", epochs=1), fractions=[0.5, 1.0], seeds=[0, 1],
+                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)], label="transfer")])
+    s = sweep.create_sweep(config, runs_dir)
+    for i, cell in enumerate(s.cells()[:6]):  # 6 of 8 cells done, 2 still queued
+        fake_done(runs.get_run(runs_dir, cell["run_id"]), 0.5 + 0.05 * i)
+    at = page("5_Data_efficiency").run()
+    assert not at.exception
+    assert at.selectbox(key="de_sweep").value == s.id
+    assert "2 queued · 6 done of 8 cells" in at.get("progress")[0].proto.text
+    table = at.dataframe[0].value
+    assert len(table) == 8 and table["accuracy"].notna().sum() == 6
+    assert any("transfer: " in m.value for m in at.markdown)  # the summary line of the transfer arm
+    assert at.get("plotly_chart")
+
+
+def test_data_efficiency_starts_a_sweep(tiny_runs, runs_dir):
+    at = page("5_Data_efficiency").run()
+    at.multiselect(key="de_fractions").set_value([0.1, 1.0])
+    at.number_input(key="de_seeds").set_value(2)
+    at.multiselect(key="de_sources").set_value([tiny_runs[0].id])
+    at.run()
+    assert "2 fractions x 2 arms x 2 seeds = **8 runs**" in " ".join(c.value for c in at.caption)
+    at.button(key="de_start").click().run()
+    assert not at.exception and not at.error
+    (s,) = sweep.list_sweeps(runs_dir)
+    assert len(s.cells()) == 8 and s.config.base.arch == "small_cnn"
+    assert {a.strategy for a in s.config.arms} == {"scratch", "freeze_first_block"}
+
+
+def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
+    pre, _ = tiny_runs
+    at = page("6_Explain").run()
+    assert not at.exception
+    at.selectbox(key="ex_method").set_value("gradcam")
+    at.selectbox(key="ex_target").set_value("qrs")
+    at.selectbox(key="ex_preset").set_value("CD")
+    at.run()
+    assert not at.exception and not at.error
+    assert any("output **qrs**" in m.value for m in at.markdown)
+    shares = at.dataframe[0].value
+    assert list(shares.wave) == ["P", "QRS", "ST-T", "baseline"]
+    assert shares["share of |attribution|"].sum() == pytest.approx(1.0)
+    # a second run on the same record, side by side
+    from run_fixtures import tiny_config
+
+    other = runs.create_run(tiny_config(pre.config.data["path"], targets=["hr", "qrs"], epochs=1, seed=1),
+                            runs.default_runs_dir())
+    assert jobs.run_job(other.path) == "done"
+    at.run()
+    at.selectbox(key="ex_other").set_value(other.id)
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe) == 2 and any("side by side" in h.value for h in at.subheader)
