@@ -29,7 +29,7 @@ from ecgcore.runs import FINISHED, Run, create_run, default_runs_dir, list_runs,
 MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
 HEARTBEAT_S = 1.0  # a running job touches RUN_DIR/heartbeat this often
 STALE_S = 30.0  # no heartbeat for this long: the job is hung or gone (a vanished pid is caught at once)
-CANCEL_GRACE_S = 1.0  # how long `cancel` waits for the job to stop on its own before signalling it
+CANCEL_GRACE_S = 1.5  # how long `cancel` waits for the job to stop on its own before signalling it
 PROGRESS_EVERY_S = 0.5  # status.json writes during an epoch are throttled to this
 
 
@@ -133,16 +133,18 @@ def _alive(run, status):
 
 
 def _is_job(pid, run):
-    """Whether process `pid` is `run`'s job. Through /proc (Linux) the command line must name the run, which
-    also rules out a zombie and a reused pid; elsewhere only the pid's existence is checked."""
+    """Whether process `pid` is `run`'s job. Through /proc (Linux) a zombie is dead and a command line that
+    does not name `run-job` and the run is a reused pid; elsewhere only the pid's existence is checked."""
     if not pid:
         return False
-    if Path("/proc/self/cmdline").exists():
+    if Path("/proc/self/stat").exists():
         try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
+        except (OSError, IndexError):
             return False
-        return b"run-job" in cmdline and run.id.encode() in cmdline
+        # a process that has just exec'd can show an empty command line for a moment: not proof of death
+        return state not in ("Z", "X") and (not cmdline or (b"run-job" in cmdline and run.id.encode() in cmdline))
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -185,7 +187,7 @@ def cancel(run):
             pid = status.get("pid")
             _kill(pid, run, signal.SIGTERM)
             run.update_status(state="cancelled", finished=now(), message="cancelled (stopped by signal)")
-            deadline = time.monotonic() + 0.8
+            deadline = time.monotonic() + 0.4
             while _is_job(pid, run) and time.monotonic() < deadline:
                 time.sleep(0.05)
             _kill(pid, run)

@@ -112,6 +112,15 @@ def _config(args, **fields):
 
 
 def _pretrain(args):
+    return _submit(pretrain_configs(args), args)
+
+
+def _finetune(args):
+    return _submit(finetune_configs(args), args)
+
+
+def pretrain_configs(args):
+    """The JobConfigs `pretrain` submits: one multi-task run, or one per target with --per-target."""
     from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
 
     targets = [t.strip().lower() for t in args.targets.split(",") if t.strip()]
@@ -124,10 +133,11 @@ def _pretrain(args):
     if args.per_target:  # each run names its target, so the runs of one call tell apart at a glance
         for config in configs:
             config.name = "-".join(p for p in (args.name, config.targets[0]) if p)
-    return _submit(configs, args)
+    return configs
 
 
-def _finetune(args):
+def finetune_configs(args):
+    """The one JobConfig `finetune` submits, its pretrained run ids resolved to absolute run folders."""
     from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
     from ecgcore.runs import resolve_run
 
@@ -149,7 +159,7 @@ def _finetune(args):
         data = data_spec(args.data) if args.data else dict(DEFAULT_FINETUNE_DATA)
     config = _config(args, task="finetune", data=data, strategy=strategy, pretrained=pretrained,
                      fraction=args.fraction, label_mode=args.label_mode)
-    return _submit([config], args)
+    return [config]
 
 
 def _submit(configs, args):

@@ -1,0 +1,116 @@
+"""The training CLI: flags -> configs, a real pretrain -> finetune round trip, `runs` subcommands, bad input."""
+
+import json
+
+import pytest
+
+from ecgcore.cli import build_parser, main
+from ecgcore.cli.train import Progress, finetune_configs, pretrain_configs
+from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA
+from ecgcore.runs import FILES, get_run, list_runs
+from run_fixtures import tiny_dataset_npz
+
+
+def parse(*argv):
+    return build_parser().parse_args(list(argv))
+
+
+def test_defaults_use_the_embedded_data_sets():
+    (pre,) = pretrain_configs(parse("pretrain"))
+    assert pre.task == "pretrain" and pre.data == DEFAULT_PRETRAIN_DATA and pre.targets == ["hr", "pr", "qrs", "qt"]
+    (fine,) = finetune_configs(parse("finetune"))
+    assert fine.data == DEFAULT_FINETUNE_DATA and fine.strategy == "scratch" and fine.pretrained == []
+
+
+def test_flags_reach_the_config():
+    (c,) = pretrain_configs(parse("pretrain", "--arch", "inception1d", "--epochs", "3", "--lr", "0.01",
+                                  "--lr-decay", "0.99", "--batch-size", "8", "--seed", "4", "--device", "cpu",
+                                  "--leads", "paper8", "--normalize", "minmax", "--resample", "500",
+                                  "--no-bandpass", "--targets", "QT,hr", "--name", "paper",
+                                  "--data", '{"source": "synthetic", "n": 50, "fs": 500}'))
+    assert (c.arch, c.epochs, c.lr, c.lr_decay, c.batch_size, c.seed, c.device) == \
+        ("inception1d", 3, 0.01, 0.99, 8, 4, "cpu")
+    assert (c.preprocess.leads, c.preprocess.normalize, c.preprocess.fs, c.preprocess.bandpass) == \
+        ("paper8", "minmax", 500.0, False)
+    assert c.targets == ["qt", "hr"] and c.name == "paper" and c.data == {"source": "synthetic", "n": 50, "fs": 500}
+
+
+def test_per_target_gives_one_run_per_target():
+    configs = pretrain_configs(parse("pretrain", "--per-target", "--targets", "hr,qrs", "--name", "p"))
+    assert [(c.targets, c.name) for c in configs] == [(["hr"], "p-hr"), (["qrs"], "p-qrs")]
+
+
+def test_data_flag_takes_a_spec_file_or_a_data_set(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"source": "synthetic", "n": 10}))
+    assert pretrain_configs(parse("pretrain", "--data", str(spec)))[0].data == {"source": "synthetic", "n": 10}
+    npz = tiny_dataset_npz(tmp_path / "d.npz", n=10)
+    assert pretrain_configs(parse("pretrain", "--data", str(npz)))[0].data == {"source": "npz", "path": str(npz)}
+
+
+def test_ptbxl_flags_build_a_ptbxl_spec(tmp_path):
+    (c,) = finetune_configs(parse("finetune", "--ptbxl", str(tmp_path), "--fs", "500", "--val-fold", "8",
+                                  "--test-fold", "9", "--label-mode", "multi", "--fraction", "0.25"))
+    assert c.data == {"source": "ptbxl", "path": str(tmp_path.resolve()), "fs": 500, "val_fold": 8, "test_fold": 9}
+    assert (c.label_mode, c.fraction) == ("multi", 0.25)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["pretrain", "--targets", "hr,st"], "unknown target"),
+    (["pretrain", "--data", "{oops"], "not valid JSON"),
+    (["pretrain", "--data", "nowhere.npz"], "not found"),
+    (["finetune", "--fraction", "1.5"], "fraction=1.5"),
+    (["finetune", "--fraction", "0"], "fraction=0"),
+    (["finetune", "--pretrained", "../evil"], "invalid run id"),
+    (["finetune", "--pretrained", "nope"], "no run 'nope'"),
+    (["finetune", "--strategy", "linear_probe"], "needs --pretrained"),
+    (["runs", "show", "nope"], "no run 'nope'"),
+    (["runs", "delete", "../x"], "invalid run id"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, argv, message):
+    keep = tmp_path / "runs" / "20260101-000000-keep"
+    keep.mkdir(parents=True)
+    (keep / "config.json").write_text("{}")
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [keep.name]  # nothing created, nothing lost
+
+
+def test_progress_prints_plain_lines_off_a_terminal(capsys):
+    import sys
+
+    progress = Progress("r1", stream=sys.stdout)
+    for status in [{"state": "running", "progress": 0.1, "epoch": 1, "message": "a"},
+                   {"state": "running", "progress": 0.2, "epoch": 1, "message": "b"},
+                   {"state": "done", "progress": 1.0, "epoch": 2, "message": "done"}]:
+        progress(status)
+    assert capsys.readouterr().out.splitlines() == ["r1 running 10% a", "r1 done 100% done"]
+
+
+def test_pretrain_then_finetune_round_trip(tmp_path, capsys):
+    npz = str(tiny_dataset_npz(tmp_path / "tiny.npz"))
+    runs_dir = str(tmp_path / "runs")
+    tiny = ["--data", npz, "--epochs", "2", "--batch-size", "16", "--runs-dir", runs_dir, "--wait"]
+    assert main(["pretrain", "--targets", "hr,qt", *tiny]) == 0
+    out = capsys.readouterr().out.splitlines()
+    pre = get_run(runs_dir, out[0])
+    assert out[1].startswith(f"{pre.id} done: mae_hr=")
+    assert pre.state == "done"
+    assert [f for f in FILES if not (pre.path / f).is_file()] == []
+    assert pre.config.targets == ["hr", "qt"]
+
+    assert main(["finetune", "--pretrained", pre.id, "--strategy", "freeze_first_block", "--fraction", "0.5",
+                 *tiny]) == 0
+    fine = get_run(runs_dir, capsys.readouterr().out.splitlines()[0])
+    assert fine.state == "done", fine.log_tail()
+    assert fine.config.pretrained == [str(pre.path.resolve())] and fine.config.fraction == 0.5
+    assert "accuracy" in fine.summary()["test"]
+
+    assert main(["runs", "list", "--runs-dir", runs_dir, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["id"], r["state"]) for r in rows] == [(pre.id, "done"), (fine.id, "done")]
+    assert main(["runs", "show", fine.id, "--runs-dir", runs_dir]) == 0
+    assert "freeze_first_block" in capsys.readouterr().out
+    assert main(["runs", "delete", fine.id, "--runs-dir", runs_dir]) == 0
+    assert [r.id for r in list_runs(runs_dir)] == [pre.id]

@@ -1,0 +1,202 @@
+"""Jobs: the queue's decisions (with a stand-in launcher), dead and hung jobs, cancel, and real job processes
+that train, get cancelled and crash."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ecgcore import jobs, runs
+from ecgcore.config import JobConfig
+from run_fixtures import tiny_config, tiny_dataset_npz
+
+
+@pytest.fixture
+def fake_launch(monkeypatch):
+    """Record the order runs would start in; a 'started' run counts as alive until its state changes."""
+    started = []
+
+    def launch(run):
+        started.append(run.id)
+        run.update_status(state="running", pid=None, started=runs.now())
+
+    monkeypatch.setattr(jobs, "_launch", launch)
+    monkeypatch.setattr(jobs, "_alive", lambda run, status: True)
+    return started
+
+
+@pytest.fixture
+def sleeper():
+    """A stand-in job process: its command line names `run-job` and the run, but it never trains."""
+    procs = []
+
+    def start(run, ignore_term=False):
+        code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+                if ignore_term else "import time; time.sleep(60)")
+        proc = subprocess.Popen([sys.executable, "-c", code, "run-job", str(run.path)], start_new_session=True)
+        procs.append(proc)
+        run.update_status(state="running", pid=proc.pid, started=runs.now())
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_queue_starts_runs_in_creation_order_under_a_cap_of_one(tmp_path, monkeypatch, fake_launch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    a, b, c = (jobs.submit(JobConfig(seed=s), tmp_path) for s in range(3))
+    assert fake_launch == [a.id]
+    assert b.state == c.state == "queued"
+    a.update_status(state="done")
+    jobs.refresh(tmp_path)
+    assert fake_launch == [a.id, b.id] and c.state == "queued"
+    jobs.cancel(c)  # a queued run that is cancelled never starts
+    b.update_status(state="failed")
+    jobs.refresh(tmp_path)
+    assert fake_launch == [a.id, b.id] and c.state == "cancelled"
+
+
+def test_queue_fills_every_free_slot(tmp_path, monkeypatch, fake_launch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "2")
+    made = [jobs.submit(JobConfig(seed=s), tmp_path) for s in range(3)]
+    assert fake_launch == [made[0].id, made[1].id]
+
+
+def test_finetune_waits_for_its_pretrained_run(tmp_path, monkeypatch, fake_launch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "2")
+    base = jobs.submit(JobConfig(), tmp_path)
+    tuned = jobs.submit(JobConfig(task="finetune", strategy="linear_probe", pretrained=[str(base.path)]), tmp_path)
+    assert fake_launch == [base.id] and tuned.state == "queued"
+    base.update_status(state="done")
+    (base.path / "model.pt").write_bytes(b"weights")
+    jobs.refresh(tmp_path)
+    assert fake_launch == [base.id, tuned.id]
+
+
+def test_finetune_fails_when_its_pretrained_run_failed(tmp_path, fake_launch):
+    base = runs.create_run(JobConfig(), tmp_path)
+    base.update_status(state="failed")
+    tuned = jobs.submit(JobConfig(task="finetune", strategy="linear_probe", pretrained=[str(base.path)]), tmp_path)
+    assert tuned.state == "failed" and "has no model.pt" in tuned.status()["error"]
+    assert fake_launch == []
+
+
+def test_max_jobs_default_and_bad_value(monkeypatch):
+    monkeypatch.delenv("ECGCORE_MAX_JOBS", raising=False)
+    assert jobs.max_jobs() == max(1, (os.cpu_count() or 1) // 2)
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "0")
+    with pytest.raises(ValueError, match="ECGCORE_MAX_JOBS"):
+        jobs.max_jobs()
+
+
+def test_a_job_whose_process_died_is_marked_interrupted(tmp_path, sleeper):
+    run = runs.create_run(JobConfig(), tmp_path)
+    proc = sleeper(run)
+    jobs.refresh(tmp_path)
+    assert run.state == "running"
+    proc.kill()
+    proc.wait()
+    jobs.refresh(tmp_path)
+    status = run.status()
+    assert status["state"] == "failed" and status["error"].startswith("interrupted")
+
+
+def test_a_hung_job_with_a_stale_heartbeat_is_failed_and_stopped(tmp_path, sleeper):
+    run = runs.create_run(JobConfig(), tmp_path)
+    proc = sleeper(run)
+    (run.path / "heartbeat").touch()
+    old = time.time() - jobs.STALE_S - 5
+    os.utime(run.path / "heartbeat", (old, old))
+    jobs.refresh(tmp_path)
+    assert run.state == "failed"
+    assert proc.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_cancel_signals_a_job_that_ignores_the_flag(tmp_path, sleeper):
+    run = runs.create_run(JobConfig(), tmp_path)
+    proc = sleeper(run, ignore_term=True)  # deaf to the flag and to SIGTERM: only SIGKILL stops it
+    status = jobs.cancel(run)
+    assert status["state"] == "cancelled" and "signal" in status["message"]
+    assert proc.wait(timeout=5) == -signal.SIGKILL
+    assert (run.path / "cancel").exists()
+
+
+def test_cancel_leaves_a_finished_run_alone(tmp_path):
+    run = runs.create_run(JobConfig(), tmp_path)
+    run.update_status(state="done")
+    assert jobs.cancel(run)["state"] == "done"
+
+
+# ---- real job processes -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    return tiny_dataset_npz(tmp_path_factory.mktemp("data") / "tiny.npz")
+
+
+def test_a_job_trains_in_its_own_process_and_fills_the_run(tmp_path, npz):
+    run = jobs.submit(tiny_config(npz), tmp_path)
+    seen = []
+    status = jobs.wait(run, lambda s: seen.append((s["state"], s["progress"])), poll_s=0.2)
+    assert status["state"] == "done", run.log_tail()
+    assert status["progress"] == 1.0 and status["pid"] != os.getpid() and status["finished"]
+    progress = [p for _, p in seen]
+    assert progress == sorted(progress)
+    assert [m["epoch"] for m in run.metrics()] == [1, 2]
+    assert {"train_loss", "val_loss", "val_mae_hr"} <= set(run.metrics()[0])
+    assert run.summary()["n_train"] > 0 and "mae_hr" in run.summary()["test"]
+    assert run.predictions()["y_pred"].shape == run.predictions()["y_true"].shape
+    for name in ("model.pt", "heartbeat", "log.txt"):
+        assert (run.path / name).is_file(), name
+    assert "done" in run.log_tail()
+
+
+def test_cancel_stops_a_training_job(tmp_path, npz):
+    run = jobs.submit(tiny_config(npz, epochs=500, batch_size=4), tmp_path)
+    deadline = time.monotonic() + 60
+    while not run.metrics() and time.monotonic() < deadline:  # training has really begun
+        time.sleep(0.2)
+    assert run.state == "running", run.log_tail()
+    pid = run.status()["pid"]
+    assert jobs.cancel(run)["state"] == "cancelled"
+    end = time.monotonic() + 10
+    while jobs._is_job(pid, run) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not jobs._is_job(pid, run)
+    assert run.state == "cancelled" and not (run.path / "model.pt").exists()
+
+
+def test_the_job_stops_itself_at_the_cancel_flag(tmp_path, monkeypatch):
+    from ecgcore import train
+
+    def fit(config, *, on_batch, on_epoch, should_stop, log):
+        on_epoch({"epoch": 1, "train_loss": 1.0, "val_loss": 1.0})
+        assert not should_stop()
+        (run.path / "cancel").touch()  # what jobs.cancel writes
+        if should_stop():
+            raise train.Cancelled("stopped at batch 0")
+        raise AssertionError("should_stop ignored the cancel flag")
+
+    monkeypatch.setattr(train, "fit", fit)
+    run = runs.create_run(JobConfig(epochs=4), tmp_path)
+    assert jobs.run_job(run.path) == "cancelled"
+    status = run.status()
+    assert status["message"] == "cancelled" and status["epoch"] == 1 and status["progress"] == 0.25
+    assert [m["epoch"] for m in run.metrics()] == [1] and (run.path / "heartbeat").exists()
+
+
+def test_a_crash_inside_fit_fails_the_run_with_the_error(tmp_path, npz):
+    config = tiny_config(npz)
+    config.data = {"source": "npz", "path": str(tmp_path / "missing.npz")}
+    run = jobs.submit(config, tmp_path)
+    status = jobs.wait(run, poll_s=0.2)
+    assert status["state"] == "failed"
+    assert "FileNotFoundError" in status["error"] and "missing.npz" in status["error"]
+    log = (run.path / "log.txt").read_text()
+    assert "Traceback" in log and "missing.npz" in log

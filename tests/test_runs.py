@@ -1,0 +1,137 @@
+"""Run folders: ids, creation, atomic status, tolerant reading, listing and deletion (no job processes here)."""
+
+import json
+import os
+
+import pytest
+
+from ecgcore import runs
+from ecgcore.config import JobConfig
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "..", "a..b", "", ".hidden", "-x", "a b", "x" * 129, "a\\b", 7])
+def test_unsafe_run_ids_are_refused(bad):
+    with pytest.raises(ValueError, match="invalid run id"):
+        runs.validate_run_id(bad)
+
+
+def test_generated_ids_are_valid_and_name_task_arch_and_label(tmp_path):
+    run = runs.create_run(JobConfig(arch="resnet1d"), tmp_path, name="my demo/1")
+    assert runs.validate_run_id(run.id) == run.id
+    assert "-pretrain-resnet1d-my-demo-1-" in run.id
+    assert run.config.name == "my demo/1"
+
+
+def test_create_run_writes_config_and_queued_status(tmp_path):
+    config = JobConfig(task="finetune", epochs=3, seed=7)
+    run = runs.create_run(config, tmp_path)
+    assert run.config == config
+    status = run.status()
+    assert status["state"] == "queued" and status["progress"] == 0 and status["created"]
+    assert run.metrics() == [] and run.summary() is None and run.predictions() is None and run.log_tail() == ""
+
+
+def test_bad_config_creates_no_folder(tmp_path):
+    with pytest.raises(ValueError, match="fraction"):
+        runs.create_run(JobConfig(task="finetune", fraction=1.5), tmp_path)
+    with pytest.raises(ValueError, match="pretrained run .* not found"):
+        runs.create_run(JobConfig(task="finetune", strategy="linear_probe", pretrained=[str(tmp_path / "nope")]),
+                        tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pretrained_paths_are_stored_absolute(tmp_path, monkeypatch):
+    base = runs.create_run(JobConfig(), tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run = runs.create_run(JobConfig(task="finetune", strategy="linear_probe", pretrained=[base.id]), tmp_path)
+    assert run.config.pretrained == [str(base.path.resolve())]
+
+
+def test_an_id_taken_by_another_session_is_never_reused(tmp_path, monkeypatch):
+    first = runs.create_run(JobConfig(seed=1), tmp_path)
+    ids = iter([first.id, first.id, "20260101-000000-other"])
+    monkeypatch.setattr(runs, "new_run_id", lambda config, name="": next(ids))
+    second = runs.create_run(JobConfig(seed=2), tmp_path)
+    assert second.id == "20260101-000000-other"
+    assert first.config.seed == 1 and second.config.seed == 2
+
+
+def test_status_write_is_atomic(tmp_path, monkeypatch):
+    run = runs.create_run(JobConfig(), tmp_path)
+    before = (run.path / "status.json").read_text()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runs.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        run.update_status(state="running", progress=0.5)
+    assert (run.path / "status.json").read_text() == before
+    assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "status.json"]  # no temp left
+
+
+def test_finished_state_is_sticky(tmp_path):
+    run = runs.create_run(JobConfig(), tmp_path)
+    run.update_status(state="cancelled")
+    assert run.update_status(state="running", progress=0.7)["state"] == "cancelled"
+    assert run.status()["progress"] == 0
+    assert run.update_status(force=True, state="queued")["state"] == "queued"
+
+
+def test_metrics_skip_a_half_written_last_line(tmp_path):
+    run = runs.create_run(JobConfig(), tmp_path)
+    run.append_metrics({"epoch": 1, "val_loss": 0.5})
+    with open(run.path / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 2, "val_lo')
+    assert run.metrics() == [{"epoch": 1, "val_loss": 0.5}]
+
+
+def test_list_runs_in_creation_order_and_reports_damaged_folders(tmp_path):
+    made = [runs.create_run(JobConfig(seed=s), tmp_path) for s in range(3)]
+    (made[1].path / "status.json").write_text("{not json")
+    (tmp_path / "_sweeps").mkdir()  # other folders in the runs dir are not runs
+    listed = runs.list_runs(tmp_path)
+    assert [r.id for r in listed if r != made[1]] == [made[0].id, made[2].id]
+    assert made[1] in listed
+    assert "status.json is damaged" in made[1].problem
+    assert made[1].status()["state"] == "failed" and "damaged" in made[1].status()["error"]
+    assert made[0].problem is None
+    assert runs.list_runs(tmp_path / "absent") == []
+
+
+def test_get_run_and_resolve_run(tmp_path):
+    run = runs.create_run(JobConfig(), tmp_path)
+    assert runs.get_run(tmp_path, run.id) == run
+    assert runs.resolve_run(run.id, tmp_path) == run
+    assert runs.resolve_run(str(run.path), tmp_path / "elsewhere") == run
+    with pytest.raises(FileNotFoundError, match="no run 'nope'"):
+        runs.get_run(tmp_path, "nope")
+    with pytest.raises(ValueError, match="invalid run id"):
+        runs.resolve_run("../" + run.id, tmp_path)
+
+
+def test_default_runs_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "r"))
+    assert runs.default_runs_dir() == tmp_path / "r"
+    assert runs.default_runs_dir(tmp_path / "x") == tmp_path / "x"
+    monkeypatch.delenv("ECGCORE_RUNS")
+    assert str(runs.default_runs_dir()) == "runs"
+
+
+def test_delete_refuses_a_running_run_and_leaves_others(tmp_path):
+    keep, running, done = (runs.create_run(JobConfig(seed=s), tmp_path) for s in range(3))
+    running.update_status(state="running")
+    done.update_status(state="done")
+    with pytest.raises(ValueError, match="cancel it"):
+        runs.delete_run(running)
+    runs.delete_run(done)
+    assert not done.path.exists() and running.path.is_dir() and keep.path.is_dir()
+    assert {r.id for r in runs.list_runs(tmp_path)} == {keep.id, running.id}
+
+
+def test_numpy_values_are_written_as_plain_json(tmp_path):
+    import numpy as np
+
+    runs.write_json(tmp_path / "s.json", {"a": np.float32(0.5), "b": np.arange(2)})
+    assert json.loads((tmp_path / "s.json").read_text()) == {"a": 0.5, "b": [0, 1]}
+    assert oct(os.stat(tmp_path / "s.json").st_mode & 0o777) == "0o644"
