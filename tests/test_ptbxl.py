@@ -7,7 +7,7 @@ import pytest
 import wfdb
 
 from ecgcore.data import ptbxl
-from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.data.dataset import CLASS_NAMES, DataSet
 from ecgcore.data.ptbxl import load_ptbxl, summary
 from ecgcore.data.sources import load_dataset
 from ptbxl_fixture import make_ptbxl_fixture
@@ -53,9 +53,12 @@ def test_loads_raw_signals_labels_and_folds(base):
     assert "truncated" in ds.config["skipped"][0]["reason"]
 
 
-def test_report_per_mode(base):
+def test_report_per_mode(base, tmp_path):
     with pytest.warns(UserWarning):
-        report = load_ptbxl(base).config["report"]
+        ds = load_ptbxl(base)
+    report = ds.config["report"]
+    assert DataSet.load(ds.save(tmp_path / "ds.npz")).config["report"] == report  # JSON-safe, round trips
+    assert report["records_per_fold"] == {"7": 6, "8": 6, "9": 5, "10": 5}
     multi, single = report["modes"]["multi"], report["modes"]["single"]
     assert multi["records"] == 22 and single["records"] == 20
     assert multi["class_counts"] == {"NORM": 4, "MI": 5, "STTC": 5, "CD": 5, "HYP": 5}

@@ -237,7 +237,7 @@ def report(dataset):
     folds, counts = np.unique(dataset.fold, return_counts=True)
     return {
         "records": len(dataset), "fs": dataset.fs, "leads": list(dataset.lead_names),
-        "records_per_fold": {int(f): int(k) for f, k in zip(folds, counts)},
+        "records_per_fold": {str(f): int(k) for f, k in zip(folds, counts)},  # str keys: JSON round trip
         "splits": {"train": [int(f) for f in folds if f not in (val, test)], "val": val, "test": test},
         "modes": modes, "skipped": config["skipped"], "no_superclass": len(config["no_superclass"]),
     }
