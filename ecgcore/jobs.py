@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import ecgcore
-from ecgcore.runs import FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, now, write_bytes, \
-    write_json
+from ecgcore.runs import FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, now, \
+    pretrained_problem, write_bytes, write_json
 
 MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
 HEARTBEAT_S = 1.0  # a running job touches RUN_DIR/heartbeat this often
@@ -92,18 +92,13 @@ def start_queued(runs_dir=None):
 def _waiting_for(run):
     """None when `run` may start, '' while a pretrained run is still queued/running, else why it never can."""
     try:
-        pretrained = run.config.pretrained
+        deps = [Run(path) for path in run.config.pretrained]
     except ValueError as e:
         return str(e)
-    waiting = False
-    for path in pretrained:
-        dep = Run(path)
-        state = dep.state
-        if state in ("queued", "running"):
-            waiting = True
-        elif not (dep.path / "model.pt").is_file():
-            return f"pretrained run {dep.path} has no model.pt (its state: {state})"
-    return "" if waiting else None
+    problems = [p for p in map(pretrained_problem, deps) if p]
+    if problems:
+        return problems[0]
+    return "" if any(dep.state in ("queued", "running") for dep in deps) else None
 
 
 def _launch(run):

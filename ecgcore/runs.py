@@ -265,7 +265,18 @@ def _pretrained_dir(path):
     path = Path(path).resolve()
     if not (path / "config.json").is_file():
         raise ValueError(f"pretrained run {path} not found (no config.json there)")
+    problem = pretrained_problem(Run(path))
+    if problem:
+        raise ValueError(problem)
     return path
+
+
+def pretrained_problem(run):
+    """None when `run` can serve as a pretrained run (now, or once it finishes), else why it never can."""
+    state = run.state
+    if state not in ("queued", "running") and not (run.path / "model.pt").is_file():
+        return f"pretrained run {run.path} has no model.pt (its state: {state})"
+    return None
 
 
 def get_run(runs_dir, run_id):

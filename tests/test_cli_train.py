@@ -64,6 +64,7 @@ def test_ptbxl_flags_build_a_ptbxl_spec(tmp_path):
     (["finetune", "--pretrained", "../evil"], "invalid run id"),
     (["finetune", "--pretrained", "nope"], "no run 'nope'"),
     (["finetune", "--strategy", "linear_probe"], "needs --pretrained"),
+    (["finetune", "--pretrained", "20260101-000000-keep"], "has no model.pt"),
     (["runs", "show", "nope"], "no run 'nope'"),
     (["runs", "delete", "../x"], "invalid run id"),
 ])
@@ -71,6 +72,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, argv, message)
     keep = tmp_path / "runs" / "20260101-000000-keep"
     keep.mkdir(parents=True)
     (keep / "config.json").write_text("{}")
+    (keep / "status.json").write_text('{"state": "failed"}')
     assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1

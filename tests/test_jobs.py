@@ -81,9 +81,13 @@ def test_finetune_waits_for_its_pretrained_run(tmp_path, monkeypatch, fake_launc
 
 def test_finetune_fails_when_its_pretrained_run_failed(tmp_path, fake_launch):
     base = runs.create_run(JobConfig(), tmp_path)
-    base.update_status(state="failed")
+    base.update_status(state="running")
     tuned = jobs.submit(JobConfig(task="finetune", strategy="linear_probe", pretrained=[str(base.path)]), tmp_path)
+    base.update_status(state="failed")
+    jobs.refresh(tmp_path)
     assert tuned.state == "failed" and "has no model.pt" in tuned.status()["error"]
+    with pytest.raises(ValueError, match="has no model.pt"):  # refused at once when already failed
+        jobs.submit(JobConfig(task="finetune", strategy="linear_probe", pretrained=[str(base.path)]), tmp_path)
     assert fake_launch == []
 
 
@@ -189,6 +193,17 @@ def test_the_job_stops_itself_at_the_cancel_flag(tmp_path, monkeypatch):
     status = run.status()
     assert status["message"] == "cancelled" and status["epoch"] == 1 and status["progress"] == 0.25
     assert [m["epoch"] for m in run.metrics()] == [1] and (run.path / "heartbeat").exists()
+
+
+def test_a_corrupt_pretrained_model_fails_the_run_clearly(tmp_path, npz):
+    base = runs.create_run(tiny_config(npz), tmp_path)
+    base.update_status(state="done")
+    (base.path / "model.pt").write_bytes(b"not a checkpoint")
+    run = runs.create_run(tiny_config(npz, task="finetune", strategy="freeze_first_block",
+                                      pretrained=[str(base.path)]), tmp_path)
+    assert jobs.run_job(run.path) == "failed"  # in this process: the same code path, no start-up cost
+    assert "model.pt is corrupt" in run.status()["error"]
+    assert base.state == "done" and (base.path / "model.pt").read_bytes() == b"not a checkpoint"
 
 
 def test_a_crash_inside_fit_fails_the_run_with_the_error(tmp_path, npz):
