@@ -84,3 +84,18 @@ def test_lead_index_picks_one_lead(ecgsyn500):
 def test_bad_arguments_raise(shape, lead_index, fs, match):
     with pytest.raises(ValueError, match=match):
         measure_intervals(np.zeros(shape), fs, lead_index=lead_index)
+
+
+def test_recovers_parametric_engine_labels():
+    # Noise-free records of our engine on a grid of normal intervals: its labels share measure's convention.
+    from ecgcore.synth import synthesize
+
+    rng = np.random.default_rng(0)
+    n = 8
+    grid = {"hr": rng.uniform(55, 75, n), "pr": rng.permutation(np.linspace(120, 220, n)),
+            "qrs": rng.permutation(np.linspace(65, 110, n)), "qt": rng.permutation(np.linspace(350, 460, n))}
+    batch = synthesize(grid, n=n, fs=500, noise=False, seed=1)
+    m = measure_intervals(batch.signals, 500, lead_index=1)
+    tolerance = {"hr": 2, "pr": 15, "qrs": 15, "qt": 25}  # bpm, ms; seen: +-1, -9..0, -10..+9, +5..+17
+    for target, tol in tolerance.items():
+        np.testing.assert_allclose(m.values[target], batch.labels[target], atol=tol, err_msg=target)
