@@ -72,23 +72,26 @@ def _beats_in_record(onsets, p, fs, length):
 
 
 def _place(template, onsets, length):
-    """Sum of `template` (N, C, T) started at each onset (N, B) -> (N, C, length); zero outside the beats."""
-    n, _, t_len = template.shape
-    template = np.concatenate([template, np.zeros((n, template.shape[1], 1))], axis=2).astype(np.float32)
-    # (index t_len is the zero column every sample outside a beat points at)
+    """Sum of `template` (C, N, T) started at each onset (N, B) -> (N, C, length); zero outside the beats."""
+    n_leads, n, t_len = template.shape
+    # index t_len of each record's row is a zero that every sample outside a beat points at
+    template = np.concatenate([template, np.zeros((n_leads, n, 1))], axis=2).astype(np.float32)
     # beat index of each sample: beats started at or before it, minus one
     rows, cols = np.nonzero((onsets > 0) & (onsets < length))
     marks = np.zeros((n, length), dtype=np.int64)
     marks[rows, onsets[rows, cols]] = 1
     beat = (onsets <= 0).sum(1)[:, None] - 1 + np.cumsum(marks, axis=1)
     t = np.arange(length)
-    overlapping = int(np.ceil(t_len / np.diff(onsets, axis=1).min())) + 1  # beats one sample can lie in
-    out = np.zeros((n, template.shape[1], length), dtype=np.float32)
+    record = np.arange(n)[:, None]
+    overlapping = int(np.ceil(t_len / np.diff(onsets, axis=1).min()))  # beats one sample can lie in
+    out = np.zeros((n, n_leads, length), dtype=np.float32)
     for k in range(overlapping):
         b = beat - k
-        local = t - np.take_along_axis(onsets, np.maximum(b, 0), axis=1)
+        local = t - onsets.ravel().take(record * onsets.shape[1] + np.maximum(b, 0))
         local = np.where((b < 0) | (local >= t_len), t_len, local)
-        out += np.take_along_axis(template, local[:, None, :], axis=2)
+        flat = record * (t_len + 1) + local  # 1-D takes: far faster than take_along_axis's broadcast indices
+        for j in range(n_leads):
+            out[:, j] += template[j].ravel().take(flat)
     return out
 
 
@@ -101,7 +104,7 @@ def _chunk(p, fs, length, rng, with_noise):
     start, span, peak = windows(p, mode, qt)
     tau = np.arange(int(np.ceil((start + span).max() * fs)) + 2) / fs
     shapes = wave_shapes(tau, start, span, peak, 1e-3 * p["qrs"])
-    template = np.einsum("nwt,nwj->njt", shapes, amplitudes(p, mode))
+    template = np.einsum("nwt,nwj->jnt", shapes, amplitudes(p, mode))
     signals = _place(template, onsets, length)
     if with_noise:
         signals += draw_noise(p, signals.shape[1], np.arange(length) / fs, rng)
@@ -136,9 +139,9 @@ def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, prog
         part = slice(lo, min(lo + chunk, n))
         eight, chunk_labels, chunk_fiducials = _chunk({k: v[part] for k, v in p.items()}, fs, length,
                                                       np.random.default_rng([seed, i]), noise)
-        lead_i, lead_ii = eight[:, 0], eight[:, 1]
-        signals[part] = np.concatenate([np.stack([lead_i, lead_ii, *limb_leads(lead_i, lead_ii)], axis=1),
-                                        eight[:, 2:]], axis=1)
+        signals[part, :2], signals[part, 6:] = eight[:, :2], eight[:, 2:]
+        for k, lead in enumerate(limb_leads(eight[:, 0], eight[:, 1]), start=2):
+            signals[part, k] = lead
         for k, v in chunk_labels.items():
             labels[k][part] = v
         fiducials.append(chunk_fiducials)
