@@ -179,7 +179,8 @@ class Sweep:
         return counts
 
     def finished(self):
-        return all(c["state"] in ("done", "failed", "cancelled") for c in self.cells())
+        """No cell is queued or running (failed, cancelled and missing cells wait for `advance`)."""
+        return not any(c["state"] in ("queued", "running") for c in self.cells())
 
     def cancel(self):
         """Cancel every queued or running cell (a later `advance` resubmits them)."""
