@@ -207,3 +207,20 @@ def test_source_spec_routes_here_with_json_options(base):
         load_ptbxl(base, folds=[8, 9], progress=lambda done, total: calls.append((done, total)))
     assert ds.signals.shape[1] == 8 and ds.config["val_fold"] == 8 and set(ds.fold) == {8, 9, 10}
     assert calls[-1][0] == calls[-1][1] == 11  # 5 + 5 single-label records + one multi-label
+
+
+def test_fine_tuning_splits_by_the_chosen_folds(base):
+    """End to end through the data spec: training holds out exactly the validation and test folds."""
+    from ecgcore.config import JobConfig
+    from ecgcore.train import fit
+
+    config = JobConfig(task="finetune", label_mode="multi", epochs=1, batch_size=8, device="cpu",
+                       data={"source": "ptbxl", "path": str(base), "val_fold": 9, "test_fold": 10})
+    with pytest.warns(UserWarning, match="skipped 1"):
+        result = fit(config, log=lambda *_: None)
+    s = result.summary
+    assert (s["n_train"], s["n_val"], s["n_test"]) == (12, 5, 5)
+    # fixture: record r of class c has ecg_id 4c + r + 1 and lies in fold index (r + c) % 4; fold 10 is index 3
+    in_test = [str(4 * c + r + 1) for c in range(5) for r in range(4) if (r + c) % 4 == 3]
+    assert sorted(result.predictions["record_id"].tolist()) == sorted(in_test)
+    assert result.predictions["y_score"].shape == (5, 5)
