@@ -172,7 +172,12 @@ def _submit(configs, args):
         return 0
     failed = 0
     for run in runs:
-        status = jobs.wait(run, Progress(run.id))
+        try:
+            status = jobs.wait(run, Progress(run.id))
+        except KeyboardInterrupt:  # the job is detached: stopping the wait must not look like stopping the run
+            print(f"\nstopped waiting; {run.id} goes on (`python -m ecgcore runs cancel {run.id}` stops it)",
+                  file=sys.stderr)
+            return 130
         if status["state"] == "done":
             print(f"{run.id} done: {headline(run.summary())}", flush=True)
         else:
