@@ -100,3 +100,16 @@ def test_cached_and_routed(twelve, monkeypatch):
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gan.make_dataset(**{"n": 2, **kwargs})
+
+
+def test_synth_cli_gan_engine(tmp_path, capsys):
+    from ecgcore.cli import main
+    from ecgcore.data.dataset import DataSet
+
+    out = tmp_path / "gan.npz"
+    assert main(["synth", "--engine", "gan", "--n", "2", "--fs", "100", "--seed", "3", "--out", str(out)]) == 0
+    ds = DataSet.load(out)
+    assert ds.signals.shape == (ds.config["n_kept"], 12, 1000) and ds.config["source"] == "gan"
+    assert "labels measured: kept" in capsys.readouterr().out
+    assert main(["synth", "--engine", "gan", "--n", "2", "--classes", "MI", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "--engine gan" in capsys.readouterr().err

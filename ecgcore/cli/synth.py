@@ -17,8 +17,9 @@ def register(sub):
     p.add_argument("--classes", metavar="NAMES",
                    help="'all' or comma-separated simulated classes (NORM,MI,STTC,CD,HYP): a balanced "
                         "classification set; without it records draw from the normal ranges")
-    p.add_argument("--engine", choices=("parametric", "ecgsyn"), default="parametric",
-                   help="parametric (fast, default) or ecgsyn (neurokit2's ECGSYN, ~1 s per record)")
+    p.add_argument("--engine", choices=("parametric", "ecgsyn", "gan"), default="parametric",
+                   help="parametric (fast, default), ecgsyn (neurokit2's ECGSYN, ~1 s per record) or gan "
+                        "(DeepFake ECG GAN, 10 s normal records with measured labels; failures dropped)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per record (default 10)")
     p.add_argument("--no-noise", action="store_true", help="no baseline wander, powerline or muscle noise")
     p.add_argument("--out", required=True, metavar="PATH.npz", help="file to write")
@@ -34,12 +35,22 @@ def _synth(args):
         raise ValueError(f"--out {out} must end in .npz")
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to overwrite it")
-    dataset = make_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed, classes=args.classes,
-                           engine=args.engine, noise=not args.no_noise)
+    if args.engine == "gan":
+        if args.classes or args.no_noise:
+            raise ValueError("--engine gan makes normal ECGs as the GAN learnt them: no --classes or --no-noise")
+        from ecgcore.synth.gan import make_dataset as make_gan_dataset
+
+        dataset = make_gan_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed)
+    else:
+        dataset = make_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed,
+                               classes=args.classes, engine=args.engine, noise=not args.no_noise)
     dataset.save(out)
     summary = ", ".join(f"{k} {v.mean():.0f}±{v.std():.0f}" for k, v in dataset.targets.items())
     print(f"wrote {out}: {len(dataset)} records x {len(dataset.lead_names)} leads x {dataset.signals.shape[-1]} "
           f"samples at {dataset.fs:g} Hz; {summary}")
+    if "n_kept" in dataset.config:
+        print(f"labels measured: kept {dataset.config['n_kept']} of {dataset.config['n']} records; failed per "
+              "target: " + ", ".join(f"{k} {v}" for k, v in dataset.config["dropped"].items()))
     if dataset.label is not None:
         counts = {name: int((dataset.label == i).sum()) for i, name in enumerate(dataset.class_names)}
         print("classes: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
