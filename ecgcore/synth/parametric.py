@@ -7,6 +7,8 @@ one pass per overlapping beat, usually 1-2), add noise, derive III, aVR, aVL, aV
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ from ecgcore.synth.waves import amplitudes, MODE_NAMES, realised_qt_ms, wave_sha
 FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
 LOOKBACK_S = 1.5  # longer than any beat (PR 400 + QT 950 ms): the first sample sees every beat reaching it
 CHUNK_VALUES = 2_000_000  # records x 8 leads x samples per chunk (~16 MB per float64 work array)
+WORKERS = min(4, len(os.sched_getaffinity(0)))  # threads; each holds one chunk's work arrays
 FS_RANGE = (100.0, 1000.0)
 DURATION_RANGE = (2.0, 600.0)  # s; at least two beats at 30 bpm for a heart rate label
 
@@ -133,10 +136,12 @@ def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, prog
     length = int(round(duration * fs))
     signals = np.empty((n, len(LEADS), length), dtype=np.float32)
     labels = {k: np.empty(n) for k in ("hr", "pr", "qrs", "qt")}
-    fiducials = []
     chunk = max(1, CHUNK_VALUES // (8 * length))
-    for i, lo in enumerate(range(0, n, chunk)):
-        part = slice(lo, min(lo + chunk, n))
+    parts = [slice(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+
+    def run(i):
+        """Fill chunk i's rows in place (chunks are disjoint) and return its fiducials."""
+        part = parts[i]
         eight, chunk_labels, chunk_fiducials = _chunk({k: v[part] for k, v in p.items()}, fs, length,
                                                       np.random.default_rng([seed, i]), noise)
         signals[part, :2], signals[part, 6:] = eight[:, :2], eight[:, 2:]
@@ -144,9 +149,16 @@ def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, prog
             signals[part, k] = lead
         for k, v in chunk_labels.items():
             labels[k][part] = v
-        fiducials.append(chunk_fiducials)
-        if progress is not None:
-            progress(part.stop / n)
+        return chunk_fiducials
+
+    # Chunks run on a few threads (numpy releases the GIL in its loops); each chunk has its own seed, so the
+    # output does not depend on the number of threads or their timing.
+    fiducials = []
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(parts))) as pool:
+        for i, chunk_fiducials in enumerate(pool.map(run, range(len(parts)))):
+            fiducials.append(chunk_fiducials)
+            if progress is not None:
+                progress(parts[i].stop / n)
     beats = max(f.shape[1] for f in fiducials)
     fiducials = np.concatenate([np.pad(f, ((0, 0), (0, beats - f.shape[1]), (0, 0)), constant_values=np.nan)
                                 for f in fiducials])
