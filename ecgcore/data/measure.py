@@ -11,7 +11,8 @@ convention is the synthetic engine's label convention:
 A measurement that fails, rests on too few beats, comes from an irregular "rhythm" (noise picked up as
 beats), scatters from beat to beat, or falls outside BOUNDS is NaN and counted as dropped: a record never
 carries a wrong label. No state is kept between records, so callers may measure in chunks of any size.
-`delineate` is the per-record step; other measurements (e.g. morphology on a median beat) can build on it.
+`delineate` is the per-record step; `measure_morphology` builds on it: R, S, ST and T of every lead's median
+beat and the QRS axis (the morphology targets of measured-label pretraining, ecgcore.data.measured).
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def intervals_of_record(signal, fs):
         return nan
     out = {"hr": 60.0 / np.median(rr)}
     for target, (start, end) in _INTERVAL_WAVES.items():
-        out[target] = _robust_median(waves[end] - waves[start]) * 1000.0 / fs
+        # neurokit2 now and then returns one wave list a beat longer than another: they no longer pair up
+        paired = len(waves[end]) == len(waves[start])
+        out[target] = _robust_median(waves[end] - waves[start]) * 1000.0 / fs if paired else np.nan
     for target, (lo, hi) in BOUNDS.items():
         if not lo <= out[target] <= hi:
             out[target] = np.nan
@@ -121,4 +124,98 @@ def measure_intervals(signals, fs, lead_index=None):
         raise ValueError(f"fs={fs!r} must be a positive sampling rate in Hz")
     rows = [intervals_of_record(record, fs) for record in signals]
     values = {t: np.array([row[t] for row in rows], dtype=np.float64) for t in INTERVAL_TARGETS}
+    return Measurements(values=values, dropped={t: int(np.isnan(v).sum()) for t, v in values.items()})
+
+
+# Morphology targets, measured on the median beat of every lead (beats aligned on lead II's R peaks):
+# R and S amplitude, ST level at J+60 ms and T amplitude (signed, largest deviation), each relative to the
+# PR-segment baseline, in the signal's units (mV for raw PTB-XL), plus the frontal QRS axis (degrees) from
+# the net QRS deflections of leads I and aVF (aVF = II - I/2 where absent).
+MORPHOLOGY_KINDS = ("r_amp", "s_amp", "st", "t_amp")
+QRS_AXIS = "qrs_axis"
+_BEAT_WINDOW_S = (-0.25, 0.6)  # around each R peak: holds the PR segment and the T wave at usual rates
+_ST_AFTER_J_S = 0.06
+
+
+def morphology_targets(lead_names):
+    """Target names of the morphology measurements of `lead_names`: "r_amp_V1", ..., "qrs_axis"."""
+    return [f"{kind}_{lead}" for lead in lead_names for kind in MORPHOLOGY_KINDS] + [QRS_AXIS]
+
+
+def target_unit(name):
+    """Unit of any measured target (intervals and morphology)."""
+    if name == "hr":
+        return "bpm"
+    if name in INTERVAL_TARGETS:
+        return "ms"
+    return "degrees" if name == QRS_AXIS else "mV"
+
+
+def median_beat(signals, fs, rpeaks):
+    """(C, W) median over beats of (C, L) `signals` in windows around `rpeaks`, and the R peak's index in it."""
+    start, stop = (round(s * fs) for s in _BEAT_WINDOW_S)
+    rpeaks = rpeaks[(rpeaks + start >= 0) & (rpeaks + stop <= signals.shape[-1])]
+    if len(rpeaks) < MIN_BEATS:
+        raise ValueError(f"{len(rpeaks)} whole beats, need {MIN_BEATS}")
+    beats = signals[:, rpeaks[:, None] + np.arange(start, stop)]  # (C, beats, W)
+    return np.median(beats, axis=1), -start
+
+
+def _median_offset(wave, rpeaks, default):
+    """Median samples from each R peak to a delineated wave; `default` when neurokit2 gave none (or a list
+    that does not pair with the R peaks)."""
+    offsets = wave - rpeaks if len(wave) == len(rpeaks) else np.array([np.nan])
+    return int(round(np.nanmedian(offsets))) if np.isfinite(offsets).any() else int(round(default))
+
+
+def morphology_of_record(record, fs, lead_names):
+    """{target: value} for one (C, L) record; NaN everywhere when lead II cannot be delineated."""
+    names = morphology_targets(lead_names)
+    nan = dict.fromkeys(names, np.nan)
+    record = np.asarray(record, dtype=np.float64)
+    if "II" not in lead_names or not np.all(np.isfinite(record)):
+        return nan
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, rpeaks, waves = delineate(record[list(lead_names).index("II")], fs)
+        rr = np.diff(rpeaks)
+        if rr.std() > MAX_RR_CV * rr.mean():  # noise picked up as beats, as in intervals_of_record
+            return nan
+        beat, r = median_beat(record, fs, rpeaks)
+    except Exception:  # noqa: BLE001  (same reason as in intervals_of_record)
+        return nan
+    width = beat.shape[1]
+    on = r + _median_offset(waves["ECG_R_Onsets"], rpeaks, -0.05 * fs)
+    off = r + _median_offset(waves["ECG_R_Offsets"], rpeaks, 0.05 * fs)
+    pr = slice(max(on - round(0.04 * fs), 0), max(on - round(0.01 * fs), 1))
+    if not 0 <= pr.start < on < r <= off < width:
+        return nan
+    baseline = beat[:, pr].mean(axis=1)
+    qrs = beat[:, on:off + 1] - baseline[:, None]
+    j60 = min(off + round(_ST_AFTER_J_S * fs), width - 1)
+    t_wave = beat[:, min(off + round(0.08 * fs), width - 1):] - baseline[:, None]
+    t_amp = t_wave[np.arange(len(beat)), np.abs(t_wave).argmax(axis=1)]
+    values = {"r_amp": qrs.max(axis=1).clip(min=0), "s_amp": qrs.min(axis=1).clip(max=0),
+              "st": beat[:, j60] - baseline, "t_amp": t_amp}
+    out = {f"{kind}_{lead}": float(values[kind][i]) for i, lead in enumerate(lead_names) for kind in MORPHOLOGY_KINDS}
+    net = {lead: out[f"r_amp_{lead}"] + out[f"s_amp_{lead}"] for lead in lead_names}
+    if "I" in net:
+        avf = net["aVF"] if "aVF" in net else net["II"] - net["I"] / 2
+        out[QRS_AXIS] = float(np.degrees(np.arctan2(avf, net["I"])))
+    else:
+        out[QRS_AXIS] = np.nan
+    return out
+
+
+def measure_morphology(signals, fs, lead_names):
+    """Morphology targets (see morphology_targets) of (N, C, L) `signals`: Measurements with NaN where dropped."""
+    signals = np.asarray(signals)
+    if signals.ndim != 3 or signals.shape[1] != len(lead_names):
+        raise ValueError(f"signals must be (N, C, L) with C = {len(lead_names)} lead names, got {signals.shape}")
+    if fs <= 0:
+        raise ValueError(f"fs={fs!r} must be a positive sampling rate in Hz")
+    rows = [morphology_of_record(record, fs, lead_names) for record in signals]
+    names = morphology_targets(lead_names)
+    values = {t: np.array([row[t] for row in rows], dtype=np.float64) for t in names}
     return Measurements(values=values, dropped={t: int(np.isnan(v).sum()) for t, v in values.items()})
