@@ -80,7 +80,7 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
     return go.Figure(data=traces, layout=dict(
         xaxis=dict(range=[0, width_mm], **grid),
         yaxis=dict(range=[0, ROW_MM * len(rows)], scaleanchor="x", scaleratio=1, **grid),
-        title=title, plot_bgcolor="white", paper_bgcolor="white", height=520,
+        title=title, plot_bgcolor="white", paper_bgcolor="white", height=400,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h", y=-0.02),
         annotations=[dict(x=width_mm, y=0, xanchor="right", yanchor="bottom", showarrow=False,
                           text=f"25 mm/s · 10 mm/mV · {fs:g} Hz", font=dict(size=10, color="gray"))],
@@ -126,18 +126,21 @@ def learning_curves(metrics_by_run):
     second = mae_keys or [k for k in CLASSIFICATION_KEYS if k in keys]
     title = "validation MAE (clinical units)" if mae_keys else "validation metrics"
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", title))
+    n_epochs = 1
     for i, (label, metrics) in enumerate(metrics_by_run.items()):
         colour = PALETTE[i % len(PALETTE)]
+        prefix = f"{label} " if len(metrics_by_run) > 1 else ""  # one run: the legend names just the curves
         epochs = [m.get("epoch") for m in metrics]
+        n_epochs = max([n_epochs, *[e for e in epochs if e is not None]])
         for key, dash in zip(LOSS_KEYS, ("solid", "dash")):
             fig.add_trace(go.Scatter(x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers",
-                                     name=f"{label} {key}", line=dict(color=colour, dash=dash)), row=1, col=1)
+                                     name=prefix + key, line=dict(color=colour, dash=dash)), row=1, col=1)
         for j, key in enumerate(second):
             fig.add_trace(go.Scatter(x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers",
-                                     name=f"{label} {key.removeprefix('val_')}",
+                                     name=prefix + key.removeprefix("val_"),
                                      line=dict(color=colour, dash=("solid", "dot", "dashdot", "longdash")[j % 4])),
                           row=1, col=2)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, n_epochs // 10))  # whole epochs only
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
 

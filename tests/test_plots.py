@@ -67,7 +67,7 @@ def test_learning_curves_overlay_runs_and_pick_mae_panel():
     # runs differ by colour, train/val by dash
     assert fig.data[0].line.color != fig.data[4].line.color
     cls = plots.learning_curves({"c": [{"epoch": 1, "train_loss": 1, "val_loss": 1, "val_macro_auroc": 0.7}]})
-    assert [t.name for t in cls.data][-1] == "c macro_auroc"
+    assert [t.name for t in cls.data] == ["train_loss", "val_loss", "macro_auroc"]  # one run: no run label
 
 
 def test_pred_vs_true_panels_and_shape_check():
