@@ -1,0 +1,253 @@
+"""Pretraining sources "measured" (real ECGs, regression targets measured by neurokit2) and "mixed".
+
+measured: take any ECG collection ecgcore reads (a PTB-XL folder, or a data set .npz), ignore its diagnostic
+labels and measure per record the four intervals (ecgcore.data.measure.measure_intervals) and, optionally,
+morphology targets on the median beat (measure_morphology). Intervals are measured at the highest rate the
+folder holds (records500/ when present), whatever rate the signals are served at. A failed or implausible
+measurement is NaN (training masks it) and counted per target in config["dropped"]. The measured targets are
+cached apart from the signals (kind "measured"), keyed by folder, options and file timestamps, so serving
+another rate does not measure again.
+
+Leakage guard: on data with folds (PTB-XL) only the training folds are used, never `val_fold` / `test_fold`
+(the folds fine-tuning validates and tests on), whatever `folds` asks; the data set's config lists the folds
+and record ids used. Its `fold` is dropped, so pretraining splits these records at random.
+
+mixed: synthetic and measured-real records together at a chosen ratio, same leads, rate and target names
+(a target one part lacks is NaN there, masked like a failed measurement).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ecgcore.data import measure
+from ecgcore.data.cache import cached
+from ecgcore.data.dataset import DataSet
+
+# Intervals measured on lead II alone (the paper's way) and as the median over II, V2, V5 were compared on the
+# parametric engine's records (README "Pretraining on real ECGs with measured labels"): the median measured QRS
+# closer to the truth and the other intervals alike, so it is the default; leads absent from a set are skipped.
+DEFAULT_INTERVAL_LEADS = ("II", "V2", "V5")
+
+
+def make_dataset(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None, morphology=True,
+                 interval_leads=None, progress=None):
+    """Real ECGs at `path` with measured targets, restricted to training folds.
+
+    path: a PTB-XL folder or a data set .npz. fs, leads: the signals served (PTB-XL: 100 or 500 Hz; an .npz
+    keeps its own rate). folds: the folds to use (None: every fold but val_fold and test_fold; asking for
+    either raises ValueError). morphology: also measure the median-beat targets of every served lead.
+    interval_leads: the leads the intervals are measured on (median over them when several; None: those of
+    DEFAULT_INTERVAL_LEADS the set has).
+    """
+    source = Path(path).expanduser()
+    if source.is_dir():
+        data, measured = _ptbxl(source.resolve(), fs, leads, val_fold, test_fold, folds, morphology,
+                                interval_leads, progress)
+    elif source.is_file():
+        data, measured = _npz(source.resolve(), val_fold, test_fold, folds, morphology, interval_leads)
+    else:
+        raise ValueError(f"measured source path={str(path)!r} is neither a PTB-XL folder nor a data set file")
+    targets = {name: measured.targets[name] for name in measured.targets}
+    config = {
+        **measured.config, "source": "measured", "path": str(source.resolve()), "fs": float(data.fs),
+        "leads": list(data.lead_names), "targets": list(targets),
+        "units": {name: measure.target_unit(name) for name in targets},
+    }
+    return DataSet(signals=data.signals, fs=data.fs, lead_names=data.lead_names, targets=targets,
+                   record_id=data.record_id, config=config)
+
+
+def training_folds(available, val_fold, test_fold, folds=None):
+    """The folds measured-label pretraining may use: `folds` (default: all available) minus val/test folds.
+
+    Raises ValueError when `folds` names the validation or test fold: their labels must stay unseen.
+    """
+    held_out = {int(val_fold), int(test_fold)}
+    if folds is None:
+        chosen = sorted(int(f) for f in available if int(f) not in held_out)
+    else:
+        chosen = sorted({int(f) for f in folds})
+        leaked = sorted(held_out.intersection(chosen))
+        if leaked:
+            raise ValueError(f"folds={chosen} includes fold(s) {leaked}, the validation/test folds "
+                             f"(val_fold={val_fold}, test_fold={test_fold}) that fine-tuning is scored on: "
+                             "measured-label pretraining uses training folds only")
+    if not chosen:
+        raise ValueError(f"no training fold left for measured-label pretraining (available folds "
+                         f"{sorted(int(f) for f in available)}, val_fold={val_fold}, test_fold={test_fold})")
+    return chosen
+
+
+def measure_targets(signals, fs, lead_names, morphology=True, interval_leads=None):
+    """{target: (N,) float32, NaN where dropped} for (N, C, L) signals: intervals, then morphology targets."""
+    lead_names = list(lead_names)
+    interval_leads = _interval_leads(lead_names, interval_leads)
+    missing = [lead for lead in interval_leads if lead not in lead_names]
+    if missing or not interval_leads:
+        raise ValueError(f"interval_leads={list(interval_leads)!r}: leads {missing} are not among {lead_names}")
+    per_lead = [measure.measure_intervals(signals, fs, lead_index=lead_names.index(lead)).values
+                for lead in interval_leads]
+    targets = {}
+    for name in measure.INTERVAL_TARGETS:
+        stacked = np.stack([values[name] for values in per_lead])
+        # A target needs most leads to agree it is measurable: noise passes on one lead now and then.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # nanmedian of an all-NaN column
+            median = np.nanmedian(stacked, axis=0)
+        targets[name] = np.where(np.isfinite(stacked).sum(0) >= (len(per_lead) + 1) // 2, median, np.nan)
+    if morphology:
+        targets.update(measure.measure_morphology(signals, fs, lead_names).values)
+    return {name: np.asarray(values, dtype=np.float32) for name, values in targets.items()}
+
+
+def _interval_leads(lead_names, interval_leads):
+    if interval_leads is None:
+        return [lead for lead in DEFAULT_INTERVAL_LEADS if lead in lead_names] or ["II"]
+    return list(interval_leads)
+
+
+def _targets_set(key, records, measure_records):
+    """The cached targets-only DataSet (no signal samples) of `records`, measured on a miss."""
+    def build():
+        targets = measure_records()
+        dropped = {name: int(np.isnan(v).sum()) for name, v in targets.items()}
+        return DataSet(signals=np.zeros((len(records), 0, 0), np.float32), fs=key["measure_fs"], lead_names=(),
+                       targets=targets, record_id=np.asarray(records, dtype=str),
+                       config={"measured_at_fs": key["measure_fs"], "dropped": dropped, "n_records": len(records),
+                               "morphology": key["morphology"], "interval_leads": key["interval_leads"]})
+    return cached(key, build, kind="measured")
+
+
+def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_leads, progress):
+    from ecgcore.data import ptbxl  # wfdb and pandas only when a folder is read
+
+    database, _ = ptbxl.read_tables(root)
+    use = training_folds(database["strat_fold"].dropna().unique(), val_fold, test_fold, folds)
+    data = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold, folds=use,
+                            progress=progress)
+    measure_fs = 500.0 if (root / ptbxl.RATES[500][1]).is_dir() else float(data.fs)  # int on a cache miss
+    column = ptbxl.RATES[measure_fs][0]
+    ids = [str(r) for r in data.record_id]
+    files = [ptbxl.DATABASE_CSV] + [f"{database.loc[int(i), column]}{ext}" for i in ids for ext in (".hea", ".dat")]
+    key = {"source": "measured", "path": str(root), "folds": use, "measure_fs": measure_fs,
+           "leads": list(data.lead_names), "morphology": bool(morphology),
+           "interval_leads": _interval_leads(data.lead_names, interval_leads),
+           "stamp": ptbxl.folder_stamp(root, files)}
+
+    def measure_records():
+        if measure_fs == data.fs:
+            return measure_targets(data.signals, data.fs, data.lead_names, morphology, interval_leads)
+        # One record at a time at the high rate: a whole PTB-XL at 500 Hz does not fit in memory.
+        rows = []
+        for i, record_id in enumerate(ids):
+            try:
+                signal = ptbxl.read_record(root, str(database.loc[int(record_id), column]), measure_fs,
+                                           data.lead_names)[None]
+                rows.append(measure_targets(signal, measure_fs, data.lead_names, morphology, interval_leads))
+            except ValueError:  # a bad high-rate file: measure the served signal instead
+                rows.append(measure_targets(data.signals[i:i + 1], data.fs, data.lead_names, morphology,
+                                            interval_leads))
+        return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+
+    measured = _targets_set(key, ids, measure_records)
+    measured.config = {**measured.config, "folds": use, "val_fold": int(val_fold), "test_fold": int(test_fold),
+                       "record_ids": ids}
+    return data, measured
+
+
+def _npz(file, val_fold, test_fold, folds, morphology, interval_leads):
+    data = DataSet.load(file)
+    use = None
+    if data.fold is not None:
+        use = training_folds(np.unique(data.fold), val_fold, test_fold, folds)
+        data = data.subset(np.isin(data.fold, use))
+    elif folds is not None:
+        raise ValueError(f"folds={folds!r} given but {file} has no folds")
+    ids = [str(r) for r in data.record_id] if data.record_id is not None else [str(i) for i in range(len(data))]
+    st = file.stat()
+    key = {"source": "measured", "path": str(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+           "folds": use, "measure_fs": float(data.fs), "leads": list(data.lead_names),
+           "morphology": bool(morphology), "interval_leads": _interval_leads(data.lead_names, interval_leads)}
+    measured = _targets_set(key, ids, lambda: measure_targets(data.signals, data.fs, data.lead_names,
+                                                              morphology, interval_leads))
+    measured.config = {**measured.config, "folds": use, "val_fold": int(val_fold), "test_fold": int(test_fold),
+                       "record_ids": ids}
+    data.record_id = np.asarray(ids)
+    return data, measured
+
+
+def mixed_dataset(real, synthetic=None, ratio=0.5, n=None, seed=0):
+    """Measured-real and synthetic records together: `ratio` of the `n` records are real.
+
+    real, synthetic: data specs (ecgcore.data.sources; "source" defaults to "measured" / "synthetic"). The
+    synthetic part is made at the real part's rate unless its spec names one (then it is resampled), and
+    takes the real part's leads. n: total records (None: as many as both parts allow at this ratio).
+    Targets are the union of both parts' (NaN where a part lacks one: masked in training).
+    """
+    from ecgcore.data.preprocess import preprocess
+    from ecgcore.config import Preprocess
+    from ecgcore.data.sources import load_dataset
+    from ecgcore.leads import select
+
+    if not 0 <= ratio <= 1:
+        raise ValueError(f"ratio={ratio!r} is invalid: the share of real records must be in [0, 1]")
+    real_set = load_dataset({"source": "measured", **real})
+    synthetic = {"source": "synthetic", "fs": real_set.fs, **(synthetic or {})}
+    synth_set = load_dataset(synthetic)
+    signals, fs, _ = preprocess(synth_set.signals, synth_set.fs, synth_set.lead_names,
+                                Preprocess(bandpass=False, normalize="none", fs=real_set.fs))
+    signals, _ = select(signals, synth_set.lead_names, real_set.lead_names)
+    if signals.shape[-1] != real_set.signals.shape[-1]:
+        raise ValueError(f"synthetic records last {signals.shape[-1] / fs:g} s, the real ones "
+                         f"{real_set.duration:g} s: give the synthetic spec the same duration")
+    if n is None:
+        n = int(min(len(real_set) / ratio if ratio else np.inf, len(synth_set) / (1 - ratio) if ratio < 1 else np.inf))
+    n_real = int(round(ratio * n))
+    for name, need, have in (("real", n_real, len(real_set)), ("synthetic", n - n_real, len(synth_set))):
+        if need > have:
+            raise ValueError(f"n={n} at ratio={ratio} needs {need} {name} records but the {name} spec gives {have}")
+    rng = np.random.default_rng(seed)
+    take_real = np.sort(rng.choice(len(real_set), n_real, replace=False))
+    take_synth = np.sort(rng.choice(len(synth_set), n - n_real, replace=False))
+    names = list(dict.fromkeys([*real_set.targets, *synth_set.targets]))
+    nan = lambda k: np.full(k, np.nan, np.float32)  # noqa: E731
+    targets = {t: np.concatenate([real_set.targets[t][take_real] if t in real_set.targets else nan(n_real),
+                                  synth_set.targets[t][take_synth] if t in synth_set.targets else nan(n - n_real)])
+               for t in names}
+    real_ids = real_set.record_id[take_real] if real_set.record_id is not None else take_real
+    ids = [f"real:{r}" for r in real_ids] + [f"synthetic:{i}" for i in take_synth]
+    units = {**{t: measure.target_unit(t) for t in names}, **real_set.config.get("units", {})}
+    config = {"source": "mixed", "ratio": float(ratio), "n": n, "n_real": n_real, "n_synthetic": n - n_real,
+              "seed": seed, "targets": names, "units": units, "dropped": {t: int(np.isnan(v).sum())
+                                                                          for t, v in targets.items()},
+              "real": real_set.config, "synthetic": {k: v for k, v in synthetic.items()}}
+    return DataSet(signals=np.concatenate([real_set.signals[take_real], signals[take_synth]]), fs=real_set.fs,
+                   lead_names=real_set.lead_names, targets=targets, record_id=np.asarray(ids), config=config)
+
+
+def measurement_error(n=100, fs=500, noise=True, seed=0, interval_leads=None):
+    """How far the measured targets fall from the parametric engine's exact labels.
+
+    Draws `n` records from the engine's normal ranges (the synthetic pretraining distribution), measures them
+    as the measured source does, and returns {target: {"median": ..., "p90": ..., "dropped": count}} of the
+    absolute error (bpm or ms; degrees for qrs_axis against the engine's axis).
+    """
+    from ecgcore.synth import sample_params, synthesize
+
+    params, _ = sample_params(n, seed=seed)
+    batch = synthesize(params, n=n, fs=fs, seed=seed, noise=noise)
+    measured = measure_targets(batch.signals, fs, batch.lead_names, morphology=True, interval_leads=interval_leads)
+    truth = {**batch.labels, measure.QRS_AXIS: batch.params["axis"]}
+    out = {}
+    for name, true in truth.items():
+        error = np.abs(measured[name] - true)
+        if name == measure.QRS_AXIS:
+            error = np.abs((measured[name] - true + 180) % 360 - 180)  # angles wrap
+        ok = np.isfinite(error)
+        out[name] = {"median": float(np.median(error[ok])) if ok.any() else None,
+                     "p90": float(np.percentile(error[ok], 90)) if ok.any() else None, "dropped": int((~ok).sum())}
+    return out
