@@ -5,6 +5,8 @@ Every function takes plain arrays / dicts and returns a `plotly.graph_objects.Fi
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -234,6 +236,8 @@ def to_png(figs):
 
     kaleido.start_sync_server(silence_warnings=True)
     try:
-        return [fig.to_image(format="png", scale=2) for fig in figs]
+        with warnings.catch_warnings():  # plotly notes that its per-call browser options yield to the server's
+            warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
+            return [fig.to_image(format="png", scale=2) for fig in figs]
     finally:
         kaleido.stop_sync_server(silence_warnings=True)

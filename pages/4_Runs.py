@@ -92,7 +92,8 @@ if len(chosen) == 1:
     model = run.path / "model.pt"
     if model.is_file():
         c2.download_button("Checkpoint (model.pt)", model.read_bytes(), f"{run.id}-model.pt", key="dl_model")
-    if metrics and c3.button("Render charts as PNG", key="png", help="Uses kaleido with the local Chromium."):
+    if metrics and c3.button("Render curves as PNG", key="png",
+                             help="Kaleido with the local Chromium; every chart also has a camera icon."):
         try:
             st.session_state["png_export"] = (run.id, plots.to_png([fig])[0])
         except Exception as e:  # kaleido reports a missing browser with its own exception types

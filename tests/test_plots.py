@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,9 @@ def test_label_histograms_group_by_class():
 
 def test_png_config_sets_modebar_export_name():
     assert plots.png_config("run-1-curves")["toImageButtonOptions"]["filename"] == "run-1-curves"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="kaleido needs a Chrome/Chromium")
+def test_to_png_renders_png_bytes_with_kaleido():
+    (png,) = plots.to_png([plots.learning_curves({"a": [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.2}]})])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
