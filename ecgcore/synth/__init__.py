@@ -19,7 +19,7 @@ Public API
 
 Label convention (labels and fiducials; the same as ecgcore.data.measure's):
   PR  = P onset -> QRS onset;  QRS = QRS onset -> J point (QRS offset);  QT = QRS onset -> T end;
-  HR  = 60 / mean R-R interval between the record's beats.
+  HR  = 60 / mean R-R interval between the record's beats (the requested rate if it holds fewer than two).
 Every wave is exactly zero outside its window, so onsets and offsets are where the wave starts and ends.
 PR and QRS are the requested values; QT is the requested one, or with qt_correction the QT that the requested
 QTc gives at the record's realised heart rate; HR is realised from the drawn beat-to-beat variability.
