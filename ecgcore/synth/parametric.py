@@ -23,7 +23,7 @@ LOOKBACK_S = 1.5  # longer than any beat (PR 400 + QT 950 ms): the first sample 
 CHUNK_VALUES = 2_000_000  # records x 8 leads x samples per chunk (~16 MB per float64 work array)
 WORKERS = min(4, len(os.sched_getaffinity(0)))  # threads; each holds one chunk's work arrays
 FS_RANGE = (100.0, 1000.0)
-DURATION_RANGE = (2.0, 600.0)  # s; at least two beats at 30 bpm for a heart rate label
+DURATION_RANGE = (2.0, 600.0)  # s
 
 
 @dataclass

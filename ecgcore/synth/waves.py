@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgcore.synth.params import GROUPS, MIN_PR_GAP_MS, MIN_T_MS
+from ecgcore.synth.params import GROUPS, MIN_PR_GAP_MS, MIN_T_MS, PARAMS
 
 # (name, shape power, peak position within the window); the ST wave has its own shape (see wave_shapes), the
 # T wave's peak lies T_PEAK_TO_END_MS before its end.
@@ -89,6 +89,11 @@ def _mode_table(mode, key):
     return np.stack([MODES[m][key] for m in MODE_NAMES])[mode]
 
 
+def _mode_limb(mode, wave):
+    """(N,) per-record limb entry of a mode: a value, or (share, direction) as two arrays."""
+    return np.array([MODES[m]["limb"][wave] for m in MODE_NAMES], dtype=float)[mode].T
+
+
 def amplitudes(p, mode):
     """(N, W, 8) amplitude of each wave in leads I, II, V1-V6, from full (N,) parameters `p`."""
     n = len(mode)
@@ -102,13 +107,12 @@ def amplitudes(p, mode):
     put("p", _limb(p["p_amp"], 60.0), p["p_amp"][:, None] * P_PRECORDIAL)
     put("r", _limb(r_amp, axis), r_amp[:, None] * _mode_table(mode, "r"))
     for wave, sign in (("septal_q", -1.0), ("s", -1.0), ("r2", 1.0)):
-        share = np.array([MODES[m]["limb"][wave][0] for m in MODE_NAMES])[mode]
-        deg = np.array([MODES[m]["limb"][wave][1] for m in MODE_NAMES])[mode]
+        share, deg = _mode_limb(mode, wave)
         put(wave, _limb(share * r_amp, deg), sign * r_amp[:, None] * _mode_table(mode, wave))
-    st_share = np.array([MODES[m]["limb"]["st"][0] for m in MODE_NAMES])[mode]
-    st_deg = np.array([MODES[m]["limb"]["st"][1] for m in MODE_NAMES])[mode]
-    put("st", _limb(st_share * r_amp / 1.2, st_deg), (r_amp / 1.2)[:, None] * _mode_table(mode, "st"))
-    t_sign = np.array([MODES[m]["limb"]["t"] for m in MODE_NAMES])[mode]
+    share, deg = _mode_limb(mode, "st")  # a block's secondary ST shift, in mV at the default voltage
+    voltage = r_amp / PARAMS["r_amp"]["default"]
+    put("st", _limb(share * voltage, deg), voltage[:, None] * _mode_table(mode, "st"))
+    t_sign = _mode_limb(mode, "t")
     t_limb = _limb(t_amp * t_sign, axis)
     t_pre = t_amp[:, None] * _mode_table(mode, "t")
     # Lead-group changes: a vector along the group's frontal direction (so reciprocal leads mirror it) plus
@@ -151,7 +155,7 @@ def windows(p, mode, qt):
     for g in GROUPS:
         put(f"q_{g}", pr, np.minimum(p[f"qw_{g}"] * ms, 0.6 * qrs))
     for wave in ("r", "s", "r2"):
-        frac = np.array([MODES[m]["window"][wave] for m in MODE_NAMES])[mode]
+        frac = np.array([MODES[m]["window"][wave] for m in MODE_NAMES])[mode]  # (N, 2): start, end
         put(wave, pr + frac[:, 0] * qrs, (frac[:, 1] - frac[:, 0]) * qrs)
     put("st", pr + (1 - ST_RAMP) * qrs, ST_RAMP * qrs + jt)  # ramp before J, then decays to 0 at T end
     put("t", pr + qrs + T_START * jt, (1 - T_START) * jt)
