@@ -88,8 +88,8 @@ def _gan_run(n):
     from ecgcore.synth import gan
 
     os.environ["ECGCORE_CACHE"] = tempfile.mkdtemp()  # time making data sets, not reading the cache
-    for _ in gan.generate(2):  # load the weights and warm up
-        pass
+    for _, batch in gan.generate(2):  # load the weights and neurokit2, warm up
+        gan.label(batch)
     start = time.perf_counter()
     for _ in gan.generate(n, seed=1, batch_size=64):
         pass
