@@ -18,7 +18,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def record():
-    return np.random.default_rng(0).normal(size=(12, 400)).astype(np.float32)
+    return np.random.default_rng(0).normal(size=(12, 200)).astype(np.float32)
 
 
 @pytest.mark.parametrize("method", ex.METHODS)

@@ -82,7 +82,7 @@ def no_queue(monkeypatch):
 def tiny(tmp_path):
     from run_fixtures import tiny_config, tiny_dataset_npz
 
-    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=60)
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=40)
     runs_dir = tmp_path / "runs"
     pre = runs.create_run(tiny_config(npz, targets=["hr"], epochs=1), runs_dir)
     base = tiny_config(npz, task="finetune", epochs=1)
