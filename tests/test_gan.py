@@ -62,6 +62,11 @@ def test_paper8_resampled_and_cropped():
     np.testing.assert_allclose(ds12.signals[:, [0, 1, *range(6, 12)]], ds.signals, atol=1e-5)
 
 
+def test_odd_rate_and_duration_give_consistent_lengths():
+    ds = gan.make_dataset(n=1, fs=360, duration=2.345, seed=0, leads="paper8")
+    assert ds.signals.shape[-1] == 844  # the 1172 samples of 2.345 s at 500 Hz, x 360/500, rounded up
+
+
 def test_failed_measurements_are_dropped_and_counted(monkeypatch):
     real = gan.generate
 

@@ -16,6 +16,7 @@ The GAN makes normal ECGs only: a pretraining source, not a classification targe
 
 from __future__ import annotations
 
+import math
 import warnings
 from fractions import Fraction
 from functools import lru_cache
@@ -94,8 +95,8 @@ def _check(fs, duration, leads):
         raise ValueError(f"leads={leads!r} is unknown; choose one of {sorted(LEAD_SETS)}")
 
 
-def _resample(signals, fs):
-    ratio = Fraction(fs / GAN_FS).limit_denominator(1000)
+def _resample(signals, ratio):
+    """Resample along the last axis by the exact fraction `ratio` (to ceil(L * ratio) samples)."""
     if ratio == 1:
         return signals
     from scipy.signal import resample_poly
@@ -116,10 +117,11 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
     _check(fs, duration, leads)
     config = {"source": "gan", "n": int(n), "fs": fs, "duration": duration, "seed": int(seed), "leads": leads}
     length_500 = int(round(duration * GAN_FS))
+    ratio = Fraction(fs).limit_denominator(1000) / GAN_FS  # exact for rates given to 1/1000 Hz
 
     def build():
         lead_names = LEAD_SETS[leads]
-        out = np.empty((int(n), len(lead_names), int(round(duration * fs))), dtype=np.float32)
+        out = np.empty((int(n), len(lead_names), math.ceil(length_500 * ratio)), dtype=np.float32)
         targets = {t: np.empty(int(n), dtype=np.float32) for t in INTERVAL_TARGETS}
         dropped, kept = dict.fromkeys(INTERVAL_TARGETS, 0), 0
         for start, batch in generate(n, seed=seed, batch_size=batch_size):
@@ -130,7 +132,7 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
             batch = batch[ok]
             if leads == "all":
                 batch = twelve_from_eight(batch)
-            out[kept:kept + len(batch)] = _resample(batch, fs)
+            out[kept:kept + len(batch)] = _resample(batch, ratio)
             for t in INTERVAL_TARGETS:
                 targets[t][kept:kept + len(batch)] = measured.values[t][ok]
             kept += len(batch)
