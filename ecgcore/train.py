@@ -26,6 +26,7 @@ from ecgcore.leads import LEAD_SETS
 from ecgcore.models import build_model, first_block
 
 EVAL_BATCH = 256
+READ_EVERY_S = 0.5
 
 
 class Cancelled(Exception):
@@ -76,6 +77,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
         model.target_mean.copy_(torch.from_numpy(mean))
         model.target_std.copy_(torch.from_numpy(np.where(std > 0, std, 1.0)))
     model.to(device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # few fixed shapes: autotuning pays off at once
 
     X = torch.from_numpy(dataset.signals).to(device)
     Y = torch.from_numpy(y).to(device)
@@ -95,6 +97,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
         f"{len(parts.test)} test records, {n_batches} batches per epoch")
 
     history, best, best_score, best_epoch, bad_epochs = [], None, None, 0, 0
+    last_loss, last_read = float("nan"), float("-inf")
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -112,7 +115,11 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
             optimizer.step()
             total += loss.detach() * len(idx)
             if on_batch is not None:
-                on_batch(epoch, b, n_batches, loss.item())
+                # Reading a loss back waits for the GPU; on CUDA do it at most every READ_EVERY_S and
+                # report the latest value read, so the loop never stalls the device for a progress line.
+                if device.type == "cpu" or time.perf_counter() - last_read > READ_EVERY_S:
+                    last_loss, last_read = loss.item(), time.perf_counter()
+                on_batch(epoch, b, n_batches, last_loss)
         record = {"epoch": epoch, "train_loss": total.item() / min(n_train, n_batches * config.batch_size),
                   "lr": optimizer.param_groups[0]["lr"]}
         scheduler.step()
