@@ -33,14 +33,16 @@ def sweep_figure(bands, metric, title=None):
         if len(band):
             fig.add_trace(go.Scatter(
                 x=np.r_[band.fraction, band.fraction[::-1]], y=np.r_[band.hi, band.lo[::-1]], fill="toself",
-                fillcolor=_rgba(colour, 0.18), line=dict(width=0), hoverinfo="skip", showlegend=False,
+                mode="lines", fillcolor=_rgba(colour, 0.18), line=dict(width=0), hoverinfo="skip", showlegend=False,
                 legendgroup=arm, name=f"{arm} 95% CI"))
         fig.add_trace(go.Scatter(
             x=b.fraction, y=b["mean"], mode="lines+markers", name=arm, legendgroup=arm, line=dict(color=colour),
             customdata=np.c_[b.n, b.lo, b.hi],
             hovertemplate=(f"{arm}<br>fraction %{{x:.0%}}<br>{metric} %{{y:.3f}}"
                            "<br>95% CI [%{customdata[1]:.3f}, %{customdata[2]:.3f}], n=%{customdata[0]}<extra></extra>")))
-    fig.update_xaxes(type="log", title="labelled fraction", tickformat=".0%")
+    fractions = sorted(bands.fraction.unique())
+    fig.update_xaxes(type="log", title="labelled fraction", tickvals=fractions,
+                     ticktext=[f"{f:.0%}" if f >= 0.01 else f"{f:.1%}" for f in fractions])
     fig.update_yaxes(title=metric)
     fig.update_layout(title=title, template="plotly_white", height=420, legend=dict(orientation="h", y=-0.2))
     return fig
@@ -48,7 +50,8 @@ def sweep_figure(bands, metric, title=None):
 
 def attribution_figure(signal, attributions, fs, lead_names, labels=None, title=None):
     """Leads stacked top to bottom, each drawn over a heat strip of its |attribution| (scaled to the record's
-    largest); `labels` (ecgcore.explain.wave_labels) shades the waves along the bottom."""
+    99.5th percentile, so a few extreme samples do not wash out the rest); `labels`
+    (ecgcore.explain.wave_labels) marks the waves along the bottom."""
     signal = np.asarray(signal, dtype=float)
     heat = np.abs(np.asarray(attributions, dtype=float))
     if signal.shape != heat.shape or signal.ndim != 2 or len(lead_names) != signal.shape[0]:
@@ -56,9 +59,9 @@ def attribution_figure(signal, attributions, fs, lead_names, labels=None, title=
                          "must agree as (leads, samples)")
     n_leads, n = signal.shape
     t = np.arange(n) / fs
-    peak = heat.max()
+    peak = np.percentile(heat, 99.5)
     fig = go.Figure(go.Heatmap(
-        z=heat[::-1] / peak if peak > 0 else heat, x=t, y=np.arange(n_leads), colorscale="Reds", zmin=0, zmax=1,
+        z=np.clip(heat[::-1] / peak, 0, 1) if peak > 0 else heat, x=t, y=np.arange(n_leads), colorscale="Reds", zmin=0, zmax=1,
         colorbar=dict(title="|attr|", len=0.6), hoverinfo="skip"))
     # each lead scaled into its row (0.45 of the row each side), so one shared axis holds all of them
     span = np.abs(signal).max(axis=1, keepdims=True)
@@ -94,6 +97,6 @@ def wave_shares_figure(shares_by_name):
     first = next(iter(shares_by_name.values()), {})
     fig.add_trace(go.Scatter(x=list(first), y=[first[w]["time"] for w in first], mode="markers",
                              marker=dict(symbol="line-ew-open", size=40, color="black"), name="share of time"))
-    fig.update_yaxes(title="share", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title="share", tickformat=".0%")
     fig.update_layout(barmode="group", template="plotly_white", height=320, legend=dict(orientation="h", y=-0.2))
     return fig
