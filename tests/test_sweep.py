@@ -187,3 +187,22 @@ def test_sweep_results_table_bands_and_cli(no_queue, tiny, tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_csv(csv), table, check_dtype=False)
     assert main(["sweep", "status", s.id, "--runs-dir", str(runs_dir)]) == 0
     assert "8 done" in capsys.readouterr().out
+
+
+def test_cli_start_builds_the_grid(no_queue, tiny, capsys):
+    from ecgcore.cli import main
+
+    config, runs_dir, pre = tiny
+    npz = config.base.data["path"]
+    assert main(["sweep", "start", "--data", npz, "--arm", f"linear_probe:{pre.id}=probe", "--fractions", "0.5,1",
+                 "--seeds", "3,4", "--epochs", "1", "--runs-dir", str(runs_dir), "--name", "cli"]) == 0
+    (s,) = sweep.list_sweeps(runs_dir)
+    assert capsys.readouterr().out.strip() == s.id
+    c = s.config
+    assert [a.name for a in c.arms] == ["scratch", "probe"]  # scratch added as the reference
+    assert c.arms[1].pretrained == [str(pre.path.resolve())] and c.seeds == [3, 4] and c.fractions == [0.5, 1.0]
+    assert c.base.arch == pre.config.arch and c.base.preprocess == pre.config.preprocess and c.name == "cli"
+    assert len(s.cells()) == 8
+    assert main(["sweep", "start", "--arm", "linear_probe:no-such-run", "--runs-dir", str(runs_dir)]) == 2
+    assert main(["sweep", "start", "--fractions", "0.5,x", "--runs-dir", str(runs_dir)]) == 2
+    assert "--fractions" in capsys.readouterr().err
