@@ -51,7 +51,9 @@ def test_twelve_leads_with_exact_limb_relations(twelve, raw):
 
 
 def test_paper8_resampled_and_cropped():
-    ds = gan.make_dataset(n=3, fs=100, duration=5.0, seed=0, leads="paper8")
+    done = []
+    ds = gan.make_dataset(n=3, fs=100, duration=5.0, seed=0, leads="paper8", batch_size=2, progress=done.append)
+    assert done[0] == pytest.approx(2 / 3) and done[-1] == 1.0
     assert ds.lead_names == PAPER_LEADS and ds.fs == 100
     assert ds.signals.shape == (len(ds), 8, 500)
     assert set(ds.targets) == set(INTERVAL_TARGETS)
@@ -59,7 +61,7 @@ def test_paper8_resampled_and_cropped():
     # a resampled lead keeps the linear limb relations up to float rounding
     ds12 = gan.make_dataset(n=3, fs=100, duration=5.0, seed=0, leads="all")
     np.testing.assert_allclose(ds12.signals[:, 2], ds12.signals[:, 1] - ds12.signals[:, 0], atol=1e-5)
-    np.testing.assert_allclose(ds12.signals[:, [0, 1, *range(6, 12)]], ds.signals, atol=1e-5)
+    np.testing.assert_allclose(ds12.signals[:, [0, 1, *range(6, 12)]], ds.signals, atol=1e-4)  # batch rounding
 
 
 def test_odd_rate_and_duration_give_consistent_lengths():

@@ -143,4 +143,7 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
                        config={**config, "n_kept": kept, "dropped": dropped, "labels": "measured: neurokit2 "
                                "prominence delineation of lead II at 500 Hz, median over beats"})
 
-    return cached({**config, "engine_version": ENGINE_VERSION}, build, kind="gan")
+    dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="gan")
+    if progress is not None:
+        progress(1.0)  # a cache hit reports done too
+    return dataset
