@@ -18,15 +18,24 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # ecgcore and dashboard, for the AppTest run in this process
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def rerun_ms(reruns):
-    """Median and p90 wall time of AppTest reruns of the Synthesize page, each after a new hr value."""
+def rerun_ms(reruns, magic=True):
+    """Median and p90 wall time of AppTest reruns of the Synthesize page, each after a new hr value.
+
+    AppTest compiles the page afresh on every run, and Streamlit's "magic" AST pass is most of that; a served
+    app compiles a page once. magic=False (runner.magicEnabled; the pages use no magic) leaves that pass out.
+    """
+    from streamlit import config
     from streamlit.testing.v1 import AppTest
 
+    config.set_option("runner.magicEnabled", magic)
+
     at = AppTest.from_file(str(ROOT / "pages" / "1_Synthesize.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
     at.slider(key="hr").set_value(71.0).run()  # warm the imports and the figure code
     times = []
     for i in range(reruns):
@@ -39,7 +48,8 @@ def rerun_ms(reruns):
 
 
 def first_render_s(loads):
-    """Seconds from navigation to the Synthesize page showing its ECG plot and labels, in chromium."""
+    """Seconds from navigation to the Synthesize page showing its ECG plot and labels, in chromium: cold (a
+    fresh browser context: empty HTTP cache, plotly.js fetched and parsed) and warm (a returning visitor)."""
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
@@ -59,20 +69,25 @@ def first_render_s(loads):
                 break
             except OSError:
                 time.sleep(0.2)
-        times = []
+        cold, warm = [], []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-            for i in range(loads + 1):
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            returning = browser.new_context(viewport={"width": 1400, "height": 1000})
+            for i in range(2 * loads + 1):
+                context = returning if i % 2 else browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = context.new_page()
                 t = time.perf_counter()
                 page.goto(f"{base}/Synthesize?seed={i}", timeout=60_000)
                 page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for(timeout=60_000)
                 page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=60_000)
-                if i:  # the first load warms the server's imports
-                    times.append(time.perf_counter() - t)
+                elapsed = time.perf_counter() - t
+                if i >= 2:  # the first load of each kind warms the server's imports and the cache
+                    (warm if i % 2 else cold).append(elapsed)
                 page.close()
+                if context is not returning:
+                    context.close()
             browser.close()
-        return statistics.median(times), max(times)
+        return statistics.median(cold), statistics.median(warm)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -88,15 +103,21 @@ def main():
     median, p90 = rerun_ms(args.reruns)
     print(f"Synthesize rerun after a slider change (AppTest, {args.reruns} reruns): median {median:.1f} ms, "
           f"p90 {p90:.1f} ms (goal < 150 ms)")
-    result = {"synth_rerun_median_ms": round(median, 1), "synth_rerun_p90_ms": round(p90, 1)}
+    bare, bare_p90 = rerun_ms(args.reruns, magic=False)
+    print(f"  the same without the magic AST pass (as a served app, which compiles the page once): median "
+          f"{bare:.1f} ms, p90 {bare_p90:.1f} ms")
+    result = {"synth_rerun_median_ms": round(median, 1), "synth_rerun_p90_ms": round(p90, 1),
+              "synth_rerun_no_magic_median_ms": round(bare, 1)}
     if shutil.which("chromium"):
-        first, worst = first_render_s(args.loads)
-        print(f"Synthesize first full render in chromium ({args.loads} loads): median {first:.2f} s, "
-              f"max {worst:.2f} s (goal < 2 s)")
-        result.update(first_render_median_s=round(first, 2), first_render_max_s=round(worst, 2))
+        cold, warm = first_render_s(args.loads)
+        print(f"Synthesize first full render in chromium (median of {args.loads}): {cold:.2f} s with an empty "
+              f"browser cache, {warm:.2f} s for a returning visitor (goal < 2 s)")
+        result.update(first_render_cold_s=round(cold, 2), first_render_warm_s=round(warm, 2))
     else:
         print("chromium not installed: browser figure skipped")
-    result.update(rerun_goal_met=median < 150, render_goal_met=result.get("first_render_median_s", 99) < 2)
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    result.update(load_average=round(os.getloadavg()[0], 1), rerun_goal_met=median < 150,
+                  render_goal_met=result.get("first_render_cold_s", 99) < 2)
     print(json.dumps(result))
 
 

@@ -1,6 +1,7 @@
 import shutil
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from ecgcore import plots
@@ -29,6 +30,12 @@ def test_ecg_paper_scales_signal_to_paper_units():
     avr_start = x[251]
     assert avr_start == pytest.approx(2.5 * plots.MM_PER_S)
     assert list(fig.data[1].text) == [lead for row in plots.PAPER_LAYOUT for lead in row] + ["II"]
+
+
+def test_ecg_paper_figure_passes_plotly_validation():
+    signal, fs = _record()
+    fig = plots.ecg_paper(signal, fs, fiducials={"p_on": [0.1]}, title="t")
+    go.Figure(fig.to_dict())  # ecg_paper skips validation for speed; a validated copy must build the same
 
 
 def test_ecg_paper_grid_is_one_and_five_mm():
