@@ -32,7 +32,7 @@ def new_sweep_form():
         strategies = st.multiselect("Strategies for each pretrained run",
                                     [s for s in STRATEGIES if s not in ("scratch", "combined")],
                                     default=["freeze_first_block"], key=P + "strategies")
-        c1, c2, c3, c4, c5 = st.columns(5)
+        c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 1, 2])
         fractions = c1.multiselect("Labelled fractions", list(sweep.DEFAULT_FRACTIONS),
                                    default=list(sweep.DEFAULT_FRACTIONS), key=P + "fractions",
                                    format_func=lambda f: f"{f:.0%}")

@@ -64,7 +64,9 @@ def show(run, spec, method, target, column, key):
         column.warning(result.note)
     if result.shares:
         column.dataframe(pd.DataFrame([{"wave": w, "share of |attribution|": s["share"], "share of time": s["time"]}
-                                       for w, s in result.shares.items()]), hide_index=True, key=f"{key}-shares")
+                                       for w, s in result.shares.items()]), hide_index=True, key=f"{key}-shares",
+                         column_config={c: st.column_config.NumberColumn(format="percent")
+                                        for c in ("share of |attribution|", "share of time")})
     return result.shares
 
 
