@@ -1,8 +1,9 @@
 """What a trained model looks at: Captum attributions for one output, and their share per ECG wave.
 
 Methods (all from captum.attr): `integrated_gradients` (zero baseline), `saliency` (|gradient|),
-`gradcam` (LayerGradCam on the block that outputs the last conv feature map, ecgcore.models.last_conv,
-upsampled linearly to the signal length; Grad-CAM has no lead axis, so every lead gets the same map), and
+`gradcam` (LayerGradCam on the block that outputs the last conv feature map, ecgcore.models.last_conv -
+the first backbone's in a `combined` model - upsampled linearly to the signal length; Grad-CAM has no lead
+axis, so every lead gets the same map), and
 `occlusion` (a zero window stepped over time, one lead at a time; the window is 1/20 of the record unless
 given). Regression models are explained in
 clinical units (ECGNet.regress), classifiers on their logits.
