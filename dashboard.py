@@ -66,6 +66,16 @@ def pick_run(task, key):
     return candidates[ids.index(chosen)]
 
 
+def runs_section(task, key, show_results, what):
+    """The bottom of Pretrain and Fine-tune: pick one of the page's runs and show it live."""
+    st.subheader("Runs")
+    run = pick_run(task, key=key)
+    if run is None:
+        st.info(f"No {what} run yet: start one above, or click Run the demo on the home page.")
+    else:
+        live_run(run, show_results)
+
+
 def submit(config):
     """Submit a job; show the error on the page and return None when the config is refused."""
     try:

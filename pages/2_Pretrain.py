@@ -74,9 +74,4 @@ def results(run):
         st.caption(note)
 
 
-st.subheader("Runs")
-run = ui.pick_run("pretrain", key=P + "show")
-if run is None:
-    st.info("No pretraining run yet: start one above, or click Run the demo on the home page.")
-else:
-    ui.live_run(run, results)
+ui.runs_section("pretrain", P + "show", results, "pretraining")

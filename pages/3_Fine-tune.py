@@ -142,9 +142,4 @@ def results(run):
         classification_results(twin)
 
 
-st.subheader("Runs")
-run = ui.pick_run("finetune", key=P + "show")
-if run is None:
-    st.info("No fine-tuning run yet: start one above, or click Run the demo on the home page.")
-else:
-    ui.live_run(run, results)
+ui.runs_section("finetune", P + "show", results, "fine-tuning")
