@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ecgcore import jobs, plots, runs
+from ecgcore.config import NORMALIZATIONS, Preprocess
 from ecgcore.data.dataset import TARGETS
 
 ACTIVE = ("queued", "running")
@@ -36,6 +37,14 @@ def apply_paper_setup(prefix):
     for name, value in PAPER_SETUP.items():
         if prefix + name in st.session_state:  # only the widgets this page has
             st.session_state[prefix + name] = value
+
+
+def preprocess_inputs(prefix, leads_col, normalize_col):
+    """Leads and per-lead normalisation widgets (keys `prefix` + leads/normalize) -> a Preprocess."""
+    leads = leads_col.selectbox("Leads", ["all", "paper8"], key=prefix + "leads",
+                                format_func=lambda v: {"all": "12 leads", "paper8": "8 leads (I, II, V1-V6)"}[v])
+    normalize = normalize_col.selectbox("Normalisation per lead", NORMALIZATIONS, key=prefix + "normalize")
+    return Preprocess(leads=leads, normalize=normalize)
 
 
 def runs_of(task, states=None):

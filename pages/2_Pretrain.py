@@ -5,7 +5,7 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import plots
-from ecgcore.config import ARCHS, NORMALIZATIONS, JobConfig, Preprocess
+from ecgcore.config import ARCHS, JobConfig
 from ecgcore.data.dataset import TARGETS
 from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
 
@@ -38,21 +38,20 @@ with st.container(border=True):
         arch = c1.selectbox("Architecture", ARCHS, key=P + "arch")
         epochs = c2.number_input("Epochs", 1, 500, 10, key=P + "epochs")
         seed = c3.number_input("Seed", 0, 10**6, 0, key=P + "seed")
-        leads = c4.selectbox("Leads", ["all", "paper8"], key=P + "leads",
-                             format_func=lambda v: {"all": "12 leads", "paper8": "8 leads (I, II, V1-V6)"}[v])
+        leads_col = c4
         with st.expander("Optimisation and preprocessing"):
             c1, c2, c3, c4 = st.columns(4)
             lr = c1.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=P + "lr")
             lr_decay = c2.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=P + "lr_decay")
             patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=P + "patience")
             batch_size = c4.number_input("Batch size", 1, 1024, 64, key=P + "batch_size")
-            normalize = c1.selectbox("Normalisation per lead", NORMALIZATIONS, key=P + "normalize")
+            preprocess = ui.preprocess_inputs(P, leads_col, c1)
             device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
 
     if st.button("Start pretraining", type="primary", key=P + "start"):
         base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
                          batch_size=int(batch_size), lr=float(lr), lr_decay=float(lr_decay), patience=int(patience),
-                         seed=int(seed), device=device, preprocess=Preprocess(normalize=normalize, leads=leads))
+                         seed=int(seed), device=device, preprocess=preprocess)
         configs = [JobConfig.from_dict({**base.to_dict(), "targets": [t], "name": t}) for t in targets] \
             if one_per_target else [base]
         started = [run for run in map(ui.submit, configs) if run]

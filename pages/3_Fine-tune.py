@@ -80,15 +80,16 @@ with st.container(border=True):
             lr_decay = c2.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=P + "lr_decay")
             patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=P + "patience")
             device = c4.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
+            if not pretrained:  # a transfer run keeps its pretrained run's preprocessing
+                preprocess = ui.preprocess_inputs(P, c1, c2)
         twin = st.checkbox("Also train the scratch twin (same data, seed and fraction)", value=True,
                            key=P + "twin", disabled=strategy == "scratch")
 
     if st.button("Start fine-tuning", type="primary", key=P + "start"):
         config = JobConfig(task="finetune", data=data, arch=arch, label_mode=label_mode, strategy=strategy,
                            pretrained=pretrained, fraction=float(fraction), epochs=int(epochs), lr=float(lr),
-                           lr_decay=float(lr_decay), patience=int(patience), seed=int(seed), device=device)
-        if pretrained:
-            config.preprocess = by_id[choice].config.preprocess
+                           lr_decay=float(lr_decay), patience=int(patience), seed=int(seed), device=device,
+                           preprocess=by_id[choice].config.preprocess if pretrained else preprocess)
         configs = [config]
         if twin and strategy != "scratch":
             configs.append(JobConfig.from_dict({**config.to_dict(), "strategy": "scratch", "pretrained": []}))

@@ -210,6 +210,20 @@ def test_finetune_transfer_from_a_pretrained_run_starts_it_and_its_scratch_twin(
     assert transfer.config.pretrained == [str(pre.path.resolve())]
 
 
+def test_finetune_paper_setup_from_scratch_reaches_the_config(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("3_Fine-tune").run()
+    at.button(key="ft_paper").click().run()
+    at.number_input(key="ft_n").set_value(100)
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not at.error
+    (run,) = runs.list_runs(runs_dir)
+    cfg = run.config
+    assert (cfg.arch, cfg.label_mode, cfg.lr, cfg.lr_decay) == ("inception1d", "single", 0.01, 0.99)
+    assert (cfg.preprocess.leads, cfg.preprocess.normalize, cfg.data["fs"]) == ("paper8", "minmax", 500)
+
+
 def test_finetune_ptbxl_folder_that_is_not_one_warns(runs_dir, tmp_path):
     at = page("3_Fine-tune").run()
     at.radio(key="ft_source").set_value("PTB-XL folder").run()
