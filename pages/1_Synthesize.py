@@ -10,7 +10,7 @@ import streamlit as st
 
 from ecgcore import plots
 from ecgcore.data.dataset import CLASS_NAMES, TARGETS
-from ecgcore.synth import FIDUCIALS, PARAMS, make_dataset, sample_params, synthesize
+from ecgcore.synth import ENGINES, FIDUCIALS, PARAMS, make_dataset, sample_params, synthesize
 
 st.set_page_config(page_title="Synthesize · ECG Transfer Lab", layout="wide")
 
@@ -111,8 +111,11 @@ with st.form("dataset"):
     fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key="ds_fs")
     seed = c3.number_input("Seed", 0, 10**6, 0, key="ds_seed")
     noise = c4.toggle("Noise", value=True, key="ds_noise")
-    classes = st.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
+    c1, c2 = st.columns([3, 1])
+    classes = c1.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
                              key="ds_classes")
+    engine = c2.selectbox("Engine", ENGINES, key="ds_engine",
+                          help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, slow, normal records only")
     ranges = {}
     with st.expander("Parameter ranges (for records without a class)"):
         for name in ("hr", "pr", "qrs", "qt"):
@@ -124,6 +127,8 @@ with st.form("dataset"):
 
 if submitted:
     spec = {"source": "synthetic", "n": int(n), "fs": int(fs), "seed": int(seed), "noise": bool(noise)}
+    if engine != "parametric":
+        spec["engine"] = engine
     if classes:
         spec["classes"] = list(classes)
     narrowed = {k: list(v) for k, v in ranges.items() if v != (PARAMS[k]["lo"], PARAMS[k]["hi"])}

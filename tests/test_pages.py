@@ -108,6 +108,15 @@ def test_synthesize_inconsistent_parameters_show_an_error_not_a_traceback(runs_d
     assert "qt" in at.error[0].value
 
 
+def test_synthesize_generate_data_set_error_is_a_message(runs_dir):
+    at = page("1_Synthesize").run()
+    at.multiselect(key="ds_classes").set_value(["MI"])
+    at.selectbox(key="ds_engine").set_value("ecgsyn")  # ECGSYN draws normal records only
+    at.button[-1].click().run()
+    assert not at.exception
+    assert "ecgsyn" in at.error[0].value and "synth_dataset" not in at.session_state
+
+
 def test_synthesize_generate_data_set_previews_labels(runs_dir, monkeypatch):
     monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
     at = page("1_Synthesize").run()
