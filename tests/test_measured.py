@@ -170,3 +170,14 @@ def test_unpaired_wave_lists_drop_the_interval_instead_of_failing(monkeypatch):
     values = measure.intervals_of_record(record[1], 500)
     assert np.isnan(values["qt"]) and np.isfinite([values["hr"], values["pr"], values["qrs"]]).all()
     assert np.isfinite(measure.morphology_of_record(record, 500, LEADS)["r_amp_II"])
+
+
+def test_measuring_in_worker_processes_gives_the_same_targets():
+    from ecgcore.synth import synthesize
+
+    batch = synthesize(n=6, fs=100, seed=4)
+    serial = measured.measure_targets(batch.signals, 100, batch.lead_names, workers=1)
+    parallel = measured.measure_targets(batch.signals, 100, batch.lead_names, workers=2)
+    assert list(parallel) == list(serial)
+    for name in serial:
+        np.testing.assert_array_equal(parallel[name], serial[name])

@@ -18,7 +18,10 @@ mixed: synthetic and measured-real records together at a chosen ratio, same lead
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,9 @@ from ecgcore.data.dataset import DataSet
 # parametric engine's records (README "Pretraining on real ECGs with measured labels"): the median measured QRS
 # closer to the truth and the other intervals alike, so it is the default; leads absent from a set are skipped.
 DEFAULT_INTERVAL_LEADS = ("II", "V2", "V5")
+# From this many records on, measuring spreads over the cores (a worker's start-up costs a neurokit2 import).
+PARALLEL_MIN = 200
+MAX_WORKERS = 16
 
 
 def make_dataset(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None, morphology=True,
@@ -82,13 +88,21 @@ def training_folds(available, val_fold, test_fold, folds=None):
     return chosen
 
 
-def measure_targets(signals, fs, lead_names, morphology=True, interval_leads=None):
-    """{target: (N,) float32, NaN where dropped} for (N, C, L) signals: intervals, then morphology targets."""
+def measure_targets(signals, fs, lead_names, morphology=True, interval_leads=None, workers=None):
+    """{target: (N,) float32, NaN where dropped} for (N, C, L) signals: intervals, then morphology targets.
+
+    workers: processes to measure in (None: every core from PARALLEL_MIN records on, else 1).
+    """
     lead_names = list(lead_names)
     interval_leads = _interval_leads(lead_names, interval_leads)
     missing = [lead for lead in interval_leads if lead not in lead_names]
     if missing or not interval_leads:
         raise ValueError(f"interval_leads={list(interval_leads)!r}: leads {missing} are not among {lead_names}")
+    workers = _workers(len(signals), workers)
+    if workers > 1:
+        chunks = [c for c in np.array_split(np.arange(len(signals)), 4 * workers) if len(c)]
+        return _concat(_map(measure_targets, [(signals[c], fs, lead_names, morphology, interval_leads, 1)
+                                              for c in chunks], workers))
     per_lead = [measure.measure_intervals(signals, fs, lead_index=lead_names.index(lead)).values
                 for lead in interval_leads]
     targets = {}
@@ -102,6 +116,23 @@ def measure_targets(signals, fs, lead_names, morphology=True, interval_leads=Non
     if morphology:
         targets.update(measure.measure_morphology(signals, fs, lead_names).values)
     return {name: np.asarray(values, dtype=np.float32) for name, values in targets.items()}
+
+
+def _workers(n, workers):
+    if workers is not None:
+        return max(1, int(workers))
+    return min(os.cpu_count() or 1, MAX_WORKERS) if n >= PARALLEL_MIN else 1
+
+
+def _map(func, calls, workers):
+    """[func(*args) for args in calls], spread over `workers` processes."""
+    # spawn, not fork: the caller (a training job) may already run torch's thread pools
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(func, *zip(*calls)))
+
+
+def _concat(parts):
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 def _interval_leads(lead_names, interval_leads):
@@ -141,22 +172,32 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
     def measure_records():
         if measure_fs == data.fs:
             return measure_targets(data.signals, data.fs, data.lead_names, morphology, interval_leads)
-        # One record at a time at the high rate: a whole PTB-XL at 500 Hz does not fit in memory.
-        rows = []
-        for i, record_id in enumerate(ids):
-            try:
-                signal = ptbxl.read_record(root, str(database.loc[int(record_id), column]), measure_fs,
-                                           data.lead_names)[None]
-                rows.append(measure_targets(signal, measure_fs, data.lead_names, morphology, interval_leads))
-            except ValueError:  # a bad high-rate file: measure the served signal instead
-                rows.append(measure_targets(data.signals[i:i + 1], data.fs, data.lead_names, morphology,
-                                            interval_leads))
-        return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+        names = [str(database.loc[int(i), column]) for i in ids]
+        workers = _workers(len(ids), None)
+        chunks = [c for c in np.array_split(np.arange(len(ids)), 4 * workers) if len(c)]
+        calls = [(root, [names[i] for i in c], measure_fs, data.signals[c], data.fs, data.lead_names, morphology,
+                  interval_leads) for c in chunks]
+        return _concat(_map(_measure_files, calls, workers) if workers > 1 else [_measure_files(*c) for c in calls])
 
     measured = _targets_set(key, ids, measure_records)
     measured.config = {**measured.config, "folds": use, "val_fold": int(val_fold), "test_fold": int(test_fold),
                        "record_ids": ids}
     return data, measured
+
+
+def _measure_files(root, files, fs, served, served_fs, lead_names, morphology, interval_leads):
+    """Measure PTB-XL records read one at a time at `fs` (a whole PTB-XL at 500 Hz does not fit in memory);
+    a record whose high-rate file is unusable is measured on its `served` signal instead."""
+    from ecgcore.data import ptbxl
+
+    rows = []
+    for file, signal in zip(files, served):
+        try:
+            record, rate = ptbxl.read_record(root, file, fs, lead_names)[None], fs
+        except ValueError:
+            record, rate = signal[None], served_fs
+        rows.append(measure_targets(record, rate, lead_names, morphology, interval_leads, workers=1))
+    return _concat(rows)
 
 
 def _npz(file, val_fold, test_fold, folds, morphology, interval_leads):
