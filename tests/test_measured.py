@@ -181,3 +181,17 @@ def test_measuring_in_worker_processes_gives_the_same_targets():
     assert list(parallel) == list(serial)
     for name in serial:
         np.testing.assert_array_equal(parallel[name], serial[name])
+
+
+def test_pretraining_runs_on_measured_targets_like_on_synthetic_ones(ptbxl_root):
+    from ecgcore.config import JobConfig
+    from ecgcore.train import fit
+
+    targets = ["hr", "qt", "r_amp_II", "st_V5", "qrs_axis"]
+    config = JobConfig(task="pretrain", data={"source": "measured", "path": str(ptbxl_root)}, targets=targets,
+                       arch="small_cnn", epochs=1, batch_size=8, patience=0)
+    result = fit(config, log=lambda *_: None)
+    assert result.summary["targets"] == targets
+    used = result.summary["n_train"] + result.summary["n_val"] + result.summary["n_test"]
+    assert 0 < used <= len(measured.make_dataset(ptbxl_root))  # training-fold records only
+    assert np.isfinite(result.predictions["y_pred"]).all()
