@@ -118,7 +118,8 @@ def classification_results(run):
     st.dataframe([{"accuracy": test.get("accuracy"), "macro F1": test.get("macro_f1"),
                    "macro AUROC": test.get("macro_auroc"), "test ECGs": test.get("n")}], hide_index=True)
     if test.get("per_class"):
-        st.dataframe([{"class": c, **v} for c, v in test["per_class"].items()], hide_index=True)
+        st.dataframe([{"class": c, **test["per_class"][c]} for c in names if c in test["per_class"]],
+                     hide_index=True)
     if run.config.label_mode == "single" and test.get("confusion_matrix"):
         st.plotly_chart(plots.confusion(test["confusion_matrix"], names),
                         config=plots.png_config(f"{run.id}-confusion"), key=f"confusion-{run.id}")
