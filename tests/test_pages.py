@@ -42,7 +42,9 @@ def finished_run(runs_dir, **config):
         score = np.eye(5)[y] * 0.6 + 0.08
         summary = {"task": "finetune", "class_names": ["NORM", "MI", "STTC", "CD", "HYP"],
                    "test": {"accuracy": 0.8, "macro_f1": 0.75, "macro_auroc": 0.9, "n": 20,
-                            "confusion_matrix": np.diag([4] * 5).tolist(), "classes_absent": []}}
+                            "confusion_matrix": np.diag([4] * 5).tolist(), "classes_absent": [],
+                            "per_class": {c: {"precision": 0.8, "recall": 0.8, "f1": 0.8, "support": 4}
+                                          for c in sorted(["NORM", "MI", "STTC", "CD", "HYP"])}}}
         pred = {"y_true": y, "y_score": score}
     runs.write_json(run.path / "summary.json", summary)
     np.savez(run.path / "predictions.npz", **pred)
@@ -252,6 +254,8 @@ def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
     assert run.id in shown and twin.id in shown
     # curves + (confusion, ROC) for the run and its twin
     assert len(at.get("plotly_chart")) == 5
+    per_class = [d.value for d in at.dataframe if "class" in d.value.columns][0]
+    assert list(per_class["class"]) == ["NORM", "MI", "STTC", "CD", "HYP"]  # class order, not alphabetical
 
 
 # ---- Runs ----------------------------------------------------------------------------------------------------
