@@ -184,3 +184,12 @@ def test_fraction_subsamples_the_training_set():
     half = fit(config(targets=["hr"], epochs=1, fraction=0.5), sine_set(), **QUIET)
     assert half.summary["n_train"] == round(full.summary["n_train"] / 2)
     assert half.summary["n_test"] == full.summary["n_test"]  # evaluation is unchanged
+
+
+def test_folded_data_without_a_validation_fold_selects_on_training_loss():
+    fold = np.where(np.arange(60) % 6 == 0, 10, 1 + np.arange(60) % 8)  # folds 1-8 and 10: no fold 9
+    result = fit(config(targets=["hr"], epochs=1), sine_set(fold=fold), **QUIET)
+    assert "the val split is empty" in result.summary["notes"]
+    assert result.summary["selection_metric"] == "train_loss" and result.summary["val"] == {}
+    assert result.history[0]["val_loss"] is None
+    assert result.summary["n_test"] == 10
