@@ -40,6 +40,13 @@ def test_per_target_gives_one_run_per_target():
     assert [(c.targets, c.name) for c in configs] == [(["hr"], "p-hr"), (["qrs"], "p-qrs")]
 
 
+def test_targets_take_interval_names_in_any_case_and_measured_morphology_names():
+    (c,) = pretrain_configs(parse("pretrain", "--targets", "HR,qt,r_amp_V1,qrs_axis"))
+    assert c.targets == ["hr", "qt", "r_amp_V1", "qrs_axis"]
+    with pytest.raises(ValueError, match="r_amp_v1"):  # a lead's case is part of the name
+        pretrain_configs(parse("pretrain", "--targets", "r_amp_v1"))
+
+
 def test_data_flag_takes_a_spec_file_or_a_data_set(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"source": "synthetic", "n": 10}))

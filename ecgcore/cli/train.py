@@ -21,7 +21,8 @@ def register(sub):
     p.add_argument("--data", metavar="SPEC", help="data set: a spec .json file, inline JSON "
                    "('{\"source\": \"synthetic\", \"n\": 500}') or a data set .npz (default: embedded synthetic)")
     p.add_argument("--targets", default=",".join(TARGETS), metavar="LIST",
-                   help=f"comma list of targets out of {','.join(TARGETS)} (default: all)")
+                   help=f"comma list of targets out of {','.join(TARGETS)} (default: all), or measured morphology "
+                        "targets (r_amp_LEAD, s_amp_LEAD, st_LEAD, t_amp_LEAD, qrs_axis)")
     p.add_argument("--per-target", action="store_true",
                    help="one run per target (the paper's way) instead of one multi-task run")
     _common(p)
@@ -123,10 +124,17 @@ def pretrain_configs(args):
     """The JobConfigs `pretrain` submits: one multi-task run, or one per target with --per-target."""
     from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
 
-    targets = [t.strip().lower() for t in args.targets.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
+    from ecgcore.data.measure import morphology_targets
+    from ecgcore.leads import LEADS
+
+    # Intervals are case-blind (HR == hr); morphology targets of the measured source keep their lead's case.
+    targets = [t.strip().lower() if t.strip().lower() in TARGETS else t.strip()
+               for t in args.targets.split(",") if t.strip()]
+    known = [*TARGETS, *morphology_targets(LEADS)]
+    unknown = [t for t in targets if t not in known]
     if unknown or not targets:
-        raise ValueError(f"--targets: unknown target(s) {unknown or targets}; choose from {', '.join(TARGETS)}")
+        raise ValueError(f"--targets: unknown target(s) {unknown or targets}; choose from {', '.join(TARGETS)} "
+                         f"or, on the measured source, morphology targets such as r_amp_V1, st_II, qrs_axis")
     data = data_spec(args.data) if args.data else dict(DEFAULT_PRETRAIN_DATA)
     groups = [[t] for t in targets] if args.per_target else [targets]
     configs = [_config(args, task="pretrain", data=data, targets=g) for g in groups]
