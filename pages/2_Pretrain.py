@@ -5,6 +5,7 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import plots
+from ecgcore.cli.train import data_spec
 from ecgcore.config import ARCHS, JobConfig
 from ecgcore.data.dataset import TARGETS
 from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
@@ -19,14 +20,25 @@ with st.container(border=True):
     right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
     right.caption(ui.PAPER_NOTE)
     with left:
-        sources = ["synthetic"] + (["from the Synthesize page"] if "synth_dataset" in st.session_state else [])
-        source = st.radio("Data set", sources, horizontal=True, key=P + "source")
-        if source == "synthetic":
+        engines = {"synthetic": "parametric engine", "gan": "GAN (DeepFake ECG, measured labels)"}
+        sources = [*engines, "spec"] + (["synthesize"] if "synth_dataset" in st.session_state else [])
+        source = st.radio("Data set", sources, horizontal=True, key=P + "source", format_func=lambda s: {
+            **engines, "spec": "data spec (JSON or .npz)", "synthesize": "from the Synthesize page"}[s])
+        data = None
+        if source in engines:
             c1, c2, c3 = st.columns(3)
             n = c1.number_input("ECGs", 100, 50000, DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n")
             fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key=P + "fs")
             data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_PRETRAIN_DATA["seed"], key=P + "data_seed")
-            data = {"source": "synthetic", "n": int(n), "fs": int(fs), "seed": int(data_seed)}
+            data = {"source": source, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
+        elif source == "spec":
+            text = st.text_input("Data spec", key=P + "spec", help="Inline JSON such as {\"source\": \"measured\", "
+                                 "\"path\": \"/data/ptb-xl\"}, a spec .json file, or a data set .npz; the same as "
+                                 "the CLI's --data.")
+            try:
+                data = data_spec(text) if text else None
+            except (ValueError, FileNotFoundError) as e:
+                st.error(str(e))
         else:
             data = st.session_state["synth_dataset"]
             st.write(f"Synthetic data set: {data['n']} ECGs at {data['fs']} Hz, seed {data['seed']}.")
@@ -48,7 +60,7 @@ with st.container(border=True):
             preprocess = ui.preprocess_inputs(P, leads_col, c1)
             device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
 
-    if st.button("Start pretraining", type="primary", key=P + "start"):
+    if st.button("Start pretraining", type="primary", key=P + "start", disabled=data is None):
         base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
                          batch_size=int(batch_size), lr=float(lr), lr_decay=float(lr_decay), patience=int(patience),
                          seed=int(seed), device=device, preprocess=preprocess)

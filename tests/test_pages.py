@@ -134,7 +134,7 @@ def test_synthesize_generate_data_set_previews_labels(runs_dir, monkeypatch):
     pre = page("2_Pretrain")
     pre.session_state["synth_dataset"] = spec
     pre.run()
-    pre.radio(key="pt_source").set_value("from the Synthesize page").run()
+    pre.radio(key="pt_source").set_value("synthesize").run()
     pre.number_input(key="pt_epochs").set_value(1)
     pre.button(key="pt_start").click().run()
     assert not pre.exception and not pre.error
@@ -161,6 +161,19 @@ def test_pretrain_start_creates_a_queued_or_running_run(runs_dir, monkeypatch):
     assert made[0].config.task == "pretrain" and made[0].config.data["n"] == 100 and made[0].config.epochs == 1
     assert made[0].state in ("queued", "running", "done")
     assert at.query_params["run"] == made[0].id  # a reload shows this run
+
+
+def test_pretrain_data_spec_is_parsed_like_the_cli(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("2_Pretrain").run()
+    at.radio(key="pt_source").set_value("spec").run()
+    assert at.button(key="pt_start").disabled  # nothing to train on yet
+    at.text_input(key="pt_spec").input("{not json").run()
+    assert not at.exception and "not valid JSON" in at.error[0].value
+    at.text_input(key="pt_spec").input('{"source": "synthetic", "n": 100, "fs": 100, "seed": 5}').run()
+    at.number_input(key="pt_epochs").set_value(1)
+    at.button(key="pt_start").click().run()
+    assert runs.list_runs(runs_dir)[0].config.data == {"source": "synthetic", "n": 100, "fs": 100, "seed": 5}
 
 
 def test_pretrain_one_run_per_target(runs_dir, monkeypatch):
