@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test chromium bench
+.PHONY: run test chromium bench bench-ptbxl
 
 $(VENV)/.installed-run: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,5 +25,10 @@ chromium:
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q tests
 
+# Self-contained benches; the real-data ones need a PTB-XL folder: `make bench-ptbxl DATA=PATH`.
 bench: $(VENV)/.installed-dev
-	for f in bench/*.py; do $(PY) $$f || exit 1; done
+	for f in synth train jobs sweep ui; do $(PY) bench/$$f.py || exit 1; done
+
+DATA ?= ../shared/data/ptbxl-mini
+bench-ptbxl: $(VENV)/.installed-dev
+	$(PY) bench/ptbxl.py --data $(DATA) && $(PY) bench/transfer.py --data $(DATA)
