@@ -1,0 +1,97 @@
+"""Data-efficiency demo and attribution speed (issue 6): prints its figures, ends with one JSON line.
+
+1. The default demo, timed end to end the way a user runs it (background jobs through the queue, in a fresh
+   runs folder and data cache): synthesize the demo's data sets (ecgcore.demo), pretrain its small_cnn at
+   100 Hz, then a sweep of 4 fractions x 2 arms (scratch, freeze_first_block) x 2 seeds. Goal: < 5 minutes
+   on 2 cores. The sweep's summary is printed too (a demo-sized set: read it as a smoke test, not a finding).
+2. Attribution time per record for each method, on the pretrained model and a synthetic record (after one
+   warm-up call).
+
+  python bench/sweep.py            # the demo (epochs as ecgcore.demo) and attributions
+  python bench/sweep.py --epochs 3 # shorter
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ecgcore import demo, explain, jobs, sweep  # noqa: E402
+from ecgcore.data.sources import load_dataset  # noqa: E402
+
+FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+SEEDS = (0, 1)
+GOAL_S = 300.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo's)")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    os.environ["ECGCORE_CACHE"] = str(tmp / "cache")  # a cold cache: synthesis is part of the demo's time
+    runs_dir = tmp / "runs"
+    pretrain, scratch, _ = demo.demo_configs(epochs=args.epochs or demo.demo_configs()[0].epochs)
+    # the machine may be shared: the load average says how much of the 2 cores the demo really had
+    load_start = os.getloadavg()[0]
+    print(f"cores: {os.cpu_count()}, concurrent jobs: {jobs.max_jobs()}, epochs per run: {pretrain.epochs}, "
+          f"load average at start: {load_start:.1f}")
+
+    t0 = time.perf_counter()
+    load_dataset(pretrain.data)
+    load_dataset(scratch.data)
+    t_synth = time.perf_counter() - t0
+    print(f"synthesize {len(load_dataset(pretrain.data))} + {len(load_dataset(scratch.data))} ECGs: {t_synth:.1f} s")
+
+    t1 = time.perf_counter()
+    pre = jobs.submit(pretrain, runs_dir)
+    state = jobs.wait(pre)["state"]
+    t_pre = time.perf_counter() - t1
+    print(f"pretrain ({pre.id}): {state}, {t_pre:.1f} s; test {pre.summary()['test'] if state == 'done' else '-'}")
+
+    t2 = time.perf_counter()
+    config = sweep.SweepConfig(base=scratch, fractions=list(FRACTIONS), seeds=list(SEEDS), name="bench",
+                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)])])
+    s = sweep.create_sweep(config, runs_dir)
+    counts = s.wait(poll_s=0.5)
+    t_sweep = time.perf_counter() - t2
+    total = time.perf_counter() - t0
+    n_cells = len(s.cells())
+    print(f"sweep {len(FRACTIONS)} fractions x 2 arms x {len(SEEDS)} seeds = {n_cells} runs: {t_sweep:.1f} s "
+          f"({t_sweep / n_cells:.1f} s per run); {counts}")
+    table = s.table()
+    print(sweep.bands(table, "macro_auroc").to_string(index=False))
+    for line in sweep.summarize(table, "macro_auroc"):
+        print(line["text"])
+    load_end = os.getloadavg()[0]
+    print(f"whole demo: {total:.1f} s (goal < {GOAL_S:.0f} s: {'met' if total < GOAL_S else 'MISSED'}); "
+          f"load average at the end: {load_end:.1f}")
+
+    record = explain.load_record({"source": "synthetic", "seed": 0, "fs": 100})
+    times = {}
+    for method in explain.METHODS:
+        explain.explain_run(pre.path, record, method, "qrs")  # warm-up
+        t = time.perf_counter()
+        result = explain.explain_run(pre.path, record, method, "qrs")
+        times[method] = time.perf_counter() - t
+        print(f"attribution {method:<21} {times[method] * 1000:7.0f} ms per record (12 x "
+              f"{result.signal.shape[-1]}), QRS share {result.shares['QRS']['share']:.0%}")
+
+    print(json.dumps({
+        "bench": "sweep", "cores": os.cpu_count(), "epochs": pretrain.epochs, "synth_s": round(t_synth, 1),
+        "pretrain_s": round(t_pre, 1), "sweep_s": round(t_sweep, 1), "sweep_runs": n_cells,
+        "sweep_done": counts["done"], "demo_total_s": round(total, 1), "goal_s": GOAL_S, "goal_met": total < GOAL_S,
+        "load_avg_start": round(load_start, 1), "load_avg_end": round(load_end, 1),
+        "attribution_ms_per_record": {m: round(v * 1000, 1) for m, v in times.items()},
+    }))
+
+
+if __name__ == "__main__":
+    main()
