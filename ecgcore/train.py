@@ -54,7 +54,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     signals, fs, lead_names = preprocess(dataset.signals, dataset.fs, dataset.lead_names, config.preprocess)
     dataset = replace(dataset, signals=signals, fs=fs, lead_names=lead_names)
 
-    # Targets: standardised regression values, class indices, or 0/1 rows; records without any are dropped.
+    # What the model learns: target values, class indices or 0/1 rows; records with none are dropped.
     y, keep, strata, output_names = _labels(config, dataset)
     if not keep.all():
         notes.append(f"{int((~keep).sum())} of {len(keep)} records have no usable label and were dropped")
