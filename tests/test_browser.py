@@ -84,7 +84,7 @@ def ecg_path(page):
     return page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.get_attribute("d")
 
 
-def test_synthesize_pretrain_runs_end_to_end(server, browser):
+def test_synthesize_pretrain_runs_end_to_end(browser, server):  # browser first: it may skip
     base, runs_dir = server
     SHOTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
