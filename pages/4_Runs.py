@@ -43,21 +43,36 @@ if not all_runs:
     st.info(f"No runs yet in `{ui.runs_dir()}`. Start one on Pretrain or Fine-tune, or Run the demo on the home page.")
     st.stop()
 
-table = pd.DataFrame([row(r) for r in all_runs]).iloc[::-1].dropna(axis=1, how="all")
+def filtered(table, text, states, tasks):
+    if text:
+        hay = table["run"] + " " + table.get("name", pd.Series("", index=table.index)).fillna("")
+        table = table[hay.str.contains(text, case=False, regex=False)]
+    if states:
+        table = table[table["state"].isin(states)]
+    if tasks and "task" in table:
+        table = table[table["task"].isin(tasks)]
+    return table
+
+
+def runs_table(run_list):
+    return pd.DataFrame([row(r) for r in run_list]).iloc[::-1].dropna(axis=1, how="all")
+
+
 c1, c2, c3 = st.columns([2, 1, 1])
 text = c1.text_input("Filter (run id or name contains)", key="runs_filter")
 states = c2.multiselect("State", runs.STATES, key="runs_states")
 tasks = c3.multiselect("Task", ["pretrain", "finetune"], key="runs_tasks")
-shown = table
-if text:
-    hay = shown["run"] + " " + shown.get("name", pd.Series("", index=shown.index)).fillna("")
-    shown = shown[hay.str.contains(text, case=False, regex=False)]
-if states:
-    shown = shown[shown["state"].isin(states)]
-if tasks and "task" in shown:
-    shown = shown[shown["task"].isin(tasks)]
-st.dataframe(shown, hide_index=True, column_config={
-    "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+shown = filtered(runs_table(all_runs), text, states, tasks)
+
+
+@st.fragment(run_every=ui.REFRESH_S if any(r.state in ui.ACTIVE for r in all_runs) else None)
+def live_table():
+    """The table, redrawn every few seconds while a run is queued or running (states and progress move)."""
+    st.dataframe(filtered(runs_table(all_runs), text, states, tasks), hide_index=True, column_config={
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+
+
+live_table()
 
 by_id = {r.id: r for r in all_runs}
 selected = st.multiselect("Select runs (two or more to compare)", list(shown["run"]), key="runs_selected")
