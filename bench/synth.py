@@ -106,7 +106,7 @@ def _gan_run(n):
         out[f"gan_labelled_ecgs_per_s_{fs}hz"] = round(n / (time.perf_counter() - start), 1)
         out[f"gan_labelled_cpu_ms_per_ecg_{fs}hz"] = round(1000 * (time.process_time() - cpu) / n, 1)
     out["gan_kept"] = len(ds)
-    out.update({f"gan_dropped_{t}": v for t, v in ds.config["dropped"].items()})
+    out.update({f"gan_dropped_{t}": v for t, v in ds.config["report"]["dropped"].items()})
     for t, v in ds.targets.items():
         out[f"gan_{t}_mean"], out[f"gan_{t}_sd"] = round(float(v.mean()), 1), round(float(v.std()), 1)
     out["gan_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -45,7 +45,7 @@ def test_twelve_leads_with_exact_limb_relations(twelve, raw):
     derived = limb_leads(s[:, 0], s[:, 1])
     for name, values in zip(("III", "aVR", "aVL", "aVF"), derived):
         np.testing.assert_array_equal(s[:, LEADS.index(name)], values, err_msg=name)
-    assert twelve.config["n_kept"] == len(twelve) <= 4
+    assert twelve.config["report"]["n_kept"] == len(twelve) <= 4
     if len(twelve) == 4:  # the precordial leads are the network's own
         np.testing.assert_allclose(s[:, 6:], raw[:, 2:], atol=1e-4)
 
@@ -81,8 +81,8 @@ def test_failed_measurements_are_dropped_and_counted(monkeypatch):
     monkeypatch.setattr(gan, "generate", with_flat_record)
     ds = gan.make_dataset(n=3, fs=500, seed=11, leads="paper8", batch_size=2)
     clean = np.concatenate([b for _, b in real(3, seed=11, batch_size=2)])
-    assert ds.config["dropped"] == dict.fromkeys(INTERVAL_TARGETS, 1)
-    assert ds.config["n_kept"] == len(ds) == 2
+    assert ds.config["report"]["dropped"] == dict.fromkeys(INTERVAL_TARGETS, 1)
+    assert ds.config["report"]["n_kept"] == len(ds) == 2
     np.testing.assert_allclose(ds.signals, clean[[0, 2]], atol=1e-6)  # the flat record 1 is gone
     measured = gan.label(clean[[0, 2]])
     for t in INTERVAL_TARGETS:
@@ -116,7 +116,7 @@ def test_synth_cli_gan_engine(tmp_path, capsys):
     out = tmp_path / "gan.npz"
     assert main(["synth", "--engine", "gan", "--n", "2", "--fs", "100", "--seed", "3", "--out", str(out)]) == 0
     ds = DataSet.load(out)
-    assert ds.signals.shape == (ds.config["n_kept"], 12, 1000) and ds.config["source"] == "gan"
+    assert ds.signals.shape == (ds.config["report"]["n_kept"], 12, 1000) and ds.config["source"] == "gan"
     assert "labels measured: kept" in capsys.readouterr().out
     assert main(["synth", "--engine", "gan", "--n", "2", "--classes", "MI", "--out", str(tmp_path / "x.npz")]) == 2
     assert "--engine gan" in capsys.readouterr().err

@@ -48,9 +48,10 @@ def _synth(args):
     summary = ", ".join(f"{k} {v.mean():.0f}±{v.std():.0f}" for k, v in dataset.targets.items())
     print(f"wrote {out}: {len(dataset)} records x {len(dataset.lead_names)} leads x {dataset.signals.shape[-1]} "
           f"samples at {dataset.fs:g} Hz; {summary}")
-    if "n_kept" in dataset.config:
-        print(f"labels measured: kept {dataset.config['n_kept']} of {dataset.config['n']} records; failed per "
-              "target: " + ", ".join(f"{k} {v}" for k, v in dataset.config["dropped"].items()))
+    if "report" in dataset.config:
+        report = dataset.config["report"]
+        print(f"labels measured: kept {report['n_kept']} of {dataset.config['n']} records; failed per "
+              "target: " + ", ".join(f"{k} {v}" for k, v in report["dropped"].items()))
     if dataset.label is not None:
         counts = {name: int((dataset.label == i).sum()) for i, name in enumerate(dataset.class_names)}
         print("classes: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))

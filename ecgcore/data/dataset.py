@@ -5,6 +5,10 @@ A data set is signals + labels + the config that made them. It saves to one `.np
 where a record has no value), optional `label` (N,) int64 single-label class index (-1: none),
 optional `multilabel` (N, K) uint8, optional `fold` (N,) int64 (PTB-XL's strat_fold), optional
 `record_id` (N,) str, plus `fs`, `lead_names`, `class_names`, `target_names` and `config` (JSON text).
+
+`config` is the data spec that rebuilds the set (ecgcore.data.sources.load_dataset(config)) plus an optional
+"report" dict of what the source measured while building it (e.g. records kept and dropped); load_dataset
+ignores "report".
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ A spec is `{"source": NAME, ...options}`. Each source's module owns its options;
   measured  : ecgcore.data.measured.make_dataset(**options) (real ECGs, measured regression targets)
   mixed     : ecgcore.data.measured.mixed_dataset(**options)
   npz       : DataSet.load(path)
+
+Config convention: a DataSet's config is the spec that rebuilds it, plus an optional "report" dict of what the
+source measured while building (counts kept and dropped, per-fold tallies, ...). load_dataset ignores "report",
+so load_dataset(dataset.config) makes the same data set again.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ DEFAULT_FINETUNE_DATA = {"source": "synthetic", "n": 2000, "fs": 100, "seed": 1,
 
 
 def load_dataset(spec):
-    """Build (or fetch from cache) the DataSet that `spec` describes."""
+    """Build (or fetch from cache) the DataSet that `spec` describes; a "report" key is ignored (see above)."""
     if not isinstance(spec, dict) or "source" not in spec:
         raise ValueError(f"a data spec is a dict with a 'source' key, got {spec!r}")
-    options = {k: v for k, v in spec.items() if k != "source"}
+    options = {k: v for k, v in spec.items() if k not in ("source", "report")}
     source = spec["source"]
     if source == "npz":
         return DataSet.load(options["path"])

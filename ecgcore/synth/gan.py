@@ -9,8 +9,10 @@ not depend on n or batch_size.
 
 The GAN has no parameters, so its labels are measured, as the paper's were (by GE MUSE): HR, PR, QRS and QT
 of lead II at 500 Hz by ecgcore.data.measure (neurokit2 prominence delineation, median over beats), before
-resampling. A record whose measurement fails or is implausible is dropped, never kept with a wrong label;
-config["dropped"] counts the drops per target and config["n_kept"] the records kept (len <= n).
+resampling. A record whose measurement fails or is implausible is dropped, never kept with a wrong label.
+The DataSet's config is the spec that rebuilds it (ecgcore.data.sources.load_dataset(dataset.config)) plus
+config["report"]: "n_kept" (records kept, len <= n), "dropped" (failed measurements per target) and "labels"
+(how they were measured).
 The GAN makes normal ECGs only: a pretraining source, not a classification target.
 """
 
@@ -33,9 +35,10 @@ from ecgcore.synth.parametric import FS_RANGE
 GAN_FS = 500
 GAN_SECONDS = 10.0
 MIN_SECONDS = 2.0  # shorter crops hold too few beats to measure
+LABELS = "measured: neurokit2 prominence delineation of lead II at 500 Hz, median over beats"
 UV_PER_UNIT = 6000.0  # the package's own scaling of the tanh output (deepfakeecg.generate)
-# Part of the cache key, not of the config: bump it when the output changes for the same config.
-ENGINE_VERSION = 1
+# Part of the cache key, not of the config: bump it when the output or its config's layout changes.
+ENGINE_VERSION = 2  # 2: what the build measured moved under config["report"]
 
 
 @lru_cache(maxsize=2)
@@ -95,10 +98,16 @@ def _check(fs, duration, leads):
         raise ValueError(f"leads={leads!r} is unknown; choose one of {sorted(LEAD_SETS)}")
 
 
-def _resample(signals, ratio):
-    """Resample along the last axis by the exact fraction `ratio` (to ceil(L * ratio) samples)."""
+def _ratio(fs):
+    """fs / GAN_FS as an exact fraction (exact for rates given to 1/1000 Hz)."""
+    return Fraction(float(fs)).limit_denominator(1000) / GAN_FS
+
+
+def resample(signals, fs):
+    """GAN_FS signals resampled along the last axis to `fs` Hz (to ceil(L * fs / GAN_FS) samples), float32."""
+    ratio = _ratio(fs)
     if ratio == 1:
-        return signals
+        return np.asarray(signals, dtype=np.float32)
     from scipy.signal import resample_poly
 
     return resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
@@ -110,18 +119,17 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
     fs: 100-1000 Hz (resampled from the GAN's 500 Hz after labelling). duration: 10 s, or a shorter crop
     (>= 2 s) of each record, measured as cropped. leads: "all" (12) or "paper8" (the GAN's own I, II, V1-V6).
     batch_size: records per network call (speed and memory only, not part of the config). progress: optional
-    callable given the fraction done. Records whose measurement failed are dropped (see the module docstring),
-    so len(result) <= n. Memory: the result plus one batch, for any n.
+    callable given the fraction done. Records whose measurement failed are dropped and counted in
+    config["report"] (see the module docstring), so len(result) <= n. Memory: the result plus one batch, for any n.
     """
     fs, duration = float(fs), float(duration)
     _check(fs, duration, leads)
     config = {"source": "gan", "n": int(n), "fs": fs, "duration": duration, "seed": int(seed), "leads": leads}
     length_500 = int(round(duration * GAN_FS))
-    ratio = Fraction(fs).limit_denominator(1000) / GAN_FS  # exact for rates given to 1/1000 Hz
 
     def build():
         lead_names = LEAD_SETS[leads]
-        out = np.empty((int(n), len(lead_names), math.ceil(length_500 * ratio)), dtype=np.float32)
+        out = np.empty((int(n), len(lead_names), math.ceil(length_500 * _ratio(fs))), dtype=np.float32)
         targets = {t: np.empty(int(n), dtype=np.float32) for t in INTERVAL_TARGETS}
         dropped, kept = dict.fromkeys(INTERVAL_TARGETS, 0), 0
         for start, batch in generate(n, seed=seed, batch_size=batch_size):
@@ -132,7 +140,7 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
             batch = batch[ok]
             if leads == "all":
                 batch = twelve_from_eight(batch)
-            out[kept:kept + len(batch)] = _resample(batch, ratio)
+            out[kept:kept + len(batch)] = resample(batch, fs)
             for t in INTERVAL_TARGETS:
                 targets[t][kept:kept + len(batch)] = measured.values[t][ok]
             kept += len(batch)
@@ -140,8 +148,7 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
                 progress((start + len(ok)) / n)
         return DataSet(signals=out[:kept], fs=fs, lead_names=lead_names,
                        targets={t: v[:kept] for t, v in targets.items()},
-                       config={**config, "n_kept": kept, "dropped": dropped, "labels": "measured: neurokit2 "
-                               "prominence delineation of lead II at 500 Hz, median over beats"})
+                       config={**config, "report": {"n_kept": kept, "dropped": dropped, "labels": LABELS}})
 
     dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="gan")
     if progress is not None:
