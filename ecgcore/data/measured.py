@@ -9,8 +9,9 @@ cached apart from the signals (kind "measured"), keyed by folder, options and fi
 another rate does not measure again.
 
 Leakage guard: on data with folds (PTB-XL) only the training folds are used, never `val_fold` / `test_fold`
-(the folds fine-tuning validates and tests on), whatever `folds` asks; the data set's config lists the folds
-and record ids used. Its `fold` is dropped, so pretraining splits these records at random.
+(the folds fine-tuning validates and tests on; None is auto, resolved by the same rule fine-tuning uses:
+ecgcore.data.splits.resolve_folds), whatever `folds` asks; the data set's config lists the folds and record ids
+used. Its `fold` is dropped, so pretraining splits these records at random.
 
 mixed: synthetic and measured-real records together at a chosen ratio, same leads, rate and target names
 (a target one part lacks is NaN there, masked like a failed measurement).
@@ -29,6 +30,7 @@ import numpy as np
 from ecgcore.data import measure
 from ecgcore.data.cache import cached
 from ecgcore.data.dataset import DataSet
+from ecgcore.data.splits import resolve_folds
 
 # Intervals measured on lead II alone (the paper's way) and as the median over II, V2, V5 were compared on the
 # parametric engine's records (README "Pretraining on real ECGs with measured labels"): the median measured QRS
@@ -39,12 +41,13 @@ PARALLEL_MIN = 200
 MAX_WORKERS = 16
 
 
-def make_dataset(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None, morphology=True,
+def make_dataset(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, morphology=True,
                  interval_leads=None, progress=None):
     """Real ECGs at `path` with measured targets, restricted to training folds.
 
     path: a PTB-XL folder or a data set .npz. fs, leads: the signals served (PTB-XL: 100 or 500 Hz; an .npz
-    keeps its own rate). folds: the folds to use (None: every fold but val_fold and test_fold; asking for
+    keeps its own rate). val_fold/test_fold: the folds fine-tuning holds out (None: auto, 9/10 when fold 10 is
+    present, else 8/9). folds: the folds to use (None: every fold but val_fold and test_fold; asking for
     either raises ValueError). morphology: also measure the median-beat targets of every served lead.
     interval_leads: the leads the intervals are measured on (median over them when several; None: those of
     DEFAULT_INTERVAL_LEADS the set has).
@@ -70,9 +73,11 @@ def make_dataset(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None
 def training_folds(available, val_fold, test_fold, folds=None):
     """The folds measured-label pretraining may use: `folds` (default: all available) minus val/test folds.
 
+    val_fold/test_fold None: auto, chosen among `available` as fine-tuning chooses them (resolve_folds).
     Raises ValueError when `folds` names the validation or test fold: their labels must stay unseen.
     """
-    held_out = {int(val_fold), int(test_fold)}
+    val_fold, test_fold, _ = resolve_folds(available, val_fold, test_fold)
+    held_out = {val_fold, test_fold}
     if folds is None:
         chosen = sorted(int(f) for f in available if int(f) not in held_out)
     else:
@@ -157,7 +162,9 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
     from ecgcore.data import ptbxl  # wfdb and pandas only when a folder is read
 
     database, _ = ptbxl.read_tables(root)
-    use = training_folds(database["strat_fold"].dropna().unique(), val_fold, test_fold, folds)
+    available = ptbxl.folder_folds(database)
+    val_fold, test_fold, _ = resolve_folds(available, val_fold, test_fold)  # auto: as load_ptbxl decides it
+    use = training_folds(available, val_fold, test_fold, folds)
     data = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold, folds=use,
                             progress=progress)
     measure_fs = 500.0 if (root / ptbxl.RATES[500][1]).is_dir() else float(data.fs)  # int on a cache miss
@@ -180,7 +187,7 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
         return _concat(_map(_measure_files, calls, workers) if workers > 1 else [_measure_files(*c) for c in calls])
 
     measured = _targets_set(key, ids, measure_records)
-    measured.config = {**measured.config, "folds": use, "val_fold": int(val_fold), "test_fold": int(test_fold),
+    measured.config = {**measured.config, "folds": use, "val_fold": val_fold, "test_fold": test_fold,
                        "record_ids": ids}
     return data, measured
 
@@ -204,6 +211,7 @@ def _npz(file, val_fold, test_fold, folds, morphology, interval_leads):
     data = DataSet.load(file)
     use = None
     if data.fold is not None:
+        val_fold, test_fold, _ = resolve_folds(np.unique(data.fold), val_fold, test_fold)
         use = training_folds(np.unique(data.fold), val_fold, test_fold, folds)
         data = data.subset(np.isin(data.fold, use))
     elif folds is not None:
@@ -215,7 +223,7 @@ def _npz(file, val_fold, test_fold, folds, morphology, interval_leads):
            "morphology": bool(morphology), "interval_leads": _interval_leads(data.lead_names, interval_leads)}
     measured = _targets_set(key, ids, lambda: measure_targets(data.signals, data.fs, data.lead_names,
                                                               morphology, interval_leads))
-    measured.config = {**measured.config, "folds": use, "val_fold": int(val_fold), "test_fold": int(test_fold),
+    measured.config = {**measured.config, "folds": use, "val_fold": val_fold, "test_fold": test_fold,
                        "record_ids": ids}
     data.record_id = np.asarray(ids)
     return data, measured

@@ -21,6 +21,7 @@ import wfdb
 
 from ecgcore.data.cache import cached
 from ecgcore.data.dataset import CLASS_NAMES, DataSet
+from ecgcore.data.splits import resolve_folds
 from ecgcore.leads import LEAD_SETS, LEADS, select
 
 DATABASE_CSV = "ptbxl_database.csv"
@@ -132,24 +133,28 @@ def _lead_names(leads):
     return tuple(names)
 
 
-def load_ptbxl(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None, progress=None):
+def folder_folds(database):
+    """The fold numbers the database lists (records without a usable strat_fold left out)."""
+    return sorted({int(f) for f in pd.to_numeric(database["strat_fold"], errors="coerce").dropna()})
+
+
+def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, progress=None):
     """Load a PTB-XL folder as a DataSet (cached; an edited folder reloads).
 
     fs: 100 (records100/) or 500 (records500/). leads: "all", "paper8" or a list of names. val_fold/test_fold:
-    the folds training holds out (the benchmark's 9 and 10); a folder lacking one still loads, and the report
-    names the empty split. folds: load only these folds (None: all). progress: called as
-    progress(done, total) while records are read. Bad records are skipped, listed in config["skipped"] and
-    warned about; the per-mode report is config["report"] (see `summary`).
+    the folds training holds out; None (the default) is auto: the benchmark's 9 and 10 when the folder has
+    fold 10, else 8 and 9 (ecgcore.data.splits.resolve_folds; decided on the folder's folds, not on `folds`).
+    The chosen folds are config["val_fold"] / ["test_fold"], how they were chosen config["fold_choice"]. A
+    folder lacking a given fold still loads, and the report names the empty split. folds: load only these
+    folds (None: all). progress: called as progress(done, total) while records are read. Bad records are
+    skipped, listed in config["skipped"] and warned about; the per-mode report is config["report"] (see
+    `summary`).
     """
     root = Path(path).expanduser().resolve()
     fs = check_rate(fs)
     lead_names = _lead_names(leads)
-    for name, fold in (("val_fold", val_fold), ("test_fold", test_fold)):
-        if not isinstance(fold, (int, np.integer)) or isinstance(fold, bool):
-            raise ValueError(f"{name}={fold!r} is invalid: must be a fold number (an int)")
-    if val_fold == test_fold:
-        raise ValueError(f"val_fold and test_fold are both {val_fold}: they must differ")
     database, statements = read_tables(root)
+    val_fold, test_fold, fold_choice = resolve_folds(folder_folds(database), val_fold, test_fold)
     if folds is not None:
         folds = sorted({int(f) for f in folds})
         database = database[database["strat_fold"].isin(folds)]
@@ -164,7 +169,9 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=9, test_fold=10, folds=None, 
     key = {"source": "ptbxl", "path": str(root), "fs": fs, "leads": list(lead_names), "folds": folds,
            "stamp": folder_stamp(root, files)}
     dataset = cached(key, lambda: _read(root, database, statements, fs, lead_names, progress))
-    dataset.config = {**dataset.config, "leads": leads, "val_fold": int(val_fold), "test_fold": int(test_fold)}
+    # The folds held out are not part of the key: they are applied here, after loading (auto or given alike).
+    dataset.config = {**dataset.config, "leads": leads, "val_fold": val_fold, "test_fold": test_fold,
+                      "fold_choice": fold_choice}
     dataset.config["report"] = report(dataset)
     skipped = dataset.config["skipped"]
     if skipped:
@@ -239,6 +246,7 @@ def report(dataset):
         "records": len(dataset), "fs": dataset.fs, "leads": list(dataset.lead_names),
         "records_per_fold": {str(f): int(k) for f, k in zip(folds, counts)},  # str keys: JSON round trip
         "splits": {"train": [int(f) for f in folds if f not in (val, test)], "val": val, "test": test},
+        "fold_choice": config.get("fold_choice", ""),
         "modes": modes, "skipped": config["skipped"], "no_superclass": len(config["no_superclass"]),
     }
 
@@ -250,7 +258,8 @@ def summary(dataset):
     lines = [
         f"PTB-XL {dataset.config['path']}: {r['records']} records at {r['fs']:g} Hz, {len(r['leads'])} leads",
         f"splits: train folds {', '.join(map(str, train)) or 'none'}; "
-        f"validation fold {r['splits']['val']}; test fold {r['splits']['test']}",
+        f"validation fold {r['splits']['val']}; test fold {r['splits']['test']}"
+        + (f" ({r['fold_choice']})" if r.get("fold_choice") else ""),
     ]
     for mode, m in r["modes"].items():
         counts = ", ".join(f"{c} {k}" for c, k in m["class_counts"].items())

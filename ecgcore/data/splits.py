@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 DEFAULT_VAL_FOLD, DEFAULT_TEST_FOLD = 9, 10  # PTB-XL's recommended folds
+AUTO_NOTE = "chosen automatically"
 
 
 @dataclass
@@ -24,18 +25,43 @@ class Split:
     notes: list = field(default_factory=list)
 
 
+def resolve_folds(available, val_fold=None, test_fold=None):
+    """(val_fold, test_fold, note): the validation and test folds, None meaning "auto".
+
+    auto follows PTB-XL's recommendation as far as the `available` folds allow: validation 9 and test 10 when
+    fold 10 is present, else validation 8 and test 9 (a subset without fold 10). A given fold is kept as is,
+    present or not (its split is then empty). note says how the folds were chosen ('' when both were given),
+    for reports. ValueError when a fold is not an int or None, or both resolve to the same fold.
+    """
+    for name, fold in (("val_fold", val_fold), ("test_fold", test_fold)):
+        if fold is not None and (not isinstance(fold, (int, np.integer)) or isinstance(fold, bool)):
+            raise ValueError(f"{name}={fold!r} is invalid: must be a fold number (an int) or None (auto)")
+    has_ten = DEFAULT_TEST_FOLD in {int(f) for f in available}
+    # without fold 10, the pair moves down one fold: test on 9, validate on 8
+    auto_val, auto_test = (DEFAULT_VAL_FOLD, DEFAULT_TEST_FOLD) if has_ten else (DEFAULT_VAL_FOLD - 1, DEFAULT_VAL_FOLD)
+    val = auto_val if val_fold is None else int(val_fold)
+    test = auto_test if test_fold is None else int(test_fold)
+    if val == test:
+        raise ValueError(f"val_fold={val_fold!r} and test_fold={test_fold!r} both mean fold {val}: they must differ "
+                         "(None: auto)")
+    note = ""
+    if val_fold is None or test_fold is None:
+        note = AUTO_NOTE + ("" if has_ten else f": fold {DEFAULT_TEST_FOLD} absent")
+    return val, test, note
+
+
 def split(dataset, val_size=0.15, test_size=0.15, seed=0, strata=None):
     """Split `dataset` by fold when it has folds, else at random (seeded, stratified by `strata` if given).
 
     `strata`: one class code per record (None: no stratification). Fold numbers come from
-    dataset.config["val_fold"] / ["test_fold"] (default 9 / 10).
+    dataset.config["val_fold"] / ["test_fold"] (absent or None: auto, see `resolve_folds`).
     """
     index = np.arange(len(dataset))
     notes = []
     if dataset.fold is not None:
-        val_fold = int(dataset.config.get("val_fold", DEFAULT_VAL_FOLD))
-        test_fold = int(dataset.config.get("test_fold", DEFAULT_TEST_FOLD))
         fold = np.asarray(dataset.fold)
+        val_fold, test_fold, _ = resolve_folds(np.unique(fold), dataset.config.get("val_fold"),
+                                               dataset.config.get("test_fold"))
         parts = Split(index[(fold != val_fold) & (fold != test_fold)], index[fold == val_fold],
                       index[fold == test_fold], notes)
         notes.append(f"split by fold: validation fold {val_fold}, test fold {test_fold}")
