@@ -177,7 +177,10 @@ def _cancel(args):
 def _list(args):
     from ecgcore.sweep import list_sweeps
 
-    for sweep in list_sweeps(args.runs_dir):
+    sweeps = list_sweeps(args.runs_dir)
+    if not sweeps:
+        print("no sweeps yet")
+    for sweep in sweeps:
         config = sweep.config
         counts = sweep.progress()
         print(f"{sweep.id}  arms {', '.join(a.name for a in config.arms)}  fractions {config.fractions}  "
