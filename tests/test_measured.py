@@ -57,6 +57,44 @@ def test_fold_guard_follows_the_chosen_folds(ptbxl_root):
     assert data.config["folds"] == [1, 2, 9, 10]
 
 
+@pytest.fixture(scope="module")
+def no_fold_10(tmp_path_factory):
+    """Like ptbxl-mini: no fold 10, so fine-tuning validates on fold 8 and tests on fold 9."""
+    return make_ptbxl_fixture(tmp_path_factory.mktemp("no10"), n_per_class=1, folds=(1, 2, 8, 9), fs=(100,),
+                              bad_record=False)
+
+
+def test_auto_guard_holds_out_the_folds_fine_tuning_chooses(no_fold_10):
+    from ecgcore.data.ptbxl import load_ptbxl
+    from ecgcore.data.splits import split
+
+    data = measured.make_dataset(no_fold_10, morphology=False)
+    assert data.config["folds"] == [1, 2] and (data.config["val_fold"], data.config["test_fold"]) == (8, 9)
+    target = load_ptbxl(no_fold_10)  # fine-tuning's auto choice on the same folder
+    parts = split(target)
+    held_out = set(target.record_id[np.concatenate([parts.val, parts.test])])
+    assert held_out and not held_out & set(data.record_id)
+    assert set(data.record_id) == set(target.record_id[parts.train])
+
+
+@pytest.mark.parametrize("folds", [[1, 8], [9], [2, 8, 9]])
+def test_auto_guard_refuses_the_auto_chosen_folds(no_fold_10, folds):
+    with pytest.raises(ValueError, match=r"validation/test folds \(val_fold=8, test_fold=9\)"):
+        measured.make_dataset(no_fold_10, folds=folds)
+    with pytest.raises(ValueError, match="validation/test folds"):
+        measured.training_folds([1, 2, 8, 9], None, None, folds)
+
+
+def test_given_folds_still_override_auto(no_fold_10, tmp_path):
+    assert measured.training_folds([1, 2, 8, 9], 9, 10) == [1, 2, 8]  # the benchmark's folds, as given
+    assert measured.training_folds([1, 2, 8, 9], None, None) == [1, 2]
+    from ecgcore.data.ptbxl import load_ptbxl
+
+    path = load_ptbxl(no_fold_10).save(tmp_path / "folded.npz")  # a data set file keeps its folds
+    data = measured.make_dataset(path, morphology=False)
+    assert data.config["folds"] == [1, 2] and data.config["test_fold"] == 9
+
+
 def test_cache_is_reused(ptbxl_root, monkeypatch):
     calls = _count_calls(monkeypatch)
     first = measured.make_dataset(ptbxl_root, folds=[1], morphology=False)

@@ -10,6 +10,7 @@ from ecgcore.data import ptbxl
 from ecgcore.data.dataset import CLASS_NAMES, DataSet
 from ecgcore.data.ptbxl import load_ptbxl, summary
 from ecgcore.data.sources import load_dataset
+from ecgcore.data.splits import split
 from ptbxl_fixture import make_ptbxl_fixture
 
 BAD_ID = "24"  # the fixture's truncated record (defaults: 20 single + 2 multi + 1 rhythm-only + 1 bad)
@@ -76,6 +77,60 @@ def test_absent_test_fold_is_an_empty_split_not_an_error(base):
     moved = load_ptbxl(base, folds=[7, 8, 9], val_fold=8, test_fold=9)
     assert moved.config["report"]["modes"]["multi"]["empty_splits"] == []
     assert moved.config["report"]["splits"]["train"] == [7]
+
+
+@pytest.fixture(scope="module")
+def no_fold_10(tmp_path_factory):
+    """Like ptbxl-mini: no fold 10."""
+    return make_ptbxl_fixture(tmp_path_factory.mktemp("ptbxl") / "no10", n_per_class=4, folds=(6, 7, 8, 9),
+                              bad_record=False)
+
+
+def test_auto_folds_are_9_and_10_when_fold_10_is_present(base):
+    with pytest.warns(UserWarning):
+        ds = load_ptbxl(base)
+    assert (ds.config["val_fold"], ds.config["test_fold"]) == (9, 10)
+    assert ds.config["report"]["fold_choice"] == "chosen automatically"
+    assert "validation fold 9; test fold 10 (chosen automatically)" in summary(ds)
+
+
+def test_auto_folds_are_8_and_9_without_fold_10(no_fold_10):
+    ds = load_ptbxl(no_fold_10)
+    assert (ds.config["val_fold"], ds.config["test_fold"]) == (8, 9)
+    report = ds.config["report"]
+    assert report["splits"] == {"train": [6, 7], "val": 8, "test": 9}
+    assert report["modes"]["multi"]["splits"] == {"train": 12, "val": 5, "test": 5}  # 5 per fold + 2 multi
+    assert report["modes"]["multi"]["empty_splits"] == []
+    assert "validation fold 8; test fold 9 (chosen automatically: fold 10 absent)" in summary(ds)
+    parts = split(ds)  # training splits by the folds the loader chose
+    assert set(ds.fold[parts.val]) == {8} and set(ds.fold[parts.test]) == {9}
+    assert set(ds.fold[parts.train]) == {6, 7}
+
+
+def test_given_folds_are_kept_even_when_absent(no_fold_10):
+    ds = load_ptbxl(no_fold_10, val_fold=9, test_fold=10)
+    assert (ds.config["val_fold"], ds.config["test_fold"]) == (9, 10) and ds.config["fold_choice"] == ""
+    assert ds.config["report"]["modes"]["multi"]["empty_splits"] == ["test"]
+    assert "test fold 10\n" in summary(ds) and "empty splits: test" in summary(ds)
+    one_given = load_ptbxl(no_fold_10, val_fold=6)  # the other fold stays auto
+    assert (one_given.config["val_fold"], one_given.config["test_fold"]) == (6, 9)
+    with pytest.raises(ValueError, match="test_fold=8 both mean fold 8"):
+        load_ptbxl(no_fold_10, test_fold=8)  # auto validation would be 8 too
+    with pytest.raises(ValueError, match="val_fold='9' is invalid"):
+        load_ptbxl(no_fold_10, val_fold="9")
+
+
+def test_auto_and_given_folds_share_the_cached_records_not_the_choice(no_fold_10, monkeypatch, tmp_path):
+    monkeypatch.setenv("ECGCORE_CACHE", str(tmp_path))  # an empty cache: the first load reads every record
+    calls = []
+    real = ptbxl.read_record
+    monkeypatch.setattr(ptbxl, "read_record", lambda *a, **k: calls.append(a) or real(*a, **k))
+    given = load_ptbxl(no_fold_10, val_fold=7, test_fold=6)
+    auto = load_ptbxl(no_fold_10)
+    assert (given.config["val_fold"], given.config["test_fold"]) == (7, 6)
+    assert (auto.config["val_fold"], auto.config["test_fold"]) == (8, 9)
+    assert auto.config["report"]["splits"]["train"] == [6, 7]
+    assert len(calls) == len(auto) == 22  # read once; the second load is the cached arrays with its own folds
 
 
 def test_cached_second_load_and_edited_folder_reloads(folder, monkeypatch):

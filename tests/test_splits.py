@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ecgcore.data.dataset import DataSet
-from ecgcore.data.splits import split, subsample
+from ecgcore.data.splits import resolve_folds, split, subsample
 from ecgcore.leads import LEADS
 
 
@@ -34,6 +34,32 @@ def test_folds_are_split_by_fold_not_by_record():
     assert not {3, 4} & set(fold[parts.train])
     default = split(dataset(100, fold))
     assert set(fold[default.val]) == {9} and set(fold[default.test]) == {10}
+
+
+@pytest.mark.parametrize("available, val, test, expected", [
+    (range(1, 11), None, None, (9, 10, "chosen automatically")),
+    ([1, 2, 8, 9], None, None, (8, 9, "chosen automatically: fold 10 absent")),
+    ([1, 2, 8, 9], 3, 4, (3, 4, "")),  # given folds stay, present or not
+    ([1, 2, 8, 9], None, 2, (8, 2, "chosen automatically: fold 10 absent")),
+    (np.array([5, 10]), np.int64(5), None, (5, 10, "chosen automatically")),
+])
+def test_resolve_folds_auto_and_given(available, val, test, expected):
+    assert resolve_folds(available, val, test) == expected
+
+
+def test_resolve_folds_refuses_clashes_and_non_folds():
+    with pytest.raises(ValueError, match="val_fold=None and test_fold=8 both mean fold 8"):
+        resolve_folds([1, 8, 9], None, 8)
+    with pytest.raises(ValueError, match="test_fold=9.0 is invalid"):
+        resolve_folds([1, 8, 9], 8, 9.0)
+    with pytest.raises(ValueError, match="val_fold=True is invalid"):
+        resolve_folds([1, 8, 9], True, None)
+
+
+def test_split_without_chosen_folds_uses_auto():
+    fold = np.arange(90) % 9 + 1  # folds 1-9: no fold 10
+    parts = split(dataset(90, fold))
+    assert set(fold[parts.val]) == {8} and set(fold[parts.test]) == {9}
 
 
 def test_missing_folds_are_reported_and_an_empty_training_set_is_an_error():
