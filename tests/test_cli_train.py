@@ -62,6 +62,20 @@ def test_ptbxl_flags_build_a_ptbxl_spec(tmp_path):
     assert (c.label_mode, c.fraction) == ("multi", 0.25)
 
 
+def test_ptbxl_folds_default_to_auto(tmp_path):
+    from ecgcore.data.sources import load_dataset
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=1, folds=(1, 8, 9), bad_record=False)
+    (c,) = finetune_configs(parse("finetune", "--ptbxl", str(root)))
+    assert (c.data["val_fold"], c.data["test_fold"]) == (None, None)  # the run records that auto was asked for
+    data = load_dataset(c.data)  # ... and the data set which folds auto chose: no fold 10 here
+    assert (data.config["val_fold"], data.config["test_fold"]) == (8, 9)
+    (given,) = finetune_configs(parse("finetune", "--ptbxl", str(root), "--test-fold", "1"))
+    assert (given.data["val_fold"], given.data["test_fold"]) == (None, 1)
+    assert load_dataset(given.data).config["val_fold"] == 8
+
+
 @pytest.mark.parametrize("argv, message", [
     (["pretrain", "--targets", "hr,st"], "unknown target"),
     (["pretrain", "--data", "{oops"], "not valid JSON"),

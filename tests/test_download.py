@@ -120,6 +120,14 @@ def test_cli_downloads_then_reports_per_mode(server, tmp_path, data_cli, capsys)
     assert "dropped 1 record(s) with no diagnostic superclass" in out
 
 
+def test_cli_info_chooses_folds_automatically(tmp_path, data_cli, capsys):
+    root = make_ptbxl_fixture(tmp_path / "no10", n_per_class=1, folds=(1, 8, 9), bad_record=False)
+    assert data_cli(["data", "info", str(root)]) == 0
+    assert "validation fold 8; test fold 9 (chosen automatically: fold 10 absent)" in capsys.readouterr().out
+    assert data_cli(["data", "info", str(root), "--test-fold", "1"]) == 0
+    assert "validation fold 8; test fold 1 (chosen automatically: fold 10 absent)" in capsys.readouterr().out
+
+
 def test_cli_info_on_a_non_ptbxl_folder_exits_2(tmp_path, data_cli, capsys):
     (tmp_path / "empty").mkdir()
     assert data_cli(["data", "info", str(tmp_path / "empty")]) == 2

@@ -25,8 +25,9 @@ def register(sub):
     i.add_argument("path", metavar="PATH", help="a PTB-XL folder")
     i.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
     i.add_argument("--leads", choices=("all", "paper8"), default="all", help="12 leads or the paper's 8")
-    i.add_argument("--val-fold", type=int, default=9, help="validation fold (default 9)")
-    i.add_argument("--test-fold", type=int, default=10, help="test fold (default 10)")
+    i.add_argument("--val-fold", type=int, help="validation fold (default auto: 9 when the folder has fold 10, "
+                   "else 8)")
+    i.add_argument("--test-fold", type=int, help="test fold (default auto: 10 when the folder has it, else 9)")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
     i.set_defaults(func=_info)
 

@@ -46,8 +46,9 @@ def register(sub):
     data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder (ptbxl_database.csv and records*/)")
     f.add_argument("--fs", type=int, choices=(100, 500), default=100,
                    help="PTB-XL sampling rate to read (with --ptbxl; default 100)")
-    f.add_argument("--val-fold", type=int, default=9, help="PTB-XL validation fold (default 9)")
-    f.add_argument("--test-fold", type=int, default=10, help="PTB-XL test fold (default 10)")
+    f.add_argument("--val-fold", type=int, help="PTB-XL validation fold (default auto: 9 when the folder has "
+                   "fold 10, else 8)")
+    f.add_argument("--test-fold", type=int, help="PTB-XL test fold (default auto: 10 when the folder has it, else 9)")
     _common(f)
     f.set_defaults(func=_finetune)
 
