@@ -1,4 +1,5 @@
-"""Synthesize: every engine parameter as a widget, the 12-lead ECG on paper, its exact labels, and data sets.
+"""Synthesize: one ECG on paper from the parametric engine (every parameter a widget, exact labels) or the
+DeepFake GAN (a seed, measured labels), and labelled data sets from any engine.
 
 The settings live in the URL (widgets bound to st.query_params), so a shared link opens the same ECG.
 """
@@ -10,12 +11,21 @@ import streamlit as st
 
 from ecgcore import plots
 from ecgcore.data.dataset import CLASS_NAMES, TARGETS
+from ecgcore.data.measure import delineate
+from ecgcore.data.sources import load_dataset
+from ecgcore.leads import PAPER_LEADS, twelve_from_eight
 from ecgcore.synth import ENGINES, FIDUCIALS, PARAMS, make_dataset, sample_params, synthesize
+from ecgcore.synth import gan
 
 st.set_page_config(page_title="Synthesize · ECG Transfer Lab", layout="wide")
 
 GROUPS = ("rhythm", "intervals", "morphology", "noise")
 URL = "query-params"  # widgets bound to the URL: a link reopens the same ECG (keys are the URL names)
+ENGINE_NAMES = {"parametric": "parametric", "ecgsyn": "ecgsyn", "gan": "GAN (DeepFake ECG)"}
+VIEW_ENGINES = ("parametric", "gan")  # ECGSYN (~1 s a record, one parameter) is offered for data sets only
+# neurokit2's wave names (ecgcore.data.measure.delineate) for the marks ecg_paper draws (FIDUCIALS' names)
+MEASURED_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
+                  "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
 
 
 def step(spec):
@@ -53,26 +63,52 @@ def one_record(params, fs, seed, noise):
     return out.signals[0], labels, fiducials
 
 
+def new_sample():
+    """on_click of "New sample": the next seed's GAN ECG (the seed widget is bound to the URL)."""
+    st.session_state["seed"] = int(st.session_state["seed"]) + 1
+
+
+@st.cache_resource(show_spinner="Loading the DeepFake ECG generator (once per server)...")
+def gan_generator():
+    """The generator on the CPU; gan.generate(device="cpu") reuses this instance (gan.load_generator's cache)."""
+    return gan.load_generator("cpu")
+
+
+@st.cache_data(max_entries=256, show_spinner="Generating a GAN ECG...")
+def gan_record(seed):
+    """Record 0 of `seed`: ((8, 5000) mV at 500 Hz in PAPER_LEADS, {target: measured value, NaN: not measurable})."""
+    gan_generator()
+    _, batch = next(gan.generate(1, seed=seed, device="cpu"))
+    return batch[0], {t: float(v[0]) for t, v in gan.label(batch).values.items()}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def gan_marks(seed):
+    """{mark: times s} of lead II's neurokit2 delineation of gan_record(seed); {} when it fails."""
+    lead_ii = gan_record(seed)[0][PAPER_LEADS.index("II")]
+    try:
+        _, _, waves = delineate(lead_ii, gan.GAN_FS)
+    except Exception:  # noqa: BLE001 -- neurokit2 raises many types on a record it cannot delineate
+        return {}
+    return {mark: waves[name] / gan.GAN_FS for mark, name in MEASURED_MARKS.items()}
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def dataset_preview(spec):
-    """Targets and class labels of a generated data set (cached: the form reruns the page)."""
-    data = make_dataset(**{k: v for k, v in spec.items() if k != "source"})
-    return {k: data.targets[k] for k in TARGETS if k in data.targets}, data.label
+    """Targets, class labels, size and build report of a generated data set (cached: the form reruns the page)."""
+    data = load_dataset(spec)
+    return ({k: data.targets[k] for k in TARGETS if k in data.targets}, data.label, len(data),
+            data.config.get("report"))
 
 
-st.title("Synthesize")
-controls, view = st.columns([1, 2.4])
-with controls:
-    c1, c2 = st.columns([2, 1])
-    c1.selectbox("Preset", CLASS_NAMES, key="preset", bind=URL,
-                 help="A simulated diagnostic class: its parameters are drawn from the class's ranges.")
-    c2.button("Draw", on_click=apply_preset, key="draw", help="Draw the class's parameters with this seed.")
-    c1, c2 = st.columns(2)
-    seed = c1.number_input("Seed", 0, 10**6, 0, key="seed", bind=URL)
-    fs = c2.selectbox("Display rate (Hz)", [100, 250, 500], index=1, key="fs", bind=URL)
-    noise = c1.toggle("Noise", True, key="noise", bind=URL)
-    marks = c2.toggle("Mark waves", False, key="marks", bind=URL,
-                      help="P onset/offset, QRS onset/offset and T offset of each beat.")
+def kept_and_dropped(n, report):
+    """One line on a measured-label data set's kept and dropped records."""
+    return (f"Labels measured: kept {report['n_kept']} of {n} ECGs; not measurable per target: "
+            + ", ".join(f"{k.upper()} {v}" for k, v in report["dropped"].items()) + " (those records are dropped).")
+
+
+def parameter_widgets():
+    """One widget per engine parameter, in tabs by group, bound to the URL; returns {name: value}."""
     params = {}
     for group, tab in zip(GROUPS, st.tabs([g.capitalize() for g in GROUPS])):
         with tab:
@@ -87,35 +123,107 @@ with controls:
                     params[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]), float(spec["default"]),
                                              step=float(step(spec)), key=name, bind=URL, help=spec["help"],
                                              on_change=mark_custom)
+    return params
 
-with view:
+def dataset_spec(engine, n, fs, seed, noise, classes, ranges):
+    """The data spec the form describes; ValueError for an option the engine cannot honour."""
+    narrowed = {k: list(v) for k, v in ranges.items() if v != (PARAMS[k]["lo"], PARAMS[k]["hi"])}
+    if engine == "gan":
+        if classes or narrowed or not noise:
+            raise ValueError("the GAN engine makes normal ECGs as it learnt them: no classes, parameter ranges "
+                             "or noise switch (clear them, or choose another engine)")
+        return {"source": "gan", "n": int(n), "fs": int(fs), "seed": int(seed)}
+    spec = {"source": "synthetic", "n": int(n), "fs": int(fs), "seed": int(seed), "noise": bool(noise)}
+    if engine != "parametric":
+        spec["engine"] = engine
+    if classes:
+        spec["classes"] = list(classes)
+    if narrowed:
+        spec["ranges"] = narrowed
+    return spec
+
+
+def show_parametric(params, fs, seed, noise, marks):
+    """The parametric engine's ECG with its exact labels, or the engine's error."""
     try:
         signal, labels, fiducials = one_record(tuple(params.items()), fs, int(seed), noise)
     except ValueError as e:  # e.g. a QT too short for the QRS: the engine says which parameter to change
         st.error(str(e))
+        return
+    cols = st.columns(5)
+    for col, (name, unit) in zip(cols, TARGETS.items()):
+        col.metric(f"{name.upper()} ({unit})", f"{labels[name]:.0f}")
+    cols[4].metric("Class", st.query_params.get("class", "custom"))
+    fig = plots.ecg_paper(signal, fs, fiducials=fiducials if marks else None)
+    st.plotly_chart(fig, config=plots.png_config("synthetic-ecg"), key="ecg")
+    st.caption("Labels are the record's realised means over its beats: PR from P onset to QRS onset, QRS "
+               "from QRS onset to J point, QT from QRS onset to T end. Copy the page's address to share "
+               "this ECG.")
+
+
+def show_gan(seed, fs, marks):
+    """Record 0 of the GAN's `seed` with its measured labels ("not measurable" where neurokit2 failed)."""
+    raw, measured = gan_record(int(seed))
+    cols = st.columns(5)
+    for col, (name, unit) in zip(cols, TARGETS.items()):
+        value = measured[name]
+        col.metric(f"{name.upper()} ({unit})", "not measurable" if np.isnan(value) else f"{value:.0f}")
+    cols[4].metric("In a data set", "kept" if all(np.isfinite(list(measured.values()))) else "dropped")
+    fiducials = gan_marks(int(seed)) if marks else None
+    fig = plots.ecg_paper(gan.resample(twelve_from_eight(raw[None])[0], fs), fs, fiducials=fiducials)
+    st.plotly_chart(fig, config=plots.png_config("gan-ecg"), key="ecg")
+    st.caption("Labels are **measured**, not known: neurokit2 (ecgcore.data.measure: prominence delineation of "
+               "lead II at 500 Hz, median over beats), as a GAN data set's labels are; a record with a label not "
+               "measurable is dropped from a data set. " + ("Wave marks are that delineation's. " if marks else "")
+               + "Copy the page's address to share this ECG.")
+    if marks and not fiducials:
+        st.info("neurokit2 could not delineate this record's lead II: no wave marks.")
+
+
+st.title("Synthesize")
+controls, view = st.columns([1, 2.4])
+with controls:
+    view_engine = st.radio("Engine", VIEW_ENGINES, format_func=ENGINE_NAMES.get, key="engine", bind=URL,
+                           horizontal=True, help="parametric: every parameter a widget, exact labels. GAN: "
+                           "realistic normal ECGs from the DeepFake ECG generator; no parameters, labels measured.")
+    is_gan = view_engine == "gan"
+    if not is_gan:
+        c1, c2 = st.columns([2, 1])
+        c1.selectbox("Preset", CLASS_NAMES, key="preset", bind=URL,
+                     help="A simulated diagnostic class: its parameters are drawn from the class's ranges.")
+        c2.button("Draw", on_click=apply_preset, key="draw", help="Draw the class's parameters with this seed.")
+    c1, c2 = st.columns(2)
+    seed = c1.number_input("Seed", 0, 10**6, 0, key="seed", bind=URL)
+    fs = c2.selectbox("Display rate (Hz)", [100, 250, 500], index=1, key="fs", bind=URL)
+    if is_gan:
+        c1.button("New sample", on_click=new_sample, key="new_sample", help="The next seed's ECG.")
     else:
-        cols = st.columns(5)
-        for col, (name, unit) in zip(cols, TARGETS.items()):
-            col.metric(f"{name.upper()} ({unit})", f"{labels[name]:.0f}")
-        cols[4].metric("Class", st.query_params.get("class", "custom"))
-        fig = plots.ecg_paper(signal, fs, fiducials=fiducials if marks else None)
-        st.plotly_chart(fig, config=plots.png_config("synthetic-ecg"), key="ecg")
-        st.caption("Labels are the record's realised means over its beats: PR from P onset to QRS onset, QRS "
-                   "from QRS onset to J point, QT from QRS onset to T end. Copy the page's address to share "
-                   "this ECG.")
+        noise = c1.toggle("Noise", True, key="noise", bind=URL)
+    marks = c2.toggle("Mark waves", False, key="marks", bind=URL,
+                      help="P onset/offset, QRS onset/offset and T offset of each beat"
+                           + (", as neurokit2 delineates lead II." if is_gan else "."))
+    params = {} if is_gan else parameter_widgets()  # the GAN has no parameters
+
+
+with view:
+    if is_gan:
+        show_gan(seed, fs, marks)
+    else:
+        show_parametric(params, fs, seed, noise, marks)
 
 st.subheader("Generate data set")
 with st.form("dataset"):
     c1, c2, c3, c4 = st.columns(4)
-    n = c1.number_input("ECGs", 10, 50000, 2000, step=100, key="ds_n")
+    n = c1.number_input("ECGs", 1, 50000, 2000, step=100, key="ds_n")
     fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key="ds_fs")
     seed = c3.number_input("Seed", 0, 10**6, 0, key="ds_seed")
     noise = c4.toggle("Noise", value=True, key="ds_noise")
     c1, c2 = st.columns([3, 1])
     classes = c1.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
                              key="ds_classes")
-    engine = c2.selectbox("Engine", ENGINES, key="ds_engine",
-                          help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, slow, normal records only")
+    engine = c2.selectbox("Engine", (*ENGINES, "gan"), format_func=ENGINE_NAMES.get, key="ds_engine",
+                          help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, slow, normal records "
+                               "only; GAN: DeepFake ECGs, normal records only, labels measured (failures dropped)")
     ranges = {}
     with st.expander("Parameter ranges (for records without a class)"):
         for name in ("hr", "pr", "qrs", "qt"):
@@ -126,18 +234,12 @@ with st.form("dataset"):
     submitted = st.form_submit_button("Generate data set")
 
 if submitted:
-    spec = {"source": "synthetic", "n": int(n), "fs": int(fs), "seed": int(seed), "noise": bool(noise)}
-    if engine != "parametric":
-        spec["engine"] = engine
-    if classes:
-        spec["classes"] = list(classes)
-    narrowed = {k: list(v) for k, v in ranges.items() if v != (PARAMS[k]["lo"], PARAMS[k]["hi"])}
-    if narrowed:
-        spec["ranges"] = narrowed
     bar = st.progress(0.0, text="Synthesizing...")
     try:
-        data = make_dataset(**{k: v for k, v in spec.items() if k != "source"},
-                            progress=lambda f: bar.progress(min(float(f), 1.0), text=f"Synthesizing... {f:.0%}"))
+        spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges)
+        make = gan.make_dataset if spec["source"] == "gan" else make_dataset
+        data = make(**{k: v for k, v in spec.items() if k != "source"},
+                    progress=lambda f: bar.progress(min(float(f), 1.0), text=f"Synthesizing... {f:.0%}"))
     except ValueError as e:
         st.error(f"Could not generate the data set: {e}")
     else:
@@ -146,8 +248,10 @@ if submitted:
 
 if "synth_dataset" in st.session_state:
     spec = st.session_state["synth_dataset"]
-    targets, label = dataset_preview(spec)
-    st.caption(f"Label distributions of the data set: {spec['n']} ECGs at {spec['fs']} Hz, seed {spec['seed']}"
+    targets, label, size, report = dataset_preview(spec)
+    if report is not None:
+        st.info(kept_and_dropped(spec["n"], report))
+    st.caption(f"Label distributions of the data set: {size} ECGs at {spec['fs']} Hz, seed {spec['seed']}"
                + (f", classes {', '.join(spec['classes'])}" if spec.get("classes") else ""))
     st.plotly_chart(plots.label_histograms(targets, TARGETS, label=label if spec.get("classes") else None,
                                            class_names=CLASS_NAMES),
