@@ -23,7 +23,7 @@ PAPER_NOTE = (
     "per target, L1 loss, Adam lr 0.01 with exponential decay 0.99 per epoch, early stopping, "
     "`freeze_first_block`, single-label classification. **What differs here:** the pretraining ECGs come from "
     "this tool's parametric engine, not the paper's GAN, and PTB-XL is split patient-wise by its folds "
-    "(9 = validation, 10 = test) instead of a random record split."
+    "(9 = validation, 10 = test; 8 and 9 when a folder has no fold 10) instead of a random record split."
 )
 
 
@@ -45,6 +45,48 @@ def preprocess_inputs(prefix, leads_col, normalize_col):
                                 format_func=lambda v: {"all": "12 leads", "paper8": "8 leads (I, II, V1-V6)"}[v])
     normalize = normalize_col.selectbox("Normalisation per lead", NORMALIZATIONS, key=prefix + "normalize")
     return Preprocess(leads=leads, normalize=normalize)
+
+
+AUTO_FOLD = "auto"
+
+
+def fold_inputs(prefix, val_col, test_col, suffix=""):
+    """PTB-XL validation and test fold pickers (keys `prefix` + val_fold/test_fold) -> (val_fold, test_fold),
+    None for auto: 9 and 10 when the folder has fold 10, else 8 and 9 (ecgcore.data.splits.resolve_folds)."""
+    choices = [AUTO_FOLD, *range(1, 11)]
+    why = "auto: 9 and 10 when the folder has fold 10, else 8 and 9"
+    val = val_col.selectbox(f"Validation fold{suffix}", choices, key=prefix + "val_fold", help=why)
+    test = test_col.selectbox(f"Test fold{suffix}", choices, key=prefix + "test_fold", help=why)
+    return tuple(None if fold == AUTO_FOLD else int(fold) for fold in (val, test))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def ptbxl_folds(path):
+    """(problem, folds): '' and the fold numbers when `path` is a readable PTB-XL folder, else why not and []
+    (cached: the folder is read once a minute)."""
+    from ecgcore.data.ptbxl import folder_folds, read_tables
+
+    try:
+        database, _ = read_tables(path)
+    except ValueError as e:
+        return str(e), []
+    return "", folder_folds(database)
+
+
+def held_out_folds(path, val_fold, test_fold):
+    """(problem, text): why the folder or the fold choice is unusable (text ''), else '' and which folds
+    training will hold out, as the loader will choose them."""
+    from ecgcore.data.splits import resolve_folds
+
+    problem, folds = ptbxl_folds(str(path))
+    if problem:
+        return problem, ""
+    try:
+        val, test, note = resolve_folds(folds, val_fold, test_fold)
+    except ValueError as e:
+        return str(e), ""
+    return "", (f"Folds in the folder: {', '.join(map(str, folds))}. Held out: validation fold {val}, test fold "
+                f"{test}" + (f" ({note})." if note else "."))
 
 
 def runs_of(task, states=None):

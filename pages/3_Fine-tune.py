@@ -17,18 +17,6 @@ SCRATCH = "none (train from scratch)"
 TWIN_FIELDS = ("strategy", "pretrained", "name")  # what may differ between a run and its scratch twin
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def check_ptbxl(path):
-    """'' when `path` is a readable PTB-XL folder, else why not (cached: the folder is read once a minute)."""
-    from ecgcore.data.ptbxl import read_tables
-
-    try:
-        read_tables(path)
-    except ValueError as e:
-        return str(e)
-    return ""
-
-
 with st.container(border=True):
     left, right = st.columns([3, 2])
     right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
@@ -44,8 +32,13 @@ with st.container(border=True):
             data = {**DEFAULT_FINETUNE_DATA, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
         else:
             path = c1.text_input("PTB-XL folder", key=P + "path", placeholder="/data/ptb-xl")
-            data = {"source": "ptbxl", "path": path, "fs": int(fs), "val_fold": 9, "test_fold": 10}
-            problem = check_ptbxl(path) if path else "give the folder that holds ptbxl_database.csv"
+            f1, f2, f3 = st.columns(3)
+            val_fold, test_fold = ui.fold_inputs(P, f1, f2)
+            data = {"source": "ptbxl", "path": path, "fs": int(fs), "val_fold": val_fold, "test_fold": test_fold}
+            problem, held_out = ui.held_out_folds(path, val_fold, test_fold) if path else (
+                "give the folder that holds ptbxl_database.csv", "")
+            if held_out:
+                f3.caption(held_out)
             if problem:
                 st.warning(problem)
         label_mode = st.radio("Label mode", LABEL_MODES, horizontal=True, key=P + "label_mode",

@@ -21,8 +21,7 @@ with st.container(border=True):
     folder = st.text_input("PTB-XL folder", key=P + "folder", placeholder="/path/to/ptbxl")
     c1, c2, c3, c4 = st.columns(4)
     fs = c1.selectbox("Sampling rate served (Hz)", [100, 500], key=P + "fs")
-    val_fold = c2.number_input("Validation fold (never read)", 1, 10, 9, key=P + "val_fold")
-    test_fold = c3.number_input("Test fold (never read)", 1, 10, 10, key=P + "test_fold")
+    val_fold, test_fold = ui.fold_inputs(P, c2, c3, suffix=" (never read)")
     ratio = c4.slider("Share of real records (the rest synthetic)", 0.1, 1.0, 1.0, 0.1, key=P + "ratio")
     morphology = st.checkbox("Also regress morphology (R, S, ST, T per lead and the QRS axis)", value=True,
                              key=P + "morphology")
@@ -37,11 +36,11 @@ with st.container(border=True):
     if st.button("Start pretraining", type="primary", key=P + "start"):
         if not (Path(folder).expanduser() / "ptbxl_database.csv").is_file():
             st.error(f"{folder!r} is not a PTB-XL folder: it has no ptbxl_database.csv")
-        elif val_fold == test_fold:
-            st.error("The validation and test folds must differ")
+        elif problem := ui.held_out_folds(Path(folder).expanduser(), val_fold, test_fold)[0]:
+            st.error(problem)
         else:
-            real = {"path": str(Path(folder).expanduser().resolve()), "fs": int(fs), "val_fold": int(val_fold),
-                    "test_fold": int(test_fold), "morphology": morphology}
+            real = {"path": str(Path(folder).expanduser().resolve()), "fs": int(fs), "val_fold": val_fold,
+                    "test_fold": test_fold, "morphology": morphology}
             data = {"source": "measured", **real} if ratio == 1 else {
                 "source": "mixed", "real": real, "synthetic": {"n": 2000, "seed": int(seed)}, "ratio": float(ratio)}
             targets = list(measure.INTERVAL_TARGETS) + (measure.morphology_targets(LEADS) if morphology else [])

@@ -3,6 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from ecgcore import runs
+from ecgcore.data.sources import load_dataset
 from ptbxl_fixture import make_ptbxl_fixture
 from test_pages import runs_dir  # noqa: F401  (the pages' fixture: a temporary runs folder, jobs cancelled after)
 
@@ -29,8 +30,20 @@ def test_starts_a_measured_pretraining_on_training_folds(runs_dir, tmp_path):  #
     (run,) = runs.list_runs(runs_dir)
     config = run.config
     assert config.task == "pretrain" and config.data["source"] == "measured"
-    assert (config.data["val_fold"], config.data["test_fold"]) == (9, 10)
+    assert (config.data["val_fold"], config.data["test_fold"]) == (None, None)  # auto: 9 and 10 here
+    data = load_dataset(config.data)
+    assert data.config["folds"] == [1] and (data.config["val_fold"], data.config["test_fold"]) == (9, 10)
     assert {"hr", "qt", "r_amp_V1", "qrs_axis"} <= set(config.targets)
+
+
+def test_refuses_folds_that_clash(runs_dir, tmp_path):  # noqa: F811
+    at = AppTest.from_file("../pages/7_Measured_labels.py", default_timeout=60).run()
+    at.text_input(key="ml_folder").input(str(make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=1,
+                                                                folds=(1, 8, 9), bad_record=False))).run()
+    at.selectbox(key="ml_test_fold").set_value(8).run()  # auto validation is fold 8 without fold 10
+    at.button(key="ml_start").click().run()
+    assert "both mean fold 8" in at.error[0].value
+    assert runs.list_runs(runs_dir) == []
 
 
 def test_mixing_with_synthetic_records_and_the_error_table(runs_dir, tmp_path):  # noqa: F811

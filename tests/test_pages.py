@@ -256,6 +256,27 @@ def test_finetune_ptbxl_folder_that_is_not_one_warns(runs_dir, tmp_path):
     assert any("ptbxl_database.csv" in w.value for w in at.warning)
 
 
+def test_finetune_ptbxl_folds_default_to_auto(runs_dir, tmp_path, monkeypatch):
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=1, folds=(1, 8, 9), bad_record=False)
+    at = page("3_Fine-tune").run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_path").input(str(root)).run()
+    assert (at.selectbox(key="ft_val_fold").value, at.selectbox(key="ft_test_fold").value) == ("auto", "auto")
+    captions = " ".join(c.value for c in at.caption)
+    assert "Held out: validation fold 8, test fold 9 (chosen automatically: fold 10 absent)" in captions
+    at.selectbox(key="ft_test_fold").set_value(8).run()  # auto validation would be 8 as well
+    assert any("both mean fold 8" in w.value for w in at.warning)
+    at.selectbox(key="ft_test_fold").set_value("auto")
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not at.error
+    (run,) = runs.list_runs(runs_dir)
+    assert (run.config.data["val_fold"], run.config.data["test_fold"]) == (None, None)
+
+
 def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
     pre = finished_run(runs_dir, task="pretrain")
     twin = finished_run(runs_dir, task="finetune", strategy="scratch")
