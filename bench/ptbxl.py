@@ -60,9 +60,7 @@ def main(argv=None):
 
     with warnings.catch_warnings():  # the summary lists skipped records itself
         warnings.simplefilter("ignore", UserWarning)
-        dataset = load_ptbxl(args.data, fs=100)
-        if 10 not in set(dataset.fold):
-            dataset = load_ptbxl(args.data, fs=100, val_fold=8, test_fold=9)
+        dataset = load_ptbxl(args.data, fs=100)  # auto folds: 9/10, or 8/9 when the folder has no fold 10
     print(summary(dataset))
 
     rows = []

@@ -121,9 +121,7 @@ def main(argv=None):
 
     with warnings.catch_warnings():  # the PTB-XL report lists skipped records itself
         warnings.simplefilter("ignore", UserWarning)
-        target = load_ptbxl(args.data, fs=100)
-        if 10 not in set(target.fold):
-            target = load_ptbxl(args.data, fs=100, val_fold=8, test_fold=9)
+        target = load_ptbxl(args.data, fs=100)  # auto folds: 9/10, or 8/9 when the folder has no fold 10
     folds = {"val_fold": target.config["val_fold"], "test_fold": target.config["test_fold"]}
     splits = target.config["report"]["modes"]["multi"]["splits"]
     print(f"PTB-XL {args.data}: {len(target)} records; train folds {target.config['report']['splits']['train']} "
