@@ -5,6 +5,9 @@ own session (it outlives the page or shell that started it), with stdout/stderr 
 There is no daemon: every submit, refresh, cancel, wait poll and job exit calls `start_queued`, which, under
 the runs directory's lock, marks dead jobs failed ("interrupted") and starts queued runs oldest first while
 fewer than `max_jobs()` run. A fine-tuning run waits in the queue until its pretrained runs are done.
+A job process that finishes its run claims the next queued run in the same step and trains it too (a sweep's
+cells then pay python + torch start-up and data loading once per worker, not once per run); it exits when
+the queue has nothing for it. Each run keeps its own log.txt, heartbeat and cancel flag.
 """
 
 from __future__ import annotations
@@ -58,35 +61,44 @@ def refresh(runs_dir=None):
 
 def start_queued(runs_dir=None):
     """The queue's one step (see the module docstring). Returns the runs it started."""
-    runs_dir = default_runs_dir(runs_dir)
-    started = []
     with lock_runs_dir(runs_dir):
-        runs = list_runs(runs_dir)
-        running = 0
-        for run in runs:
-            status = run.status()
-            if status["state"] == "running":
-                if _alive(run, status):
-                    running += 1
-                else:
-                    _kill(status.get("pid"), run)  # a hung job (stale heartbeat) must not come back
-                    run.update_status(state="failed", finished=now(), message="interrupted",
-                                      error="interrupted: the job's process died or stopped responding")
-        cap = max_jobs()
-        for run in runs:
-            if running >= cap:
-                break
-            if run.state != "queued":
-                continue
-            blocker = _waiting_for(run)
-            if blocker is None:
+        return _fill_slots(default_runs_dir(runs_dir))[0]
+
+
+def _fill_slots(runs_dir, claim=False):
+    """The queue's step, under the runs directory's lock: (runs started in new processes, run claimed for
+    this process or None). With `claim`, the first run that may start is this process's next run."""
+    started, claimed = [], None
+    runs = list_runs(runs_dir)
+    running = 0
+    for run in runs:
+        status = run.status()
+        if status["state"] == "running":
+            if _alive(run, status):
+                running += 1
+            else:
+                _kill(status.get("pid"), run)  # a hung job (stale heartbeat) must not come back
+                run.update_status(state="failed", finished=now(), message="interrupted",
+                                  error="interrupted: the job's process died or stopped responding")
+    cap = max_jobs()
+    for run in runs:
+        if running >= cap:
+            break
+        if run.state != "queued":
+            continue
+        blocker = _waiting_for(run)
+        if blocker is None:
+            if claim and claimed is None:
+                run.update_status(state="running", pid=os.getpid(), started=now(), message="loading data")
+                claimed = run
+            else:
                 _launch(run)
                 started.append(run)
-                running += 1
-            elif blocker:
-                run.update_status(state="failed", finished=now(), message="pretrained run unusable",
-                                  error=blocker)
-    return started
+            running += 1
+        elif blocker:
+            run.update_status(state="failed", finished=now(), message="pretrained run unusable",
+                              error=blocker)
+    return started, claimed
 
 
 def _waiting_for(run):
@@ -129,7 +141,9 @@ def _alive(run, status):
 
 def _is_job(pid, run):
     """Whether process `pid` is `run`'s job. Through /proc (Linux) a zombie is dead and a command line that
-    does not name `run-job` and the run is a reused pid; elsewhere only the pid's existence is checked."""
+    does not name `run-job` and the runs directory is a reused pid (a job process names the first run it was
+    started for and trains later runs of the same directory too); elsewhere only the pid's existence is
+    checked."""
     if not pid:
         return False
     if Path("/proc/self/stat").exists():
@@ -139,7 +153,8 @@ def _is_job(pid, run):
         except (OSError, IndexError):
             return False
         # a process that has just exec'd can show an empty command line for a moment: not proof of death
-        return state not in ("Z", "X") and (not cmdline or (b"run-job" in cmdline and run.id.encode() in cmdline))
+        runs_dir = os.fsencode(run.path.resolve().parent)
+        return state not in ("Z", "X") and (not cmdline or (b"run-job" in cmdline and runs_dir in cmdline))
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -205,9 +220,11 @@ def wait(run, on_progress=None, poll_s=0.5):
 
 # ---- inside the job's process -------------------------------------------------------------------------------
 
-def run_job(run_dir):
-    """Train the run in `run_dir` in this process (what `python -m ecgcore run-job RUN_DIR` calls) and
-    return its final state. Normally started by the queue; run by hand it starts a queued run at once."""
+def run_job(run_dir, reuse=False):
+    """Train the run in `run_dir` in this process and return its final state. Normally started by the queue;
+    run by hand it starts a queued run at once. With `reuse` (the job process, `python -m ecgcore run-job`),
+    it then claims the queue's next run and trains it here too, with stdout/stderr moved to that run's
+    log.txt, until the queue has none for it."""
     run = Run(Path(run_dir).resolve())
     if not (run.path / "config.json").is_file():
         raise FileNotFoundError(f"no run folder at {run.path} (config.json missing)")
@@ -219,13 +236,37 @@ def run_job(run_dir):
             raise ValueError(f"run {run.id} is already running in process {status['pid']}")
         run.update_status(state="running", pid=os.getpid(), started=status.get("started") or now(),
                           message="loading data")
+    state, run = _run_one(run, reuse)
+    while run is not None:
+        _log_to(run.path / "log.txt")
+        run = _run_one(run, reuse)[1]
+    return state
+
+
+def _run_one(run, claim_next):
+    """Train `run` (marked running by this process), then, under the queue's lock, record how it ended and
+    start the next queued runs: (final state, the run claimed for this process or None)."""
     beating = threading.Event()
     threading.Thread(target=_heartbeat, args=(run.path / "heartbeat", beating), daemon=True).start()
+    end = None
     try:
-        return _train(run)
+        end = _train(run)
     finally:
         beating.set()
-        start_queued(run.runs_dir)  # our slot is free: start the next queued run
+        with lock_runs_dir(run.runs_dir):  # one step: no other process starts a job for the slot we reuse
+            state = run.update_status(**end)["state"] if end else None
+            claimed = _fill_slots(run.runs_dir, claim=claim_next and end is not None)[1]
+    return state, claimed
+
+
+def _log_to(path):
+    """Point this process's stdout and stderr (the file descriptors: tracebacks and warnings too) at `path`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _heartbeat(path, stop):
@@ -235,6 +276,7 @@ def _heartbeat(path, stop):
 
 
 def _train(run):
+    """Fit `run`'s config, reporting progress into its folder; returns the status fields that end the run."""
     from ecgcore import train  # torch is imported only inside the job
 
     config = run.config
@@ -264,14 +306,14 @@ def _train(run):
         _save_result(run, result, train.save_model)
     except train.Cancelled:
         log(f"{now()} cancelled")
-        return run.update_status(state="cancelled", finished=now(), message="cancelled")["state"]
+        return dict(state="cancelled", finished=now(), message="cancelled")
     except Exception as e:  # the job's whole point is to report any failure into status.json
         traceback.print_exc()
         sys.stderr.flush()
         error = f"{type(e).__name__}: {e}"
-        return run.update_status(state="failed", finished=now(), message="failed", error=error)["state"]
+        return dict(state="failed", finished=now(), message="failed", error=error)
     log(f"{now()} done")
-    return run.update_status(state="done", progress=1.0, finished=now(), message="done")["state"]
+    return dict(state="done", progress=1.0, finished=now(), message="done")
 
 
 def _save_result(run, result, save_model):

@@ -161,6 +161,20 @@ def test_a_job_trains_in_its_own_process_and_fills_the_run(tmp_path, npz):
     assert "done" in run.log_tail()
 
 
+def test_one_job_process_trains_the_queued_runs_in_order_each_in_its_own_folder(tmp_path, npz, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    first = jobs.submit(tiny_config(npz, epochs=1), tmp_path)
+    second = jobs.submit(tiny_config(npz, epochs=1, seed=1), tmp_path)
+    assert jobs.wait(second, poll_s=0.2)["state"] == "done", second.log_tail()
+    a, b = first.status(), second.status()
+    assert a["state"] == "done" and a["pid"] == b["pid"] != os.getpid()  # the same process, reused
+    assert a["finished"] <= b["started"]
+    log_a, log_b = ((run.path / "log.txt").read_text() for run in (first, second))
+    assert f"run {first.id}" in log_a and second.id not in log_a
+    assert f"run {second.id}" in log_b and first.id not in log_b and "done" in log_b
+    assert [m["epoch"] for m in second.metrics()] == [1] and (second.path / "heartbeat").is_file()
+
+
 def test_cancel_stops_a_training_job(tmp_path, npz):
     run = jobs.submit(tiny_config(npz, epochs=500, batch_size=4), tmp_path)
     deadline = time.monotonic() + 60

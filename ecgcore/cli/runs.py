@@ -25,7 +25,8 @@ def register(sub):
         add_runs_dir(a)
     p.set_defaults(func=_runs)
 
-    j = sub.add_parser("run-job", help="run one queued run in this process (the queue starts these)",
+    j = sub.add_parser("run-job", help="run a queued run, then the queue's next ones, in this process "
+                                       "(the queue starts these)",
                        description="Train the run in RUN_DIR in this process, writing its status, metrics, "
                                    "checkpoint and summary. `pretrain`/`finetune` start it for you.")
     j.add_argument("run_dir", metavar="RUN_DIR")
@@ -127,6 +128,6 @@ def _run_job(args):
     from ecgcore.jobs import run_job
 
     # the job's own stdout is the run's log.txt; its exit status says whether training succeeded
-    state = run_job(os.path.abspath(args.run_dir))
+    state = run_job(os.path.abspath(args.run_dir), reuse=True)  # then the queue's next runs, in this process
     sys.stdout.flush()
     return 0 if state == "done" else 1
