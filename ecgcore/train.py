@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import random
 import time
-from dataclasses import dataclass, replace
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from torch import nn
 from ecgcore import metrics
 from ecgcore.config import JobConfig
 from ecgcore.data import splits
+from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess
 from ecgcore.leads import LEAD_SETS
 from ecgcore.models import build_model, first_block
@@ -48,11 +50,11 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     device = resolve_device(config.device)
     notes = []
     if dataset is None:
-        from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA, load_dataset
+        from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA
         default = DEFAULT_PRETRAIN_DATA if config.task == "pretrain" else DEFAULT_FINETUNE_DATA
-        dataset = load_dataset(config.data or default)
-    signals, fs, lead_names = preprocess(dataset.signals, dataset.fs, dataset.lead_names, config.preprocess)
-    dataset = replace(dataset, signals=signals, fs=fs, lead_names=lead_names)
+        dataset = load_preprocessed(config.data or default, config.preprocess)
+    else:
+        dataset = _preprocessed(dataset, config.preprocess)
 
     # What the model learns: target values, class indices or 0/1 rows; records with none are dropped.
     y, keep, strata, output_names = _labels(config, dataset)
@@ -199,6 +201,39 @@ def load_model(run_dir):
     except RuntimeError as e:
         raise ValueError(f"{model_path} does not match {config_path} (arch {config.arch}): {e}") from e
     return model.eval(), config
+
+
+def load_preprocessed(spec, pre):
+    """The data set `spec` describes (ecgcore.data.sources), preprocessed with `pre`. The last
+    DATA_CACHE_SIZE results stay in memory, so a job process that trains a sweep's cells one after another
+    loads and filters their data set once (shared: never modify it); a file the spec names is part of the key
+    by its size and mtime."""
+    from ecgcore.data.sources import load_dataset
+
+    files = {k: _file_stamp(v) for k, v in spec.items() if isinstance(v, str) and Path(v).is_file()}
+    key = config_key({"spec": spec, "preprocess": asdict(pre), "files": files})
+    if key in _data_cache:
+        _data_cache.move_to_end(key)
+        return _data_cache[key]
+    dataset = _preprocessed(load_dataset(spec), pre)
+    _data_cache[key] = dataset
+    while len(_data_cache) > DATA_CACHE_SIZE:
+        _data_cache.popitem(last=False)
+    return dataset
+
+
+DATA_CACHE_SIZE = 2  # a pretraining and a fine-tuning set
+_data_cache = OrderedDict()
+
+
+def _file_stamp(path):
+    stat = Path(path).stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _preprocessed(dataset, pre):
+    signals, fs, lead_names = preprocess(dataset.signals, dataset.fs, dataset.lead_names, pre)
+    return replace(dataset, signals=signals, fs=fs, lead_names=lead_names)
 
 
 # --- pieces of fit ---------------------------------------------------------------------------------------

@@ -193,3 +193,17 @@ def test_folded_data_without_a_validation_fold_selects_on_training_loss():
     assert result.summary["selection_metric"] == "train_loss" and result.summary["val"] == {}
     assert result.history[0]["val_loss"] is None
     assert result.summary["n_test"] == 10
+
+
+def test_load_preprocessed_keeps_recent_sets_in_memory_and_sees_a_rewritten_file(tmp_path):
+    path = tmp_path / "set.npz"
+    sine_set(20).save(path)
+    spec = {"source": "npz", "path": str(path)}
+    first = train.load_preprocessed(spec, Preprocess())
+    assert train.load_preprocessed(spec, Preprocess()) is first  # a sweep's next cell: no reload
+    assert first.signals.std(axis=-1) == pytest.approx(1.0, abs=1e-3)  # preprocessed (z-score per lead)
+    raw = train.load_preprocessed(spec, Preprocess(bandpass=False, normalize="none"))
+    np.testing.assert_allclose(raw.signals, sine_set(20).signals, rtol=1e-6)
+    sine_set(30, seed=1).save(path)  # the same path, new contents
+    assert len(train.load_preprocessed(spec, Preprocess())) == 30
+    assert len(train._data_cache) == train.DATA_CACHE_SIZE
