@@ -244,19 +244,23 @@ def run_job(run_dir, reuse=False):
 
 
 def _run_one(run, claim_next):
-    """Train `run` (marked running by this process), then, under the queue's lock, record how it ended and
-    start the next queued runs: (final state, the run claimed for this process or None)."""
+    """Train `run` (marked running by this process), record how it ended and start the queue's next runs:
+    (final state, the run claimed for this process when `claim_next`, else None)."""
     beating = threading.Event()
     threading.Thread(target=_heartbeat, args=(run.path / "heartbeat", beating), daemon=True).start()
-    end = None
     try:
         end = _train(run)
+    except BaseException:  # KeyboardInterrupt, SystemExit: our slot is free all the same
+        start_queued(run.runs_dir)
+        raise
     finally:
         beating.set()
-        with lock_runs_dir(run.runs_dir):  # one step: no other process starts a job for the slot we reuse
-            state = run.update_status(**end)["state"] if end else None
-            claimed = _fill_slots(run.runs_dir, claim=claim_next and end is not None)[1]
-    return state, claimed
+    if not claim_next:
+        state = run.update_status(**end)["state"]
+        start_queued(run.runs_dir)  # our slot is free: start the next queued run
+        return state, None
+    with lock_runs_dir(run.runs_dir):  # one step: no other process starts a job for the slot we keep
+        return run.update_status(**end)["state"], _fill_slots(run.runs_dir, claim=True)[1]
 
 
 def _log_to(path):
