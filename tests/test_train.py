@@ -207,3 +207,13 @@ def test_load_preprocessed_keeps_recent_sets_in_memory_and_sees_a_rewritten_file
     sine_set(30, seed=1).save(path)  # the same path, new contents
     assert len(train.load_preprocessed(spec, Preprocess())) == 30
     assert len(train._data_cache) == train.DATA_CACHE_SIZE
+
+
+def test_fit_depends_only_on_its_config_so_a_reused_job_process_repeats_a_run_exactly():
+    cfg = config(epochs=2, targets=["hr"], seed=4)
+    first = fit(cfg, sine_set(40), **QUIET)
+    other = fit(config(epochs=2, targets=["hr"], seed=5), sine_set(40), **QUIET)  # moves every RNG on
+    again = fit(cfg, sine_set(40), **QUIET)
+    assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in first.history]
+    assert [h["train_loss"] for h in other.history] != [h["train_loss"] for h in first.history]
+    np.testing.assert_array_equal(again.predictions["y_pred"], first.predictions["y_pred"])
