@@ -175,6 +175,20 @@ def test_one_job_process_trains_the_queued_runs_in_order_each_in_its_own_folder(
     assert [m["epoch"] for m in second.metrics()] == [1] and (second.path / "heartbeat").is_file()
 
 
+def test_cancelling_a_run_a_job_process_took_over_leaves_the_queue_going(tmp_path, npz, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    first, long, last = (jobs.submit(tiny_config(npz, **kw), tmp_path)
+                         for kw in (dict(epochs=1), dict(epochs=500, batch_size=4), dict(epochs=1)))
+    deadline = time.monotonic() + 60
+    while long.status()["epoch"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert long.status()["pid"] == first.status()["pid"], long.log_tail()  # taken over by the first's process
+    assert jobs.cancel(long)["state"] == "cancelled"
+    assert jobs.wait(last, poll_s=0.2)["state"] == "done", last.log_tail()
+    assert long.state == "cancelled" and not (long.path / "model.pt").exists()
+    assert f"run {long.id}" in (long.path / "log.txt").read_text()
+
+
 def test_cancel_stops_a_training_job(tmp_path, npz):
     run = jobs.submit(tiny_config(npz, epochs=500, batch_size=4), tmp_path)
     deadline = time.monotonic() + 60
