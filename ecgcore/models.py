@@ -72,7 +72,11 @@ def small_cnn_backbone(n_leads):
         blocks.append(nn.Sequential(conv(n_in, width, kernel), nn.BatchNorm1d(width), nn.ReLU(),
                                     nn.MaxPool1d(pool)))
         n_in = width
-    return Backbone(nn.Sequential(*blocks), n_leads, n_in)
+    backbone = Backbone(nn.Sequential(*blocks), n_leads, n_in)
+    # the pools changed but no weight shape did: a checkpoint of the earlier small_cnn lacks this key, so
+    # loading it fails (strict load_state_dict) instead of giving silently wrong outputs
+    backbone.register_buffer("small_cnn_v2", torch.ones(()))
+    return backbone
 
 
 # --- inception1d -----------------------------------------------------------------------------------------

@@ -73,3 +73,15 @@ def test_state_dict_round_trip_weights_only(tmp_path):
     again.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
     x = torch.randn(2, 8, 300)
     assert torch.equal(model.regress(x), again.regress(x))
+
+
+def test_a_checkpoint_of_the_earlier_small_cnn_is_refused_not_misread(tmp_path):
+    # the earlier small_cnn (max-pool 2 everywhere) had the same weight shapes but no small_cnn_v2 key
+    from ecgcore.config import JobConfig
+    from ecgcore.train import load_model
+
+    state = {k: v for k, v in build_model("small_cnn", 12, 4).state_dict().items() if "small_cnn_v2" not in k}
+    (tmp_path / "config.json").write_text(JobConfig(arch="small_cnn").to_json())
+    torch.save(state, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="(?s)does not match.*small_cnn_v2"):
+        load_model(tmp_path)
