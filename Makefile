@@ -20,7 +20,7 @@ run: $(VENV)/.installed-run
 
 # Browser tests drive Debian's chromium; never `playwright install`.
 chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q tests
