@@ -115,17 +115,20 @@ def _waiting_for(run):
 
 def _launch(run):
     """Start the job's detached process and record its pid (called under the runs directory's lock)."""
+    proc = spawn(["run-job", str(run.path.resolve())], run.path / "log.txt")
+    run.update_status(state="running", pid=proc.pid, started=now(), message="starting")
+
+
+def spawn(args, log_path):
+    """Start `python -m ecgcore ARGS` as a detached process (its own session: it survives the caller, and
+    killpg stops just it) with stdout/stderr appended to `log_path`; returns the Popen."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # the job imports ecgcore from the same place as this process, installed or not
+    # the process imports ecgcore from the same place as this one, installed or not
     package_root = str(Path(ecgcore.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    with open(run.path / "log.txt", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ecgcore", "run-job", str(run.path.resolve())],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,  # own session: survives the caller, and killpg stops just this job
-        )
-    run.update_status(state="running", pid=proc.pid, started=now(), message="starting")
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "ecgcore", *args], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
 def _alive(run, status):
@@ -140,10 +143,14 @@ def _alive(run, status):
 
 
 def _is_job(pid, run):
-    """Whether process `pid` is `run`'s job. Through /proc (Linux) a zombie is dead and a command line that
-    does not name `run-job` and the runs directory is a reused pid (a job process names the first run it was
-    started for and trains later runs of the same directory too); elsewhere only the pid's existence is
-    checked."""
+    """Whether process `pid` is `run`'s job (a job process names the first run it was started for and trains
+    later runs of the same directory too, so its command line names `run-job` and the runs directory)."""
+    return is_process(pid, b"run-job", os.fsencode(run.path.resolve().parent))
+
+
+def is_process(pid, *markers):
+    """Whether process `pid` lives. Through /proc (Linux) a zombie is dead and a command line that lacks one
+    of the `markers` (bytes) is a reused pid; elsewhere only the pid's existence is checked."""
     if not pid:
         return False
     if Path("/proc/self/stat").exists():
@@ -153,8 +160,7 @@ def _is_job(pid, run):
         except (OSError, IndexError):
             return False
         # a process that has just exec'd can show an empty command line for a moment: not proof of death
-        runs_dir = os.fsencode(run.path.resolve().parent)
-        return state not in ("Z", "X") and (not cmdline or (b"run-job" in cmdline and runs_dir in cmdline))
+        return state not in ("Z", "X") and (not cmdline or all(m in cmdline for m in markers))
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

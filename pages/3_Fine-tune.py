@@ -5,6 +5,7 @@ import streamlit as st
 import dashboard as ui
 from ecgcore import plots
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
+from ecgcore.data import download
 from ecgcore.data.dataset import CLASS_NAMES
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
 
@@ -15,6 +16,55 @@ st.caption("Reuse a pretrained regressor to diagnose NORM, MI, STTC, CD and HYP,
 P = "ft_"
 SCRATCH = "none (train from scratch)"
 TWIN_FIELDS = ("strategy", "pretrained", "name")  # what may differ between a run and its scratch twin
+
+
+def use_folder(path):
+    st.session_state[P + "path"] = path  # on_click: the folder input is already drawn in this run
+
+
+def download_panel(dest, was_running):
+    """Progress of the download into `dest`, then its outcome (refreshed by the fragment while it runs)."""
+    status = download.download_status(dest)
+    if status is None:
+        return
+    state = status["state"]
+    if was_running and state != "running":
+        st.rerun(scope="app")  # finished since the page was drawn: redraw once without the timer
+    if state == "running":
+        done, total = status.get("done") or 0, status.get("total")
+        st.progress(done / total if total else 0.0,
+                    text=f"downloading: {done}/{total} records" if total else "downloading the record list")
+    elif state == "failed":
+        st.error(f"The download into {dest} failed: {status['error']}")
+    else:
+        report = status["report"]
+        st.success(f"PTB-XL at {report['fs']} Hz in {report['dest']}: {report['records']} records checked "
+                   f"({report['fetched']} fetched, {report['already_complete']} already complete).")
+        if report["problem_count"]:
+            st.warning(f"{report['problem_count']} record(s) failed the check (Start/Resume retries them; "
+                       f"loading skips them): " + "; ".join(f"{p['record']}: {p['reason']}"
+                                                         for p in report["problems"]))
+        st.button("Use this folder as the PTB-XL folder", key=P + "dl_use", on_click=use_folder,
+                  args=(report["dest"],))
+
+
+def get_ptbxl():
+    st.caption("PTB-XL 1.0.3 from PhysioNet (21,799 ECGs): about 0.5 GB at 100 Hz, 2.6 GB at 500 Hz; it runs in "
+               "the background, survives closing this page, and is resumable: Start/Resume fetches only the "
+               "records that are missing or damaged, then checks every record.")
+    c1, c2 = st.columns([3, 1])
+    dest = c1.text_input("Destination folder", "data/ptb-xl", key=P + "dl_dest")
+    rate = c2.selectbox("Rate (Hz)", [100, 500], key=P + "dl_fs")
+    if not dest:
+        return
+    try:
+        if st.button("Start / Resume download", key=P + "dl_start"):
+            download.start_download(dest, fs=rate)
+        running = (download.download_status(dest) or {}).get("state") == "running"
+    except (ValueError, OSError) as e:
+        st.error(f"Cannot download into {dest}: {e}")
+        return
+    st.fragment(download_panel, run_every=ui.REFRESH_S if running else None)(dest, running)
 
 
 with st.container(border=True):
@@ -41,6 +91,8 @@ with st.container(border=True):
                 f3.caption(held_out)
             if problem:
                 st.warning(problem)
+            with st.expander("Get PTB-XL"):
+                get_ptbxl()
         label_mode = st.radio("Label mode", LABEL_MODES, horizontal=True, key=P + "label_mode",
                               format_func=lambda m: {"single": "single-label (softmax, the paper's)",
                                                      "multi": "multi-label (sigmoid, the PTB-XL benchmark's)"}[m])

@@ -2,13 +2,19 @@
 
 import functools
 import http.server
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 from wfdb.io import download
 
-from ecgcore import cli
+from streamlit.testing.v1 import AppTest
+
+from ecgcore import cli, runs
+from ecgcore.data import download as ecg_download
 from ecgcore.data.download import download_ptbxl
 from ecgcore.data.ptbxl import load_ptbxl
 from ptbxl_fixture import make_ptbxl_fixture
@@ -132,3 +138,119 @@ def test_cli_info_on_a_non_ptbxl_folder_exits_2(tmp_path, data_cli, capsys):
     (tmp_path / "empty").mkdir()
     assert data_cli(["data", "info", str(tmp_path / "empty")]) == 2
     assert "ptbxl_database.csv is missing" in capsys.readouterr().err
+
+
+# ---- the background download the dashboard starts ----------------------------------------------------------
+
+def _wait_until_finished(dest, limit_s=60):
+    """Poll the status file until the detached download has ended (a guard against hanging, not a timing)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        status = ecg_download.download_status(dest)
+        if status["state"] != "running":
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"the download into {dest} did not end: {ecg_download.download_status(dest)}")
+
+
+def test_background_download_writes_a_done_status_with_the_counts(server, tmp_path):
+    dest = tmp_path / "bg"
+    first = ecg_download.start_download(dest, fs=100, base_url=server.url)
+    assert first["state"] == "running" and first["pid"] and first["total"] is None
+    status = _wait_until_finished(dest)
+    assert status["state"] == "done" and status["error"] is None and status["pid"] == first["pid"]
+    assert status["done"] == status["total"] == N_RECORDS
+    report = status["report"]
+    assert (report["records"], report["fetched"], report["already_complete"]) == (N_RECORDS, N_RECORDS, 0)
+    assert report["problem_count"] == 1 and report["problems"][0]["record"] == "14"
+    assert report["dest"] == str(dest.resolve()) and report["fs"] == 100
+    assert "14 records listed" in (dest / ecg_download.LOG_FILE).read_text()  # the CLI's output went to the log
+
+    # resume: only the bad record is fetched again
+    ecg_download.start_download(dest, base_url=server.url)
+    status = _wait_until_finished(dest)
+    assert status["state"] == "done" and status["report"]["fetched"] == 1 and status["total"] == 1
+
+
+@pytest.fixture
+def running_download(tmp_path):
+    """A folder whose status says running, held by a live process that looks like a download (its command
+    line names ecgcore and ptbxl), 3 of 9 records done; yields (folder, process)."""
+    dest = tmp_path / "busy"
+    dest.mkdir()
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "ecgcore", "data", "ptbxl"])
+    runs.write_json(dest / ecg_download.STATUS_FILE, {"state": "running", "pid": fake.pid, "done": 3, "total": 9})
+    yield dest, fake
+    fake.kill()
+    fake.wait()
+
+
+def test_a_second_start_while_one_runs_is_refused(running_download):
+    dest, fake = running_download
+    with pytest.raises(ValueError, match=rf"already running \(process {fake.pid}, 3/9 records\)"):
+        ecg_download.start_download(dest, base_url="http://127.0.0.1:9/")
+    with pytest.raises(ValueError, match="already running"):  # the CLI's own download refuses too
+        ecg_download.tracked_download(dest, base_url="http://127.0.0.1:9/")
+    assert ecg_download.download_status(dest)["pid"] == fake.pid  # untouched
+    fake.kill()
+    fake.wait()
+    status = ecg_download.download_status(dest)  # its process is gone: interrupted
+    assert status["state"] == "failed" and status["error"].startswith("interrupted")
+
+
+def test_finetune_page_shows_a_running_download_and_refuses_a_second(running_download, tmp_path, monkeypatch):
+    dest, fake = running_download
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file("../pages/3_Fine-tune.py", default_timeout=30).run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_dl_dest").set_value(str(dest)).run()
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 33 and bar.proto.text == "downloading: 3/9 records"
+    at.button(key="ft_dl_start").click().run()
+    assert len(at.error) == 1 and f"already running (process {fake.pid}" in at.error[0].value
+    assert not at.exception and ecg_download.download_status(dest)["pid"] == fake.pid
+
+
+def test_unreachable_server_ends_as_a_failed_status_with_a_readable_message(tmp_path):
+    dest = tmp_path / "down"
+    ecg_download.start_download(dest, base_url="http://127.0.0.1:9/")
+    status = _wait_until_finished(dest)
+    assert status["state"] == "failed" and status["report"] is None and status["finished"]
+    assert status["error"].startswith("cannot download PTB-XL's tables from http://127.0.0.1:9/ptb-xl/1.0.3/")
+    assert "Traceback" not in status["error"]
+
+
+def test_finetune_page_starts_the_download_shows_progress_then_the_result(server, tmp_path, monkeypatch):
+    monkeypatch.setenv(ecg_download.URL_ENV, server.url)  # the page starts downloads without a URL of its own
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
+    dest = tmp_path / "from-page"
+    at = AppTest.from_file("../pages/3_Fine-tune.py", default_timeout=30).run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_dl_dest").set_value(str(dest)).run()
+    assert "ft_dl_use" not in [b.key for b in at.button]  # nothing downloaded there yet
+    at.button(key="ft_dl_start").click().run()
+    assert not at.exception and not at.error
+    assert ecg_download.download_status(dest)["fs"] == 100 and at.button(key="ft_dl_start")
+    _wait_until_finished(dest)
+    at.run()
+    assert f"{N_RECORDS} records checked ({N_RECORDS} fetched, 0 already complete)" in at.success[0].value
+    assert "1 record(s) failed the check" in at.warning[-1].value
+    at.button(key="ft_dl_use").click().run()
+    assert at.text_input(key="ft_path").value == str(dest.resolve())
+    assert not at.exception
+
+
+def test_finetune_page_shows_a_failed_download_as_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(ecg_download.URL_ENV, "http://127.0.0.1:9/")
+    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
+    dest = tmp_path / "fails"
+    at = AppTest.from_file("../pages/3_Fine-tune.py", default_timeout=30).run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_dl_dest").set_value(str(dest)).run()
+    at.button(key="ft_dl_start").click().run()
+    _wait_until_finished(dest)
+    at.run()
+    assert len(at.error) == 1 and at.error[0].value.startswith(
+        f"The download into {dest} failed: cannot download PTB-XL's tables from http://127.0.0.1:9/ptb-xl/1.0.3/")
+    assert "Traceback" not in at.error[0].value and "ft_dl_use" not in [b.key for b in at.button]
+    assert not at.exception

@@ -12,11 +12,14 @@ def register(sub):
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     d = actions.add_parser("ptbxl", help="download PTB-XL 1.0.3 (one sampling rate; resumable; checked)",
                            description="Download PTB-XL 1.0.3 with wfdb: the two CSVs and records100/ (or "
-                                       "records500/). Run it again to resume; every record is read back.")
+                                       "records500/). Run it again to resume; every record is read back. "
+                                       "Progress and outcome are kept in DIR/.ecgcore-download.json (what "
+                                       "the dashboard shows); a second download into DIR is refused.")
     d.add_argument("--dest", required=True, metavar="DIR", help="folder to download into")
     d.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
     d.add_argument("--base-url", metavar="URL",
-                   help="index to download from (default PhysioNet's https://physionet.org/files/)")
+                   help="index to download from (default $ECGCORE_PTBXL_URL, else PhysioNet's "
+                        "https://physionet.org/files/)")
     d.set_defaults(func=_download)
     i = actions.add_parser("info", help="records, class counts and splits per label mode; bad records",
                            description="Load a PTB-XL folder (cached) and report, per label mode (multi-label, "
@@ -50,9 +53,9 @@ def _bar(description):
 
 
 def _download(args):
-    from ecgcore.data.download import download_ptbxl
+    from ecgcore.data.download import tracked_download
 
-    report = download_ptbxl(args.dest, fs=args.fs, progress=_bar("download"), base_url=args.base_url)
+    report = tracked_download(args.dest, fs=args.fs, progress=_bar("download"), base_url=args.base_url)
     print(f"PTB-XL at {report['fs']} Hz in {report['dest']}: {report['records']} records listed, "
           f"{report['fetched']} fetched, {report['already_complete']} already complete")
     if report["problems"]:

@@ -6,21 +6,34 @@ version up on physionet.org/content whatever the index URL, so this module drive
 Resuming works per record: a record that already reads back correctly is not fetched again; one that does
 not (absent, partial, damaged) is deleted and fetched whole, which stays correct with servers that ignore
 HTTP range requests (wfdb would otherwise append a second full copy to a partial file).
+
+`tracked_download` (what `python -m ecgcore data ptbxl` runs) keeps DEST/.ecgcore-download.json up to date
+(state running/done/failed, progress, pid, error, the report's summary) so that others can follow it;
+`start_download` runs it as a detached process (the dashboard's way: a download outlives any page rerun) and
+refuses to start a second one into a folder whose download still runs.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
+import time
 from multiprocessing.dummy import Pool
 from pathlib import Path
 
 from wfdb.io import download
 
+from ecgcore import jobs, runs
 from ecgcore.data.ptbxl import DATABASE_CSV, RATES, STATEMENTS_CSV, check_rate, read_record, read_tables
 
 DATABASE = "ptb-xl"
 VERSION = "1.0.3"
 CONNECTIONS = 2  # like wfdb's dl_files: PhysioNet asks clients not to open more
+URL_ENV = "ECGCORE_PTBXL_URL"  # the default index to download from, when set (a mirror; the tests' server)
+STATUS_FILE = ".ecgcore-download.json"
+LOG_FILE = ".ecgcore-download.log"  # the detached download's stdout/stderr
+STATUS_EVERY_S = 0.5  # progress writes to the status file are throttled to this
+MAX_LISTED_PROBLEMS = 50  # the status file lists this many problem records (and counts them all)
 
 
 def _inputs(dest, files, overwrite=False):
@@ -42,13 +55,14 @@ def download_ptbxl(dest, fs=100, progress=None, base_url=None):
     """Download PTB-XL 1.0.3 (the two CSVs and records100/ or records500/) into `dest`, then check it.
 
     progress: called as progress(done, total) over the records still to fetch. base_url: the index wfdb downloads from
-    (default PhysioNet's https://physionet.org/files/; a mirror or a test server). Returns a report dict:
-    records, fetched, already_complete, problems ([{"record", "reason"}] for records that still fail).
+    (default $ECGCORE_PTBXL_URL, else PhysioNet's https://physionet.org/files/; a mirror or a test server).
+    Returns a report dict: records, fetched, already_complete, problems ([{"record", "reason"}] for records that
+    still fail).
     """
     fs = check_rate(fs)
     dest = Path(dest).expanduser().resolve()
     dest.mkdir(parents=True, exist_ok=True)
-    index_url = base_url or download.PN_INDEX_URL
+    index_url = base_url or os.environ.get(URL_ENV) or download.PN_INDEX_URL
     previous, download.config.db_index_url = download.config.db_index_url, index_url
     try:
         tables = _inputs(dest, [DATABASE_CSV, STATEMENTS_CSV], overwrite=True)
@@ -91,3 +105,82 @@ def download_ptbxl(dest, fs=100, progress=None, base_url=None):
             problems.append({"record": str(ecg_id), "reason": reason})
     return {"dest": str(dest), "fs": fs, "records": len(names), "fetched": len(todo),
             "already_complete": len(names) - len(todo), "problems": problems}
+
+
+def download_status(dest):
+    """The status of the download into `dest` (see the module docstring), or None when none was started there.
+    A download still marked running whose process is gone reads as failed (interrupted)."""
+    path = Path(dest).expanduser().resolve() / STATUS_FILE
+    if not path.exists():
+        return None
+    status = runs._read_json(path)
+    if status.get("state") == "running" and not jobs.is_process(status.get("pid"), b"ecgcore", b"ptbxl"):
+        status = {**status, "state": "failed",
+                  "error": "interrupted: the download's process ended before finishing; start it again to resume"}
+    return status
+
+
+def _update_status(dest, **fields):
+    """Merge `fields` into `dest`'s status file (atomic write) and return the new status; called under
+    `dest`'s lock, so a detached download's first write waits until its starter has recorded the pid."""
+    path = dest / STATUS_FILE
+    status = {**(runs._read_json(path) if path.exists() else {}), **fields}
+    runs.write_json(path, status)
+    return status
+
+
+def _refuse_if_running(dest, own_pid=None):
+    current = download_status(dest)
+    if current and current["state"] == "running" and current.get("pid") != own_pid:
+        raise ValueError(f"a download into {dest} is already running (process {current['pid']}, "
+                         f"{current.get('done', 0)}/{current.get('total') or '?'} records); wait for it to end")
+
+
+def start_download(dest, fs=100, base_url=None):
+    """Start `python -m ecgcore data ptbxl` into `dest` as a detached process and return its first status;
+    ValueError when a download into `dest` is already running. Output goes to DEST/.ecgcore-download.log."""
+    fs = check_rate(fs)
+    dest = Path(dest).expanduser().resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    with runs.lock_runs_dir(dest):
+        _refuse_if_running(dest)
+        args = ["data", "ptbxl", "--dest", str(dest), "--fs", str(fs)] + (["--base-url", base_url] if base_url else [])
+        proc = jobs.spawn(args, dest / LOG_FILE)
+        return _update_status(dest, state="running", pid=proc.pid, fs=fs, started=runs.now(), finished=None,
+                              done=0, total=None, error=None, report=None)
+
+
+def tracked_download(dest, fs=100, progress=None, base_url=None):
+    """`download_ptbxl` that keeps DEST/.ecgcore-download.json up to date: running with progress (done/total
+    records to fetch), then done with the report's summary, or failed with the error (and re-raised).
+    ValueError when another process's download into `dest` is running."""
+    fs = check_rate(fs)
+    dest = Path(dest).expanduser().resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    with runs.lock_runs_dir(dest):
+        _refuse_if_running(dest, own_pid=os.getpid())
+        _update_status(dest, state="running", pid=os.getpid(), fs=fs, started=runs.now(), finished=None,
+                       done=0, total=None, error=None, report=None)
+    last = 0.0
+
+    def track(done, total):
+        nonlocal last
+        if done == total or time.monotonic() - last >= STATUS_EVERY_S:
+            last = time.monotonic()
+            with runs.lock_runs_dir(dest):
+                _update_status(dest, done=done, total=total)
+        if progress:
+            progress(done, total)
+
+    try:
+        report = download_ptbxl(dest, fs=fs, progress=track, base_url=base_url)
+    except Exception as e:
+        error = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        with runs.lock_runs_dir(dest):
+            _update_status(dest, state="failed", finished=runs.now(), error=error)
+        raise
+    problems = report["problems"]
+    summary = {**report, "problems": problems[:MAX_LISTED_PROBLEMS], "problem_count": len(problems)}
+    with runs.lock_runs_dir(dest):
+        _update_status(dest, state="done", finished=runs.now(), report=summary)
+    return report
