@@ -64,7 +64,8 @@ def get_ptbxl():
     except (ValueError, OSError) as e:
         st.error(f"Cannot download into {dest}: {e}")
         return
-    st.fragment(download_panel, run_every=ui.REFRESH_S if running else None)(dest, running)
+    # only a running download needs the timer; outside a fragment, Use this folder reruns the whole page
+    (st.fragment(download_panel, run_every=ui.REFRESH_S) if running else download_panel)(dest, running)
 
 
 with st.container(border=True):
