@@ -7,7 +7,7 @@ import dashboard as ui
 from ecgcore import jobs, plots, sweep
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
-from ecgcore.sweep_explain_plots import sweep_figure
+from ecgcore.plots import sweep_figure
 
 st.set_page_config(page_title="Data efficiency · ECG Transfer Lab", layout="wide")
 st.title("Data efficiency")

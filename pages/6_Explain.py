@@ -9,7 +9,7 @@ import dashboard as ui
 from ecgcore import explain as ex
 from ecgcore import plots
 from ecgcore.data.dataset import CLASS_NAMES, TARGETS
-from ecgcore.sweep_explain_plots import attribution_figure, wave_shares_figure
+from ecgcore.plots import attribution_figure, wave_shares_figure
 from ecgcore.synth import PRESETS
 
 st.set_page_config(page_title="Explain · ECG Transfer Lab", layout="wide")

@@ -143,7 +143,7 @@ def _print_results(sweep, metric, csv=None, png=None):
         print(f"no summary yet: {e}", file=sys.stderr)
     if png:
         from ecgcore.plots import to_png
-        from ecgcore.sweep_explain_plots import sweep_figure
+        from ecgcore.plots import sweep_figure
 
         Path(png).write_bytes(to_png([sweep_figure(b, metric, title=sweep.id)])[0])
         print(f"wrote {png}")
