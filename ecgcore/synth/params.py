@@ -63,7 +63,7 @@ for _g in GROUPS:
     PARAMS[f"qw_{_g}"] = _spec(40.0, 10.0, 80.0, "ms", "morphology",
                                f"Pathological Q-wave width in the {_g} leads (at most 60% of the QRS).")
 PARAMS.update({
-    # noise (each source its own amplitude; noise=False in synthesize switches all off)
+    # noise (each kind its own amplitude; noise=False in synthesize switches all off)
     "baseline_mv": _spec(0.05, 0.0, 1.0, "mV", "noise", "Baseline wander amplitude (respiration, 0.05-0.5 Hz)."),
     "powerline_mv": _spec(0.01, 0.0, 0.5, "mV", "noise", "Powerline interference amplitude."),
     "powerline_hz": _spec("50", None, None, "Hz", "noise", "Mains frequency.", choices=("50", "60")),
@@ -71,7 +71,6 @@ PARAMS.update({
 })
 del _g
 
-DEFAULTS = {name: spec["default"] for name, spec in PARAMS.items()}
 MIN_PR_GAP_MS = 20.0  # P offset to QRS onset, at least (the PR segment)
 MIN_T_MS = 120.0  # J point to T end, at least: room for an ST segment and a T wave
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcore.data.dataset import CLASS_NAMES
-from ecgcore.synth.params import MIN_T_MS, PARAMS, corrected_qt, realised_qt, validate_params
+from ecgcore.synth.params import GROUPS, MIN_T_MS, PARAMS, corrected_qt, realised_qt, validate_params
 
 NORMAL_RANGES = {
     "hr": (50.0, 100.0), "hrv": (10.0, 60.0),
@@ -27,10 +27,10 @@ NORMAL_RANGES = {
     "qt": (370.0, 440.0), "qt_correction": ["bazett"],  # qt is the QTc: the QT follows the heart rate
     "axis": (-30.0, 90.0), "p_amp": (0.08, 0.25), "r_amp": (0.8, 1.6), "t_amp": (0.2, 0.5),
     "bundle_branch": ["none"],
-    **{f"st_{g}": (-0.03, 0.03) for g in ("inferior", "lateral", "anterior")},
-    **{f"t_{g}": (0.8, 1.2) for g in ("inferior", "lateral", "anterior")},
-    **{f"q_{g}": (0.0, 0.03) for g in ("inferior", "lateral", "anterior")},
-    **{f"qw_{g}": (20.0, 35.0) for g in ("inferior", "lateral", "anterior")},
+    **{f"st_{g}": (-0.03, 0.03) for g in GROUPS},
+    **{f"t_{g}": (0.8, 1.2) for g in GROUPS},
+    **{f"q_{g}": (0.0, 0.03) for g in GROUPS},
+    **{f"qw_{g}": (20.0, 35.0) for g in GROUPS},
     "baseline_mv": (0.0, 0.15), "powerline_mv": (0.0, 0.03), "powerline_hz": ["50", "60"], "emg_mv": (0.0, 0.03),
 }
 
