@@ -4,10 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+import dashboard as ui
 from ecgcore import demo, runs
-
-RUNS_DIR = runs.default_runs_dir()
-ACTIVE = ("queued", "running")
 
 st.set_page_config(page_title="ECG Transfer Lab", page_icon="🫀", layout="wide")
 st.title("ECG Transfer Lab")
@@ -26,7 +24,7 @@ st.caption(
 )
 if st.button("Run the demo", type="primary"):
     try:
-        started = demo.run_demo(RUNS_DIR)
+        started = demo.run_demo(ui.runs_dir())
     except (ValueError, OSError) as e:
         st.error(f"Could not start the demo: {e}")
     else:
@@ -37,11 +35,11 @@ if st.button("Run the demo", type="primary"):
 def runs_in_progress():
     st.subheader("Runs in progress")
     try:
-        active = [(r, r.status()) for r in runs.list_runs(RUNS_DIR)]
+        active = [(r, r.status()) for r in runs.list_runs(ui.runs_dir())]
     except (ValueError, OSError) as e:
-        st.error(f"Cannot read the runs folder {RUNS_DIR}: {e}")
+        st.error(f"Cannot read the runs folder {ui.runs_dir()}: {e}")
         return
-    active = [(r, s) for r, s in active if s.get("state") in ACTIVE]
+    active = [(r, s) for r, s in active if s.get("state") in ui.ACTIVE]
     if not active:
         st.write("No run is in progress.")
         return
