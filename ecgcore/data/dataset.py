@@ -85,11 +85,8 @@ class DataSet:
             "signals": self.signals, "fs": np.float64(self.fs),
             "lead_names": np.array(self.lead_names), "class_names": np.array(self.class_names),
             "target_names": np.array(list(self.targets), dtype=str), "config": np.array(json.dumps(self.config)),
-            **self.targets,
+            **self._per_record_arrays(),
         }
-        for name in ("label", "multilabel", "fold", "record_id"):
-            if getattr(self, name) is not None:
-                arrays[name] = getattr(self, name)
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez(tmp, **arrays)
         tmp.replace(path)
