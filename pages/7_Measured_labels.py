@@ -34,12 +34,11 @@ with st.container(border=True):
                "the first time (about 40 ms per record), then reuses the cached targets.")
 
     if st.button("Start pretraining", type="primary", key=P + "start"):
-        if not (Path(folder).expanduser() / "ptbxl_database.csv").is_file():
-            st.error(f"{folder!r} is not a PTB-XL folder: it has no ptbxl_database.csv")
-        elif problem := ui.held_out_folds(Path(folder).expanduser(), val_fold, test_fold)[0]:
+        root = Path(folder).expanduser()
+        if problem := ui.held_out_folds(root, val_fold, test_fold)[0]:  # also: not a PTB-XL folder
             st.error(problem)
         else:
-            real = {"path": str(Path(folder).expanduser().resolve()), "fs": int(fs), "val_fold": val_fold,
+            real = {"path": str(root.resolve()), "fs": int(fs), "val_fold": val_fold,
                     "test_fold": test_fold, "morphology": morphology}
             data = {"source": "measured", **real} if ratio == 1 else {
                 "source": "mixed", "real": real, "synthetic": {"n": 2000, "seed": int(seed)}, "ratio": float(ratio)}
