@@ -52,14 +52,15 @@ def validate_run_id(run_id):
     return run_id
 
 
-def _slug(text):
+def slug(text):
+    """`text` as a short id fragment: runs of other characters become '-', at most 40 characters."""
     return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-.")[:40]
 
 
 def new_run_id(config, name=""):
     """'20261125-161502-pretrain-small_cnn[-name]-3f9a': sortable by time, readable, random-suffixed."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    parts = [stamp, config.task, config.arch, _slug(name or "")]
+    parts = [stamp, config.task, config.arch, slug(name or "")]
     return "-".join(p for p in parts if p) + "-" + secrets.token_hex(2)
 
 
@@ -69,6 +70,7 @@ def write_json(path, obj):
 
 
 def write_bytes(path, data):
+    """Write `data` (bytes) to `path` atomically, readable by every user (temp file, then os.replace)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -90,7 +92,7 @@ def _json_default(o):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
-def _read_json(path):
+def read_json(path):
     """The JSON in `path`; ValueError naming the file when it is missing or damaged."""
     try:
         return json.loads(Path(path).read_text())
@@ -129,7 +131,7 @@ class Run:
     def config(self):
         """The run's JobConfig; ValueError when config.json is missing or damaged."""
         try:
-            return JobConfig.from_dict(_read_json(self.path / "config.json"))
+            return JobConfig.from_dict(read_json(self.path / "config.json"))
         except TypeError as e:
             raise ValueError(f"{self.path / 'config.json'} is damaged: {e}") from None
 
@@ -138,7 +140,7 @@ class Run:
         """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden)."""
         try:
             self.config
-            status = _read_json(self.path / "status.json")
+            status = read_json(self.path / "status.json")
         except ValueError as e:
             return str(e)
         if not isinstance(status, dict) or status.get("state") not in STATES:
@@ -148,7 +150,7 @@ class Run:
     def status(self):
         """The status dict; a damaged folder reads as failed with the reason, so listing never crashes."""
         try:
-            status = _read_json(self.path / "status.json")
+            status = read_json(self.path / "status.json")
             if not isinstance(status, dict) or status.get("state") not in STATES:
                 raise ValueError(f"{self.path / 'status.json'} has no valid state")
         except ValueError as e:
@@ -162,7 +164,7 @@ class Run:
     def created(self):
         """Creation time (seconds since the epoch) for ordering: status.json's, else the folder's mtime."""
         try:
-            return datetime.fromisoformat(_read_json(self.path / "status.json")["created"]).timestamp()
+            return datetime.fromisoformat(read_json(self.path / "status.json")["created"]).timestamp()
         except (ValueError, KeyError, TypeError):
             return self.path.stat().st_mtime if self.path.exists() else 0.0
 
@@ -183,7 +185,7 @@ class Run:
     def summary(self):
         """Test/validation metrics once the run is done, else None."""
         path = self.path / "summary.json"
-        return _read_json(path) if path.exists() else None
+        return read_json(path) if path.exists() else None
 
     def predictions(self):
         """Test-split predictions {name: array} once the run is done, else None."""

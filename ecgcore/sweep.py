@@ -125,7 +125,7 @@ class Sweep:
 
     def record(self):
         """The sweep.json dict; ValueError naming the file when it is missing or damaged."""
-        record = runs._read_json(self.path / "sweep.json")
+        record = runs.read_json(self.path / "sweep.json")
         if not isinstance(record, dict) or not {"config", "cells"} <= set(record):
             raise ValueError(f"{self.path / 'sweep.json'} is damaged: no config or cells")
         return record
@@ -225,8 +225,7 @@ def create_sweep(config, runs_dir=None, submit=True):
     root = sweeps_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    slug = runs._slug(config.name)
-    path = root / runs.validate_run_id("-".join(p for p in (stamp, slug, secrets.token_hex(2)) if p))
+    path = root / runs.validate_run_id("-".join(p for p in (stamp, runs.slug(config.name), secrets.token_hex(2)) if p))
     path.mkdir(exist_ok=False)
     cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s), "run_id": None}
              for f in sorted(config.fractions) for arm in config.arms for s in config.seeds]

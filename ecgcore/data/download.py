@@ -113,7 +113,7 @@ def download_status(dest):
     path = Path(dest).expanduser().resolve() / STATUS_FILE
     if not path.exists():
         return None
-    status = runs._read_json(path)
+    status = runs.read_json(path)
     if status.get("state") == "running" and not jobs.is_process(status.get("pid"), b"ecgcore", b"ptbxl"):
         status = {**status, "state": "failed",
                   "error": "interrupted: the download's process ended before finishing; start it again to resume"}
@@ -124,7 +124,7 @@ def _update_status(dest, **fields):
     """Merge `fields` into `dest`'s status file (atomic write) and return the new status; called under
     `dest`'s lock, so a detached download's first write waits until its starter has recorded the pid."""
     path = dest / STATUS_FILE
-    status = {**(runs._read_json(path) if path.exists() else {}), **fields}
+    status = {**(runs.read_json(path) if path.exists() else {}), **fields}
     runs.write_json(path, status)
     return status
 
