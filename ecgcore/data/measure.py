@@ -45,10 +45,21 @@ class Measurements:
     values: dict  # target -> (N,) float64
     dropped: dict  # target -> int
 
+    @classmethod
+    def of_rows(cls, rows, names):
+        """Measurements of per-record {target: value} `rows` for the targets `names`, with the NaNs counted."""
+        values = {t: np.array([row[t] for row in rows], dtype=np.float64) for t in names}
+        return cls(values=values, dropped=count_dropped(values))
+
     @property
     def complete(self):
         """(N,) bool: records with every target measured."""
         return np.all([np.isfinite(v) for v in self.values.values()], axis=0)
+
+
+def count_dropped(values):
+    """{target: number of NaN entries} of {target: (N,) array}: the records where each target failed."""
+    return {t: int(np.isnan(v).sum()) for t, v in values.items()}
 
 
 def delineate(signal, fs):
@@ -65,6 +76,22 @@ def delineate(signal, fs):
         raise ValueError(f"{len(rpeaks)} R peaks found, need {MIN_BEATS}")
     _, waves = nk.ecg_delineate(cleaned, rpeaks, sampling_rate=fs, method="prominence")
     return cleaned, rpeaks, {k: np.asarray(v, dtype=np.float64) for k, v in waves.items()}
+
+
+def _rhythm(signal, fs):
+    """(R-peak indices, waves) of `delineate(signal, fs)`, or None when neurokit2 fails on the record or its
+    R-R intervals are too irregular to be a rhythm (noise picked up as beats)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # neurokit2 warns on every imperfect record
+            _, rpeaks, waves = delineate(signal, fs)
+    # neurokit2 raises a wide, undocumented set of types on bad records; any of them means "not measured".
+    except Exception:  # noqa: BLE001
+        return None
+    rr = np.diff(rpeaks)
+    if rr.std() > MAX_RR_CV * rr.mean():
+        return None
+    return rpeaks, waves
 
 
 def _robust_median(values):
@@ -84,17 +111,11 @@ def intervals_of_record(signal, fs):
     signal = np.asarray(signal, dtype=np.float64)
     if not np.all(np.isfinite(signal)) or np.ptp(signal) == 0:
         return nan
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # neurokit2 warns on every imperfect record
-            _, rpeaks, waves = delineate(signal, fs)
-    # neurokit2 raises a wide, undocumented set of types on bad records; any of them means "not measured".
-    except Exception:  # noqa: BLE001
+    found = _rhythm(signal, fs)
+    if found is None:
         return nan
-    rr = np.diff(rpeaks) / fs
-    if rr.std() > MAX_RR_CV * rr.mean():
-        return nan
-    out = {"hr": 60.0 / np.median(rr)}
+    rpeaks, waves = found
+    out = {"hr": 60.0 / np.median(np.diff(rpeaks) / fs)}
     for target, (start, end) in _INTERVAL_WAVES.items():
         # neurokit2 now and then returns one wave list a beat longer than another: they no longer pair up
         paired = len(waves[end]) == len(waves[start])
@@ -123,8 +144,7 @@ def measure_intervals(signals, fs, lead_index=None):
     if fs <= 0:
         raise ValueError(f"fs={fs!r} must be a positive sampling rate in Hz")
     rows = [intervals_of_record(record, fs) for record in signals]
-    values = {t: np.array([row[t] for row in rows], dtype=np.float64) for t in INTERVAL_TARGETS}
-    return Measurements(values=values, dropped={t: int(np.isnan(v).sum()) for t, v in values.items()})
+    return Measurements.of_rows(rows, INTERVAL_TARGETS)
 
 
 # Morphology targets, measured on the median beat of every lead (beats aligned on lead II's R peaks):
@@ -175,15 +195,13 @@ def morphology_of_record(record, fs, lead_names):
     record = np.asarray(record, dtype=np.float64)
     if "II" not in lead_names or not np.all(np.isfinite(record)):
         return nan
+    found = _rhythm(record[list(lead_names).index("II")], fs)
+    if found is None:
+        return nan
+    rpeaks, waves = found
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, rpeaks, waves = delineate(record[list(lead_names).index("II")], fs)
-        rr = np.diff(rpeaks)
-        if rr.std() > MAX_RR_CV * rr.mean():  # noise picked up as beats, as in intervals_of_record
-            return nan
         beat, r = median_beat(record, fs, rpeaks)
-    except Exception:  # noqa: BLE001  (same reason as in intervals_of_record)
+    except ValueError:  # too few whole beats
         return nan
     width = beat.shape[1]
     on = r + _median_offset(waves["ECG_R_Onsets"], rpeaks, -0.05 * fs)
@@ -216,6 +234,4 @@ def measure_morphology(signals, fs, lead_names):
     if fs <= 0:
         raise ValueError(f"fs={fs!r} must be a positive sampling rate in Hz")
     rows = [morphology_of_record(record, fs, lead_names) for record in signals]
-    names = morphology_targets(lead_names)
-    values = {t: np.array([row[t] for row in rows], dtype=np.float64) for t in names}
-    return Measurements(values=values, dropped={t: int(np.isnan(v).sum()) for t, v in values.items()})
+    return Measurements.of_rows(rows, morphology_targets(lead_names))
