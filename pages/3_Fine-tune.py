@@ -73,7 +73,7 @@ with st.container(border=True):
     right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
     right.caption(ui.PAPER_NOTE)
     with left:
-        source = st.radio("Target data", ["simulated superclasses", "PTB-XL folder"], horizontal=True,
+        source = st.radio("Data set", ["simulated superclasses", "PTB-XL folder"], horizontal=True,
                           key=P + "source")
         c1, c2, c3 = st.columns(3)
         fs = c2.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs")

@@ -23,7 +23,7 @@ def new_sweep_form():
     with st.container(border=True):
         st.subheader("New sweep")
         c1, c2, c3 = st.columns(3)
-        n = c1.number_input("Simulated ECGs (target data)", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100,
+        n = c1.number_input("Simulated ECGs (data set to fine-tune on)", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100,
                             key=P + "n")
         data_seed = c2.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
         ptbxl = c3.text_input("or a PTB-XL folder (100 Hz)", key=P + "ptbxl", placeholder="/data/ptb-xl")
