@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ecgcore.cli.runs import add_runs_dir
-from ecgcore.cli.train import Progress, _common, _config, data_spec
+from ecgcore.cli.train import Progress, add_job_flags, data_spec, job_config
 from ecgcore.config import LABEL_MODES
 
 
@@ -32,7 +32,7 @@ def register(sub):
                       "(default: the simulated superclasses)")
     data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder as the target data set (100 Hz)")
     s.add_argument("--metric", default="macro_auroc", help="metric of the summary printed with --wait")
-    _common(s)  # the training, preprocessing and run flags every cell shares (--name names the sweep)
+    add_job_flags(s)  # the training, preprocessing and run flags every cell shares (--name names the sweep)
     s.set_defaults(func=_start)
 
     for action, helptext in (("resume", "resubmit the cells whose run failed, was cancelled or is missing"),
@@ -84,7 +84,7 @@ def _start(args):
     arms = [parse_arm(a, args.runs_dir) for a in args.arm]
     if not any(a.strategy == SCRATCH for a in arms):
         arms.insert(0, Arm())
-    base = _config(args, task="finetune", data=data, label_mode=args.label_mode)
+    base = job_config(args, task="finetune", data=data, label_mode=args.label_mode)
     transfer = [a for a in arms if a.pretrained]
     if transfer and args.arch is None:  # arms share one network: the first pretrained run's, unless given
         from ecgcore.runs import resolve_run
@@ -142,8 +142,7 @@ def _print_results(sweep, metric, csv=None, png=None):
     except ValueError as e:  # no finished scratch cell yet: bands are still worth printing
         print(f"no summary yet: {e}", file=sys.stderr)
     if png:
-        from ecgcore.plots import to_png
-        from ecgcore.plots import sweep_figure
+        from ecgcore.plots import sweep_figure, to_png
 
         Path(png).write_bytes(to_png([sweep_figure(b, metric, title=sweep.id)])[0])
         print(f"wrote {png}")

@@ -25,7 +25,7 @@ def register(sub):
                         "targets (r_amp_LEAD, s_amp_LEAD, st_LEAD, t_amp_LEAD, qrs_axis)")
     p.add_argument("--per-target", action="store_true",
                    help="one run per target (the paper's way) instead of one multi-task run")
-    _common(p)
+    add_job_flags(p)
     p.set_defaults(func=_pretrain)
 
     f = sub.add_parser("finetune", help="fine-tune a classifier of the 5 superclasses, from a pretrained run or "
@@ -49,11 +49,12 @@ def register(sub):
     f.add_argument("--val-fold", type=int, help="PTB-XL validation fold (default auto: 9 when the folder has "
                    "fold 10, else 8)")
     f.add_argument("--test-fold", type=int, help="PTB-XL test fold (default auto: 10 when the folder has it, else 9)")
-    _common(f)
+    add_job_flags(f)
     f.set_defaults(func=_finetune)
 
 
-def _common(p):
+def add_job_flags(p):
+    """The training, preprocessing and run flags every job shares (pretrain, finetune, sweep start)."""
     g = p.add_argument_group("training")
     g.add_argument("--arch", choices=ARCHS, help="network (default small_cnn)")
     g.add_argument("--epochs", type=int, help="maximum epochs (default 10)")
@@ -100,7 +101,7 @@ def data_spec(text):
     return spec
 
 
-def _config(args, **fields):
+def job_config(args, **fields):
     """A validated JobConfig from the shared flags plus the task's `fields` (unset flags keep the defaults)."""
     from ecgcore.config import JobConfig, Preprocess
 
@@ -123,9 +124,8 @@ def _finetune(args):
 
 def pretrain_configs(args):
     """The JobConfigs `pretrain` submits: one multi-task run, or one per target with --per-target."""
-    from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
-
     from ecgcore.data.measure import morphology_targets
+    from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
     from ecgcore.leads import LEADS
 
     # Intervals are case-blind (HR == hr); morphology targets of the measured source keep their lead's case.
@@ -138,7 +138,7 @@ def pretrain_configs(args):
                          f"or, on the measured source, morphology targets such as r_amp_V1, st_II, qrs_axis")
     data = data_spec(args.data) if args.data else dict(DEFAULT_PRETRAIN_DATA)
     groups = [[t] for t in targets] if args.per_target else [targets]
-    configs = [_config(args, task="pretrain", data=data, targets=g) for g in groups]
+    configs = [job_config(args, task="pretrain", data=data, targets=g) for g in groups]
     if args.per_target:  # each run names its target, so the runs of one call tell apart at a glance
         for config in configs:
             config.name = "-".join(p for p in (args.name, config.targets[0]) if p)
@@ -166,8 +166,8 @@ def finetune_configs(args):
                 "val_fold": args.val_fold, "test_fold": args.test_fold}
     else:
         data = data_spec(args.data) if args.data else dict(DEFAULT_FINETUNE_DATA)
-    config = _config(args, task="finetune", data=data, strategy=strategy, pretrained=pretrained,
-                     fraction=args.fraction, label_mode=args.label_mode)
+    config = job_config(args, task="finetune", data=data, strategy=strategy, pretrained=pretrained,
+                        fraction=args.fraction, label_mode=args.label_mode)
     return [config]
 
 
