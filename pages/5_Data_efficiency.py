@@ -7,7 +7,6 @@ import dashboard as ui
 from ecgcore import jobs, plots, sweep
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
-from ecgcore.plots import sweep_figure
 
 st.set_page_config(page_title="Data efficiency · ECG Transfer Lab", layout="wide")
 st.title("Data efficiency")
@@ -23,11 +22,11 @@ def new_sweep_form():
     with st.container(border=True):
         st.subheader("New sweep")
         c1, c2, c3 = st.columns(3)
-        n = c1.number_input("Simulated ECGs (data set to fine-tune on)", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100,
-                            key=P + "n")
+        n = c1.number_input("Simulated ECGs (data set to fine-tune on)", 100, 50000, DEFAULT_FINETUNE_DATA["n"],
+                            step=100, key=P + "n")
         data_seed = c2.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
         ptbxl = c3.text_input("or a PTB-XL folder (100 Hz)", key=P + "ptbxl", placeholder="/data/ptb-xl")
-        sources = st.multiselect("Transfer arms: pretrained runs (any source)", list(pretrained_runs),
+        pretrained_ids = st.multiselect("Transfer arms: pretrained runs (any source)", list(pretrained_runs),
                                  key=P + "sources", format_func=lambda i: ui.run_label(pretrained_runs[i]))
         strategies = st.multiselect("Strategies for each pretrained run",
                                     [s for s in STRATEGIES if s not in ("scratch", "combined")],
@@ -40,14 +39,15 @@ def new_sweep_form():
         epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")
         label_mode = c4.selectbox("Label mode", LABEL_MODES, key=P + "label_mode")
         name = c5.text_input("Name", key=P + "name")
-        first = pretrained_runs[sources[0]] if sources else None
+        first = pretrained_runs[pretrained_ids[0]] if pretrained_ids else None
         if first is None:
             arch = st.selectbox("Architecture", ARCHS, key=P + "arch")
         else:
             arch = first.config.arch
             st.caption(f"Every arm trains a `{arch}` with the preprocessing of `{first.id}` (transfer reuses "
                        "the network, so scratch trains the same one).")
-        arms = [sweep.Arm()] + [sweep.Arm(s, [str(pretrained_runs[i].path)]) for i in sources for s in strategies]
+        arms = [sweep.Arm()] + [sweep.Arm(s, [str(pretrained_runs[i].path)])
+                                for i in pretrained_ids for s in strategies]
         st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds = "
                    f"**{len(fractions) * len(arms) * n_seeds} runs**.")
         if st.button("Start sweep", type="primary", key=P + "start"):
@@ -86,7 +86,7 @@ def results(chosen, metric):
             st.info("The plot appears when the first cell is done.")
         else:
             b = sweep.bands(table, metric)
-            fig = sweep_figure(b, metric, title=chosen.config.name or chosen.id)
+            fig = plots.sweep_figure(b, metric, title=chosen.config.name or chosen.id)
             st.plotly_chart(fig, config=plots.png_config(f"sweep-{chosen.id}"), key=f"fig-{chosen.id}")
             try:
                 for line in sweep.summarize(table, metric):
@@ -130,7 +130,7 @@ def compare(all_sweeps, metric):
             b = sweep.bands(table, metric)
             frames.append(b.assign(arm=(by_id[sweep_id].config.name or sweep_id) + ": " + b.arm))
     if frames:
-        st.plotly_chart(sweep_figure(pd.concat(frames), metric), config=plots.png_config("sweeps-compared"),
+        st.plotly_chart(plots.sweep_figure(pd.concat(frames), metric), config=plots.png_config("sweeps-compared"),
                         key=P + "compare_fig")
 
 

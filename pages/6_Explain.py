@@ -9,7 +9,6 @@ import dashboard as ui
 from ecgcore import explain as ex
 from ecgcore import plots
 from ecgcore.data.dataset import CLASS_NAMES, TARGETS
-from ecgcore.plots import attribution_figure, wave_shares_figure
 from ecgcore.synth import PRESETS
 
 st.set_page_config(page_title="Explain · ECG Transfer Lab", layout="wide")
@@ -57,7 +56,7 @@ def show(run, spec, method, target, column, key):
     unit = "" if run.config.task == "finetune" else f" {TARGETS.get(result.output_name, '')}"
     column.markdown(f"**{ui.run_label(run)}** · output **{result.output_name}** = {result.output:.3g}{unit}"
                     + (" (probability)" if run.config.task == "finetune" else ""))
-    fig = attribution_figure(result.signal, result.attributions, result.fs, result.lead_names, result.labels,
+    fig = plots.attribution_figure(result.signal, result.attributions, result.fs, result.lead_names, result.labels,
                              title=METHOD_NAMES[method])
     column.plotly_chart(fig, config=plots.png_config(f"explain-{run.id}"), key=f"{key}-fig")
     if result.note:
@@ -103,4 +102,4 @@ else:
     shares = {k: v for k, v in shares.items() if v}
     if len(shares) == 2:
         st.subheader("Per-wave shares, side by side")
-        st.plotly_chart(wave_shares_figure(shares), key="shares-compare")
+        st.plotly_chart(plots.wave_shares_figure(shares), key="shares-compare")
