@@ -60,7 +60,7 @@ def make_dataset(path, fs=100, leads="all", val_fold=None, test_fold=None, folds
         data, measured = _npz(source.resolve(), val_fold, test_fold, folds, morphology, interval_leads)
     else:
         raise ValueError(f"measured source path={str(path)!r} is neither a PTB-XL folder nor a data set file")
-    targets = {name: measured.targets[name] for name in measured.targets}
+    targets = dict(measured.targets)
     config = {
         **measured.config, "source": "measured", "path": str(source.resolve()), "fs": float(data.fs),
         "leads": list(data.lead_names), "targets": list(targets),
@@ -105,7 +105,7 @@ def measure_targets(signals, fs, lead_names, morphology=True, interval_leads=Non
         raise ValueError(f"interval_leads={list(interval_leads)!r}: leads {missing} are not among {lead_names}")
     workers = _workers(len(signals), workers)
     if workers > 1:
-        chunks = [c for c in np.array_split(np.arange(len(signals)), 4 * workers) if len(c)]
+        chunks = _chunks(len(signals), workers)
         return _concat(_map(measure_targets, [(signals[c], fs, lead_names, morphology, interval_leads, 1)
                                               for c in chunks], workers))
     per_lead = [measure.measure_intervals(signals, fs, lead_index=lead_names.index(lead)).values
@@ -129,6 +129,11 @@ def _workers(n, workers):
     return min(os.cpu_count() or 1, MAX_WORKERS) if n >= PARALLEL_MIN else 1
 
 
+def _chunks(n, workers):
+    """Record indices 0..n-1 in about 4 chunks per worker (none empty): a slow chunk then holds up little."""
+    return [c for c in np.array_split(np.arange(n), 4 * workers) if len(c)]
+
+
 def _map(func, calls, workers):
     """[func(*args) for args in calls], spread over `workers` processes."""
     # spawn, not fork: the caller (a training job) may already run torch's thread pools
@@ -150,7 +155,7 @@ def _targets_set(key, records, measure_records):
     """The cached targets-only DataSet (no signal samples) of `records`, measured on a miss."""
     def build():
         targets = measure_records()
-        dropped = {name: int(np.isnan(v).sum()) for name, v in targets.items()}
+        dropped = measure.count_dropped(targets)
         return DataSet(signals=np.zeros((len(records), 0, 0), np.float32), fs=key["measure_fs"], lead_names=(),
                        targets=targets, record_id=np.asarray(records, dtype=str),
                        config={"measured_at_fs": key["measure_fs"], "dropped": dropped, "n_records": len(records),
@@ -181,7 +186,7 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
             return measure_targets(data.signals, data.fs, data.lead_names, morphology, interval_leads)
         names = [str(database.loc[int(i), column]) for i in ids]
         workers = _workers(len(ids), None)
-        chunks = [c for c in np.array_split(np.arange(len(ids)), 4 * workers) if len(c)]
+        chunks = _chunks(len(ids), workers)
         calls = [(root, [names[i] for i in c], measure_fs, data.signals[c], data.fs, data.lead_names, morphology,
                   interval_leads) for c in chunks]
         return _concat(_map(_measure_files, calls, workers) if workers > 1 else [_measure_files(*c) for c in calls])
@@ -271,9 +276,8 @@ def mixed_dataset(real, synthetic=None, ratio=0.5, n=None, seed=0):
     ids = [f"real:{r}" for r in real_ids] + [f"synthetic:{i}" for i in take_synth]
     units = {**{t: measure.target_unit(t) for t in names}, **real_set.config.get("units", {})}
     config = {"source": "mixed", "ratio": float(ratio), "n": n, "n_real": n_real, "n_synthetic": n - n_real,
-              "seed": seed, "targets": names, "units": units, "dropped": {t: int(np.isnan(v).sum())
-                                                                          for t, v in targets.items()},
-              "real": real_set.config, "synthetic": {k: v for k, v in synthetic.items()}}
+              "seed": seed, "targets": names, "units": units, "dropped": measure.count_dropped(targets),
+              "real": real_set.config, "synthetic": synthetic}
     return DataSet(signals=np.concatenate([real_set.signals[take_real], signals[take_synth]]), fs=real_set.fs,
                    lead_names=real_set.lead_names, targets=targets, record_id=np.asarray(ids), config=config)
 
