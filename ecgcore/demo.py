@@ -14,9 +14,10 @@ from ecgcore.data.dataset import CLASS_NAMES
 
 PRETRAIN_DATA = {"source": "synthetic", "n": 1000, "fs": 100, "seed": 0}
 FINETUNE_DATA = {"source": "synthetic", "n": 600, "fs": 100, "seed": 1, "classes": list(CLASS_NAMES)}
+EPOCHS = 8
 
 
-def demo_configs(seed=0, epochs=8):
+def demo_configs(seed=0, epochs=EPOCHS):
     """(pretrain, scratch, transfer) configs of the demo; transfer's `pretrained` is filled in by run_demo."""
     pretrain = JobConfig(task="pretrain", data=dict(PRETRAIN_DATA), arch="small_cnn", epochs=epochs, seed=seed,
                          name="demo pretrain")
@@ -26,7 +27,7 @@ def demo_configs(seed=0, epochs=8):
     return pretrain, scratch, transfer
 
 
-def run_demo(runs_dir, seed=0, epochs=8):
+def run_demo(runs_dir, seed=0, epochs=EPOCHS):
     """Submit the demo's three jobs to the queue in order and return their runs (pretrain, scratch, transfer)."""
     pretrain, scratch, transfer = demo_configs(seed, epochs)
     pre_run = jobs.submit(pretrain.validate(), runs_dir)
