@@ -21,7 +21,7 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="pa
     classes: None (every record from the normal ranges), "all", "NORM,MI" or a list of CLASS_NAMES: a
     balanced classification set with `label` = index into CLASS_NAMES. engine: "parametric" (fast, every
     option) or "ecgsyn" (neurokit2's ECGSYN, slow; normal records only). ranges: {param: (lo, hi) | value |
-    [choices]} overriding the normal ranges. progress: optional callable given the fraction done (not part of
+    [choices]} overriding the normal ranges. progress: optional callable given the share done, 0-1 (not part of
     the config). The DataSet's config is these arguments plus "source": "synthetic", so
     ecgcore.data.sources.load_dataset(dataset.config) makes the same data set again.
     """

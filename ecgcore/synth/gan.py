@@ -13,7 +13,7 @@ resampling. A record whose measurement fails or is implausible is dropped, never
 The DataSet's config is the spec that rebuilds it (ecgcore.data.sources.load_dataset(dataset.config)) plus
 config["report"]: "n_kept" (records kept, len <= n), "dropped" (failed measurements per target) and "labels"
 (how they were measured).
-The GAN makes normal ECGs only: a pretraining source, not a classification target.
+The GAN makes normal ECGs only: a pretraining source, not a classification data set.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ecgcore.data.cache import cached
 from ecgcore.data.dataset import DataSet
 from ecgcore.data.measure import INTERVAL_TARGETS, measure_intervals
 from ecgcore.leads import LEAD_SETS, PAPER_LEADS, twelve_from_eight
-from ecgcore.synth.parametric import FS_RANGE
+from ecgcore.synth.parametric import check_fs
 
 GAN_FS = 500
 GAN_SECONDS = 10.0
@@ -89,8 +89,7 @@ def label(signals8, fs=GAN_FS):
 
 
 def _check(fs, duration, leads):
-    if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
-        raise ValueError(f"fs={fs!r} Hz is out of range [{FS_RANGE[0]:g}, {FS_RANGE[1]:g}] Hz")
+    check_fs(fs)
     if not MIN_SECONDS <= duration <= GAN_SECONDS:
         raise ValueError(f"duration={duration!r} s is out of range for the GAN engine: it makes "
                          f"{GAN_SECONDS:g} s records, cropped to [{MIN_SECONDS:g}, {GAN_SECONDS:g}] s")
@@ -119,7 +118,7 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=
     fs: 100-1000 Hz (resampled from the GAN's 500 Hz after labelling). duration: 10 s, or a shorter crop
     (>= 2 s) of each record, measured as cropped. leads: "all" (12) or "paper8" (the GAN's own I, II, V1-V6).
     batch_size: records per network call (speed and memory only, not part of the config). progress: optional
-    callable given the fraction done. Records whose measurement failed are dropped and counted in
+    callable given the share done (0-1). Records whose measurement failed are dropped and counted in
     config["report"] (see the module docstring), so len(result) <= n. Memory: the result plus one batch, for any n.
     """
     fs, duration = float(fs), float(duration)

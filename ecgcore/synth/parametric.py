@@ -41,11 +41,16 @@ class Synthesis:
         return len(self.signals)
 
 
+def check_fs(fs):
+    """ValueError unless `fs` lies in FS_RANGE (the rates every synthetic engine serves)."""
+    if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
+        raise ValueError(f"fs={fs!r} Hz is out of range [{FS_RANGE[0]:g}, {FS_RANGE[1]:g}] Hz")
+
+
 def _check_call(n, fs, duration):
     if int(n) != n or n < 1:
         raise ValueError(f"n={n!r} must be a positive whole number of records")
-    if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
-        raise ValueError(f"fs={fs!r} Hz is out of range [{FS_RANGE[0]:g}, {FS_RANGE[1]:g}] Hz")
+    check_fs(fs)
     if not DURATION_RANGE[0] <= duration <= DURATION_RANGE[1]:
         raise ValueError(f"duration={duration!r} s is out of range [{DURATION_RANGE[0]:g}, {DURATION_RANGE[1]:g}] s")
 
@@ -128,7 +133,7 @@ def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, prog
     """Synthesize `n` labelled 12-lead ECGs. See ecgcore.synth for the parameters and the label convention.
 
     params: {name: scalar or (n,) array} (missing names take PARAMS defaults); noise=False switches all
-    noise off; progress: optional callable given the fraction done after each chunk.
+    noise off; progress: optional callable given the share done (0-1) after each chunk.
     Same arguments and seed -> the same signals, whatever the machine.
     """
     _check_call(n, fs, duration)
