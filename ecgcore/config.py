@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 from ecgcore.data.dataset import CLASS_NAMES, TARGETS
+from ecgcore.leads import LEAD_SETS
 
 TASKS = ("pretrain", "finetune")
 ARCHS = ("small_cnn", "inception1d", "resnet1d")
@@ -72,7 +73,7 @@ class JobConfig:
              "in (0, 1) with val_size + test_size < 1"),
             ("device", self.device in DEVICES, f"one of {DEVICES}"),
             ("preprocess.normalize", self.preprocess.normalize in NORMALIZATIONS, f"one of {NORMALIZATIONS}"),
-            ("preprocess.leads", self.preprocess.leads in ("all", "paper8"), "'all' or 'paper8'"),
+            ("preprocess.leads", self.preprocess.leads in LEAD_SETS, " or ".join(map(repr, LEAD_SETS))),
         ]
         for name, ok, rule in checks:
             if not ok:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import warnings
 
+from ecgcore.leads import LEAD_SETS
+
 
 def register(sub):
     p = sub.add_parser("data", help="download and inspect real ECGs (PTB-XL)",
@@ -27,7 +29,7 @@ def register(sub):
                                        "with no records, empty splits and skipped bad records.")
     i.add_argument("path", metavar="PATH", help="a PTB-XL folder")
     i.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
-    i.add_argument("--leads", choices=("all", "paper8"), default="all", help="12 leads or the paper's 8")
+    i.add_argument("--leads", choices=tuple(LEAD_SETS), default="all", help="12 leads or the paper's 8")
     i.add_argument("--val-fold", type=int, help="validation fold (default auto: 9 when the folder has fold 10, "
                    "else 8)")
     i.add_argument("--test-fold", type=int, help="test fold (default auto: 10 when the folder has it, else 9)")

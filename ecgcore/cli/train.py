@@ -13,6 +13,7 @@ from pathlib import Path
 from ecgcore.cli.runs import add_runs_dir, headline
 from ecgcore.config import ARCHS, DEVICES, LABEL_MODES, NORMALIZATIONS, STRATEGIES
 from ecgcore.data.dataset import TARGETS
+from ecgcore.leads import LEAD_SETS
 
 
 def register(sub):
@@ -65,7 +66,7 @@ def add_job_flags(p):
     g.add_argument("--seed", type=int, help="seed of splits, subsampling and weights (default 0)")
     g.add_argument("--device", choices=DEVICES, help="auto uses CUDA when present (default auto)")
     g = p.add_argument_group("preprocessing")
-    g.add_argument("--leads", choices=("all", "paper8"), help="all 12 leads or the paper's 8 (I, II, V1-V6)")
+    g.add_argument("--leads", choices=tuple(LEAD_SETS), help="all 12 leads or the paper's 8 (I, II, V1-V6)")
     g.add_argument("--normalize", choices=NORMALIZATIONS, help="per-lead normalisation (default zscore; the "
                    "paper: minmax)")
     g.add_argument("--resample", type=float, metavar="HZ", help="resample to this rate (default: keep)")
