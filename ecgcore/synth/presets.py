@@ -111,8 +111,8 @@ def sample_params(n, classes=None, seed=0, ranges=None):
                 for name, spec in overrides.items():
                     params[name][rows] = _draw(name, spec, len(rows), rng)
     # keep the QT long enough for the QRS at this heart rate (PARAMS' cross-check), with 10 ms to spare
-    rr = 60.0 / params["hr"]
-    shortest = corrected_qt(params["qrs"] + MIN_T_MS + 10.0, params["qt_correction"], rr)
-    too_short = realised_qt(params["qt"], params["qt_correction"], rr) < params["qrs"] + MIN_T_MS + 10.0
+    rr, min_qt = 60.0 / params["hr"], params["qrs"] + MIN_T_MS + 10.0
+    shortest = corrected_qt(min_qt, params["qt_correction"], rr)
+    too_short = realised_qt(params["qt"], params["qt_correction"], rr) < min_qt
     params["qt"] = np.where(too_short, np.minimum(shortest, PARAMS["qt"]["hi"]), params["qt"])
     return validate_params(params, n), label
