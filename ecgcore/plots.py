@@ -149,14 +149,18 @@ def learning_curves(metrics_by_run):
     return fig
 
 
+def _target_titles(names, units=None):
+    """Panel titles such as "QT (ms)": the name upper-cased, with its unit when `units` has one."""
+    units = units or {}
+    return [f"{n.upper()} ({units[n]})" if n in units else n.upper() for n in names]
+
+
 def pred_vs_true(y_true, y_pred, names, units=None):
     """Predicted against true value, one panel per target; `y_true`, `y_pred` are (N, len(names))."""
     y_true, y_pred = np.atleast_2d(np.asarray(y_true, float).T).T, np.atleast_2d(np.asarray(y_pred, float).T).T
     if y_true.shape != y_pred.shape or y_true.shape[1] != len(names):
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (N, {len(names)})")
-    units = units or {}
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[
-        f"{n.upper()} ({units[n]})" if n in units else n.upper() for n in names])
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=_target_titles(names, units))
     for j in range(len(names)):
         t, p = y_true[:, j], y_pred[:, j]
         ok = np.isfinite(t) & np.isfinite(p)
@@ -171,16 +175,15 @@ def pred_vs_true(y_true, y_pred, names, units=None):
     return fig
 
 
-def confusion(counts, class_names, normalize=True):
+def confusion(counts, class_names):
     """Confusion matrix heatmap from counts (rows: true class, as sklearn and a run's summary store it);
     row-normalised shares annotated with counts."""
     counts = np.asarray(counts)
     k = len(class_names)
     if counts.shape != (k, k):
         raise ValueError(f"confusion counts must be ({k}, {k}) for classes {list(class_names)}, got {counts.shape}")
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
-    text = [[f"{shares[i, j]:.2f}<br>({counts[i, j]})" if normalize else str(counts[i, j]) for j in range(k)]
-            for i in range(k)]
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    text = [[f"{shares[i, j]:.2f}<br>({counts[i, j]})" for j in range(k)] for i in range(k)]
     fig = go.Figure(go.Heatmap(z=shares, x=list(class_names), y=list(class_names), text=text,
                                texttemplate="%{text}", colorscale="Blues", showscale=False))
     fig.update_yaxes(title_text="true class", autorange="reversed")
@@ -212,9 +215,7 @@ def roc_curves(y_true, y_score, class_names):
 def label_histograms(targets, units=None, label=None, class_names=None):
     """Histogram of each target (dict name -> values); overlaid per class when `label` indices are given."""
     names = list(targets)
-    units = units or {}
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[
-        f"{n.upper()} ({units[n]})" if n in units else n.upper() for n in names])
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=_target_titles(names, units))
     groups = [("all", np.ones(len(targets[names[0]]), bool))] if label is None else [
         (class_names[k] if class_names else str(k), np.asarray(label) == k) for k in np.unique(label)]
     for j, name in enumerate(names):
@@ -274,8 +275,8 @@ def sweep_figure(bands, metric, title=None):
         fig.add_trace(go.Scatter(
             x=b.fraction, y=b["mean"], mode="lines+markers", name=arm, legendgroup=arm, line=dict(color=colour),
             customdata=np.c_[b.n, b.lo, b.hi],
-            hovertemplate=(f"{arm}<br>fraction %{{x:.0%}}<br>{metric} %{{y:.3f}}"
-                           "<br>95% CI [%{customdata[1]:.3f}, %{customdata[2]:.3f}], n=%{customdata[0]}<extra></extra>")))
+            hovertemplate=(f"{arm}<br>fraction %{{x:.0%}}<br>{metric} %{{y:.3f}}<br>95% CI "
+                           "[%{customdata[1]:.3f}, %{customdata[2]:.3f}], n=%{customdata[0]}<extra></extra>")))
     fractions = sorted(bands.fraction.unique())
     fig.update_xaxes(type="log", title="labelled fraction", tickvals=fractions,
                      ticktext=[f"{f:.0%}" if f >= 0.01 else f"{f:.1%}" for f in fractions])
@@ -297,8 +298,8 @@ def attribution_figure(signal, attributions, fs, lead_names, labels=None, title=
     t = np.arange(n) / fs
     peak = np.percentile(heat, 99.5)
     fig = go.Figure(go.Heatmap(
-        z=np.clip(heat[::-1] / peak, 0, 1) if peak > 0 else heat, x=t, y=np.arange(n_leads), colorscale="Reds", zmin=0, zmax=1,
-        colorbar=dict(title="|attr|", len=0.6), hoverinfo="skip"))
+        z=np.clip(heat[::-1] / peak, 0, 1) if peak > 0 else heat, x=t, y=np.arange(n_leads), colorscale="Reds",
+        zmin=0, zmax=1, colorbar=dict(title="|attr|", len=0.6), hoverinfo="skip"))
     # each lead scaled into its row (0.45 of the row each side), so one shared axis holds all of them
     span = np.abs(signal).max(axis=1, keepdims=True)
     rows = signal / np.where(span > 0, span, 1) * 0.45 + np.arange(n_leads)[::-1, None]
