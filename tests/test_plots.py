@@ -121,3 +121,38 @@ def test_png_config_sets_modebar_export_name():
 def test_to_png_renders_png_bytes_with_kaleido():
     (png,) = plots.to_png([plots.learning_curves({"a": [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.2}]})])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+
+
+def test_sweep_figure_one_band_and_line_per_arm_on_a_log_fraction_axis():
+    import pandas as pd
+
+    bands = pd.DataFrame({"arm": ["scratch", "scratch", "transfer", "transfer", "empty"],
+                          "fraction": [0.1, 1.0, 0.1, 1.0, 0.1], "n": [2, 2, 2, 1, 0],
+                          "mean": [0.6, 0.8, 0.7, 0.85, np.nan], "lo": [0.5, 0.7, 0.6, np.nan, np.nan],
+                          "hi": [0.7, 0.9, 0.8, np.nan, np.nan]})
+    fig = plots.sweep_figure(bands, "macro_auroc", title="t")
+    assert [t.name for t in fig.data] == ["scratch 95% CI", "scratch", "transfer 95% CI", "transfer"]  # no "empty"
+    assert list(fig.data[0].y) == [0.7, 0.9, 0.7, 0.5]  # hi forward, lo back: one closed band
+    assert list(fig.data[2].x) == [0.1, 0.1]  # transfer's band leaves out the fraction without an interval
+    assert fig.data[1].line.color != fig.data[3].line.color
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.ticktext) == ["10%", "100%"]
+
+
+def test_attribution_figure_scales_heat_and_checks_shapes():
+    signal = np.array([[0.0, 1.0, -1.0, 0.5], [0.0, 2.0, 0.0, -2.0]])
+    attributions = np.array([[0.0, -4.0, 2.0, 1.0], [0.0, 0.0, 0.0, 1.0]])
+    fig = plots.attribution_figure(signal, attributions, 2, ["I", "II"], labels=np.array([0, 1, 2, 3]))
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (2, 4) and z.max() == 1.0 and z.min() == 0.0  # |attr| over its 99.5th percentile, clipped
+    assert list(fig.layout.yaxis.ticktext) == ["II", "I"]  # first lead on top
+    assert [t.name for t in fig.data[2:]] == ["P", "QRS", "ST-T"]  # baseline is not marked
+    with pytest.raises(ValueError, match="must agree"):
+        plots.attribution_figure(signal, attributions[:, :3], 2, ["I", "II"])
+
+
+def test_wave_shares_figure_bars_per_result_and_time_marker():
+    shares = {"a": {"P": {"share": 0.2, "time": 0.1}, "QRS": {"share": 0.8, "time": 0.9}},
+              "b": {"P": {"share": 0.5, "time": 0.1}, "QRS": {"share": 0.5, "time": 0.9}}}
+    fig = plots.wave_shares_figure(shares)
+    assert [t.name for t in fig.data] == ["a", "b", "share of time"]
+    assert list(fig.data[1].y) == [0.5, 0.5] and list(fig.data[2].y) == [0.1, 0.9]
