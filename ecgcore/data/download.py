@@ -42,6 +42,14 @@ def _inputs(dest, files, overwrite=False):
     return [(posixpath.basename(f), posixpath.dirname(f), db_dir, str(dest), True, overwrite) for f in files]
 
 
+def _prepare(dest, fs):
+    """(`dest` resolved and created, `fs` checked): every entry point's first step."""
+    fs = check_rate(fs)
+    dest = Path(dest).expanduser().resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest, fs
+
+
 def record_problem(dest, name, fs):
     """None when record `name` reads back as a usable PTB-XL record at `fs` Hz, else the reason."""
     try:
@@ -59,9 +67,7 @@ def download_ptbxl(dest, fs=100, progress=None, base_url=None):
     Returns a report dict: records, fetched, already_complete, problems ([{"record", "reason"}] for records that
     still fail).
     """
-    fs = check_rate(fs)
-    dest = Path(dest).expanduser().resolve()
-    dest.mkdir(parents=True, exist_ok=True)
+    dest, fs = _prepare(dest, fs)
     index_url = base_url or os.environ.get(URL_ENV) or download.PN_INDEX_URL
     previous, download.config.db_index_url = download.config.db_index_url, index_url
     try:
@@ -129,6 +135,12 @@ def _update_status(dest, **fields):
     return status
 
 
+def _mark_running(dest, pid, fs):
+    """A fresh running status for process `pid`, clearing what an earlier download into `dest` left."""
+    return _update_status(dest, state="running", pid=pid, fs=fs, started=runs.now(), finished=None, done=0,
+                          total=None, error=None, report=None)
+
+
 def _refuse_if_running(dest, own_pid=None):
     current = download_status(dest)
     if current and current["state"] == "running" and current.get("pid") != own_pid:
@@ -139,28 +151,22 @@ def _refuse_if_running(dest, own_pid=None):
 def start_download(dest, fs=100, base_url=None):
     """Start `python -m ecgcore data ptbxl` into `dest` as a detached process and return its first status;
     ValueError when a download into `dest` is already running. Output goes to DEST/.ecgcore-download.log."""
-    fs = check_rate(fs)
-    dest = Path(dest).expanduser().resolve()
-    dest.mkdir(parents=True, exist_ok=True)
+    dest, fs = _prepare(dest, fs)
     with runs.lock_runs_dir(dest):
         _refuse_if_running(dest)
         args = ["data", "ptbxl", "--dest", str(dest), "--fs", str(fs)] + (["--base-url", base_url] if base_url else [])
         proc = jobs.spawn(args, dest / LOG_FILE)
-        return _update_status(dest, state="running", pid=proc.pid, fs=fs, started=runs.now(), finished=None,
-                              done=0, total=None, error=None, report=None)
+        return _mark_running(dest, proc.pid, fs)
 
 
 def tracked_download(dest, fs=100, progress=None, base_url=None):
     """`download_ptbxl` that keeps DEST/.ecgcore-download.json up to date: running with progress (done/total
     records to fetch), then done with the report's summary, or failed with the error (and re-raised).
     ValueError when another process's download into `dest` is running."""
-    fs = check_rate(fs)
-    dest = Path(dest).expanduser().resolve()
-    dest.mkdir(parents=True, exist_ok=True)
+    dest, fs = _prepare(dest, fs)
     with runs.lock_runs_dir(dest):
         _refuse_if_running(dest, own_pid=os.getpid())
-        _update_status(dest, state="running", pid=os.getpid(), fs=fs, started=runs.now(), finished=None,
-                       done=0, total=None, error=None, report=None)
+        _mark_running(dest, os.getpid(), fs)
     last = 0.0
 
     def track(done, total):
