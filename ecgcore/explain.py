@@ -31,12 +31,17 @@ NEUROKIT_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "E
                   "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
 
 
+def output_names(config):
+    """The names of a run's model outputs: its regression targets (pretraining) or the class names."""
+    return list(config.targets) if config.task == "pretrain" else list(CLASS_NAMES)
+
+
 def output_index(config, target):
     """The model output that `target` names: an int index, a regression target ("qrs") of a pretraining
     run, or a class name ("MI") of a fine-tuning run."""
     if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.isdigit()):
         return int(target)
-    names = list(config.targets) if config.task == "pretrain" else list(CLASS_NAMES)
+    names = output_names(config)
     lookup = {n.lower(): i for i, n in enumerate(names)}
     if str(target).lower() not in lookup:
         raise ValueError(f"target={target!r} is not an output of this {config.task} run: choose one of {names}")
@@ -240,7 +245,7 @@ def explain_run(run_dir, record, method, target=None, **kwargs):
     model, config = load_model(run_dir)
     x, fs, lead_names = preprocess(record.signal[None], record.fs, record.lead_names, config.preprocess)
     regression = config.task == "pretrain"
-    names = list(config.targets) if regression else list(CLASS_NAMES)
+    names = output_names(config)
     with torch.no_grad():
         out = model.regress(torch.tensor(x)) if regression else torch.softmax(model(torch.tensor(x)), dim=1)
     out = out[0].numpy()
