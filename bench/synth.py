@@ -25,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clean clone
 
-from ecgcore.synth import sample_params, synthesize
+from ecgcore.data.dataset import TARGETS  # noqa: E402
+from ecgcore.synth import sample_params, synthesize  # noqa: E402
 
 
 def ecgcore_rate(fs, n):
@@ -75,7 +76,7 @@ def label_agreement(n, fs=500):
             warnings.simplefilter("ignore")
             measured = measure_intervals(batch.signals, fs, lead_index=1)
         tag = "noisy" if noise else "clean"
-        for target in ("hr", "pr", "qrs", "qt"):
+        for target in TARGETS:
             got, want = measured.values[target], batch.labels[target]
             ok = np.isfinite(got)
             out[f"{target}_{tag}_r"] = round(float(np.corrcoef(want[ok], got[ok])[0, 1]), 3)
@@ -129,7 +130,7 @@ def gan_figures(quick):
           " ms at 100 Hz")
     print(f"GAN measured labels: kept {out['gan_kept']}; " + "; ".join(
         f"{t} {out[f'gan_{t}_mean']:.0f} +/- {out[f'gan_{t}_sd']:.0f} (dropped {out[f'gan_dropped_{t}']})"
-        for t in ("hr", "pr", "qrs", "qt")))
+        for t in TARGETS))
     return out
 
 
@@ -157,7 +158,7 @@ def main():
     for tag in ("clean", "noisy"):
         print(f"labels vs neurokit2 delineation of lead II ({tag}): " + "; ".join(
             f"{t} r={agreement[f'{t}_{tag}_r']:.3f} median err {agreement[f'{t}_{tag}_median_err']:+.1f}"
-            f" (dropped {agreement[f'{t}_{tag}_dropped']})" for t in ("hr", "pr", "qrs", "qt")))
+            f" (dropped {agreement[f'{t}_{tag}_dropped']})" for t in TARGETS))
     figures.update(gan_figures(quick))
     print(json.dumps(figures))
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecgcore.config import JobConfig  # noqa: E402
 from ecgcore.data import measured  # noqa: E402
+from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS  # noqa: E402
 from ecgcore.data.ptbxl import load_ptbxl  # noqa: E402
 from ecgcore.data.sources import load_dataset  # noqa: E402
 from ecgcore.metrics import seed_interval  # noqa: E402
@@ -41,7 +42,6 @@ from ecgcore.sweep import gains  # noqa: E402
 from ecgcore.train import fit, save_model  # noqa: E402
 
 SOURCES = ("parametric", "gan", "measured", "mixed")
-INTERVALS = ("hr", "pr", "qrs", "qt")
 
 
 def quiet(*_):
