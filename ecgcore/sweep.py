@@ -1,4 +1,4 @@
-"""Data-efficiency sweeps: labelled fractions x arms x seeds on one target data set, each cell an ordinary run.
+"""Data-efficiency sweeps: labelled fractions x arms x seeds on one data set, each cell an ordinary run.
 
 A sweep lives in `RUNS_DIR/_sweeps/SWEEP_ID/sweep.json` (the leading "_" keeps it out of the run listing,
 which only takes folders whose name starts with a letter or digit):
@@ -53,7 +53,7 @@ class Arm:
 
 @dataclass
 class SweepConfig:
-    """The grid: `base` is the JobConfig every cell starts from (task, target data, arch, epochs, ...)."""
+    """The grid: `base` is the JobConfig every cell starts from (task, data set, arch, epochs, ...)."""
 
     base: JobConfig = field(default_factory=lambda: JobConfig(task="finetune"))
     arms: list = field(default_factory=lambda: [Arm()])
@@ -77,11 +77,11 @@ class SweepConfig:
         for arm in self.arms:
             cell_config(self, arm, self.fractions[0], self.seeds[0]).validate()
             for path in arm.pretrained:  # fine-tuning reuses the network, so every arm has the base's arch
-                source = runs.resolve_run(path).config
-                if source.arch != self.base.arch or source.preprocess.leads != self.base.preprocess.leads:
+                pre_config = runs.resolve_run(path).config
+                if pre_config.arch != self.base.arch or pre_config.preprocess.leads != self.base.preprocess.leads:
                     raise ValueError(
-                        f"arm {arm.name!r}: pretrained run {path} is a {source.arch} on leads "
-                        f"{source.preprocess.leads!r}, but the sweep trains a {self.base.arch} on "
+                        f"arm {arm.name!r}: pretrained run {path} is a {pre_config.arch} on leads "
+                        f"{pre_config.preprocess.leads!r}, but the sweep trains a {self.base.arch} on "
                         f"{self.base.preprocess.leads!r}: every arm must share the architecture and leads")
         return self
 

@@ -279,27 +279,27 @@ def _model_for(config, n_leads, n_outputs, notes):
         if config.task == "finetune" and config.pretrained:
             notes.append("strategy scratch: the pretrained runs given are not used")
         return build_model(config.arch, n_leads, n_outputs), []
-    sources = []
+    pretrained = []
     for run_dir in config.pretrained:
-        model, source = load_model(run_dir)
-        if source.arch != config.arch:
-            raise ValueError(f"pretrained run {run_dir} is a {source.arch}, but arch={config.arch!r}: "
+        model, pre_config = load_model(run_dir)
+        if pre_config.arch != config.arch:
+            raise ValueError(f"pretrained run {run_dir} is a {pre_config.arch}, but arch={config.arch!r}: "
                              "fine-tune with the same arch")
         if model.n_leads != n_leads:
             raise ValueError(f"pretrained run {run_dir} was trained on {model.n_leads} leads "
-                             f"({source.preprocess.leads}), but the data have {n_leads}: use the same leads")
-        if source.preprocess != config.preprocess:
-            notes.append(f"pretrained run {run_dir} used other preprocessing: {source.preprocess}")
-        sources.append(model)
+                             f"({pre_config.preprocess.leads}), but the data have {n_leads}: use the same leads")
+        if pre_config.preprocess != config.preprocess:
+            notes.append(f"pretrained run {run_dir} used other preprocessing: {pre_config.preprocess}")
+        pretrained.append(model)
     if config.strategy == "combined":
-        model = build_model(config.arch, n_leads, n_outputs, n_backbones=len(sources))
-        for part, source in zip(model.backbone.parts, sources):
-            part.load_state_dict(source.backbone.state_dict())
-        frozen = list(first_block(model)) if len(sources) > 1 else [first_block(model)]
+        model = build_model(config.arch, n_leads, n_outputs, n_backbones=len(pretrained))
+        for part, pre_model in zip(model.backbone.parts, pretrained):
+            part.load_state_dict(pre_model.backbone.state_dict())
+        frozen = list(first_block(model)) if len(pretrained) > 1 else [first_block(model)]
     else:
-        if len(sources) != 1:
-            raise ValueError(f"strategy {config.strategy!r} takes one pretrained run, got {len(sources)}")
-        model = sources[0]
+        if len(pretrained) != 1:
+            raise ValueError(f"strategy {config.strategy!r} takes one pretrained run, got {len(pretrained)}")
+        model = pretrained[0]
         model.reset_head(n_outputs)
         frozen = {"freeze_first_block": [first_block(model)], "linear_probe": [model.backbone],
                   "full_finetune": []}[config.strategy]

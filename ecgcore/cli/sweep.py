@@ -28,9 +28,9 @@ def register(sub):
     s.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     s.add_argument("--label-mode", choices=LABEL_MODES, default="single")
     data = s.add_mutually_exclusive_group()
-    data.add_argument("--data", metavar="SPEC", help="target data set: a spec .json file, inline JSON or a .npz "
-                      "(default: the simulated superclasses)")
-    data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder as the target data set (100 Hz)")
+    data.add_argument("--data", metavar="SPEC", help="data set to fine-tune on: a spec .json file, inline JSON or "
+                      "a .npz (default: the simulated superclasses)")
+    data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder as the data set (100 Hz)")
     s.add_argument("--metric", default="macro_auroc", help="metric of the summary printed with --wait")
     add_job_flags(s)  # the training, preprocessing and run flags every cell shares (--name names the sweep)
     s.set_defaults(func=_start)
@@ -89,8 +89,8 @@ def _start(args):
     if transfer and args.arch is None:  # arms share one network: the first pretrained run's, unless given
         from ecgcore.runs import resolve_run
 
-        source = resolve_run(transfer[0].pretrained[0]).config
-        base.arch, base.preprocess = source.arch, source.preprocess
+        pre_config = resolve_run(transfer[0].pretrained[0]).config
+        base.arch, base.preprocess = pre_config.arch, pre_config.preprocess
     config = SweepConfig(base=base, arms=arms, fractions=_numbers(args.fractions, float, "--fractions"),
                          seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "")
     sweep = create_sweep(config, args.runs_dir)
