@@ -45,11 +45,15 @@ def default_runs_dir(runs_dir=None):
 
 def validate_run_id(run_id):
     """Return `run_id` if it is a safe folder name (letters, digits, '-', '_', '.'; no '..'), else ValueError."""
-    if not isinstance(run_id, str) or not _ID_RE.fullmatch(run_id) or ".." in run_id:
+    if not _is_run_id(run_id):
         raise ValueError(
             f"invalid run id {run_id!r}: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or "
             "digit, with no path separators and no '..'")
     return run_id
+
+
+def _is_run_id(name):
+    return isinstance(name, str) and _ID_RE.fullmatch(name) is not None and ".." not in name
 
 
 def slug(text):
@@ -305,7 +309,7 @@ def list_runs(runs_dir=None):
     if not runs_dir.is_dir():
         return []
     # a run folder holds config.json or status.json from its first moment; other folders (sweeps/) are not runs
-    runs = [Run(p) for p in runs_dir.iterdir() if _ID_RE.fullmatch(p.name) and ".." not in p.name
+    runs = [Run(p) for p in runs_dir.iterdir() if _is_run_id(p.name)
             and ((p / "config.json").exists() or (p / "status.json").exists())]
     return sorted(runs, key=lambda r: (r.created(), r.id))
 
