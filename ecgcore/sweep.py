@@ -139,14 +139,12 @@ class Sweep:
 
     def cells(self):
         """One dict per cell: arm, fraction, seed, run_id and the run's state ("missing" without a run)."""
-        out = []
-        for cell in self.record()["cells"]:
-            state = "missing"
-            if cell["run_id"]:
-                run = self.runs_dir / cell["run_id"]
-                state = runs.Run(run).state if run.is_dir() else "missing"
-            out.append({**cell, "state": state})
-        return out
+        return [{**cell, "state": self._state(cell)} for cell in self.record()["cells"]]
+
+    def _state(self, cell):
+        """The state of `cell`'s run, "missing" when it has none or its folder is gone."""
+        run = self.runs_dir / cell["run_id"] if cell["run_id"] else None
+        return runs.Run(run).state if run is not None and run.is_dir() else "missing"
 
     def advance(self):
         """Submit every cell that has no live or finished run; return the number submitted.
@@ -162,9 +160,8 @@ class Sweep:
             arms = {a.name: a for a in config.arms}
             submitted = 0
             for cell in record["cells"]:
-                if cell["run_id"] and (self.runs_dir / cell["run_id"]).is_dir():
-                    if runs.Run(self.runs_dir / cell["run_id"]).state in ("done", "queued", "running"):
-                        continue
+                if self._state(cell) in ("done", "queued", "running"):
+                    continue
                 job_config = cell_config(config, arms[cell["arm"]], cell["fraction"], cell["seed"], self.id)
                 cell["run_id"] = jobs.submit(job_config, self.runs_dir).id
                 self._write(record)
@@ -180,7 +177,7 @@ class Sweep:
 
     def finished(self):
         """No cell is queued or running (failed, cancelled and missing cells wait for `advance`)."""
-        return not any(c["state"] in ("queued", "running") for c in self.cells())
+        return _settled(self.progress())
 
     def cancel(self):
         """Cancel every queued or running cell (a later `advance` resubmits them)."""
@@ -196,7 +193,7 @@ class Sweep:
             progress = self.progress()
             if on_progress:
                 on_progress(progress)
-            if self.finished():
+            if _settled(progress):  # not self.finished(): that would read every cell's status again
                 return progress
             if timeout_s is not None and time.monotonic() - start > timeout_s:
                 raise TimeoutError(f"sweep {self.id} not finished after {timeout_s} s: {progress}")
@@ -215,6 +212,11 @@ class Sweep:
                             if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def _settled(progress):
+    """Whether a `Sweep.progress` count has no queued or running cell."""
+    return not (progress["queued"] or progress["running"])
 
 
 def create_sweep(config, runs_dir=None, submit=True):
