@@ -121,10 +121,10 @@ def main(argv=None):
 
     with warnings.catch_warnings():  # the PTB-XL report lists skipped records itself
         warnings.simplefilter("ignore", UserWarning)
-        target = load_ptbxl(args.data, fs=100)  # auto folds: 9/10, or 8/9 when the folder has no fold 10
-    folds = {"val_fold": target.config["val_fold"], "test_fold": target.config["test_fold"]}
-    splits = target.config["report"]["modes"]["multi"]["splits"]
-    print(f"PTB-XL {args.data}: {len(target)} records; train folds {target.config['report']['splits']['train']} "
+        ptbxl = load_ptbxl(args.data, fs=100)  # auto folds: 9/10, or 8/9 when the folder has no fold 10
+    folds = {"val_fold": ptbxl.config["val_fold"], "test_fold": ptbxl.config["test_fold"]}
+    splits = ptbxl.config["report"]["modes"]["multi"]["splits"]
+    print(f"PTB-XL {args.data}: {len(ptbxl)} records; train folds {ptbxl.config['report']['splits']['train']} "
           f"({splits['train']}), validation fold {folds['val_fold']} ({splits['val']}), test fold "
           f"{folds['test_fold']} ({splits['test']})", flush=True)
 
@@ -150,7 +150,7 @@ def main(argv=None):
                                        epochs=args.epochs, patience=5, lr=args.lr, seed=seed, device=args.device,
                                        batch_size=args.batch_size)
                     t0 = time.perf_counter()
-                    result = fit(config, target, log=quiet)
+                    result = fit(config, ptbxl, log=quiet)
                     rows.append({"fraction": fraction, "arm": arm, "seed": seed,
                                  "macro_auroc": result.summary["test"]["macro_auroc"],
                                  "val_macro_auroc": result.summary["val"]["macro_auroc"],
