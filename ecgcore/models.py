@@ -172,7 +172,11 @@ class ECGNet(nn.Module):
 
     def regress(self, x):
         """Regression outputs in clinical units (forward gives standardised ones)."""
-        return self(x) * self.target_std + self.target_mean
+        return self.destandardise(self(x))
+
+    def destandardise(self, out):
+        """Standardised outputs (what forward gives) -> clinical units."""
+        return out * self.target_std + self.target_mean
 
 
 def build_model(arch, n_leads, n_outputs, n_backbones=1):

@@ -322,7 +322,7 @@ def _evaluate(config, model, X, Y, y, index, output_names, loss_fn, keep_outputs
     raw = _outputs(model, X, index_t)
     out = {"loss": loss_fn(raw, Y[index_t]).item()}
     if config.task == "pretrain":
-        scores = (raw * model.target_std + model.target_mean).cpu().numpy()
+        scores = model.destandardise(raw).cpu().numpy()
         out.update(metrics.regression_metrics(y[index], scores, output_names))
     else:
         scores = (raw.softmax(dim=1) if config.label_mode == "single" else raw.sigmoid()).cpu().numpy()
