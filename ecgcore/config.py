@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-from ecgcore.data.dataset import CLASS_NAMES, TARGETS
+from ecgcore.data.dataset import TARGETS
 from ecgcore.leads import LEAD_SETS
 
 TASKS = ("pretrain", "finetune")
@@ -111,5 +111,3 @@ class JobConfig:
     def from_json(cls, text):
         return cls.from_dict(json.loads(text))
 
-
-__all__ = ["JobConfig", "Preprocess", "CLASS_NAMES", "TARGETS", "ARCHS", "STRATEGIES"]
