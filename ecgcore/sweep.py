@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -232,7 +232,7 @@ def create_sweep(config, runs_dir=None, submit=True):
     cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s), "run_id": None}
              for f in sorted(config.fractions) for arm in config.arms for s in config.seeds]
     runs.write_json(path / "sweep.json", {
-        "id": path.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "id": path.name, "created": runs.now(),
         "config": config.to_dict(), "cells": cells})
     sweep = Sweep(path)
     if submit:
