@@ -47,6 +47,15 @@ def preprocess_inputs(prefix, leads_col, normalize_col):
     return Preprocess(leads=leads, normalize=normalize)
 
 
+def optimisation_inputs(prefix, lr_col, decay_col, patience_col):
+    """Learning rate, its decay per epoch and early-stopping patience widgets (keys `prefix` + lr/lr_decay/
+    patience, which the Paper setup button fills) -> (lr, lr_decay, patience)."""
+    lr = lr_col.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=prefix + "lr")
+    lr_decay = decay_col.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=prefix + "lr_decay")
+    patience = patience_col.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=prefix + "patience")
+    return float(lr), float(lr_decay), int(patience)
+
+
 AUTO_FOLD = "auto"
 
 

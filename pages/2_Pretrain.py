@@ -53,16 +53,14 @@ with st.container(border=True):
         leads_col = c4
         with st.expander("Optimisation and preprocessing"):
             c1, c2, c3, c4 = st.columns(4)
-            lr = c1.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=P + "lr")
-            lr_decay = c2.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=P + "lr_decay")
-            patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=P + "patience")
+            lr, lr_decay, patience = ui.optimisation_inputs(P, c1, c2, c3)
             batch_size = c4.number_input("Batch size", 1, 1024, 64, key=P + "batch_size")
             preprocess = ui.preprocess_inputs(P, leads_col, c1)
             device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
 
     if st.button("Start pretraining", type="primary", key=P + "start", disabled=data is None):
         base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
-                         batch_size=int(batch_size), lr=float(lr), lr_decay=float(lr_decay), patience=int(patience),
+                         batch_size=int(batch_size), lr=lr, lr_decay=lr_decay, patience=patience,
                          seed=int(seed), device=device, preprocess=preprocess)
         configs = [JobConfig.from_dict({**base.to_dict(), "targets": [t], "name": t}) for t in targets] \
             if one_per_target else [base]

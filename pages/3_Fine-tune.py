@@ -122,9 +122,7 @@ with st.container(border=True):
         seed = c4.number_input("Seed", 0, 10**6, 0, key=P + "seed")
         with st.expander("Optimisation"):
             c1, c2, c3, c4 = st.columns(4)
-            lr = c1.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=P + "lr")
-            lr_decay = c2.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=P + "lr_decay")
-            patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=P + "patience")
+            lr, lr_decay, patience = ui.optimisation_inputs(P, c1, c2, c3)
             device = c4.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
             if not pretrained:  # a transfer run keeps its pretrained run's preprocessing
                 preprocess = ui.preprocess_inputs(P, c1, c2)
@@ -133,8 +131,8 @@ with st.container(border=True):
 
     if st.button("Start fine-tuning", type="primary", key=P + "start"):
         config = JobConfig(task="finetune", data=data, arch=arch, label_mode=label_mode, strategy=strategy,
-                           pretrained=pretrained, fraction=float(fraction), epochs=int(epochs), lr=float(lr),
-                           lr_decay=float(lr_decay), patience=int(patience), seed=int(seed), device=device,
+                           pretrained=pretrained, fraction=float(fraction), epochs=int(epochs), lr=lr,
+                           lr_decay=lr_decay, patience=patience, seed=int(seed), device=device,
                            preprocess=by_id[choice].config.preprocess if pretrained else preprocess)
         configs = [config]
         if twin and strategy != "scratch":
