@@ -50,7 +50,7 @@ def headline(summary):
 
 def _runs(args):
     from ecgcore import jobs
-    from ecgcore.runs import get_run
+    from ecgcore.runs import delete_run, get_run
 
     if args.action == "list":
         return _list(jobs.refresh(args.runs_dir), args.json)
@@ -62,8 +62,6 @@ def _runs(args):
         status = jobs.cancel(run)
         print(f"{run.id}: {status['state']}")
         return 0
-    from ecgcore.runs import delete_run
-
     delete_run(run)
     print(f"deleted {run.id}")
     return 0
