@@ -39,6 +39,14 @@ def apply_paper_setup(prefix):
             st.session_state[prefix + name] = value
 
 
+def paper_setup_columns(prefix):
+    """The form's column (returned), beside the Paper setup button and the note on what differs here."""
+    left, right = st.columns([3, 2])
+    right.button("Paper setup", on_click=apply_paper_setup, args=(prefix,), key=prefix + "paper")
+    right.caption(PAPER_NOTE)
+    return left
+
+
 def preprocess_inputs(prefix, leads_col, normalize_col):
     """Leads and per-lead normalisation widgets (keys `prefix` + leads/normalize) -> a Preprocess."""
     leads = leads_col.selectbox("Leads", ["all", "paper8"], key=prefix + "leads",

@@ -16,10 +16,7 @@ st.caption("Teach a 1D CNN to read HR, PR, QRS and QT off synthetic ECGs whose l
 
 P = "pt_"  # widget key prefix: the Paper setup button writes these keys
 with st.container(border=True):
-    left, right = st.columns([3, 2])
-    right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
-    right.caption(ui.PAPER_NOTE)
-    with left:
+    with ui.paper_setup_columns(P):
         engines = {"synthetic": "parametric engine", "gan": "GAN (DeepFake ECG, measured labels)"}
         sources = [*engines, "spec"] + (["synthesize"] if "synth_dataset" in st.session_state else [])
         source = st.radio("Data set", sources, horizontal=True, key=P + "source", format_func=lambda s: {

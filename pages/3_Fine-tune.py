@@ -69,10 +69,7 @@ def get_ptbxl():
 
 
 with st.container(border=True):
-    left, right = st.columns([3, 2])
-    right.button("Paper setup", on_click=ui.apply_paper_setup, args=(P,), key=P + "paper")
-    right.caption(ui.PAPER_NOTE)
-    with left:
+    with ui.paper_setup_columns(P):
         source = st.radio("Data set", ["simulated superclasses", "PTB-XL folder"], horizontal=True,
                           key=P + "source")
         c1, c2, c3 = st.columns(3)
