@@ -19,8 +19,8 @@ def regression_metrics(y_true, y_pred, targets):
 
     y_true, y_pred: (N, T) with T = len(targets); NaN in y_true (a record with no value) is left out.
     """
-    y_true, y_pred = np.asarray(y_true, float).reshape(len(y_true), -1), np.asarray(y_pred, float)
-    y_pred = y_pred.reshape(len(y_pred), -1)
+    y_true = np.asarray(y_true, float).reshape(len(y_true), -1)
+    y_pred = np.asarray(y_pred, float).reshape(len(y_pred), -1)
     if y_true.shape != y_pred.shape or y_true.shape[1] != len(targets):
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (N, {len(targets)})")
     out = {}
