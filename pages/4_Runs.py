@@ -7,11 +7,13 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import plots, runs
+from ecgcore.cli.runs import HEADLINE as CLASSIFICATION_HEADLINE
+from ecgcore.data.dataset import TARGETS
 
 st.set_page_config(page_title="Runs · ECG Transfer Lab", layout="wide")
 st.title("Runs")
 
-HEADLINE = ("accuracy", "macro_f1", "macro_auroc", "mae_hr", "mae_pr", "mae_qrs", "mae_qt")
+HEADLINE = (*CLASSIFICATION_HEADLINE, *(f"mae_{t}" for t in TARGETS))  # the CLI's headline, MAE per target
 
 
 def row(run):
