@@ -105,13 +105,13 @@ with st.container(border=True):
             pretrained = []
         else:
             strategy = c1.selectbox("Strategy", [s for s in STRATEGIES if s != "scratch"], key=P + "strategy")
-            source_run = by_id[choice]
-            pretrained = [str(source_run.path)]
+            pretrained_run = by_id[choice]
+            pretrained = [str(pretrained_run.path)]
             if strategy == "combined":
                 extra = st.multiselect("Further pretrained runs to combine (one per target)",
                                        [i for i in by_id if i != choice], key=P + "combined")
                 pretrained += [str(by_id[i].path) for i in extra]
-            arch = source_run.config.arch
+            arch = pretrained_run.config.arch
             c1.caption(f"Architecture and preprocessing follow the pretrained run: `{arch}`.")
         fraction = c2.select_slider("Labelled fraction", [0.01, 0.05, 0.1, 0.25, 0.5, 1.0], value=1.0,
                                     key=P + "fraction", format_func=lambda f: f"{f:.0%}")
