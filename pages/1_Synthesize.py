@@ -44,7 +44,8 @@ def apply_preset():
         if spec["choices"] is not None:
             st.session_state[key] = str(values[0])
         else:  # onto the slider's grid, so the widget shows exactly what is synthesized
-            on_grid = round(round(values[0] / step(spec)) * step(spec), 6)
+            grid = step(spec)
+            on_grid = round(round(values[0] / grid) * grid, 6)
             st.session_state[key] = float(np.clip(on_grid, spec["lo"], spec["hi"]))
     st.query_params["class"] = name  # not a widget: kept in the URL by hand
 
