@@ -30,7 +30,7 @@ def demo_configs(seed=0, epochs=EPOCHS):
 def run_demo(runs_dir, seed=0, epochs=EPOCHS):
     """Submit the demo's three jobs to the queue in order and return their runs (pretrain, scratch, transfer)."""
     pretrain, scratch, transfer = demo_configs(seed, epochs)
-    pre_run = jobs.submit(pretrain.validate(), runs_dir)
-    scratch_run = jobs.submit(scratch.validate(), runs_dir)
-    transfer_run = jobs.submit(replace(transfer, pretrained=[str(pre_run.path)]).validate(), runs_dir)
+    pre_run = jobs.submit(pretrain, runs_dir)  # submit validates each config (runs.create_run)
+    scratch_run = jobs.submit(scratch, runs_dir)
+    transfer_run = jobs.submit(replace(transfer, pretrained=[str(pre_run.path)]), runs_dir)
     return [pre_run, scratch_run, transfer_run]
