@@ -11,7 +11,7 @@ from ecgcore import jobs, plots, runs
 from ecgcore.config import NORMALIZATIONS, Preprocess
 from ecgcore.data.dataset import TARGETS
 
-ACTIVE = ("queued", "running")
+ACTIVE = runs.ACTIVE_STATES
 REFRESH_S = 2.0
 
 # The seed paper's configuration (arXiv 2508.11656); the Paper setup buttons copy these into the widgets.

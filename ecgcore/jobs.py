@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import ecgcore
-from ecgcore.runs import FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, now, \
+from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, now, \
     pretrained_problem, write_bytes, write_json
 
 MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
@@ -110,7 +110,7 @@ def _waiting_for(run):
     problems = [p for p in map(pretrained_problem, deps) if p]
     if problems:
         return problems[0]
-    return "" if any(dep.state in ("queued", "running") for dep in deps) else None
+    return "" if any(dep.state in ACTIVE_STATES for dep in deps) else None
 
 
 def _launch(run):

@@ -31,8 +31,9 @@ import numpy as np
 
 from ecgcore.config import JobConfig
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE_STATES = ("queued", "running")  # a job will still change the run
 FINISHED = ("done", "failed", "cancelled")
+STATES = (*ACTIVE_STATES, *FINISHED)
 FILES = ("config.json", "status.json", "metrics.jsonl", "summary.json", "predictions.npz", "model.pt",
          "log.txt", "heartbeat")
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -280,7 +281,7 @@ def _pretrained_dir(path):
 def pretrained_problem(run):
     """None when `run` can serve as a pretrained run (now, or once it finishes), else why it never can."""
     state = run.state
-    if state not in ("queued", "running") and not (run.path / "model.pt").is_file():
+    if state not in ACTIVE_STATES and not (run.path / "model.pt").is_file():
         return f"pretrained run {run.path} has no model.pt (its state: {state})"
     return None
 

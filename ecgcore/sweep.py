@@ -160,7 +160,7 @@ class Sweep:
             arms = {a.name: a for a in config.arms}
             submitted = 0
             for cell in record["cells"]:
-                if self._state(cell) in ("done", "queued", "running"):
+                if self._state(cell) in ("done", *runs.ACTIVE_STATES):
                     continue
                 job_config = cell_config(config, arms[cell["arm"]], cell["fraction"], cell["seed"], self.id)
                 cell["run_id"] = jobs.submit(job_config, self.runs_dir).id
@@ -182,7 +182,7 @@ class Sweep:
     def cancel(self):
         """Cancel every queued or running cell (a later `advance` resubmits them)."""
         for cell in self.cells():
-            if cell["state"] in ("queued", "running"):
+            if cell["state"] in runs.ACTIVE_STATES:
                 jobs.cancel(runs.Run(self.runs_dir / cell["run_id"]))
 
     def wait(self, poll_s=1.0, on_progress=None, timeout_s=None):
