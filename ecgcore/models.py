@@ -189,18 +189,19 @@ def build_model(arch, n_leads, n_outputs, n_backbones=1):
     return ECGNet(parts[0] if n_backbones == 1 else ConcatBackbone(parts), n_outputs)
 
 
-def _backbones(model):
+def backbones(model):
+    """The backbones of `model`: one, or the `combined` model's several, in order."""
     b = model.backbone
     return list(b.parts) if isinstance(b, ConcatBackbone) else [b]
 
 
 def first_block(model):
     """The first block of each backbone (what freeze_first_block freezes), as one module."""
-    blocks = [b.features[0] for b in _backbones(model)]
+    blocks = [b.features[0] for b in backbones(model)]
     return blocks[0] if len(blocks) == 1 else nn.ModuleList(blocks)
 
 
 def last_conv(model, part=0):
     """The block that outputs the last (N, C, L) feature map of backbone `part` (for Grad-CAM style
     attributions)."""
-    return _backbones(model)[part].features[-1]
+    return backbones(model)[part].features[-1]

@@ -1,7 +1,7 @@
 """The fit loop: regression pretraining and classification fine-tuning, one flat loop for both.
 
-fit(config) loads and preprocesses the data set, splits it, builds (or loads and adapts) the model for the
-strategy, trains with Adam + ExponentialLR, stops early on a validation metric and restores the best
+fit(config) reads load -> split -> build -> loop -> score: it loads and preprocesses the data set, splits it,
+builds the model for the strategy (ecgcore.transfer: fresh, or pretrained runs adapted), trains with Adam + ExponentialLR, stops early on a validation metric and restores the best
 weights, then scores the test split. Data live as tensors on the device the whole time: a batch is one
 index into them, so the loop adds little over the bare model step (bench/train.py measures it).
 """
@@ -19,13 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgcore import metrics
+from ecgcore import metrics, transfer
 from ecgcore.config import JobConfig
 from ecgcore.data import splits
 from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess
 from ecgcore.leads import LEAD_SETS
-from ecgcore.models import build_model, first_block
+from ecgcore.models import build_model
 
 EVAL_BATCH = 256
 READ_EVERY_S = 0.5
@@ -49,41 +49,16 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     _seed_everything(config.seed)
     device = resolve_device(config.device)
     notes = []
-    if dataset is None:
-        from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA
-        default = DEFAULT_PRETRAIN_DATA if config.task == "pretrain" else DEFAULT_FINETUNE_DATA
-        dataset = load_preprocessed(config.data or default, config.preprocess)
-    else:
-        dataset = _preprocessed(dataset, config.preprocess)
-
-    # What the model learns: target values, class indices or 0/1 rows; records with none are dropped.
-    y, keep, strata, output_names = _labels(config, dataset)
-    if not keep.all():
-        notes.append(f"{int((~keep).sum())} of {len(keep)} records have no usable label and were dropped")
-    dataset, y, strata = dataset.subset(np.flatnonzero(keep)), y[keep], None if strata is None else strata[keep]
-    parts = splits.split(dataset, config.val_size, config.test_size, config.seed, strata)
-    train_idx, sub_notes = splits.subsample(parts.train, config.fraction, config.seed,
-                                            None if strata is None else strata[parts.train])
-    notes += parts.notes + sub_notes
-    if len(train_idx) < 2:
-        raise ValueError(f"the training set has {len(train_idx)} record(s) after fraction={config.fraction}: "
-                         "training needs at least 2 (batch norm)")
-
-    regression = config.task == "pretrain"
-    model, frozen = _model_for(config, dataset.signals.shape[1], len(output_names), notes)
-    if regression:  # standardise on the training split only; the buffers undo it at prediction time
-        missing = [t for t, has in zip(output_names, np.isfinite(y[train_idx]).any(axis=0)) if not has]
-        if missing:
-            raise ValueError(f"targets {missing} have no value in the training split")
-        mean, std = np.nanmean(y[train_idx], axis=0), np.nanstd(y[train_idx], axis=0)
-        model.target_mean.copy_(torch.from_numpy(mean))
-        model.target_std.copy_(torch.from_numpy(np.where(std > 0, std, 1.0)))
+    dataset, y, strata, output_names = _load(config, dataset, notes)
+    parts, train_idx = _split(config, dataset, strata, notes)
+    model, frozen = _build(config, dataset.signals.shape[1], y[train_idx], output_names, notes)
     model.to(device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # few fixed shapes: autotuning pays off at once
 
+    # --- the loop
     X = torch.from_numpy(dataset.signals).to(device)
     Y = torch.from_numpy(y).to(device)
-    if regression:
+    if config.task == "pretrain":
         Y = (Y - model.target_mean) / model.target_std
     loss_fn = _loss_fn(config)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -146,17 +121,9 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     model.load_state_dict(best)
     model.eval()
 
-    test = _evaluate(config, model, X, Y, y, parts.test, output_names, loss_fn, keep_outputs=True)
-    outputs = test.pop("outputs", None)
-    val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
-    summary = {
-        "task": config.task, "test": test, "val": val, "n_train": n_train, "n_val": len(parts.val),
-        "n_test": len(parts.test), "best_epoch": best_epoch, "epochs_run": len(history),
-        "selection_metric": _selection_metric(config, parts), "device": str(device),
-        "classes_present": test.get("classes_present", []), "notes": notes,
-        ("targets" if regression else "class_names"): list(output_names),
-    }
-    predictions = _predictions(config, dataset, y, parts.test, outputs, output_names)
+    summary, predictions = _score(config, model, dataset, X, Y, y, parts, output_names, loss_fn)
+    summary.update(n_train=n_train, best_epoch=best_epoch, epochs_run=len(history), device=str(device),
+                   notes=notes)
     return FitResult(model=model, history=history, summary=summary, predictions=predictions)
 
 
@@ -238,6 +205,64 @@ def _preprocessed(dataset, pre):
 
 # --- pieces of fit ---------------------------------------------------------------------------------------
 
+def _load(config, dataset, notes):
+    """(dataset, y, strata, output_names): the preprocessed data set (None: config.data or the task's default)
+    and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped."""
+    if dataset is None:
+        from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA
+        default = DEFAULT_PRETRAIN_DATA if config.task == "pretrain" else DEFAULT_FINETUNE_DATA
+        dataset = load_preprocessed(config.data or default, config.preprocess)
+    else:
+        dataset = _preprocessed(dataset, config.preprocess)
+    y, keep, strata, output_names = _labels(config, dataset)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} of {len(keep)} records have no usable label and were dropped")
+    dataset, y, strata = dataset.subset(np.flatnonzero(keep)), y[keep], None if strata is None else strata[keep]
+    return dataset, y, strata, output_names
+
+
+def _split(config, dataset, strata, notes):
+    """(parts, train_idx): train/val/test split and the labelled fraction of the training split."""
+    parts = splits.split(dataset, config.val_size, config.test_size, config.seed, strata)
+    train_idx, sub_notes = splits.subsample(parts.train, config.fraction, config.seed,
+                                            None if strata is None else strata[parts.train])
+    notes += parts.notes + sub_notes
+    if len(train_idx) < 2:
+        raise ValueError(f"the training set has {len(train_idx)} record(s) after fraction={config.fraction}: "
+                         "training needs at least 2 (batch norm)")
+    return parts, train_idx
+
+
+def _build(config, n_leads, y_train, output_names, notes):
+    """(model, frozen modules): the strategy's model (ecgcore.transfer), regression targets standardised on
+    the training split only (the model's buffers undo it at prediction time)."""
+    reused = config.task == "finetune" and config.strategy != "scratch"
+    pretrained = [load_model(run_dir) for run_dir in config.pretrained] if reused else []
+    model, frozen = transfer.model_for(config, n_leads, len(output_names), pretrained, notes)
+    if config.task == "pretrain":
+        missing = [t for t, has in zip(output_names, np.isfinite(y_train).any(axis=0)) if not has]
+        if missing:
+            raise ValueError(f"targets {missing} have no value in the training split")
+        mean, std = np.nanmean(y_train, axis=0), np.nanstd(y_train, axis=0)
+        model.target_mean.copy_(torch.from_numpy(mean))
+        model.target_std.copy_(torch.from_numpy(np.where(std > 0, std, 1.0)))
+    return model, frozen
+
+
+def _score(config, model, dataset, X, Y, y, parts, output_names, loss_fn):
+    """(summary, predictions) of the trained model: test and validation metrics, the test split's outputs."""
+    test = _evaluate(config, model, X, Y, y, parts.test, output_names, loss_fn, keep_outputs=True)
+    outputs = test.pop("outputs", None)
+    val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
+    summary = {
+        "task": config.task, "test": test, "val": val, "n_val": len(parts.val), "n_test": len(parts.test),
+        "selection_metric": _selection_metric(config, parts),
+        "classes_present": test.get("classes_present", []),
+        ("targets" if config.task == "pretrain" else "class_names"): list(output_names),
+    }
+    return summary, _predictions(config, dataset, y, parts.test, outputs, output_names)
+
+
 def _seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
@@ -271,41 +296,6 @@ def _loss_fn(config):
             return (pred - torch.nan_to_num(target)).abs().mul(ok).sum() / ok.sum().clamp(min=1)
         return masked_l1
     return nn.CrossEntropyLoss() if config.label_mode == "single" else nn.BCEWithLogitsLoss()
-
-
-def _model_for(config, n_leads, n_outputs, notes):
-    """(model, frozen modules) for the task and strategy."""
-    if config.task == "pretrain" or config.strategy == "scratch":
-        if config.task == "finetune" and config.pretrained:
-            notes.append("strategy scratch: the pretrained runs given are not used")
-        return build_model(config.arch, n_leads, n_outputs), []
-    pretrained = []
-    for run_dir in config.pretrained:
-        model, pre_config = load_model(run_dir)
-        if pre_config.arch != config.arch:
-            raise ValueError(f"pretrained run {run_dir} is a {pre_config.arch}, but arch={config.arch!r}: "
-                             "fine-tune with the same arch")
-        if model.n_leads != n_leads:
-            raise ValueError(f"pretrained run {run_dir} was trained on {model.n_leads} leads "
-                             f"({pre_config.preprocess.leads}), but the data have {n_leads}: use the same leads")
-        if pre_config.preprocess != config.preprocess:
-            notes.append(f"pretrained run {run_dir} used other preprocessing: {pre_config.preprocess}")
-        pretrained.append(model)
-    if config.strategy == "combined":
-        model = build_model(config.arch, n_leads, n_outputs, n_backbones=len(pretrained))
-        for part, pre_model in zip(model.backbone.parts, pretrained):
-            part.load_state_dict(pre_model.backbone.state_dict())
-        frozen = list(first_block(model)) if len(pretrained) > 1 else [first_block(model)]
-    else:
-        if len(pretrained) != 1:
-            raise ValueError(f"strategy {config.strategy!r} takes one pretrained run, got {len(pretrained)}")
-        model = pretrained[0]
-        model.reset_head(n_outputs)
-        frozen = {"freeze_first_block": [first_block(model)], "linear_probe": [model.backbone],
-                  "full_finetune": []}[config.strategy]
-    for module in frozen:
-        module.requires_grad_(False)
-    return model, frozen
 
 
 @torch.no_grad()
