@@ -11,6 +11,9 @@ from ecgcore.leads import LEAD_SETS
 TASKS = ("pretrain", "finetune")
 ARCHS = ("small_cnn", "inception1d", "resnet1d")
 STRATEGIES = ("scratch", "freeze_first_block", "linear_probe", "full_finetune", "combined")
+# The strategies with a random-init control (init="random"); full_finetune from random weights is scratch itself.
+CONTROLLED = ("freeze_first_block", "linear_probe", "combined")
+INITS = ("pretrained", "random")  # where a reused network's weights come from; "random": a control arm
 LABEL_MODES = ("single", "multi")
 NORMALIZATIONS = ("zscore", "minmax", "none")
 DEVICES = ("auto", "cpu", "cuda")
@@ -40,6 +43,10 @@ class JobConfig:
     label_mode: str = "single"  # "single" (softmax, the paper's) or "multi" (sigmoid, the benchmark's)
     strategy: str = "scratch"
     pretrained: list = field(default_factory=list)  # run dirs; `combined` takes one per target
+    # "random": the control of `strategy` - the same architecture, freezing and head, from a fresh seeded
+    # init instead of pretrained weights (no pretrained run); `backbones` of them side by side for `combined`
+    init: str = "pretrained"
+    backbones: int = 1
     fraction: float = 1.0  # share of the labelled training set used (stratified subsample)
     # optimisation
     epochs: int = 10
@@ -62,6 +69,8 @@ class JobConfig:
             ("arch", self.arch in ARCHS, f"one of {ARCHS}"),
             ("label_mode", self.label_mode in LABEL_MODES, f"one of {LABEL_MODES}"),
             ("strategy", self.strategy in STRATEGIES, f"one of {STRATEGIES}"),
+            ("init", self.init in INITS, f"one of {INITS}"),
+            ("backbones", self.backbones >= 1, ">= 1"),
             ("fraction", 0 < self.fraction <= 1, "in (0, 1]"),
             ("epochs", self.epochs >= 1, ">= 1"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
@@ -82,7 +91,13 @@ class JobConfig:
         if self.task == "pretrain":
             if not self.targets:
                 raise ValueError("targets is empty: pretraining needs at least one target")
-        if self.task == "finetune" and self.strategy != "scratch" and not self.pretrained:
+        if self.task == "finetune" and self.init == "random":
+            if self.strategy not in CONTROLLED:
+                raise ValueError(f"init='random' controls a strategy that reuses a network, one of {CONTROLLED}; "
+                                 f"strategy {self.strategy!r} from random weights is scratch")
+            if self.pretrained:
+                raise ValueError("init='random' (a control arm) uses no pretrained run: drop pretrained")
+        elif self.task == "finetune" and self.strategy != "scratch" and not self.pretrained:
             raise ValueError(f"strategy {self.strategy!r} needs a pretrained run (pretrained=[RUN_DIR])")
         return self
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgcore import jobs, runs
-from ecgcore.config import JobConfig
+from ecgcore import jobs, runs, transfer
+from ecgcore.config import CONTROLLED, JobConfig
 from ecgcore.metrics import seed_interval
 
 DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -36,19 +36,43 @@ _LOWER_IS_BETTER = ("mae", "rmse", "loss")
 
 @dataclass
 class Arm:
-    """One strategy with its pretrained run(s); `label` names it in tables and plots."""
+    """One strategy with its pretrained run(s), or (init="random") the strategy's random-init control arm;
+    `label` names it in tables and plots."""
 
     strategy: str = SCRATCH
     pretrained: list = field(default_factory=list)  # run directories
     label: str = ""
+    init: str = "pretrained"  # "random": a control arm (JobConfig.init)
+    backbones: int = 1  # a random `combined` control's backbones (JobConfig.backbones)
 
     @property
     def name(self):
         if self.label:
             return self.label
+        if self.init == "random":
+            return transfer.control_name(self.strategy, self.backbones)
         if not self.pretrained:
             return self.strategy
         return f"{self.strategy}:{','.join(Path(p).name for p in self.pretrained)}"
+
+    def control(self):
+        """The random-init control of this arm (same strategy and shape, no pretrained weights); None for an arm
+        that reuses no network (scratch) or whose control is scratch itself (full_finetune)."""
+        if self.init == "random" or self.strategy not in CONTROLLED:
+            return None
+        return Arm(self.strategy, init="random",
+                   backbones=len(self.pretrained) if self.strategy == "combined" else 1)
+
+
+def with_controls(arms):
+    """`arms` plus the control of every arm that reuses a network, each control once (arms of one strategy from
+    different pretrained runs share it: a random network does not depend on the run it stands in for)."""
+    out = list(arms)
+    for arm in arms:
+        control = arm.control()
+        if control is not None and control.name not in {a.name for a in out}:
+            out.append(control)
+    return out
 
 
 @dataclass
@@ -85,11 +109,16 @@ class SweepConfig:
                         f"{self.base.preprocess.leads!r}: every arm must share the architecture and leads")
         return self
 
+    def controls(self):
+        """{arm name: the name of its control arm} for every arm whose control is in this sweep."""
+        names = {a.name for a in self.arms}
+        return {a.name: a.control().name for a in self.arms if a.control() is not None and a.control().name in names}
+
     def to_dict(self):
         return {"base": self.base.to_dict(), "name": self.name, "fractions": [float(f) for f in self.fractions],
                 "seeds": [int(s) for s in self.seeds],
-                "arms": [{"strategy": a.strategy, "pretrained": [str(p) for p in a.pretrained], "label": a.label}
-                         for a in self.arms]}
+                "arms": [{"strategy": a.strategy, "pretrained": [str(p) for p in a.pretrained], "label": a.label,
+                          "init": a.init, "backbones": a.backbones} for a in self.arms]}
 
     @classmethod
     def from_dict(cls, d):
@@ -100,8 +129,8 @@ class SweepConfig:
 def cell_config(config, arm, fraction, seed, sweep_id=""):
     """The JobConfig of one cell: the base config with the arm's strategy and pretrained runs, fraction, seed."""
     d = config.base.to_dict()
-    d.update(strategy=arm.strategy, pretrained=[str(p) for p in arm.pretrained], fraction=float(fraction),
-             seed=int(seed), name=f"sweep {sweep_id} {arm.name}".replace("  ", " ").strip())
+    d.update(strategy=arm.strategy, pretrained=[str(p) for p in arm.pretrained], init=arm.init,
+             backbones=arm.backbones, fraction=float(fraction), seed=int(seed), name=f"sweep {sweep_id} {arm.name}".replace("  ", " ").strip())
     return JobConfig.from_dict(d)
 
 
@@ -295,12 +324,28 @@ def gains(table, metric, arm, reference=SCRATCH):
     return pd.DataFrame(rows, columns=["fraction", "n", "gain", "lo", "hi"])
 
 
-def summarize(table, metric, reference=SCRATCH):
+def pooled_gain(table, metric, arm, reference=SCRATCH):
+    """The gain of `arm` over `reference` pooled over fractions: each seed's paired gains averaged over the
+    fractions where both arms have that seed, then the 95% t-interval over seeds (seeds are the independent
+    repeats; the fractions of one seed share its split and init). {"n" (seeds), "gain", "lo", "hi"}."""
+    wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values=metric, aggfunc="first")
+    for name in (arm, reference):
+        if name not in wide:
+            raise ValueError(f"arm {name!r} has no {metric!r} values in the sweep table")
+    per_seed = (wide[arm] - wide[reference]).dropna().groupby(level="seed").mean()
+    ci = _interval(per_seed)
+    return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
+
+
+def summarize(table, metric, reference=SCRATCH, controls=None):
     """Per transfer arm: the fraction at which its mean first reaches the reference's mean at the largest
     fraction ("reaches scratch@100% with X% of the labels", None when not reached) and its paired gains.
 
-    Returns a list of {"arm", "reference_fraction", "reference_mean", "reaches_at", "gains": DataFrame, "text"}.
+    `controls` ({arm: its control arm}, SweepConfig.controls) adds each arm's paired gains over its control.
+    Returns a list of {"arm", "reference_fraction", "reference_mean", "reaches_at", "gains": DataFrame,
+    "pooled": pooled_gain, "gains_vs_control": DataFrame or None, "control", "text"}.
     """
+    controls = controls or {}
     b = bands(table, metric)
     ref = b[(b.arm == reference) & (b.n > 0)]
     if ref.empty:
@@ -316,8 +361,30 @@ def summarize(table, metric, reference=SCRATCH):
         where = f"{reference}@{top.fraction:.0%}"
         text = (f"{arm}: reaches {where} ({metric} {top['mean']:.3f}) with {reaches_at:.0%} of the labels"
                 if reaches_at is not None else f"{arm}: does not reach {where} ({metric} {top['mean']:.3f})")
-        parts = [f"{r.fraction:.0%}: {r.gain:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in g.itertuples()]
-        text += "; gain " + ", ".join(parts) if parts else ""
+        pooled = pooled_gain(table, metric, arm, reference)
+        text += _gain_text(f"; gain over {reference}", g, pooled)
+        control = controls.get(arm)
+        vs_control = None
+        if control in set(b.arm[b.n > 0]):
+            vs_control = gains(table, metric, arm, control)
+            text += _gain_text(f"; over its control ({control})", vs_control,
+                               pooled_gain(table, metric, arm, control))
         out.append({"arm": arm, "reference_fraction": float(top.fraction), "reference_mean": float(top["mean"]),
-                    "reaches_at": reaches_at, "gains": g, "text": text})
+                    "reaches_at": reaches_at, "gains": g, "pooled": pooled, "control": control,
+                    "gains_vs_control": vs_control, "text": text})
     return out
+
+
+def format_gain(gain, lo, hi):
+    """"+0.012 [-0.004, +0.028]" (an interval is left out where it is undefined: one seed)."""
+    if gain is None or not np.isfinite(gain):
+        return "-"
+    return f"{gain:+.3f}" + (f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and np.isfinite(lo) else "")
+
+
+def _gain_text(head, per_fraction, pooled):
+    parts = [f"{r.fraction:.0%}: {format_gain(r.gain, r.lo, r.hi)}" for r in per_fraction.itertuples()]
+    if not parts:
+        return ""
+    pooled = format_gain(pooled["gain"], pooled["lo"], pooled["hi"])
+    return f"{head} " + ", ".join(parts) + f"; pooled over fractions {pooled}"

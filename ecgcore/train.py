@@ -160,9 +160,8 @@ def load_model(run_dir):
         raise ValueError(f"{model_path} is corrupt or not a state_dict: {e}") from e
     if not isinstance(state, dict) or "target_mean" not in state:
         raise ValueError(f"{model_path} is not an ecgcore model state_dict")
-    n_backbones = len(config.pretrained) if config.task == "finetune" and config.strategy == "combined" else 1
     model = build_model(config.arch, len(LEAD_SETS[config.preprocess.leads]), len(state["target_mean"]),
-                        n_backbones)
+                        transfer.n_backbones(config))
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
@@ -236,7 +235,7 @@ def _split(config, dataset, strata, notes):
 def _build(config, n_leads, y_train, output_names, notes):
     """(model, frozen modules): the strategy's model (ecgcore.transfer), regression targets standardised on
     the training split only (the model's buffers undo it at prediction time)."""
-    reused = config.task == "finetune" and config.strategy != "scratch"
+    reused = config.task == "finetune" and config.strategy != "scratch" and config.init == "pretrained"
     pretrained = [load_model(run_dir) for run_dir in config.pretrained] if reused else []
     model, frozen = transfer.model_for(config, n_leads, len(output_names), pretrained, notes)
     if config.task == "pretrain":

@@ -8,11 +8,23 @@
   each first block frozen.
 
 Frozen modules also keep their batch-norm statistics: the loop puts them in eval mode each epoch.
+
+A **control arm** (`init="random"`) is a strategy that reuses a network, applied to a random network of the same
+architecture instead: the same freezing and head, weights from a fresh init seeded by the run's seed (the very
+weights `scratch` starts from at that seed). A gain of transfer over its control is what the pretrained
+*weights* bring; a gain of the control over scratch is what freezing alone brings.
 """
 
 from __future__ import annotations
 
+import torch
+
+from ecgcore.config import CONTROLLED
 from ecgcore.models import backbones, build_model, first_block
+
+# What a control arm is called wherever it is shown: nobody may take it for a pretrained arm.
+CONTROL_NAMES = {"freeze_first_block": "random init, first block frozen", "linear_probe": "random init, linear probe",
+                 "combined": "random init, combined"}
 
 
 def model_for(config, n_leads, n_outputs, pretrained, notes):
@@ -21,7 +33,11 @@ def model_for(config, n_leads, n_outputs, pretrained, notes):
     if config.task == "pretrain" or config.strategy == "scratch":
         if config.task == "finetune" and config.pretrained:
             notes.append("strategy scratch: the pretrained runs given are not used")
-        return build_model(config.arch, n_leads, n_outputs), []
+        return fresh_model(config, n_leads, n_outputs), []
+    if config.init == "random":
+        model = fresh_model(config, n_leads, n_outputs, n_backbones(config))
+        notes.append(f"control arm: {control_name(config.strategy, n_backbones(config))}, no pretrained weights")
+        return model, _freeze(model, config.strategy)
     for run_dir, (model, pre_config) in zip(config.pretrained, pretrained):
         if pre_config.arch != config.arch:
             raise ValueError(f"pretrained run {run_dir} is a {pre_config.arch}, but arch={config.arch!r}: "
@@ -41,10 +57,33 @@ def model_for(config, n_leads, n_outputs, pretrained, notes):
             raise ValueError(f"strategy {config.strategy!r} takes one pretrained run, got {len(models)}")
         model = models[0]
         model.reset_head(n_outputs)
-    frozen = frozen_parts(model, config.strategy)
+    return model, _freeze(model, config.strategy)
+
+
+def fresh_model(config, n_leads, n_outputs, n_backbones=1):
+    """A randomly initialised model, its weights fixed by config.seed alone (scratch and control arms)."""
+    torch.manual_seed(config.seed)
+    return build_model(config.arch, n_leads, n_outputs, n_backbones)
+
+
+def n_backbones(config):
+    """How many backbones the model of `config` has side by side (more than one only for `combined`)."""
+    if config.task != "finetune" or config.strategy != "combined":
+        return 1
+    return config.backbones if config.init == "random" else len(config.pretrained)
+
+
+def control_name(strategy, n_backbones=1):
+    """The unmistakable name of `strategy`'s random-init control, e.g. "random init, first block frozen"."""
+    name = CONTROL_NAMES[strategy]
+    return f"{name} x{n_backbones}" if strategy == "combined" else name
+
+
+def _freeze(model, strategy):
+    frozen = frozen_parts(model, strategy)
     for module in frozen:
         module.requires_grad_(False)
-    return model, frozen
+    return frozen
 
 
 def frozen_parts(model, strategy):

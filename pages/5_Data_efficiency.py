@@ -89,7 +89,7 @@ def results(chosen, metric):
             fig = plots.sweep_figure(b, metric, title=chosen.config.name or chosen.id)
             st.plotly_chart(fig, config=plots.png_config(f"sweep-{chosen.id}"), key=f"fig-{chosen.id}")
             try:
-                for line in sweep.summarize(table, metric):
+                for line in sweep.summarize(table, metric, controls=chosen.config.controls()):
                     st.markdown(f"- {line['text']}")
             except ValueError as e:
                 st.caption(f"No summary yet: {e}")

@@ -62,6 +62,30 @@ def test_summary_not_reached_and_lower_is_better():
     assert s["reaches_at"] == pytest.approx(1.0)
 
 
+def test_pooled_gain_averages_each_seed_over_fractions_then_intervals_over_seeds():
+    p = sweep.pooled_gain(hand_table(), "macro_auroc", "freeze_first_block:pre")
+    # seed gains at 0.1 (0.1, 0.2, 0.3) and at 1.0 (0.01, 0.0, 0.02): per-seed means 0.055, 0.1, 0.16
+    per_seed = np.array([0.055, 0.1, 0.16])
+    half = T_975_DF2 * per_seed.std(ddof=1) / np.sqrt(3)
+    assert p["n"] == 3 and p["gain"] == pytest.approx(per_seed.mean())
+    assert (p["lo"], p["hi"]) == pytest.approx((per_seed.mean() - half, per_seed.mean() + half))
+
+
+def test_summary_reports_the_gain_over_the_matching_control():
+    table = hand_table()
+    control = table[table.arm == "scratch"].assign(arm="random init, first block frozen")
+    control["macro_auroc"] += 0.15  # the control beats scratch by 0.15 everywhere: freezing alone helps
+    table = pd.concat([table, control])
+    lines = {s["arm"]: s for s in sweep.summarize(table, "macro_auroc",
+                                                  controls={"freeze_first_block:pre": control.arm.iloc[0]})}
+    s = lines["freeze_first_block:pre"]
+    g = s["gains_vs_control"].set_index("fraction")
+    assert g.loc[0.1, "gain"] == pytest.approx(0.2 - 0.15) and g.loc[1.0, "gain"] == pytest.approx(0.01 - 0.15)
+    assert "over its control (random init, first block frozen) 10%: +0.050 [" in s["text"]
+    assert "pooled over fractions" in s["text"]
+    assert lines["random init, first block frozen"]["gains_vs_control"] is None  # a control has no control
+
+
 def test_unknown_metric_is_a_clear_error():
     with pytest.raises(ValueError, match="metric 'nope'"):
         sweep.bands(hand_table(), "nope")
@@ -203,6 +227,14 @@ def test_cli_start_builds_the_grid(no_queue, tiny, capsys):
     assert c.arms[1].pretrained == [str(pre.path.resolve())] and c.seeds == [3, 4] and c.fractions == [0.5, 1.0]
     assert c.base.arch == pre.config.arch and c.base.preprocess == pre.config.preprocess and c.name == "cli"
     assert len(s.cells()) == 8
+    assert main(["sweep", "start", "--data", npz, "--arm", f"combined:{pre.id},{pre.id}=both", "--controls",
+                 "--fractions", "1", "--seeds", "0", "--epochs", "1", "--runs-dir", str(runs_dir)]) == 0
+    s2 = next(x for x in sweep.list_sweeps(runs_dir) if x.id != s.id)
+    assert [a.name for a in s2.config.arms] == ["scratch", "both", "random init, combined x2"]
+    assert s2.config.controls() == {"both": "random init, combined x2"}
+    control = runs.get_run(runs_dir, s2.cells()[2]["run_id"]).config
+    assert (control.strategy, control.init, control.backbones, control.pretrained) == ("combined", "random", 2, [])
+    capsys.readouterr()
     assert main(["sweep", "start", "--arm", "linear_probe:no-such-run", "--runs-dir", str(runs_dir)]) == 2
     assert main(["sweep", "start", "--fractions", "0.5,x", "--runs-dir", str(runs_dir)]) == 2
     assert "--fractions" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 An arm is `STRATEGY[:RUN[,RUN...]][=LABEL]`, e.g. `scratch`, `freeze_first_block:RUN_ID`,
 `combined:RUN_HR,RUN_PR,RUN_QRS,RUN_QT=combined`; runs are ids under --runs-dir or run folders.
-A sweep always has a `scratch` arm: the reference its transfer arms are compared with.
+A sweep always has a `scratch` arm: the reference its transfer arms are compared with; `--controls` adds each
+transfer arm's random-init control, the second reference.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def register(sub):
     s = actions.add_parser("start", help="create a sweep and submit its cells")
     s.add_argument("--arm", action="append", default=[], metavar="ARM",
                    help="STRATEGY[:RUN[,RUN...]][=LABEL]; repeat for several arms (scratch is always added)")
+    s.add_argument("--controls", action="store_true",
+                   help="add the random-init control of every arm that reuses a network (e.g. 'random init, first "
+                        "block frozen'): the same architecture and freezing from a fresh seeded init, so a gain "
+                        "over it is what the pretrained weights bring")
     s.add_argument("--fractions", default="0.01,0.05,0.1,0.25,0.5,1",
                    help="comma list of labelled fractions in (0, 1] (default 0.01,0.05,0.1,0.25,0.5,1)")
     s.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
@@ -75,7 +80,7 @@ def _numbers(text, kind, flag):
 
 def _start(args):
     from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
-    from ecgcore.sweep import SCRATCH, Arm, SweepConfig, create_sweep
+    from ecgcore.sweep import SCRATCH, Arm, SweepConfig, create_sweep, with_controls
 
     if args.ptbxl:
         data = {"source": "ptbxl", "path": str(Path(args.ptbxl).resolve()), "fs": 100}
@@ -84,6 +89,8 @@ def _start(args):
     arms = [parse_arm(a, args.runs_dir) for a in args.arm]
     if not any(a.strategy == SCRATCH for a in arms):
         arms.insert(0, Arm())
+    if args.controls:
+        arms = with_controls(arms)
     base = job_config(args, task="finetune", data=data, label_mode=args.label_mode)
     transfer = [a for a in arms if a.pretrained]
     if transfer and args.arch is None:  # arms share one network: the first pretrained run's, unless given
@@ -137,7 +144,7 @@ def _print_results(sweep, metric, csv=None, png=None):
     print(f"\n{metric}: mean and 95% interval over seeds")
     print(b.to_string(index=False))
     try:
-        for line in summarize(table, metric):
+        for line in summarize(table, metric, controls=sweep.config.controls()):
             print(line["text"])
     except ValueError as e:  # no finished scratch cell yet: bands are still worth printing
         print(f"no summary yet: {e}", file=sys.stderr)
