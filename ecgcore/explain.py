@@ -16,7 +16,7 @@ the part of sum |attribution| over all leads that falls on its samples, next to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -236,14 +236,19 @@ class Explanation:
 
 def explain_run(run_dir, record, method, target=None, **kwargs):
     """Explain output `target` (index or name; default: the first target, or the predicted class) of the
-    model in `run_dir` (ecgcore.train.load_model) on `record`, preprocessed the way the run was trained."""
+    model in `run_dir` (ecgcore.train.load_model) on `record`, preprocessed the way the run was trained (at the
+    rate it trained at, also when its config kept its data's rate)."""
     import torch
 
     from ecgcore.data.preprocess import preprocess
+    from ecgcore.data.sources import data_rate, default_data
     from ecgcore.train import load_model
 
     model, config = load_model(run_dir)
-    x, fs, lead_names = preprocess(record.signal[None], record.fs, record.lead_names, config.preprocess)
+    steps = config.preprocess
+    if steps.fs is None:  # the run kept its data's rate: a record at another rate is resampled to it
+        steps = replace(steps, fs=data_rate(config.data or default_data(config.task)))
+    x, fs, lead_names = preprocess(record.signal[None], record.fs, record.lead_names, steps)
     regression = config.task == "pretrain"
     names = output_names(config)
     with torch.no_grad():

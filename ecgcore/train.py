@@ -208,9 +208,8 @@ def _load(config, dataset, notes):
     """(dataset, y, strata, output_names): the preprocessed data set (None: config.data or the task's default)
     and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped."""
     if dataset is None:
-        from ecgcore.data.sources import DEFAULT_FINETUNE_DATA, DEFAULT_PRETRAIN_DATA
-        default = DEFAULT_PRETRAIN_DATA if config.task == "pretrain" else DEFAULT_FINETUNE_DATA
-        dataset = load_preprocessed(config.data or default, config.preprocess)
+        from ecgcore.data.sources import default_data
+        dataset = load_preprocessed(config.data or default_data(config.task), config.preprocess)
     else:
         dataset = _preprocessed(dataset, config.preprocess)
     y, keep, strata, output_names = _labels(config, dataset)

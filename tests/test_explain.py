@@ -162,3 +162,25 @@ def test_real_record_without_delineation_says_so(finished_run):
     assert result.shares is None and "neurokit2 could not delineate lead II" in result.note
     with pytest.raises(ValueError, match="out of range: the data set has 30 records"):
         ex.load_record({"data": {"source": "npz", "path": str(npz)}, "index": 30})
+
+
+def test_a_record_at_another_rate_is_resampled_to_the_runs(finished_run):
+    # the run trained on a 100 Hz .npz and kept its rate (preprocess.fs None): a 500 Hz upload is fed at 100 Hz
+    from ecgcore.data.sources import data_rate
+
+    run, npz = finished_run
+    assert data_rate(run.config.data) == 100.0
+    syn = ex.load_record({"source": "synthetic", "seed": 1, "fs": 500, "duration": 4.0})
+    result = ex.explain_run(run.path, syn, "saliency", "qrs")
+    assert result.fs == 100 and result.signal.shape == (12, 400) and result.labels.shape == (400,)
+    assert result.shares["QRS"]["time"] > 0.05  # wave labels placed at the new rate, not the record's
+
+
+def test_data_rate_reads_specs_without_building_them(tmp_path):
+    from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA, data_rate
+
+    assert data_rate({"source": "ptbxl", "path": "/nowhere"}) == 100.0  # load_ptbxl's default
+    assert data_rate({"source": "gan", "fs": 250}) == 250.0 and data_rate(DEFAULT_PRETRAIN_DATA) == 100.0
+    assert data_rate({"source": "mixed", "real": {"path": "/nowhere", "fs": 500}}) == 500.0
+    with pytest.raises(ValueError, match="unknown data source 'nope'"):
+        data_rate({"source": "nope"})

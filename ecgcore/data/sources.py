@@ -16,6 +16,7 @@ so load_dataset(dataset.config) makes the same data set again.
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from ecgcore.data.dataset import DataSet
 
@@ -33,6 +34,11 @@ DEFAULT_FINETUNE_DATA = {"source": "synthetic", "n": 2000, "fs": 100, "seed": 1,
                          "classes": ["NORM", "MI", "STTC", "CD", "HYP"]}
 
 
+def default_data(task):
+    """The data spec a `task` ("pretrain"/"finetune") trains on when its config gives none."""
+    return DEFAULT_PRETRAIN_DATA if task == "pretrain" else DEFAULT_FINETUNE_DATA
+
+
 def load_dataset(spec):
     """Build (or fetch from cache) the DataSet that `spec` describes; a "report" key is ignored (see above)."""
     if not isinstance(spec, dict) or "source" not in spec:
@@ -45,3 +51,25 @@ def load_dataset(spec):
         raise ValueError(f"unknown data source {source!r}; choose one of {sorted([*SOURCES, 'npz'])}")
     module, func = SOURCES[source]
     return getattr(importlib.import_module(module), func)(**options)
+
+
+def data_rate(spec):
+    """The sampling rate (Hz) of the data `spec` describes, without building it: the spec's "fs", else its
+    loader's default (mixed: its real part's), a .npz's stored rate."""
+    if not spec:
+        raise ValueError("data_rate needs a data spec (the defaults are DEFAULT_PRETRAIN_DATA and "
+                         "DEFAULT_FINETUNE_DATA)")
+    source = spec.get("source")
+    if source == "npz":
+        import numpy as np
+
+        with np.load(spec["path"], allow_pickle=False) as z:
+            return float(z["fs"])
+    if "fs" in spec:
+        return float(spec["fs"])
+    if source == "mixed":
+        return data_rate({"source": "measured", **spec["real"]})
+    if source not in SOURCES:
+        raise ValueError(f"unknown data source {source!r}; choose one of {sorted([*SOURCES, 'npz'])}")
+    module, func = SOURCES[source]
+    return float(inspect.signature(getattr(importlib.import_module(module), func)).parameters["fs"].default)
