@@ -186,8 +186,18 @@ def live_run(run, show_results):
     if run.state == "done":
         try:
             show_results(run)
+            skipped_warning(run)
         except ValueError as e:
             st.error(f"Cannot show the results of {run.id}: {e}")
+
+
+def skipped_warning(run):
+    """A warning when the source skipped bad records while reading the run's data set (summary.json counts
+    them; log.txt lists them)."""
+    skipped = (run.summary() or {}).get("skipped_records")
+    if skipped:
+        st.warning(f"{skipped} bad record(s) of the data set were skipped (unreadable file, bad fold, ...); "
+                   "the run's log lists each with its reason.")
 
 
 def regression_table(test):

@@ -123,7 +123,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
 
     summary, predictions = _score(config, model, dataset, X, Y, y, parts, output_names, loss_fn)
     summary.update(n_train=n_train, best_epoch=best_epoch, epochs_run=len(history), device=str(device),
-                   notes=notes)
+                   notes=notes, skipped_records=len(dataset.config.get("skipped") or []))
     return FitResult(model=model, history=history, summary=summary, predictions=predictions)
 
 
@@ -212,6 +212,10 @@ def _load(config, dataset, notes):
         dataset = load_preprocessed(config.data or default_data(config.task), config.preprocess)
     else:
         dataset = _preprocessed(dataset, config.preprocess)
+    skipped = dataset.config.get("skipped") or []  # bad records the source skipped (PTB-XL: unreadable, bad fold)
+    if skipped:
+        notes.append(f"{len(skipped)} bad record(s) skipped while reading the data set, first: "
+                     f"{skipped[0].get('record')}: {skipped[0].get('reason')}")
     y, keep, strata, output_names = _labels(config, dataset)
     if not keep.all():
         notes.append(f"{int((~keep).sum())} of {len(keep)} records have no usable label and were dropped")

@@ -98,6 +98,8 @@ if len(chosen) == 1:
     status = run.status()
     if status.get("error"):
         st.error(status["error"])
+    if run.problem is None and status["state"] == "done":
+        ui.skipped_warning(run)
     metrics = run.metrics()
     if metrics:
         fig = plots.learning_curves({run.id: metrics})

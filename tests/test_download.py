@@ -1,6 +1,8 @@
 """PTB-XL download against a local http.server in PhysioNet's layout (never the internet), and the `data` CLI."""
 
+import contextlib
 import functools
+import hashlib
 import http.server
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from wfdb.io import download
 
@@ -31,19 +34,28 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().do_GET()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Serves a fixture as https://physionet.org/files/ serves PTB-XL: <index>/ptb-xl/1.0.3/..."""
-    root = tmp_path_factory.mktemp("physionet")
-    make_ptbxl_fixture(root / "ptb-xl" / "1.0.3", n_per_class=2, folds=(9, 10), fs=(100, 500))
+@contextlib.contextmanager
+def _serve(root):
+    """An http.server on 127.0.0.1 serving `root`, which holds ptb-xl/1.0.3/ as PhysioNet's index does."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
     httpd.requests = []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.source = root / "ptb-xl" / "1.0.3"
-    yield httpd
-    httpd.shutdown()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Serves a fixture as https://physionet.org/files/ serves PTB-XL: <index>/ptb-xl/1.0.3/..."""
+    root = tmp_path_factory.mktemp("physionet")
+    make_ptbxl_fixture(root / "ptb-xl" / "1.0.3", n_per_class=2, folds=(9, 10), fs=(100, 500))
+    with _serve(root) as httpd:
+        yield httpd
 
 
 def _record_gets(server):
@@ -95,6 +107,64 @@ def test_a_record_missing_on_the_server_is_listed(server, tmp_path):
         gone.write_bytes(kept)
     problems = {p["record"]: p["reason"] for p in report["problems"]}
     assert set(problems) == {"2", "14"} and "download failed" in problems["2"] and "404" in problems["2"]
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A mirror (its own copy of the fixture) whose database names record 2 as '../../victim/00002_lr' and
+    record 3 by an absolute path; yields (server, the victim file outside every download folder)."""
+    root = tmp_path / "mirror"
+    source = make_ptbxl_fixture(root / "ptb-xl" / "1.0.3", n_per_class=1, folds=(9, 10), bad_record=False)
+    victim = tmp_path / "victim" / "00002_lr.hea"
+    victim.parent.mkdir()
+    victim.write_text("precious")
+    db = pd.read_csv(source / "ptbxl_database.csv")
+    db.loc[db.ecg_id == 2, "filename_lr"] = "../../victim/00002_lr"
+    db.loc[db.ecg_id == 3, "filename_lr"] = str(tmp_path / "victim" / "00003_lr")
+    db.to_csv(source / "ptbxl_database.csv", index=False)
+    with _serve(root) as httpd:
+        yield httpd, victim
+
+
+def test_record_names_leading_out_of_dest_are_refused_not_fetched(hostile, tmp_path):
+    server, victim = hostile
+    dest = tmp_path / "dl" / "ptbxl"
+    report = download_ptbxl(dest, base_url=server.url)
+    problems = {p["record"]: p["reason"] for p in report["problems"]}
+    assert set(problems) == {"2", "3"} and all("leads outside the folder" in r for r in problems.values())
+    assert victim.read_text() == "precious" and sorted(p.name for p in victim.parent.iterdir()) == ["00002_lr.hea"]
+    assert not any("victim" in p for p in server.requests)
+    with pytest.warns(UserWarning, match="skipped 2"):  # and the loader does not follow them either
+        ds = load_ptbxl(dest)
+    assert {s["record"] for s in ds.config["skipped"]} == {"2", "3"} and "2" not in ds.record_id
+
+
+def _write_checksums(source):
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(source).as_posix()}"
+             for p in sorted(source.rglob("*")) if p.is_file()]
+    (source / "SHA256SUMS.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_downloads_are_checked_against_sha256sums_when_the_mirror_has_it(tmp_path):
+    root = tmp_path / "mirror"
+    source = make_ptbxl_fixture(root / "ptb-xl" / "1.0.3", n_per_class=1, folds=(9, 10), bad_record=False)
+    _write_checksums(source)
+    altered = source / "records100/00000/00004_lr.dat"
+    data = bytearray(altered.read_bytes())
+    data[-1] ^= 1  # a changed sample: the record still reads, only the checksum tells
+    altered.write_bytes(bytes(data))
+    dest = tmp_path / "dl"
+    with _serve(root) as server:
+        report = download_ptbxl(dest, base_url=server.url)
+        assert [p["record"] for p in report["problems"]] == ["4"]
+        assert "SHA-256 differs from SHA256SUMS.txt" in report["problems"][0]["reason"]
+        assert (dest / "SHA256SUMS.txt").is_file()
+        server.requests.clear()
+        again = download_ptbxl(dest, base_url=server.url)  # the mismatching record is fetched again
+        assert again["fetched"] == 1 and [p["record"] for p in again["problems"]] == ["4"]
+        (source / "ptbxl_database.csv").write_text((source / "ptbxl_database.csv").read_text() + "\n")
+        with pytest.raises(ValueError, match="ptbxl_database.csv: SHA-256 differs"):
+            download_ptbxl(tmp_path / "dl2", base_url=server.url)
 
 
 def test_unreachable_index_is_a_clear_error(tmp_path):

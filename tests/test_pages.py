@@ -324,6 +324,16 @@ def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def test_skipped_records_reach_the_run_pages(runs_dir):
+    run = finished_run(runs_dir, task="finetune")
+    runs.write_json(run.path / "summary.json", {**run.summary(), "skipped_records": 3})
+    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at.multiselect(key="runs_selected").set_value([run.id]).run()
+    assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)
+    at = page("3_Fine-tune").run()
+    assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)
+
+
 def test_runs_page_lists_a_damaged_run_without_crashing(runs_dir):
     finished_run(runs_dir, task="pretrain")
     bad = runs_dir / "broken-run"

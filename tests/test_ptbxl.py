@@ -207,6 +207,33 @@ def test_bad_scp_codes_and_fold_skip_the_record(folder):
     assert "not a dict literal" in skipped["2"] and "not a fold number" in skipped["3"]
 
 
+def test_one_text_fold_skips_only_its_record(folder):
+    db = pd.read_csv(folder / "ptbxl_database.csv")
+    db["strat_fold"] = db["strat_fold"].astype(object)
+    db.loc[db.ecg_id == 3, "strat_fold"] = "ten"  # the whole column is read as text now
+    db.to_csv(folder / "ptbxl_database.csv", index=False)
+    with pytest.warns(UserWarning, match="skipped 2"):  # the text fold and the fixture's truncated record
+        ds = load_ptbxl(folder)
+    skipped = {s["record"]: s["reason"] for s in ds.config["skipped"]}
+    assert set(skipped) == {"3", BAD_ID} and "strat_fold 'ten' is not a fold number" in skipped["3"]
+    assert len(ds) == 21 and ds.fold.dtype == np.int64  # 24 less the two and the rhythm-only one
+    with pytest.warns(UserWarning):
+        assert set(load_ptbxl(folder, folds=[9, 10]).fold) == {9, 10}
+
+
+def test_a_record_name_leading_out_of_the_folder_is_refused(folder, tmp_path):
+    outside = shutil.copytree(folder / "records100", tmp_path / "elsewhere")
+    db = pd.read_csv(folder / "ptbxl_database.csv")
+    db.loc[db.ecg_id == 2, "filename_lr"] = "../elsewhere/00000/00002_lr"
+    db.loc[db.ecg_id == 3, "filename_lr"] = str(outside / "00000" / "00003_lr")
+    db.to_csv(folder / "ptbxl_database.csv", index=False)
+    with pytest.warns(UserWarning, match="skipped 3"):
+        ds = load_ptbxl(folder)
+    skipped = {s["record"]: s["reason"] for s in ds.config["skipped"]}
+    assert "leads outside the folder" in skipped["2"] and "leads outside the folder" in skipped["3"]
+    assert "2" not in ds.record_id and "3" not in ds.record_id
+
+
 def test_paper8_leads_are_the_matching_channels(base):
     with pytest.warns(UserWarning):
         full, eight = load_ptbxl(base), load_ptbxl(base, leads="paper8")

@@ -69,6 +69,16 @@ def test_pretraining_lowers_the_loss_and_reports_clinical_units():
     json.dumps(result.summary)
 
 
+def test_records_the_source_skipped_are_counted_in_the_summary():
+    data = sine_set(40)
+    data.config = {"skipped": [{"record": "7", "reason": "strat_fold 'x' is not a fold number"},
+                               {"record": "9", "reason": "9.hea is missing"}]}
+    summary = fit(config(epochs=1, targets=["hr"]), data, **QUIET).summary
+    assert summary["skipped_records"] == 2
+    assert any(n.startswith("2 bad record(s) skipped") and "strat_fold 'x'" in n for n in summary["notes"])
+    assert fit(config(epochs=1, targets=["hr"]), sine_set(40), **QUIET).summary["skipped_records"] == 0
+
+
 def test_lr_decays_each_epoch():
     result = fit(config(epochs=2, lr_decay=0.5, targets=["hr"]), sine_set(40), **QUIET)
     assert [h["lr"] for h in result.history] == pytest.approx([3e-3, 1.5e-3])

@@ -5,7 +5,10 @@ version up on physionet.org/content whatever the index URL, so this module drive
 (`wfdb.io.download.dl_pn_file`, what `dl_files` runs in its pool) over the files the chosen rate needs.
 Resuming works per record: a record that already reads back correctly is not fetched again; one that does
 not (absent, partial, damaged) is deleted and fetched whole, which stays correct with servers that ignore
-HTTP range requests (wfdb would otherwise append a second full copy to a partial file).
+HTTP range requests (wfdb would otherwise append a second full copy to a partial file). When the server has
+PhysioNet's SHA256SUMS.txt, every file is checked against it (a mismatching table stops the download, a
+mismatching record is fetched again and reported). A record name in the CSV that leads out of the destination
+(absolute, `..`) is refused and reported, never fetched, written or deleted.
 
 `tracked_download` (what `python -m ecgcore data ptbxl` runs) keeps DEST/.ecgcore-download.json up to date
 (state running/done/failed, progress, pid, error, the report's summary) so that others can follow it;
@@ -15,16 +18,18 @@ refuses to start a second one into a folder whose download still runs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import time
 from multiprocessing.dummy import Pool
 from pathlib import Path
 
-from wfdb.io import download
+from wfdb.io import _url, download
 
 from ecgcore import jobs, runs
-from ecgcore.data.ptbxl import DATABASE_CSV, RATES, STATEMENTS_CSV, check_rate, read_record, read_tables
+from ecgcore.data.ptbxl import DATABASE_CSV, RATES, STATEMENTS_CSV, check_rate, read_record, read_tables, \
+    record_path
 
 DATABASE = "ptb-xl"
 VERSION = "1.0.3"
@@ -34,6 +39,7 @@ STATUS_FILE = ".ecgcore-download.json"
 LOG_FILE = ".ecgcore-download.log"  # the detached download's stdout/stderr
 STATUS_EVERY_S = 0.5  # progress writes to the status file are throttled to this
 MAX_LISTED_PROBLEMS = 50  # the status file lists this many problem records (and counts them all)
+CHECKSUMS = "SHA256SUMS.txt"  # PhysioNet's list of every file's SHA-256, at the database's root
 
 
 def _inputs(dest, files, overwrite=False):
@@ -50,13 +56,57 @@ def _prepare(dest, fs):
     return dest, fs
 
 
-def record_problem(dest, name, fs):
-    """None when record `name` reads back as a usable PTB-XL record at `fs` Hz, else the reason."""
+def record_problem(dest, name, fs, sums=None):
+    """None when record `name` reads back as a usable PTB-XL record at `fs` Hz (and, given `sums` from
+    SHA256SUMS.txt, its files have the listed hashes), else the reason."""
     try:
         read_record(dest, name, fs)
     except ValueError as e:
         return str(e)
+    for file in (f"{name}.hea", f"{name}.dat"):
+        problem = checksum_problem(dest, file, sums)
+        if problem:
+            return problem
     return None
+
+
+def parse_checksums(text):
+    """SHA256SUMS.txt's lines ('HASH  PATH', PATH relative to the database root) as {PATH: HASH}."""
+    sums = {}
+    for line in text.splitlines():
+        parts = line.strip().split(maxsplit=1)
+        if len(parts) == 2:
+            sums[parts[1].lstrip("*").removeprefix("./")] = parts[0].lower()
+    return sums
+
+
+def checksum_problem(dest, file, sums):
+    """None when `sums` lists no hash for `file` or the file has it, else the reason."""
+    want = (sums or {}).get(file)
+    if want is None:
+        return None
+    try:
+        got = hashlib.sha256((Path(dest) / file).read_bytes()).hexdigest()
+    except OSError as e:
+        return f"{file}: cannot be read to check its checksum ({e})"
+    return None if got == want else f"{file}: SHA-256 differs from {CHECKSUMS} (damaged or altered download)"
+
+
+def _fetch_checksums(dest, index_url):
+    """The mirror's SHA256SUMS.txt as {path: hash} (also saved into `dest`), or None when it serves none."""
+    url = posixpath.join(index_url, DATABASE, VERSION, CHECKSUMS)
+    try:
+        with _url.openurl(url, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:  # wfdb's NetFileNotFoundError: a mirror without the list
+        return None
+    except OSError as e:
+        raise ValueError(f"cannot download {url}: {e}") from e
+    runs.write_bytes(dest / CHECKSUMS, data)
+    try:
+        return parse_checksums(data.decode())
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{url} is not a checksum list: {e}") from e
 
 
 def download_ptbxl(dest, fs=100, progress=None, base_url=None):
@@ -77,9 +127,21 @@ def download_ptbxl(dest, fs=100, progress=None, base_url=None):
                 download.dl_pn_file(item)
         except OSError as e:
             raise ValueError(f"cannot download PTB-XL's tables from {index_url}{DATABASE}/{VERSION}/: {e}") from e
+        sums = _fetch_checksums(dest, index_url)
+        for table in (DATABASE_CSV, STATEMENTS_CSV):
+            problem = checksum_problem(dest, table, sums)
+            if problem:
+                raise ValueError(f"{index_url}{DATABASE}/{VERSION}/{problem}")
         database, _ = read_tables(dest)
         names = database[RATES[fs][0]].astype(str).tolist()
-        todo = [name for name in names if record_problem(dest, name, fs) is not None]
+        # a name leading out of dest (absolute, '..') is never fetched, deleted or written: only reported
+        refused = {}
+        for name in names:
+            try:
+                record_path(dest, name)
+            except ValueError as e:
+                refused[name] = str(e)
+        todo = [name for name in names if name not in refused and record_problem(dest, name, fs, sums) is not None]
         # folders made here, not in the pool's threads (wfdb's make_local_dirs is not race-free)
         download.make_local_dirs(str(dest), _inputs(dest, [f"{n}.hea" for n in todo]), keep_subdirs=True)
 
@@ -106,7 +168,7 @@ def download_ptbxl(dest, fs=100, progress=None, base_url=None):
     # check what arrived: every record the CSV lists, read back the way the loader reads it
     problems = []
     for ecg_id, name in zip(database.index, names):
-        reason = failed.get(name) or record_problem(dest, name, fs)
+        reason = refused.get(name) or failed.get(name) or record_problem(dest, name, fs, sums)
         if reason:
             problems.append({"record": str(ecg_id), "reason": reason})
     return {"dest": str(dest), "fs": fs, "records": len(names), "fetched": len(todo),

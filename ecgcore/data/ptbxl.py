@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import warnings
 from pathlib import Path
 
@@ -84,9 +85,20 @@ def record_labels(scp_codes, classes_of):
     return {classes_of[code] for code in codes if code in classes_of}
 
 
+def record_path(root, filename):
+    """`root / filename` for a record named in the database; ValueError when the name leads out of `root`
+    (absolute, `..`): a hostile or damaged CSV must never make us read, write or delete files elsewhere."""
+    root = Path(root).resolve()
+    name = str(filename)
+    base = Path(os.path.normpath(root / name))  # by the name alone: a folder symlinked in stays allowed
+    if Path(name).is_absolute() or not base.is_relative_to(root):
+        raise ValueError(f"record name {name!r} leads outside the folder {root}: refused")
+    return base
+
+
 def read_record(path, filename, fs, leads="all"):
     """One record's signals (C, L) float32 in `leads` order; ValueError with the reason when it is unusable."""
-    base = Path(path) / filename
+    base = record_path(path, filename)
     if not base.with_suffix(".hea").is_file():
         raise ValueError(f"{filename}.hea is missing")
     try:
@@ -135,7 +147,13 @@ def _lead_names(leads):
 
 def folder_folds(database):
     """The fold numbers the database lists (records without a usable strat_fold left out)."""
-    return sorted({int(f) for f in pd.to_numeric(database["strat_fold"], errors="coerce").dropna()})
+    return sorted({int(f) for f in fold_numbers(database).dropna()})
+
+
+def fold_numbers(database):
+    """strat_fold as numbers, NaN where a value is not one: one text value (a damaged or hand-edited row)
+    turns the whole column into text, and must cost only its own record."""
+    return pd.to_numeric(database["strat_fold"], errors="coerce")
 
 
 def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, progress=None):
@@ -157,7 +175,7 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
     val_fold, test_fold, fold_choice = resolve_folds(folder_folds(database), val_fold, test_fold)
     if folds is not None:
         folds = sorted({int(f) for f in folds})
-        database = database[database["strat_fold"].isin(folds)]
+        database = database[fold_numbers(database).isin(folds)]
     if database.empty:
         raise ValueError(f"{root / DATABASE_CSV} has no records" + (f" in folds {folds}" if folds else ""))
     column, folder = RATES[fs]
@@ -191,9 +209,9 @@ def _read(root, database, statements, fs, lead_names, progress):
             progress(i, len(database))
         try:
             classes = record_labels(row["scp_codes"], classes_of)
-            fold = row["strat_fold"]
+            fold = pd.to_numeric(row["strat_fold"], errors="coerce")
             if pd.isna(fold) or fold != int(fold):
-                raise ValueError(f"strat_fold {fold!r} is not a fold number")
+                raise ValueError(f"strat_fold {row['strat_fold']!r} is not a fold number")
             if not classes:
                 no_class.append(str(ecg_id))
                 continue
