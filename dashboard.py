@@ -9,7 +9,7 @@ import streamlit as st
 
 from ecgcore import jobs, plots, runs
 from ecgcore.config import NORMALIZATIONS, Preprocess
-from ecgcore.data.dataset import TARGETS
+from ecgcore.labels import TARGETS
 
 ACTIVE = runs.ACTIVE_STATES
 REFRESH_S = 2.0

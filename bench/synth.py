@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clean clone
 
-from ecgcore.data.dataset import TARGETS  # noqa: E402
+from ecgcore.labels import TARGETS  # noqa: E402
 from ecgcore.synth import sample_params, synthesize  # noqa: E402
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-from ecgcore.data.dataset import TARGETS
+from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
 
 TASKS = ("pretrain", "finetune")

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from ecgcore import jobs
 from ecgcore.config import JobConfig
-from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES
 
 PRETRAIN_DATA = {"source": "synthetic", "n": 1000, "fs": 100, "seed": 0}
 FINETUNE_DATA = {"source": "synthetic", "n": 600, "fs": 100, "seed": 1, "classes": list(CLASS_NAMES)}

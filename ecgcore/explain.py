@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES
 
 METHODS = ("integrated_gradients", "saliency", "gradcam", "occlusion")
 WAVES = ("P", "QRS", "ST-T", "baseline")

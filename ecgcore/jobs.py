@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -25,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-import ecgcore
-from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, now, \
-    pretrained_problem, write_bytes, write_json
+from ecgcore.files import now, write_bytes, write_json
+from ecgcore.procs import is_process, spawn
+from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, \
+    pretrained_problem
 
 MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
 HEARTBEAT_S = 1.0  # a running job touches RUN_DIR/heartbeat this often
@@ -119,18 +119,6 @@ def _launch(run):
     run.update_status(state="running", pid=proc.pid, started=now(), message="starting")
 
 
-def spawn(args, log_path):
-    """Start `python -m ecgcore ARGS` as a detached process (its own session: it survives the caller, and
-    killpg stops just it) with stdout/stderr appended to `log_path`; returns the Popen."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # the process imports ecgcore from the same place as this one, installed or not
-    package_root = str(Path(ecgcore.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "ecgcore", *args], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
 def _alive(run, status):
     """Whether the job filling `run` still lives: its pid is that job and its heartbeat is fresh."""
     if not _is_job(status.get("pid"), run):
@@ -146,28 +134,6 @@ def _is_job(pid, run):
     """Whether process `pid` is `run`'s job (a job process names the first run it was started for and trains
     later runs of the same directory too, so its command line names `run-job` and the runs directory)."""
     return is_process(pid, b"run-job", os.fsencode(run.path.resolve().parent))
-
-
-def is_process(pid, *markers):
-    """Whether process `pid` lives. Through /proc (Linux) a zombie is dead and a command line that lacks one
-    of the `markers` (bytes) is a reused pid; elsewhere only the pid's existence is checked."""
-    if not pid:
-        return False
-    if Path("/proc/self/stat").exists():
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, IndexError):
-            return False
-        # a process that has just exec'd can show an empty command line for a moment: not proof of death
-        return state not in ("Z", "X") and (not cmdline or all(m in cmdline for m in markers))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def _age(path):

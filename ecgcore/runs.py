@@ -16,20 +16,19 @@ half a file; folders are created with exist_ok=False, so two sessions never shar
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from ecgcore.config import JobConfig
+from ecgcore.files import json_default, locked, now, read_json, write_json, write_text
 
 ACTIVE_STATES = ("queued", "running")  # a job will still change the run
 FINISHED = ("done", "failed", "cancelled")
@@ -67,49 +66,6 @@ def new_run_id(config, name=""):
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     parts = [stamp, config.task, config.arch, slug(name or "")]
     return "-".join(p for p in parts if p) + "-" + secrets.token_hex(2)
-
-
-def write_json(path, obj):
-    """Write `obj` as JSON to `path` atomically (temp file in the same folder, then os.replace)."""
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode())
-
-
-def write_bytes(path, data):
-    """Write `data` (bytes) to `path` atomically, readable by every user (temp file, then os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the run from other users of a shared runs dir
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(o):
-    # numpy scalars and arrays turn up in metrics; JSON wants plain numbers and lists
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
-def read_json(path):
-    """The JSON in `path`; ValueError naming the file when it is missing or damaged."""
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is damaged: {e}") from None
-
-
-def now():
-    """The current UTC time as ISO text (microseconds: runs created in a burst still sort in order)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class Run:
@@ -208,21 +164,10 @@ class Run:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    @contextmanager
-    def locked(self):
-        """Hold an exclusive lock on the run folder: status read-modify-writes from the job, `cancel` and
-        `refresh` (three processes) never interleave."""
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
     def update_status(self, force=False, **changes):
         """Merge `changes` into status.json atomically and return the new status. A finished run stays
         finished (a late progress write from a job cannot undo `cancel`) unless `force`."""
-        with self.locked():
+        with locked(self.path):  # the job, `cancel` and `refresh` (three processes) never interleave
             status = self.status()
             if status["state"] in FINISHED and not force:
                 return status
@@ -233,7 +178,7 @@ class Run:
     def append_metrics(self, record):
         # one write() of one line in append mode: a reader sees whole lines or a partial last one (skipped)
         with open(self.path / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+            f.write(json.dumps(record, sort_keys=True, default=json_default) + "\n")
 
 
 def _blank_status():
@@ -263,7 +208,7 @@ def create_run(config, runs_dir=None, name=None):
             continue
     else:
         raise FileExistsError(f"could not find a free run id in {runs_dir}")
-    write_bytes(path / "config.json", (config.to_json() + "\n").encode())
+    write_text(path / "config.json", config.to_json() + "\n")
     write_json(path / "status.json", {**_blank_status(), "created": now(), "message": "queued"})
     return Run(path)
 
@@ -325,11 +270,10 @@ def delete_run(run):
 
 @contextmanager
 def lock_runs_dir(runs_dir):
-    """Hold the runs directory's lock (fcntl, released when the process dies): the queue's decisions
-    (which run starts next) and deletions happen one at a time across every process."""
+    """Hold the runs directory's lock (created when missing): the queue's decisions (which run starts next)
+    and deletions happen one at a time across every process."""
     runs_dir = default_runs_dir(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / ".lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    with locked(runs_dir):
         yield
 

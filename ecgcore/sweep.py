@@ -24,6 +24,7 @@ import pandas as pd
 
 from ecgcore import jobs, runs, transfer
 from ecgcore.config import CONTROLLED, JobConfig
+from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import seed_interval
 
 DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -154,7 +155,7 @@ class Sweep:
 
     def record(self):
         """The sweep.json dict; ValueError naming the file when it is missing or damaged."""
-        record = runs.read_json(self.path / "sweep.json")
+        record = read_json(self.path / "sweep.json")
         if not isinstance(record, dict) or not {"config", "cells"} <= set(record):
             raise ValueError(f"{self.path / 'sweep.json'} is damaged: no config or cells")
         return record
@@ -164,7 +165,7 @@ class Sweep:
         return SweepConfig.from_dict(self.record()["config"])
 
     def _write(self, record):
-        runs.write_json(self.path / "sweep.json", record)
+        write_json(self.path / "sweep.json", record)
 
     def cells(self):
         """One dict per cell: arm, fraction, seed, run_id and the run's state ("missing" without a run)."""
@@ -183,7 +184,7 @@ class Sweep:
         """
         jobs.refresh(self.runs_dir)  # a job whose process died reads as failed, so its cell is resubmitted
         # the sweep folder's own lock: two resumes of one sweep (two tabs, page + CLI) never double-submit
-        with runs.lock_runs_dir(self.path):
+        with locked(self.path):
             record = self.record()
             config = SweepConfig.from_dict(record["config"])
             arms = {a.name: a for a in config.arms}
@@ -260,8 +261,8 @@ def create_sweep(config, runs_dir=None, submit=True):
     path.mkdir(exist_ok=False)
     cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s), "run_id": None}
              for f in sorted(config.fractions) for arm in config.arms for s in config.seeds]
-    runs.write_json(path / "sweep.json", {
-        "id": path.name, "created": runs.now(),
+    write_json(path / "sweep.json", {
+        "id": path.name, "created": now(),
         "config": config.to_dict(), "cells": cells})
     sweep = Sweep(path)
     if submit:

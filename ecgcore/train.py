@@ -24,6 +24,7 @@ from ecgcore.config import JobConfig
 from ecgcore.data import splits
 from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess
+from ecgcore.files import atomic_write
 from ecgcore.leads import LEAD_SETS
 from ecgcore.models import build_model
 
@@ -137,12 +138,8 @@ def resolve_device(name):
 
 
 def save_model(model, path):
-    """Write the state_dict (never a pickled object) atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
-    return path
+    """Write the state_dict (never a pickled object) whole, under a unique temporary name (files.atomic_write)."""
+    return atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
 
 
 def load_model(run_dir):

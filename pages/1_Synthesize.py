@@ -10,9 +10,9 @@ import numpy as np
 import streamlit as st
 
 from ecgcore import plots
-from ecgcore.data.dataset import CLASS_NAMES, TARGETS
 from ecgcore.data.measure import delineate
 from ecgcore.data.sources import load_dataset
+from ecgcore.labels import CLASS_NAMES, TARGETS
 from ecgcore.leads import PAPER_LEADS, twelve_from_eight
 from ecgcore.synth import ENGINES, FIDUCIALS, PARAMS, make_dataset, sample_params, synthesize
 from ecgcore.synth import gan

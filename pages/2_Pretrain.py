@@ -7,8 +7,8 @@ import dashboard as ui
 from ecgcore import plots
 from ecgcore.cli.train import data_spec
 from ecgcore.config import ARCHS, JobConfig
-from ecgcore.data.dataset import TARGETS
 from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
+from ecgcore.labels import TARGETS
 
 st.set_page_config(page_title="Pretrain · ECG Transfer Lab", layout="wide")
 st.title("Pretrain")

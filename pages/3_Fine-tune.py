@@ -6,8 +6,8 @@ import dashboard as ui
 from ecgcore import plots
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data import download
-from ecgcore.data.dataset import CLASS_NAMES
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+from ecgcore.labels import CLASS_NAMES
 
 st.set_page_config(page_title="Fine-tune · ECG Transfer Lab", layout="wide")
 st.title("Fine-tune")

@@ -8,7 +8,7 @@ import streamlit as st
 import dashboard as ui
 from ecgcore import plots, runs
 from ecgcore.cli.runs import HEADLINE as CLASSIFICATION_HEADLINE
-from ecgcore.data.dataset import TARGETS
+from ecgcore.labels import TARGETS
 
 st.set_page_config(page_title="Runs · ECG Transfer Lab", layout="wide")
 st.title("Runs")

@@ -8,7 +8,7 @@ import streamlit as st
 import dashboard as ui
 from ecgcore import explain as ex
 from ecgcore import plots
-from ecgcore.data.dataset import CLASS_NAMES, TARGETS
+from ecgcore.labels import CLASS_NAMES, TARGETS
 from ecgcore.synth import PRESETS
 
 st.set_page_config(page_title="Explain · ECG Transfer Lab", layout="wide")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import wfdb
 
-from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES
 
 HEADER_LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")  # as PTB-XL spells them
 # one representative SCP statement per superclass (as in PTB-XL), plus a rhythm statement with no superclass

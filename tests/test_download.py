@@ -16,7 +16,7 @@ from wfdb.io import download
 
 from streamlit.testing.v1 import AppTest
 
-from ecgcore import cli, runs
+from ecgcore import cli, files
 from ecgcore.data import download as ecg_download
 from ecgcore.data.download import download_ptbxl
 from ecgcore.data.ptbxl import load_ptbxl
@@ -249,7 +249,7 @@ def running_download(tmp_path):
     dest = tmp_path / "busy"
     dest.mkdir()
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "ecgcore", "data", "ptbxl"])
-    runs.write_json(dest / ecg_download.STATUS_FILE, {"state": "running", "pid": fake.pid, "done": 3, "total": 9})
+    files.write_json(dest / ecg_download.STATUS_FILE, {"state": "running", "pid": fake.pid, "done": 3, "total": 9})
     yield dest, fake
     fake.kill()
     fake.wait()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ecgcore import jobs, runs
+from ecgcore import files, jobs, runs
 from ecgcore.config import JobConfig
 from run_fixtures import tiny_config, tiny_dataset_npz
 
@@ -21,7 +21,7 @@ def fake_launch(monkeypatch):
 
     def launch(run):
         started.append(run.id)
-        run.update_status(state="running", pid=None, started=runs.now())
+        run.update_status(state="running", pid=None, started=files.now())
 
     monkeypatch.setattr(jobs, "_launch", launch)
     monkeypatch.setattr(jobs, "_alive", lambda run, status: True)
@@ -38,7 +38,7 @@ def sleeper():
                 if ignore_term else "import time; time.sleep(60)")
         proc = subprocess.Popen([sys.executable, "-c", code, "run-job", str(run.path)], start_new_session=True)
         procs.append(proc)
-        run.update_status(state="running", pid=proc.pid, started=runs.now())
+        run.update_status(state="running", pid=proc.pid, started=files.now())
         return proc
 
     yield start

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ecgcore import jobs, runs
+from ecgcore import files, jobs, runs
 from ecgcore.config import JobConfig
 
 TIMEOUT = 60
@@ -46,7 +46,7 @@ def finished_run(runs_dir, **config):
                             "per_class": {c: {"precision": 0.8, "recall": 0.8, "f1": 0.8, "support": 4}
                                           for c in sorted(["NORM", "MI", "STTC", "CD", "HYP"])}}}
         pred = {"y_true": y, "y_score": score}
-    runs.write_json(run.path / "summary.json", summary)
+    files.write_json(run.path / "summary.json", summary)
     np.savez(run.path / "predictions.npz", **pred)
     (run.path / "model.pt").write_bytes(b"weights")
     run.update_status(state="done", progress=1.0, message="done")
@@ -326,7 +326,7 @@ def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
 
 def test_skipped_records_reach_the_run_pages(runs_dir):
     run = finished_run(runs_dir, task="finetune")
-    runs.write_json(run.path / "summary.json", {**run.summary(), "skipped_records": 3})
+    files.write_json(run.path / "summary.json", {**run.summary(), "skipped_records": 3})
     at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
     at.multiselect(key="runs_selected").set_value([run.id]).run()
     assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)

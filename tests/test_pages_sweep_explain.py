@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ecgcore import jobs, runs, sweep
+from ecgcore import files, jobs, runs, sweep
 
 TIMEOUT = 120
 
@@ -32,7 +32,7 @@ def tiny_runs(runs_dir, tmp_path):
 
 def fake_done(run, accuracy):
     """Mark a queued cell done with a hand-written summary (the page reads only status and summary)."""
-    runs.write_json(run.path / "summary.json", {"test": {"accuracy": accuracy, "macro_auroc": accuracy}})
+    files.write_json(run.path / "summary.json", {"test": {"accuracy": accuracy, "macro_auroc": accuracy}})
     run.update_status(state="done", progress=1.0)
 
 

@@ -7,10 +7,11 @@ import pytest
 import wfdb
 
 from ecgcore.data import ptbxl
-from ecgcore.data.dataset import CLASS_NAMES, DataSet
+from ecgcore.data.dataset import DataSet
 from ecgcore.data.ptbxl import load_ptbxl, summary
 from ecgcore.data.sources import load_dataset
 from ecgcore.data.splits import split
+from ecgcore.labels import CLASS_NAMES
 from ptbxl_fixture import make_ptbxl_fixture
 
 BAD_ID = "24"  # the fixture's truncated record (defaults: 20 single + 2 multi + 1 rhythm-only + 1 bad)

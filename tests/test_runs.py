@@ -1,11 +1,8 @@
 """Run folders: ids, creation, atomic status, tolerant reading, listing and deletion (no job processes here)."""
 
-import json
-import os
-
 import pytest
 
-from ecgcore import runs
+from ecgcore import files, runs
 from ecgcore.config import JobConfig
 
 
@@ -63,7 +60,7 @@ def test_status_write_is_atomic(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.os, "replace", crash)
+    monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         run.update_status(state="running", progress=0.5)
     assert (run.path / "status.json").read_text() == before
@@ -127,11 +124,3 @@ def test_delete_refuses_a_running_run_and_leaves_others(tmp_path):
     runs.delete_run(done)
     assert not done.path.exists() and running.path.is_dir() and keep.path.is_dir()
     assert {r.id for r in runs.list_runs(tmp_path)} == {keep.id, running.id}
-
-
-def test_numpy_values_are_written_as_plain_json(tmp_path):
-    import numpy as np
-
-    runs.write_json(tmp_path / "s.json", {"a": np.float32(0.5), "b": np.arange(2)})
-    assert json.loads((tmp_path / "s.json").read_text()) == {"a": 0.5, "b": [0, 1]}
-    assert oct(os.stat(tmp_path / "s.json").st_mode & 0o777) == "0o644"

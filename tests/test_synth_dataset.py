@@ -7,8 +7,9 @@ import pytest
 
 from ecgcore.cli import main
 from ecgcore.data.cache import cache_dir
-from ecgcore.data.dataset import CLASS_NAMES, DataSet
+from ecgcore.data.dataset import DataSet
 from ecgcore.data.sources import load_dataset
+from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
 from ecgcore.synth import dataset as synth_dataset
 from ecgcore.synth import make_dataset

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
 from ecgcore.synth import NORMAL_RANGES, PRESETS, sample_params, synthesize
 

@@ -61,7 +61,8 @@ def _explain(args):
     import numpy as np
 
     from ecgcore.explain import explain_run, load_record
-    from ecgcore.runs import resolve_run, write_json
+    from ecgcore.files import write_json
+    from ecgcore.runs import resolve_run
 
     run = resolve_run(args.run, args.runs_dir)
     record = load_record(record_spec(args.record))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ecgcore.cli.runs import add_runs_dir, headline
 from ecgcore.config import ARCHS, DEVICES, LABEL_MODES, NORMALIZATIONS, STRATEGIES
-from ecgcore.data.dataset import TARGETS
+from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
 
 

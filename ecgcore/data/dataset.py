@@ -19,10 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-# The five diagnostic superclasses of PTB-XL, in the order every class index refers to.
-CLASS_NAMES = ("NORM", "MI", "STTC", "CD", "HYP")
-# Regression targets and their units; sources may add morphology targets (see ecgcore.data.measure).
-TARGETS = {"hr": "bpm", "pr": "ms", "qrs": "ms", "qt": "ms"}
+from ecgcore.files import atomic_write
+from ecgcore.labels import CLASS_NAMES, TARGETS
 
 
 @dataclass
@@ -87,10 +85,12 @@ class DataSet:
             "target_names": np.array(list(self.targets), dtype=str), "config": np.array(json.dumps(self.config)),
             **self._per_record_arrays(),
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
-        return path
+
+        def write(tmp):
+            with open(tmp, "wb") as f:  # a file, not a name: np.savez would add ".npz" to a name without it
+                np.savez(f, **arrays)
+
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path):

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from wfdb.io import _url, download
 
-from ecgcore import jobs, runs
 from ecgcore.data.ptbxl import DATABASE_CSV, RATES, STATEMENTS_CSV, check_rate, read_record, read_tables, \
     record_path
+from ecgcore.files import locked, now, read_json, write_bytes, write_json
+from ecgcore.procs import is_process, spawn
 
 DATABASE = "ptb-xl"
 VERSION = "1.0.3"
@@ -102,7 +103,7 @@ def _fetch_checksums(dest, index_url):
         return None
     except OSError as e:
         raise ValueError(f"cannot download {url}: {e}") from e
-    runs.write_bytes(dest / CHECKSUMS, data)
+    write_bytes(dest / CHECKSUMS, data)
     try:
         return parse_checksums(data.decode())
     except UnicodeDecodeError as e:
@@ -181,8 +182,8 @@ def download_status(dest):
     path = Path(dest).expanduser().resolve() / STATUS_FILE
     if not path.exists():
         return None
-    status = runs.read_json(path)
-    if status.get("state") == "running" and not jobs.is_process(status.get("pid"), b"ecgcore", b"ptbxl"):
+    status = read_json(path)
+    if status.get("state") == "running" and not is_process(status.get("pid"), b"ecgcore", b"ptbxl"):
         status = {**status, "state": "failed",
                   "error": "interrupted: the download's process ended before finishing; start it again to resume"}
     return status
@@ -192,14 +193,14 @@ def _update_status(dest, **fields):
     """Merge `fields` into `dest`'s status file (atomic write) and return the new status; called under
     `dest`'s lock, so a detached download's first write waits until its starter has recorded the pid."""
     path = dest / STATUS_FILE
-    status = {**(runs.read_json(path) if path.exists() else {}), **fields}
-    runs.write_json(path, status)
+    status = {**(read_json(path) if path.exists() else {}), **fields}
+    write_json(path, status)
     return status
 
 
 def _mark_running(dest, pid, fs):
     """A fresh running status for process `pid`, clearing what an earlier download into `dest` left."""
-    return _update_status(dest, state="running", pid=pid, fs=fs, started=runs.now(), finished=None, done=0,
+    return _update_status(dest, state="running", pid=pid, fs=fs, started=now(), finished=None, done=0,
                           total=None, error=None, report=None)
 
 
@@ -214,10 +215,10 @@ def start_download(dest, fs=100, base_url=None):
     """Start `python -m ecgcore data ptbxl` into `dest` as a detached process and return its first status;
     ValueError when a download into `dest` is already running. Output goes to DEST/.ecgcore-download.log."""
     dest, fs = _prepare(dest, fs)
-    with runs.lock_runs_dir(dest):
+    with locked(dest):
         _refuse_if_running(dest)
         args = ["data", "ptbxl", "--dest", str(dest), "--fs", str(fs)] + (["--base-url", base_url] if base_url else [])
-        proc = jobs.spawn(args, dest / LOG_FILE)
+        proc = spawn(args, dest / LOG_FILE)
         return _mark_running(dest, proc.pid, fs)
 
 
@@ -226,7 +227,7 @@ def tracked_download(dest, fs=100, progress=None, base_url=None):
     records to fetch), then done with the report's summary, or failed with the error (and re-raised).
     ValueError when another process's download into `dest` is running."""
     dest, fs = _prepare(dest, fs)
-    with runs.lock_runs_dir(dest):
+    with locked(dest):
         _refuse_if_running(dest, own_pid=os.getpid())
         _mark_running(dest, os.getpid(), fs)
     last = 0.0
@@ -235,7 +236,7 @@ def tracked_download(dest, fs=100, progress=None, base_url=None):
         nonlocal last
         if done == total or time.monotonic() - last >= STATUS_EVERY_S:
             last = time.monotonic()
-            with runs.lock_runs_dir(dest):
+            with locked(dest):
                 _update_status(dest, done=done, total=total)
         if progress:
             progress(done, total)
@@ -244,11 +245,11 @@ def tracked_download(dest, fs=100, progress=None, base_url=None):
         report = download_ptbxl(dest, fs=fs, progress=track, base_url=base_url)
     except Exception as e:
         error = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        with runs.lock_runs_dir(dest):
-            _update_status(dest, state="failed", finished=runs.now(), error=error)
+        with locked(dest):
+            _update_status(dest, state="failed", finished=now(), error=error)
         raise
     problems = report["problems"]
     summary = {**report, "problems": problems[:MAX_LISTED_PROBLEMS], "problem_count": len(problems)}
-    with runs.lock_runs_dir(dest):
-        _update_status(dest, state="done", finished=runs.now(), report=summary)
+    with locked(dest):
+        _update_status(dest, state="done", finished=now(), report=summary)
     return report

@@ -21,8 +21,9 @@ import pandas as pd
 import wfdb
 
 from ecgcore.data.cache import cached
-from ecgcore.data.dataset import CLASS_NAMES, DataSet
+from ecgcore.data.dataset import DataSet
 from ecgcore.data.splits import resolve_folds
+from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEAD_SETS, LEADS, select
 
 DATABASE_CSV = "ptbxl_database.csv"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ecgcore.data.cache import cached
-from ecgcore.data.dataset import CLASS_NAMES, DataSet
+from ecgcore.data.dataset import DataSet
+from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
 from ecgcore.synth.ecgsyn import synthesize_ecgsyn
 from ecgcore.synth.parametric import synthesize

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgcore.data.dataset import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES
 from ecgcore.synth.params import GROUPS, MIN_T_MS, PARAMS, corrected_qt, realised_qt, validate_params
 
 NORMAL_RANGES = {

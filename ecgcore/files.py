@@ -1,0 +1,92 @@
+"""File plumbing every layer uses: whole-file writes, JSON, the folder lock and the clock.
+
+A file written here appears whole or not at all: it is written under a unique temporary name in its own
+folder (so two writers of one file never share a temporary), flushed to disk (fsync), then moved into place
+with os.replace; on any failure the temporary is removed and the old file is left as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write(path, write):
+    """Make the file `path` by calling `write(tmp)` with a temporary path beside it (np.save, torch.save,
+    ...), then fsync and move it into place. The temporary ends in `path`'s suffix, so np.save/np.savez add
+    none of their own. The file is readable by every user (a shared runs dir or cache). Returns `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from other users
+        os.close(fd)
+        write(Path(tmp))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_bytes(path, data):
+    """Write `data` (bytes) to `path` whole (see atomic_write)."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path, text):
+    """Write `text` (UTF-8) to `path` whole (see atomic_write)."""
+    return write_bytes(path, text.encode())
+
+
+def write_json(path, obj):
+    """Write `obj` as indented, key-sorted JSON to `path` whole; numpy scalars and arrays become numbers/lists."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
+
+
+def json_default(o):
+    """`json.dumps(default=...)` for numpy values: metrics and reports hold numpy scalars and arrays."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def read_json(path):
+    """The JSON in `path`; ValueError naming the file when it is missing or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is damaged: {e}") from None
+
+
+@contextmanager
+def locked(folder):
+    """Hold an exclusive lock on the folder `folder` (fcntl.flock on the folder itself: no lock file is left
+    behind, and the lock goes when the process dies). Read-modify-writes of the folder's files by several
+    processes (jobs, pages, the CLI) then happen one at a time. FileNotFoundError when the folder is missing."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def now():
+    """The current UTC time as ISO text (microseconds: runs created in a burst still sort in order)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
