@@ -90,11 +90,12 @@ def _gan_run(n):
     import resource
     import tempfile
 
+    from ecgcore.data.synthetic import gan_labels, make_gan_dataset
     from ecgcore.synth import gan
 
     os.environ["ECGCORE_CACHE"] = tempfile.mkdtemp()  # time making data sets, not reading the cache
     for _, batch in gan.generate(2):  # load the weights and neurokit2, warm up
-        gan.label(batch)
+        gan_labels(batch)
     # CPU ms per ECG (all threads) beside ECGs/s: on a shared machine it is the steadier figure.
     start, cpu = time.perf_counter(), time.process_time()
     for _ in gan.generate(n, seed=1, batch_size=64):
@@ -103,7 +104,7 @@ def _gan_run(n):
            "gan_network_cpu_ms_per_ecg": round(1000 * (time.process_time() - cpu) / n, 1)}
     for fs in (500, 100):
         start, cpu = time.perf_counter(), time.process_time()
-        ds = gan.make_dataset(n=n, fs=fs, seed=2, batch_size=64)
+        ds = make_gan_dataset(n=n, fs=fs, seed=2, batch_size=64)
         out[f"gan_labelled_ecgs_per_s_{fs}hz"] = round(n / (time.perf_counter() - start), 1)
         out[f"gan_labelled_cpu_ms_per_ecg_{fs}hz"] = round(1000 * (time.process_time() - cpu) / n, 1)
     out["gan_kept"] = len(ds)
@@ -115,7 +116,7 @@ def _gan_run(n):
 
 
 def gan_figures(quick):
-    """DeepFake GAN engine (ecgcore.synth.gan): ECGs/s for the network alone and with labels at 500 and 100 Hz
+    """DeepFake GAN engine (ecgcore.synth.gan, labelled by ecgcore.data.synthetic): ECGs/s for the network alone and with labels at 500 and 100 Hz
     (batch 64, 12 leads), measured targets (mean, sd) and drops, and the process's peak RSS."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context

@@ -10,11 +10,12 @@ import numpy as np
 import streamlit as st
 
 from ecgcore import plots
+from ecgcore.data import synthetic
 from ecgcore.data.measure import delineate
 from ecgcore.data.sources import load_dataset
 from ecgcore.labels import CLASS_NAMES, TARGETS
 from ecgcore.leads import PAPER_LEADS, twelve_from_eight
-from ecgcore.synth import ENGINES, FIDUCIALS, PARAMS, make_dataset, sample_params, synthesize
+from ecgcore.synth import FIDUCIALS, PARAMS, sample_params, synthesize
 from ecgcore.synth import gan
 
 st.set_page_config(page_title="Synthesize · ECG Transfer Lab", layout="wide")
@@ -80,7 +81,7 @@ def gan_record(seed):
     """Record 0 of `seed`: ((8, 5000) mV at 500 Hz in PAPER_LEADS, {target: measured value, NaN: not measurable})."""
     gan_generator()
     _, batch = next(gan.generate(1, seed=seed, device="cpu"))
-    return batch[0], {t: float(v[0]) for t, v in gan.label(batch).values.items()}
+    return batch[0], {t: float(v[0]) for t, v in synthetic.gan_labels(batch).values.items()}
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -222,7 +223,7 @@ with st.form("dataset"):
     c1, c2 = st.columns([3, 1])
     classes = c1.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
                              key="ds_classes")
-    engine = c2.selectbox("Engine", (*ENGINES, "gan"), format_func=ENGINE_NAMES.get, key="ds_engine",
+    engine = c2.selectbox("Engine", (*synthetic.ENGINES, "gan"), format_func=ENGINE_NAMES.get, key="ds_engine",
                           help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, slow, normal records "
                                "only; GAN: DeepFake ECGs, normal records only, labels measured (failures dropped)")
     ranges = {}
@@ -238,7 +239,7 @@ if submitted:
     bar = st.progress(0.0, text="Synthesizing...")
     try:
         spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges)
-        make = gan.make_dataset if spec["source"] == "gan" else make_dataset
+        make = synthetic.make_gan_dataset if spec["source"] == "gan" else synthetic.make_dataset
         data = make(**{k: v for k, v in spec.items() if k != "source"},
                     progress=lambda f: bar.progress(min(float(f), 1.0), text=f"Synthesizing... {f:.0%}"))
     except ValueError as e:

@@ -1,4 +1,4 @@
-"""ecgcore.synth.gan: DeepFake GAN ECGs in mV, our lead layouts and rates, with measured labels."""
+"""ecgcore.synth.gan: DeepFake GAN ECGs in mV, our lead layouts and rates; ecgcore.data.synthetic measures their labels."""
 
 import neurokit2 as nk
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 
 from ecgcore.data.measure import INTERVAL_TARGETS
 from ecgcore.data.sources import load_dataset
+from ecgcore.data.synthetic import gan_labels, make_gan_dataset
 from ecgcore.leads import LEADS, PAPER_LEADS, limb_leads
 from ecgcore.synth import gan
 
@@ -18,7 +19,7 @@ def raw():
 
 @pytest.fixture(scope="module")
 def twelve():
-    return gan.make_dataset(n=4, fs=500, seed=0, leads="all", batch_size=2)
+    return make_gan_dataset(n=4, fs=500, seed=0, leads="all", batch_size=2)
 
 
 def test_seeded_output_is_reproducible(raw):
@@ -52,20 +53,20 @@ def test_twelve_leads_with_exact_limb_relations(twelve, raw):
 
 def test_paper8_resampled_and_cropped():
     done = []
-    ds = gan.make_dataset(n=3, fs=100, duration=5.0, seed=0, leads="paper8", batch_size=2, progress=done.append)
+    ds = make_gan_dataset(n=3, fs=100, duration=5.0, seed=0, leads="paper8", batch_size=2, progress=done.append)
     assert done[0] == pytest.approx(2 / 3) and done[-1] == 1.0
     assert ds.lead_names == PAPER_LEADS and ds.fs == 100
     assert ds.signals.shape == (len(ds), 8, 500)
     assert set(ds.targets) == set(INTERVAL_TARGETS)
     assert all(np.all(np.isfinite(v)) for v in ds.targets.values())
     # a resampled lead keeps the linear limb relations up to float rounding
-    ds12 = gan.make_dataset(n=3, fs=100, duration=5.0, seed=0, leads="all")
+    ds12 = make_gan_dataset(n=3, fs=100, duration=5.0, seed=0, leads="all")
     np.testing.assert_allclose(ds12.signals[:, 2], ds12.signals[:, 1] - ds12.signals[:, 0], atol=1e-5)
     np.testing.assert_allclose(ds12.signals[:, [0, 1, *range(6, 12)]], ds.signals, atol=1e-4)  # batch rounding
 
 
 def test_odd_rate_and_duration_give_consistent_lengths():
-    ds = gan.make_dataset(n=1, fs=360, duration=2.345, seed=0, leads="paper8")
+    ds = make_gan_dataset(n=1, fs=360, duration=2.345, seed=0, leads="paper8")
     assert ds.signals.shape[-1] == 844  # the 1172 samples of 2.345 s at 500 Hz, x 360/500, rounded up
 
 
@@ -79,12 +80,12 @@ def test_failed_measurements_are_dropped_and_counted(monkeypatch):
             yield start, batch
 
     monkeypatch.setattr(gan, "generate", with_flat_record)
-    ds = gan.make_dataset(n=3, fs=500, seed=11, leads="paper8", batch_size=2)
+    ds = make_gan_dataset(n=3, fs=500, seed=11, leads="paper8", batch_size=2)
     clean = np.concatenate([b for _, b in real(3, seed=11, batch_size=2)])
     assert ds.config["report"]["dropped"] == dict.fromkeys(INTERVAL_TARGETS, 1)
     assert ds.config["report"]["n_kept"] == len(ds) == 2
     np.testing.assert_allclose(ds.signals, clean[[0, 2]], atol=1e-6)  # the flat record 1 is gone
-    measured = gan.label(clean[[0, 2]])
+    measured = gan_labels(clean[[0, 2]])
     for t in INTERVAL_TARGETS:
         np.testing.assert_allclose(ds.targets[t], measured.values[t], rtol=1e-6)
 
@@ -106,7 +107,7 @@ def test_cached_and_routed(twelve, monkeypatch):
 ])
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        gan.make_dataset(**{"n": 2, **kwargs})
+        make_gan_dataset(**{"n": 2, **kwargs})
 
 
 def test_synth_cli_gan_engine(tmp_path, capsys):

@@ -5,6 +5,7 @@ import pytest
 
 from ecgcore.data.dataset import DataSet
 from ecgcore.data.measure import INTERVAL_TARGETS, Measurements
+from ecgcore.data import synthetic
 from ecgcore.data.sources import load_dataset
 from ecgcore.synth import gan
 from test_pages import labels, page
@@ -13,7 +14,7 @@ from test_pages import labels, page
 def measured(seed):
     """The page's expected labels for the GAN's record 0 of `seed`: {"HR": "71", ...} or "not measurable"."""
     _, batch = next(gan.generate(1, seed=seed, device="cpu"))
-    values = gan.label(batch).values
+    values = synthetic.gan_labels(batch).values
     return {t.upper(): "not measurable" if np.isnan(v[0]) else f"{v[0]:.0f}" for t, v in values.items()}
 
 
@@ -59,7 +60,7 @@ def test_a_label_neurokit2_cannot_measure_shows_as_not_measurable(monkeypatch):
         values = {t: np.array([np.nan if t == "pr" else 100.0]) for t in INTERVAL_TARGETS}
         return Measurements(values=values, dropped={t: int(t == "pr") for t in INTERVAL_TARGETS})
 
-    monkeypatch.setattr(gan, "label", pr_fails)
+    monkeypatch.setattr(synthetic, "gan_labels", pr_fails)
     at = gan_page(seed="91")  # a seed no other test shows: the page caches records by seed
     assert not at.exception
     shown = labels(at)
@@ -86,7 +87,7 @@ def test_generate_gan_data_set_reports_kept_and_dropped_and_round_trips():
 
 
 def test_config_survives_save_and_load(tmp_path):
-    data = gan.make_dataset(n=2, fs=100, seed=5, leads="paper8")
+    data = synthetic.make_gan_dataset(n=2, fs=100, seed=5, leads="paper8")
     loaded = DataSet.load(data.save(tmp_path / "gan.npz"))
     assert loaded.config == data.config and "report" in loaded.config
     np.testing.assert_array_equal(load_dataset(loaded.config).signals, data.signals)

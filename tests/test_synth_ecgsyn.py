@@ -3,7 +3,7 @@
 import numpy as np
 
 from ecgcore.leads import LEADS
-from ecgcore.synth import make_dataset
+from ecgcore.data.synthetic import make_dataset
 from ecgcore.synth.ecgsyn import ecgsyn_labels
 
 

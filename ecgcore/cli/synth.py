@@ -28,7 +28,7 @@ def register(sub):
 
 
 def _synth(args):
-    from ecgcore.synth import make_dataset
+    from ecgcore.data.synthetic import make_dataset, make_gan_dataset
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -38,8 +38,6 @@ def _synth(args):
     if args.engine == "gan":
         if args.classes or args.no_noise:
             raise ValueError("--engine gan makes normal ECGs as the GAN learnt them: no --classes or --no-noise")
-        from ecgcore.synth.gan import make_dataset as make_gan_dataset
-
         dataset = make_gan_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed)
     else:
         dataset = make_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed,

@@ -1,10 +1,10 @@
 """One entry point from a data spec (a JSON-serialisable dict) to a DataSet, whatever the source.
 
 A spec is `{"source": NAME, ...options}`. Each source's module owns its options; this table only routes.
-  synthetic : ecgcore.synth.make_dataset(**options)        (engine "parametric" or "ecgsyn")
-  gan       : ecgcore.synth.gan.make_dataset(**options)     (DeepFake ECG GAN, measured labels)
-  ptbxl     : ecgcore.data.ptbxl.load_ptbxl(**options)      (real ECGs, diagnostic labels)
-  measured  : ecgcore.data.measured.make_dataset(**options) (real ECGs, measured regression targets)
+  synthetic : ecgcore.data.synthetic.make_dataset(**options)     (engine "parametric" or "ecgsyn")
+  gan       : ecgcore.data.synthetic.make_gan_dataset(**options) (DeepFake ECG GAN, measured labels)
+  ptbxl     : ecgcore.data.ptbxl.load_ptbxl(**options)           (real ECGs, diagnostic labels)
+  measured  : ecgcore.data.measured.make_dataset(**options)      (real ECGs, measured regression targets)
   mixed     : ecgcore.data.measured.mixed_dataset(**options)
   npz       : DataSet.load(path)
 
@@ -21,8 +21,8 @@ import inspect
 from ecgcore.data.dataset import DataSet
 
 SOURCES = {
-    "synthetic": ("ecgcore.synth", "make_dataset"),
-    "gan": ("ecgcore.synth.gan", "make_dataset"),
+    "synthetic": ("ecgcore.data.synthetic", "make_dataset"),
+    "gan": ("ecgcore.data.synthetic", "make_gan_dataset"),
     "ptbxl": ("ecgcore.data.ptbxl", "load_ptbxl"),
     "measured": ("ecgcore.data.measured", "make_dataset"),
     "mixed": ("ecgcore.data.measured", "mixed_dataset"),

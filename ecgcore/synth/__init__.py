@@ -1,4 +1,5 @@
-"""Synthetic 12-lead ECGs with exact labels: the parametric engine, its parameters, presets and data sets.
+"""Synthetic 12-lead ECGs with exact labels: the parametric engine, its parameters and presets (signals only;
+the data sets built from the engines, GAN included, are ecgcore.data.synthetic's).
 
 Public API
   PARAMS                     ordered {name: spec}: every parametric-engine parameter in clinical units (bpm, ms,
@@ -13,9 +14,8 @@ Public API
                  an edge beat's P onset may be < 0 s or its T end past the record's end.
       .fs, .lead_names, .params (every parameter as used, (n,) arrays)
     params values are scalars or (n,) arrays; fs 100-1000 Hz; duration 2-600 s. Same arguments -> same output.
-  CLASS_NAMES, PRESETS, NORMAL_RANGES, sample_params(n, classes=None, seed=0, ranges=None) -> (params, label)
-  make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="parametric", noise=True,
-               ranges=None, progress=None) -> ecgcore.data.DataSet (cached on disk by its config)
+  PRESETS, NORMAL_RANGES, sample_params(n, classes=None, seed=0, ranges=None) -> (params, label); a label
+                             is an index into ecgcore.labels.CLASS_NAMES
 
 Label convention (labels and fiducials; the same as ecgcore.data.measure's):
   PR  = P onset -> QRS onset;  QRS = QRS onset -> J point (QRS offset);  QT = QRS onset -> T end;
@@ -29,10 +29,9 @@ progression tables); III, aVR, aVL, aVF are derived from I and II (ecgcore.leads
 Goldberger's relations hold exactly, noise included.
 """
 
-from ecgcore.synth.dataset import ENGINES, make_dataset
 from ecgcore.synth.params import PARAMS, validate_params
 from ecgcore.synth.parametric import FIDUCIALS, Synthesis, synthesize
-from ecgcore.synth.presets import CLASS_NAMES, NORMAL_RANGES, PRESETS, sample_params
+from ecgcore.synth.presets import NORMAL_RANGES, PRESETS, sample_params
 
-__all__ = ["PARAMS", "validate_params", "synthesize", "Synthesis", "FIDUCIALS", "CLASS_NAMES", "PRESETS",
-           "NORMAL_RANGES", "sample_params", "make_dataset", "ENGINES"]
+__all__ = ["PARAMS", "validate_params", "synthesize", "Synthesis", "FIDUCIALS", "PRESETS", "NORMAL_RANGES",
+           "sample_params"]

@@ -1,4 +1,4 @@
-"""The GAN engine: DeepFake ECGs (Pulse2Pulse, Thambawita et al. 2021), labelled by measurement.
+"""The GAN engine: DeepFake ECGs (Pulse2Pulse, Thambawita et al. 2021), signals only.
 
 The `deepfake-ecg` package (1.1.2, MIT; its generator checkpoint ships in the wheel, so this works offline)
 only writes text files one ECG at a time, so we build its Generator, load its weights and run it in batches.
@@ -7,18 +7,13 @@ so x 6 gives mV. III, aVR, aVL, aVF are derived from I and II (ecgcore.leads), s
 exactly. The noise input of record i comes from its own torch.Generator seeded by (seed, i): a record does
 not depend on n or batch_size.
 
-The GAN has no parameters, so its labels are measured, as the paper's were (by GE MUSE): HR, PR, QRS and QT
-of lead II at 500 Hz by ecgcore.data.measure (neurokit2 prominence delineation, median over beats), before
-resampling. A record whose measurement fails or is implausible is dropped, never kept with a wrong label.
-The DataSet's config is the spec that rebuilds it (ecgcore.data.sources.load_dataset(dataset.config)) plus
-config["report"]: "n_kept" (records kept, len <= n), "dropped" (failed measurements per target) and "labels"
-(how they were measured).
+The GAN has no parameters, so its labels are measured: ecgcore.data.synthetic.make_gan_dataset does that
+(lead II at 500 Hz, before resampling) and builds the cached DataSet.
 The GAN makes normal ECGs only: a pretraining source, not a classification data set.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from fractions import Fraction
 from functools import lru_cache
@@ -26,19 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgcore.data.cache import cached
-from ecgcore.data.dataset import DataSet
-from ecgcore.data.measure import INTERVAL_TARGETS, measure_intervals
-from ecgcore.leads import LEAD_SETS, PAPER_LEADS, twelve_from_eight
+from ecgcore.leads import LEAD_SETS, PAPER_LEADS
 from ecgcore.synth.parametric import check_fs
 
 GAN_FS = 500
 GAN_SECONDS = 10.0
 MIN_SECONDS = 2.0  # shorter crops hold too few beats to measure
-LABELS = "measured: neurokit2 prominence delineation of lead II at 500 Hz, median over beats"
 UV_PER_UNIT = 6000.0  # the package's own scaling of the tanh output (deepfakeecg.generate)
-# Part of the cache key, not of the config: bump it when the output or its config's layout changes.
-ENGINE_VERSION = 2  # 2: what the build measured moved under config["report"]
 
 
 @lru_cache(maxsize=2)
@@ -83,12 +72,8 @@ def generate(n, seed=0, batch_size=64, device=None):
         yield start, (out * (UV_PER_UNIT / 1000.0)).cpu().numpy()
 
 
-def label(signals8, fs=GAN_FS):
-    """ecgcore.data.measure.Measurements of lead II of (N, 8, L) signals in PAPER_LEADS order."""
-    return measure_intervals(signals8, fs, lead_index=PAPER_LEADS.index("II"))
-
-
-def _check(fs, duration, leads):
+def check(fs, duration, leads):
+    """ValueError unless `fs`, `duration` (a crop of the 10 s records) and `leads` are ones the GAN can give."""
     check_fs(fs)
     if not MIN_SECONDS <= duration <= GAN_SECONDS:
         raise ValueError(f"duration={duration!r} s is out of range for the GAN engine: it makes "
@@ -97,59 +82,16 @@ def _check(fs, duration, leads):
         raise ValueError(f"leads={leads!r} is unknown; choose one of {sorted(LEAD_SETS)}")
 
 
-def _ratio(fs):
+def rate_ratio(fs):
     """fs / GAN_FS as an exact fraction (exact for rates given to 1/1000 Hz)."""
     return Fraction(float(fs)).limit_denominator(1000) / GAN_FS
 
 
 def resample(signals, fs):
     """GAN_FS signals resampled along the last axis to `fs` Hz (to ceil(L * fs / GAN_FS) samples), float32."""
-    ratio = _ratio(fs)
+    ratio = rate_ratio(fs)
     if ratio == 1:
         return np.asarray(signals, dtype=np.float32)
     from scipy.signal import resample_poly
 
     return resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
-
-
-def make_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=64, progress=None):
-    """A DataSet of up to n GAN ECGs with measured targets hr, pr, qrs, qt, from the disk cache when made before.
-
-    fs: 100-1000 Hz (resampled from the GAN's 500 Hz after labelling). duration: 10 s, or a shorter crop
-    (>= 2 s) of each record, measured as cropped. leads: "all" (12) or "paper8" (the GAN's own I, II, V1-V6).
-    batch_size: records per network call (speed and memory only, not part of the config). progress: optional
-    callable given the share done (0-1). Records whose measurement failed are dropped and counted in
-    config["report"] (see the module docstring), so len(result) <= n. Memory: the result plus one batch, for any n.
-    """
-    fs, duration = float(fs), float(duration)
-    _check(fs, duration, leads)
-    config = {"source": "gan", "n": int(n), "fs": fs, "duration": duration, "seed": int(seed), "leads": leads}
-    length_500 = int(round(duration * GAN_FS))
-
-    def build():
-        lead_names = LEAD_SETS[leads]
-        out = np.empty((int(n), len(lead_names), math.ceil(length_500 * _ratio(fs))), dtype=np.float32)
-        targets = {t: np.empty(int(n), dtype=np.float32) for t in INTERVAL_TARGETS}
-        dropped, kept = dict.fromkeys(INTERVAL_TARGETS, 0), 0
-        for start, batch in generate(n, seed=seed, batch_size=batch_size):
-            batch = batch[..., :length_500]
-            measured = label(batch)
-            ok = measured.complete
-            dropped = {t: dropped[t] + measured.dropped[t] for t in INTERVAL_TARGETS}
-            batch = batch[ok]
-            if leads == "all":
-                batch = twelve_from_eight(batch)
-            out[kept:kept + len(batch)] = resample(batch, fs)
-            for t in INTERVAL_TARGETS:
-                targets[t][kept:kept + len(batch)] = measured.values[t][ok]
-            kept += len(batch)
-            if progress is not None:
-                progress((start + len(ok)) / n)
-        return DataSet(signals=out[:kept], fs=fs, lead_names=lead_names,
-                       targets={t: v[:kept] for t, v in targets.items()},
-                       config={**config, "report": {"n_kept": kept, "dropped": dropped, "labels": LABELS}})
-
-    dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="gan")
-    if progress is not None:
-        progress(1.0)  # a cache hit reports done too
-    return dataset

@@ -1,4 +1,4 @@
-"""ecgcore.synth.dataset and the `synth` CLI: cached labelled data sets, routing by data spec, the .npz layout."""
+"""ecgcore.data.synthetic and the `synth` CLI: cached labelled data sets, routing by data spec, the .npz layout."""
 
 import hashlib
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from ecgcore.cli import main
+from ecgcore.data import synthetic
 from ecgcore.data.cache import cache_dir
 from ecgcore.data.dataset import DataSet
 from ecgcore.data.sources import load_dataset
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
-from ecgcore.synth import dataset as synth_dataset
-from ecgcore.synth import make_dataset
+from ecgcore.data.synthetic import make_dataset
 
 
 def _digest(path):
@@ -43,7 +43,7 @@ def test_same_config_is_built_once_and_gives_the_same_bytes(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("rebuilt a cached data set")
 
-    monkeypatch.setattr(synth_dataset, "synthesize", refuse)
+    monkeypatch.setattr(synthetic, "synthesize", refuse)
     again = make_dataset(n=6, fs=100, seed=11)
     assert again.signals.tobytes() == first.signals.tobytes()
     assert {p: _digest(p) for p in files} == digests

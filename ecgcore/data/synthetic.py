@@ -1,0 +1,119 @@
+"""Data sets from the synthetic engines (ecgcore.synth), each cached on disk by the config that makes it.
+
+  make_dataset      drawn parameters -> the parametric engine or ECGSYN -> targets hr, pr, qrs, qt exact
+                    (the engine made them), optional class labels from the presets.
+  make_gan_dataset  DeepFake GAN ECGs (ecgcore.synth.gan) -> targets measured by ecgcore.data.measure, as the
+                    GAN paper's were (by GE MUSE): HR, PR, QRS and QT of lead II at 500 Hz (neurokit2
+                    prominence delineation, median over beats), before resampling. A record whose measurement
+                    fails or is implausible is dropped, never kept with a wrong label.
+The engines only make signals; building, labelling by measurement and caching a DataSet happen here.
+A DataSet's config is the spec that rebuilds it (ecgcore.data.sources.load_dataset(dataset.config)); the GAN's
+also holds config["report"]: "n_kept" (records kept, len <= n), "dropped" (failed measurements per target) and
+"labels" (how they were measured).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ecgcore.data.cache import cached
+from ecgcore.data.dataset import DataSet
+from ecgcore.data.measure import INTERVAL_TARGETS, measure_intervals
+from ecgcore.labels import CLASS_NAMES
+from ecgcore.leads import LEAD_SETS, LEADS, PAPER_LEADS, twelve_from_eight
+from ecgcore.synth import gan
+from ecgcore.synth.ecgsyn import synthesize_ecgsyn
+from ecgcore.synth.parametric import synthesize
+from ecgcore.synth.presets import resolve_classes, sample_params
+
+ENGINES = ("parametric", "ecgsyn")  # the engines that draw from parameters (the GAN has none)
+# Part of the cache key, not of the config: bump one when its output or config layout changes for the same config.
+ENGINE_VERSION = 1
+GAN_VERSION = 2  # 2: what the build measured moved under config["report"]
+GAN_LABELS = "measured: neurokit2 prominence delineation of lead II at 500 Hz, median over beats"
+
+
+def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="parametric", noise=True,
+                 ranges=None, progress=None):
+    """A labelled synthetic DataSet, from the disk cache when this config was made before.
+
+    classes: None (every record from the normal ranges), "all", "NORM,MI" or a list of CLASS_NAMES: a
+    balanced classification set with `label` = index into CLASS_NAMES. engine: "parametric" (fast, every
+    option) or "ecgsyn" (neurokit2's ECGSYN, slow; normal records only). ranges: {param: (lo, hi) | value |
+    [choices]} overriding the normal ranges. progress: optional callable given the share done, 0-1 (not part of
+    the config). The DataSet's config is these arguments plus "source": "synthetic".
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r} is unknown; choose one of {ENGINES}")
+    classes = resolve_classes(classes)
+    if engine == "ecgsyn" and classes is not None:
+        raise ValueError("engine 'ecgsyn' draws normal records only; classes need engine 'parametric'")
+    config = {"source": "synthetic", "n": int(n), "fs": float(fs), "duration": float(duration), "seed": int(seed),
+              "classes": classes, "engine": engine, "noise": bool(noise),
+              "ranges": {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in (ranges or {}).items()}
+              or None}
+
+    def build():
+        params, label = sample_params(n, classes=classes, seed=seed, ranges=ranges)
+        if engine == "ecgsyn":
+            signals, labels = synthesize_ecgsyn(params, fs, duration, seed=seed, noise=noise, progress=progress)
+        else:
+            batch = synthesize(params, n=n, fs=fs, duration=duration, seed=seed, noise=noise, progress=progress)
+            signals, labels = batch.signals, batch.labels
+        return DataSet(signals=signals, fs=float(fs), lead_names=LEADS, targets=labels, label=label,
+                       class_names=CLASS_NAMES, config=config)
+
+    dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="synthetic")
+    if progress is not None:
+        progress(1.0)
+    return dataset
+
+
+def gan_labels(signals8, fs=gan.GAN_FS):
+    """ecgcore.data.measure.Measurements of lead II of (N, 8, L) GAN signals in PAPER_LEADS order."""
+    return measure_intervals(signals8, fs, lead_index=PAPER_LEADS.index("II"))
+
+
+def make_gan_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_size=64, progress=None):
+    """A DataSet of up to n GAN ECGs with measured targets hr, pr, qrs, qt, from the disk cache when made before.
+
+    fs: 100-1000 Hz (resampled from the GAN's 500 Hz after labelling). duration: 10 s, or a shorter crop
+    (>= 2 s) of each record, measured as cropped. leads: "all" (12) or "paper8" (the GAN's own I, II, V1-V6).
+    batch_size: records per network call (speed and memory only, not part of the config). progress: optional
+    callable given the share done (0-1). Records whose measurement failed are dropped and counted in
+    config["report"] (see the module docstring), so len(result) <= n. Memory: the result plus one batch, for any n.
+    """
+    fs, duration = float(fs), float(duration)
+    gan.check(fs, duration, leads)
+    config = {"source": "gan", "n": int(n), "fs": fs, "duration": duration, "seed": int(seed), "leads": leads}
+    length_500 = int(round(duration * gan.GAN_FS))
+
+    def build():
+        lead_names = LEAD_SETS[leads]
+        out = np.empty((int(n), len(lead_names), math.ceil(length_500 * gan.rate_ratio(fs))), dtype=np.float32)
+        targets = {t: np.empty(int(n), dtype=np.float32) for t in INTERVAL_TARGETS}
+        dropped, kept = dict.fromkeys(INTERVAL_TARGETS, 0), 0
+        for start, batch in gan.generate(n, seed=seed, batch_size=batch_size):
+            batch = batch[..., :length_500]
+            measured = gan_labels(batch)
+            ok = measured.complete
+            dropped = {t: dropped[t] + measured.dropped[t] for t in INTERVAL_TARGETS}
+            batch = batch[ok]
+            if leads == "all":
+                batch = twelve_from_eight(batch)
+            out[kept:kept + len(batch)] = gan.resample(batch, fs)
+            for t in INTERVAL_TARGETS:
+                targets[t][kept:kept + len(batch)] = measured.values[t][ok]
+            kept += len(batch)
+            if progress is not None:
+                progress((start + len(ok)) / n)
+        return DataSet(signals=out[:kept], fs=fs, lead_names=lead_names,
+                       targets={t: v[:kept] for t, v in targets.items()},
+                       config={**config, "report": {"n_kept": kept, "dropped": dropped, "labels": GAN_LABELS}})
+
+    dataset = cached({**config, "engine_version": GAN_VERSION}, build, kind="gan")
+    if progress is not None:
+        progress(1.0)  # a cache hit reports done too
+    return dataset
