@@ -252,6 +252,9 @@ def _score(config, model, dataset, X, Y, y, parts, output_names, loss_fn):
     """(summary, predictions) of the trained model: test and validation metrics, the test split's outputs."""
     test = _evaluate(config, model, X, Y, y, parts.test, output_names, loss_fn, keep_outputs=True)
     outputs = test.pop("outputs", None)
+    if config.task == "finetune" and test.get("macro_auroc") is not None:  # bootstrap over the test records
+        ci = metrics.macro_auroc_interval(y[parts.test], outputs, config.label_mode == "multi", seed=config.seed)
+        test.update(macro_auroc_lo=ci["low"], macro_auroc_hi=ci["high"])
     val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
     summary = {
         "task": config.task, "test": test, "val": val, "n_val": len(parts.val), "n_test": len(parts.test),

@@ -63,3 +63,29 @@ def test_bootstrap_interval_brackets_the_value():
     score = y + rng.normal(0, 0.8, 200)
     out = bootstrap_interval(roc_auc_score, y, score, n_boot=200)
     assert out["low"] < out["value"] < out["high"] and out["n_boot"] == 200
+
+
+def test_macro_auroc_interval_covers_a_known_auroc():
+    """Scores drawn from a binormal model: class c's positives score N(d_c, 1), negatives N(0, 1), so the true
+    AUROC is Phi(d_c / sqrt 2); the per-run bootstrap interval must cover the true macro AUROC most times."""
+    from scipy.stats import norm
+
+    from ecgcore.metrics import macro_auroc_interval
+
+    d = np.array([0.5, 1.0, 1.5])
+    truth = norm.cdf(d / np.sqrt(2)).mean()
+    covered, rng = 0, np.random.default_rng(1)
+    for rep in range(40):
+        y = rng.integers(0, 3, 300)
+        score = rng.normal(0, 1, (300, 3)) + d * np.eye(3)[y]
+        out = macro_auroc_interval(y, score, n_boot=200, seed=rep)
+        # the value is classification_metrics' macro AUROC (sklearn's), exactly
+        assert out["value"] == pytest.approx(classification_metrics(y, score, ["a", "b", "c"])["macro_auroc"])
+        assert out["low"] < out["value"] < out["high"] and out["high"] - out["low"] < 0.15
+        covered += out["low"] <= truth <= out["high"]
+    assert covered >= 32  # a 95% interval: 38 of 40 expected; 32 leaves room for chance (P(< 32) ~ 0.1%)
+    multi = (rng.random((300, 3)) < 0.3).astype(int)
+    score = np.round(rng.normal(0, 1, (300, 3)) + multi, 1)  # rounded: ties, which sklearn averages too
+    out = macro_auroc_interval(multi, score, multilabel=True, n_boot=100)
+    assert out["value"] == pytest.approx(
+        classification_metrics(multi, score, ["a", "b", "c"], multilabel=True)["macro_auroc"])

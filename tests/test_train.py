@@ -148,6 +148,9 @@ def test_finetune_from_scratch_scores_classes(label_mode):
     assert result.summary["classes_present"] == test["classes_present"]
     assert result.predictions["y_score"].shape == (result.summary["n_test"], 5)
     assert "val_macro_auroc" in result.history[0]
+    # the run's bootstrap 95% interval over its test records brackets its macro AUROC
+    assert test["macro_auroc_lo"] <= test["macro_auroc"] <= test["macro_auroc_hi"]
+    assert test["macro_auroc_hi"] - test["macro_auroc_lo"] > 0
 
 
 def test_linear_probe_really_freezes_the_backbone(pretrained):

@@ -38,7 +38,7 @@ def add_runs_dir(parser):
                         help="runs directory (default: $ECGCORE_RUNS, else runs/)")
 
 
-HEADLINE = ("accuracy", "macro_f1", "macro_auroc")
+HEADLINE = ("accuracy", "macro_f1", "macro_auroc", "macro_auroc_lo", "macro_auroc_hi")  # lo/hi: its bootstrap 95% CI
 
 
 def headline(summary):
