@@ -5,6 +5,8 @@ ecgcore never imports Streamlit; this module is the only place, besides the page
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from ecgcore import jobs, plots, runs
@@ -208,3 +210,68 @@ def regression_table(test):
             rows.append({"target": target.upper(), "unit": unit, "MAE": test[f"mae_{target}"],
                          "RMSE": test.get(f"rmse_{target}"), "R²": test.get(f"r2_{target}")})
     return rows
+
+
+UPLOAD = "uploaded_ecg"  # session_state: the last upload's files and CSV settings, in memory for the session
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the record...")
+def read_upload(files, fs, units):
+    """ecgcore.data.upload.read_upload, cached on the files' bytes (in memory only, like the upload itself)."""
+    from ecgcore.data.upload import read_upload as read
+
+    return read(dict(files), fs=fs, units=units)
+
+
+def uploaded_record(prefix):
+    """The file widget for a user's ECG (WFDB pair, CSV or EDF) -> (UploadedRecord, key) or (None, None).
+
+    The last good upload stays in this session's memory (never on disk), so Your ECG and Explain share it.
+    `key` names the record's content, for caches. A file that cannot be read shows why.
+    """
+    from ecgcore.data.upload import FORMATS
+
+    files = st.file_uploader(f"ECG record: {FORMATS}", type=["hea", "dat", "csv", "txt", "edf"],
+                             accept_multiple_files=True, key=prefix + "files",
+                             help="Read in memory: nothing is kept on disk beyond this session.")
+    stored = st.session_state.get(UPLOAD)
+    if files:
+        stored = {"files": tuple(sorted((f.name, f.getvalue()) for f in files)), "fs": 500.0, "units": "mV",
+                  **{k: v for k, v in (stored or {}).items() if k in ("fs", "units")}}
+    elif stored:
+        c1, c2 = st.columns([3, 1])
+        c1.caption("Showing " + ", ".join(name for name, _ in stored["files"]) + ", uploaded earlier in this session.")
+        if c2.button("Forget it", key=prefix + "forget"):
+            st.session_state.pop(UPLOAD, None)
+            st.rerun()
+    if not stored:
+        return None, None
+    if any(name.lower().endswith((".csv", ".txt")) for name, _ in stored["files"]):
+        c1, c2 = st.columns(2)
+        stored["fs"] = float(c1.number_input("Sampling rate of the CSV (Hz)", 50.0, 10000.0, stored["fs"],
+                                             step=50.0, key=prefix + "csv_fs"))
+        stored["units"] = c2.selectbox("Values in", ["mV", "uV"], index=["mV", "uV"].index(stored["units"]),
+                                       key=prefix + "csv_units", format_func={"mV": "mV", "uV": "µV"}.get)
+    try:
+        record = read_upload(stored["files"], stored["fs"], stored["units"])
+    except ValueError as e:
+        st.error(f"Cannot use this upload: {e}")
+        return None, None
+    st.session_state[UPLOAD] = stored
+    digest = hashlib.sha256(repr((stored["fs"], stored["units"])).encode())
+    for name, data in stored["files"]:
+        digest.update(name.encode() + b"\0" + data)
+    return record, digest.hexdigest()[:16]
+
+
+def upload_notes(record):
+    """What a teacher should know about an upload, in plain words: leads derived, missing, ignored, cut."""
+    lines = []
+    if record.missing:
+        lines.append(f"Not in the file: {', '.join(record.missing)} (left blank on the paper; a run that "
+                     "reads them cannot explain this record).")
+    if record.derived:
+        lines.append(f"Derived from the limb leads in the file (Einthoven, Goldberger): {', '.join(record.derived)}.")
+    if record.ignored:
+        lines.append(f"Channels that are not ECG leads, ignored: {', '.join(record.ignored)}.")
+    return lines + list(record.notes)

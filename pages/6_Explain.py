@@ -23,13 +23,18 @@ NORMAL = "normal ranges"
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing attributions...")
-def explanation(run_dir, model_mtime, record_json, method, target):
-    """Cached per run (and its model file's time), record, method and target."""
-    return ex.explain_run(run_dir, ex.load_record(json.loads(record_json)), method, target)
+def explanation(run_dir, model_mtime, record_json, method, target, _record=None):
+    """Cached per run (and its model file's time), record, method and target; an uploaded `_record` is named
+    in `record_json` by its content's key."""
+    record = ex.load_record(json.loads(record_json)) if _record is None else _record
+    return ex.explain_run(run_dir, record, method, target)
 
 
 def record_spec():
-    source = st.radio("Record", ["synthetic", "data set"], horizontal=True, key=P + "source")
+    source = st.radio("Record", ["synthetic", "data set", "uploaded"], horizontal=True, key=P + "source")
+    if source == "uploaded":  # the file widget and its memory are shared with the Your ECG page
+        uploaded, key = ui.uploaded_record(P)
+        return None if uploaded is None else {"upload": key, "uploaded": uploaded}
     c1, c2, c3 = st.columns(3)
     if source == "synthetic":
         preset = c1.selectbox("Preset", [NORMAL, *PRESETS], key=P + "preset")
@@ -47,9 +52,13 @@ def record_spec():
 
 def show(run, spec, method, target, column, key):
     """Compute and draw one run's explanation in `column`; return its shares (None when unavailable)."""
+    uploaded, record = spec.get("uploaded"), None
     try:
-        result = explanation(str(run.path), (run.path / "model.pt").stat().st_mtime, json.dumps(spec), method,
-                             target)
+        if uploaded is not None:  # a missing lead is said plainly before anything is computed
+            uploaded.needs(run.config.preprocess.leads)
+            record = ex.Record(uploaded.signal, uploaded.fs, uploaded.lead_names, description=uploaded.name)
+        result = explanation(str(run.path), (run.path / "model.pt").stat().st_mtime,
+                             json.dumps({k: v for k, v in spec.items() if k != "uploaded"}), method, target, record)
     except (ValueError, FileNotFoundError, OSError) as e:
         column.error(f"Cannot explain {run.id}: {e}")
         return None
@@ -91,7 +100,8 @@ with st.container(border=True):
                             format_func=lambda i: i if i == "none" else ui.run_label(by_id[i]))
 
 if spec is None:
-    st.info("Give a PTB-XL folder or a data set .npz to pick a real record.")
+    st.info("Upload a record (WFDB, CSV or EDF) to explain it." if st.session_state.get(P + "source") == "uploaded"
+            else "Give a PTB-XL folder or a data set .npz to pick a real record.")
     st.stop()
 if other_id == "none":
     show(run, spec, method, target, st, "one")

@@ -4,44 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from upload_fixtures import csv_bytes, edf_bytes, known_ecg, wfdb_files
+
 from ecgcore.data import upload
 from ecgcore.leads import LEADS
-from ecgcore.synth import synthesize
-
-# PTB-XL's header spelling of the augmented leads
-PTBXL_NAMES = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 
 @pytest.fixture(scope="module")
 def ecg():
     """A 10 s, 500 Hz synthetic 12-lead ECG at 75 bpm (mV) and its labels."""
-    syn = synthesize({"hr": 75.0, "hrv": 0.0, "pr": 170.0, "qrs": 100.0, "qt": 390.0}, n=1, fs=500, duration=10,
-                     seed=0, noise=False)
-    return syn.signals[0].astype(np.float64), {k: float(v[0]) for k, v in syn.labels.items()}
-
-
-def wfdb_files(tmp_path, signal, fs=500, names=PTBXL_NAMES, units="mV", record="rec"):
-    import wfdb
-
-    wfdb.wrsamp(record, fs=fs, units=[units] * len(names), sig_name=list(names), p_signal=signal.T,
-                fmt=["16"] * len(names), write_dir=str(tmp_path))
-    return {f"{record}.hea": (tmp_path / f"{record}.hea").read_bytes(),
-            f"{record}.dat": (tmp_path / f"{record}.dat").read_bytes()}
-
-
-def edf_bytes(tmp_path, signal, labels, fs=500, dimension="uV", scale=1000.0):
-    from pyedflib import highlevel
-
-    headers = highlevel.make_signal_headers(labels, dimension=dimension, sample_frequency=fs,
-                                            physical_min=-5000, physical_max=5000)
-    path = tmp_path / "rec.edf"
-    highlevel.write_edf(str(path), signal * scale, headers)
-    return path.read_bytes()
-
-
-def csv_bytes(signal, columns, **extra):
-    table = pd.DataFrame(signal.T, columns=columns).assign(**extra)
-    return table.to_csv(index=False).encode()
+    return known_ecg()
 
 
 @pytest.mark.parametrize("label, lead", [("AVR", "aVR"), ("avl", "aVL"), ("aVF", "aVF"), ("Lead II", "II"),

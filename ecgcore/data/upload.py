@@ -210,7 +210,7 @@ def _finish(signal, fs, labels, name):
     n = len(next(iter(rows.values())))
     duration = n / fs if fs > 0 else 0.0
     if duration < MIN_SECONDS:
-        raise ValueError(f"{name} is too short: {duration:.1f} s ({n} samples at {fs:g} Hz); "
+        raise ValueError(f"{name} is too short: {duration:.3g} s ({n} samples at {fs:g} Hz); "
                          f"at least {MIN_SECONDS:g} s are needed to measure its beats")
     for lead, row in rows.items():
         bad = ~np.isfinite(row)
