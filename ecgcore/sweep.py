@@ -6,7 +6,8 @@ which only takes folders whose name starts with a letter or digit):
    "cells": [{"arm": ARM NAME, "fraction": F, "seed": S, "run_id": RUN ID or null}, ...]}
 Each cell's run is submitted with `ecgcore.jobs.submit`, so it shows on the Runs page like any other run;
 its config is the sweep's base config with the arm's strategy/pretrained runs, the cell's fraction and seed,
-and `name = "sweep SWEEP_ID ARM"` (the convention that ties a run to its sweep). `advance` is idempotent:
+and `name = "sweep SWEEP_ID ARM"` (a label for people only). The cell map in sweep.json is what ties a cell to
+its run (`Sweep.run_of`): nothing reads a run's name to find its sweep or cell. `advance` is idempotent:
 it skips cells whose run is done, queued or running and (re)submits cells whose run failed, was cancelled
 or is missing, writing sweep.json after every submission, so a sweep killed at any point resumes where it was.
 """
@@ -171,10 +172,16 @@ class Sweep:
         """One dict per cell: arm, fraction, seed, run_id and the run's state ("missing" without a run)."""
         return [{**cell, "state": self._state(cell)} for cell in self.record()["cells"]]
 
+    def run_of(self, cell):
+        """The Run of `cell` (an entry of `cells()` or sweep.json) by the cell map; None when it has no run yet
+        or the run's folder is gone."""
+        path = self.runs_dir / cell["run_id"] if cell.get("run_id") else None
+        return runs.Run(path) if path is not None and path.is_dir() else None
+
     def _state(self, cell):
         """The state of `cell`'s run, "missing" when it has none or its folder is gone."""
-        run = self.runs_dir / cell["run_id"] if cell["run_id"] else None
-        return runs.Run(run).state if run is not None and run.is_dir() else "missing"
+        run = self.run_of(cell)
+        return run.state if run is not None else "missing"
 
     def advance(self):
         """Submit every cell that has no live or finished run; return the number submitted.
@@ -213,7 +220,7 @@ class Sweep:
         """Cancel every queued or running cell (a later `advance` resubmits them)."""
         for cell in self.cells():
             if cell["state"] in runs.ACTIVE_STATES:
-                jobs.cancel(runs.Run(self.runs_dir / cell["run_id"]))
+                jobs.cancel(self.run_of(cell))
 
     def wait(self, poll_s=1.0, on_progress=None, timeout_s=None):
         """Block until every cell's run has finished; `on_progress(progress dict)` after each poll."""
@@ -237,7 +244,7 @@ class Sweep:
             row = {"fraction": cell["fraction"], "arm": cell["arm"], "seed": cell["seed"],
                    "run_id": cell["run_id"], "state": cell["state"]}
             if cell["state"] == "done":
-                summary = runs.Run(self.runs_dir / cell["run_id"]).summary() or {}
+                summary = self.run_of(cell).summary() or {}
                 row.update({k: v for k, v in summary.get("test", {}).items()
                             if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rows.append(row)

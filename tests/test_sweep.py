@@ -1,5 +1,7 @@
 """ecgcore.sweep: the grid of cells, confidence bands and paired gains from seeds, resuming a killed sweep."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,6 +139,24 @@ def test_cells_are_the_right_runs(no_queue, tiny):
     assert {r.id for r in runs.list_runs(runs_dir)} == {pre.id, *(c["run_id"] for c in cells)}
     assert [x.id for x in sweep.list_sweeps(runs_dir)] == [s.id]
     assert sweep.get_sweep(s.id, runs_dir).config.to_dict() == config.to_dict()
+
+
+def test_a_cell_run_is_found_by_the_cell_map_not_by_its_name(no_queue, tiny):
+    config, runs_dir, _ = tiny
+    first, second = sweep.create_sweep(config, runs_dir), sweep.create_sweep(config, runs_dir)
+    cell = first.cells()[0]
+    run = first.run_of(cell)
+    assert run.id == cell["run_id"] and run not in {second.run_of(c) for c in second.cells()}
+    # renaming a run (its label) changes nothing: the sweep still finds, cancels and tabulates it
+    record = json.loads((run.path / "config.json").read_text())
+    (run.path / "config.json").write_text(json.dumps({**record, "name": "sweep someone-else scratch"}))
+    assert first.run_of(cell) == run and first.cells()[0]["state"] == "queued"
+    first.cancel()
+    assert run.state == "cancelled" and {c["state"] for c in second.cells()} == {"queued"}
+    assert first.table().run_id.tolist() == [c["run_id"] for c in first.cells()]
+    import shutil
+    shutil.rmtree(run.path)
+    assert first.run_of(cell) is None and first.cells()[0]["state"] == "missing"
 
 
 def test_bad_sweep_configs_are_clear_errors(tiny):
