@@ -1,4 +1,4 @@
-"""`runs list|show|cancel|delete`: look at and manage run folders; `run-job RUN_DIR`: the job's own entry point
+"""`runs list|show|cancel|delete|export`: look at, manage and export run folders; `run-job RUN_DIR`: the job's own entry point
 (started by the queue in ecgcore.jobs, rarely typed by hand)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 
 def register(sub):
-    p = sub.add_parser("runs", help="list, show, cancel or delete runs",
+    p = sub.add_parser("runs", help="list, show, cancel, delete or export runs",
                        description="Look at and manage the runs in a runs directory.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = actions.add_parser("list", help="all runs, oldest first, with state and headline test metrics")
@@ -21,6 +21,21 @@ def register(sub):
         a.add_argument("run", metavar="RUN_ID")
         if name == "show":
             a.add_argument("--log", type=int, default=20, metavar="N", help="log lines to show (default 20)")
+    a = actions.add_parser("export", help="write runs to an MLflow tracking store and/or TensorBoard event files",
+                           description="Write each run (params from its config, per-epoch metrics with steps, "
+                                       "test metrics, the checkpoint and figures as artifacts) to an MLflow "
+                                       "tracking store, and/or TensorBoard event files. Runs already exported "
+                                       "are skipped; queued and running runs wait until they finish.")
+    a.add_argument("runs", nargs="*", metavar="RUN", help="run ids or folders (default: every finished run)")
+    a.add_argument("--mlflow", metavar="URI", help="MLflow tracking URI, e.g. sqlite:///mlflow.db or file:./mlruns")
+    a.add_argument("--experiment", default=None, metavar="NAME",
+                   help="MLflow experiment (created when absent; default 'ECG Transfer Lab')")
+    a.add_argument("--artifacts", metavar="URI", help="where a new MLflow experiment keeps its files (default: "
+                                                      "beside a sqlite store's file, in mlartifacts/)")
+    a.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files to DIR/<run id>/")
+    a.add_argument("--figures", choices=["png", "html", "none"], default="png",
+                   help="figures as PNG (kaleido and the local Chromium; default), HTML (MLflow only; plotly.js "
+                        "from its CDN) or none")
     for a in actions.choices.values():
         add_runs_dir(a)
     p.set_defaults(func=_runs)
@@ -54,6 +69,8 @@ def _runs(args):
 
     if args.action == "list":
         return _list(jobs.refresh(args.runs_dir), args.json)
+    if args.action == "export":
+        return _export(args)
     run = get_run(args.runs_dir, args.run)
     if args.action == "show":
         jobs.refresh(args.runs_dir)
@@ -65,6 +82,27 @@ def _runs(args):
     delete_run(run)
     print(f"deleted {run.id}")
     return 0
+
+
+def _export(args):
+    from ecgcore import export
+    from ecgcore.runs import list_runs, resolve_run
+
+    if not args.mlflow and not args.tensorboard:
+        raise ValueError("runs export needs --mlflow URI and/or --tensorboard DIR")
+    chosen = [resolve_run(r, args.runs_dir) for r in args.runs] if args.runs else list_runs(args.runs_dir)
+    run_list, skipped = export.exportable(chosen)
+    for run, why in skipped:
+        print(f"{run.id}: not exported ({why})")
+    if not run_list:
+        print("no finished run to export")
+        return 1 if args.runs else 0
+    if args.mlflow:
+        export.to_mlflow(run_list, args.mlflow, experiment=args.experiment or export.EXPERIMENT,
+                         figures=args.figures, artifact_location=args.artifacts)
+    if args.tensorboard:
+        export.to_tensorboard(run_list, args.tensorboard, figures="none" if args.figures == "html" else args.figures)
+    return 1 if skipped and args.runs else 0
 
 
 def _describe(run):

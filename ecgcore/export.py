@@ -1,0 +1,258 @@
+"""Runs leave the lab: each run's config, per-epoch metrics, test metrics, checkpoint and figures written to an
+MLflow tracking store or to TensorBoard event files, for researchers who keep their runs there.
+
+MLflow (`to_mlflow`): one MLflow run per ecgcore run in the experiment EXPERIMENT (created when absent), named
+like the dashboard names it and tagged `ecgcore.run_id`, with
+  params     the config, flattened to dotted keys (preprocess.fs, data.source, ...)
+  metrics    each epoch's metrics with step = epoch; the test metrics as test_<name> (per-class ones as
+             test_<metric>_<class>); n_train, n_val, n_test, best_epoch, epochs_run
+  artifacts  checkpoint/model.pt, run/ (config.json, summary.json, metrics.jsonl, log.txt) and figures/
+             (learning curves; predicted vs true, or the confusion matrix and ROC curves) as PNG (kaleido and
+             the local Chromium) or HTML
+  status     FINISHED, FAILED or KILLED, with the run's start and end times.
+Any tracking URI MLflow takes works; tests use a local `sqlite:///...` and `file:...` store, no server. A
+`file:` store is MLflow's legacy backend (MLflow 3 asks for MLFLOW_ALLOW_FILE_STORE, which is set for it here).
+TensorBoard (`to_tensorboard`): DIR/<run id>/ event files with the per-epoch scalars (step = epoch), the
+config and test metrics as hparams, the figures as images and the checkpoint's path as text (TensorBoard
+keeps no files). A run already exported (same ecgcore run id in the experiment, or its folder under DIR) is
+skipped, so exporting a runs folder again adds only the new runs. Queued and running runs are not exported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from ecgcore import runs as runlib
+
+EXPERIMENT = "ECG Transfer Lab"
+TAG = "ecgcore.run_id"
+FIGURE_FORMATS = ("png", "html", "none")
+STATUS = {"done": "FINISHED", "failed": "FAILED", "cancelled": "KILLED"}
+RUN_FILES = ("config.json", "summary.json", "metrics.jsonl", "log.txt")
+SUMMARY_COUNTS = ("n_train", "n_val", "n_test", "best_epoch", "epochs_run")
+
+
+def _number(value):
+    """`value` as a float when it is a plain number (bools and text are not metrics), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def flat_params(config):
+    """{dotted key: text} of a JobConfig: nested dicts flattened, lists as JSON."""
+    out = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[prefix] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+    walk("", config.to_dict())
+    return out
+
+
+def epoch_metrics(run):
+    """[(epoch, {name: value})] of a run's metrics.jsonl, numbers only ("epoch" is the step, not a metric)."""
+    out = []
+    for i, record in enumerate(run.metrics(), start=1):
+        step = int(record.get("epoch", i))
+        values = {k: _number(v) for k, v in record.items() if k != "epoch"}
+        out.append((step, {k: v for k, v in values.items() if v is not None}))
+    return out
+
+
+def test_metrics(summary):
+    """{name: value} of a summary: test_<metric> per scalar test metric, test_<metric>_<class> per class, and
+    the split sizes and epochs (SUMMARY_COUNTS)."""
+    summary = summary or {}
+    out = {}
+    for key, value in (summary.get("test") or {}).items():
+        if key == "per_class" and isinstance(value, dict):
+            for cls, scores in value.items():
+                for metric, v in (scores or {}).items():
+                    if _number(v) is not None:
+                        out[f"test_{metric}_{cls}"] = _number(v)
+        elif _number(value) is not None:
+            out[f"test_{key}"] = _number(value)
+    out.update({k: _number(summary[k]) for k in SUMMARY_COUNTS if _number(summary.get(k)) is not None})
+    return out
+
+
+def run_figures(run):
+    """{name: plotly Figure} of a run: its learning curves, then predicted vs true (pretraining) or the
+    confusion matrix (single-label) and ROC curves (fine-tuning)."""
+    import numpy as np
+
+    from ecgcore import plots
+    from ecgcore.labels import CLASS_NAMES, TARGETS
+
+    figures = {}
+    metrics = run.metrics()
+    if metrics:
+        figures["learning_curves"] = plots.learning_curves({run.id: metrics})
+    summary, pred = run.summary() or {}, run.predictions() or {}
+    test = summary.get("test") or {}
+    if run.config.task == "pretrain":
+        names = [t for t in summary.get("targets", []) if f"y_true_{t}" in pred]
+        if names:
+            figures["pred_vs_true"] = plots.pred_vs_true(np.stack([pred[f"y_true_{t}"] for t in names], 1),
+                                                         np.stack([pred[f"y_pred_{t}"] for t in names], 1),
+                                                         names, TARGETS)
+        return figures
+    names = summary.get("class_names") or list(CLASS_NAMES)
+    if run.config.label_mode == "single" and test.get("confusion_matrix"):
+        figures["confusion"] = plots.confusion(test["confusion_matrix"], names)
+    if len(pred.get("y_score", [])):
+        figures["roc_curves"] = plots.roc_curves(pred["y_true"], pred["y_score"], names)
+    return figures
+
+
+def _rendered(figures, fmt):
+    """{file name: bytes} of `figures` as PNG (one kaleido browser for all) or self-contained-but-for-plotly.js
+    HTML (plotly.js from its CDN: small files, viewing needs the internet)."""
+    if fmt == "none" or not figures:
+        return {}
+    if fmt == "png":
+        from ecgcore.plots import to_png
+
+        return {f"{name}.png": png for name, png in zip(figures, to_png(list(figures.values())))}
+    return {f"{name}.html": fig.to_html(include_plotlyjs="cdn", full_html=True).encode()
+            for name, fig in figures.items()}
+
+
+def _ms(iso):
+    """Milliseconds since the epoch of an ISO time from status.json (None stays None)."""
+    return int(datetime.fromisoformat(iso).timestamp() * 1000) if iso else None
+
+
+def exportable(run_list):
+    """(runs to export, [(run, why not)]): finished, healthy runs go; queued, running and damaged ones do not."""
+    keep, skipped = [], []
+    for run in run_list:
+        if run.problem:
+            skipped.append((run, f"damaged: {run.problem}"))
+        elif run.state in runlib.ACTIVE_STATES:
+            skipped.append((run, f"{run.state}: export it once it has finished"))
+        else:
+            keep.append(run)
+    return keep, skipped
+
+
+def run_name(run):
+    """The name an exported run goes by: its config name when it has one, else its id."""
+    return run.config.name or run.id
+
+
+def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_location=None, log=print):
+    """Write each run to the MLflow tracking store at `uri`; return {ecgcore run id: MLflow run id} of the runs
+    written (runs already in the experiment are skipped and said so).
+
+    artifact_location: where a new experiment keeps its files (default: a `sqlite:` store's folder +
+    /mlartifacts; other stores: MLflow's default).
+    """
+    if figures not in FIGURE_FORMATS:
+        raise ValueError(f"figures={figures!r} is invalid: choose one of {FIGURE_FORMATS}")
+    if uri.startswith("file:") or "://" not in uri and ":" not in uri:
+        # MLflow 3 keeps the file store in maintenance mode behind this switch; the user asked for one
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        if artifact_location is None and uri.startswith("sqlite:///"):
+            artifact_location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+        experiment_id = client.create_experiment(experiment, artifact_location=artifact_location)
+    else:
+        experiment_id = found.experiment_id
+    written = {}
+    for run in run_list:
+        done = client.search_runs([experiment_id], filter_string=f"tags.`{TAG}` = '{run.id}'", max_results=1)
+        if done:
+            log(f"{run.id}: already in {experiment!r} as MLflow run {done[0].info.run_id}, skipped")
+            continue
+        status = run.status()
+        start = _ms(status.get("started") or status.get("created"))
+        mlrun = client.create_run(experiment_id, start_time=start, run_name=run_name(run),
+                                  tags={TAG: run.id, "ecgcore.task": run.config.task, "ecgcore.state": status["state"]})
+        run_id = mlrun.info.run_id
+        params = [Param(k, v) for k, v in flat_params(run.config).items()]
+        metrics = [Metric(k, v, (start or 0) + step, step) for step, values in epoch_metrics(run)
+                   for k, v in values.items()]
+        end = _ms(status.get("finished")) or start or 0
+        metrics += [Metric(k, v, end, 0) for k, v in test_metrics(run.summary()).items()]
+        for i in range(0, len(params), 100):  # log_batch takes at most 100 params and 1000 metrics a call
+            client.log_batch(run_id, params=params[i:i + 100])
+        for i in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        if (run.path / "model.pt").is_file():
+            client.log_artifact(run_id, str(run.path / "model.pt"), artifact_path="checkpoint")
+        for name in RUN_FILES:
+            if (run.path / name).is_file():
+                client.log_artifact(run_id, str(run.path / name), artifact_path="run")
+        with tempfile.TemporaryDirectory(prefix="ecgcore-export-") as tmp:
+            for name, data in _rendered(run_figures(run), figures).items():
+                (Path(tmp) / name).write_bytes(data)
+                client.log_artifact(run_id, str(Path(tmp) / name), artifact_path="figures")
+        client.set_terminated(run_id, status=STATUS.get(status["state"], "FAILED"), end_time=end or None)
+        written[run.id] = run_id
+        log(f"{run.id}: MLflow run {run_id} in {experiment!r}")
+    return written
+
+
+def to_tensorboard(run_list, log_dir, figures="png", log=print):
+    """Write each run's event files to `log_dir`/<run id>/; return {ecgcore run id: folder} of the runs
+    written (a run whose folder already exists is skipped and said so)."""
+    if figures not in FIGURE_FORMATS:
+        raise ValueError(f"figures={figures!r} is invalid: choose one of {FIGURE_FORMATS}")
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from torch.utils.tensorboard import SummaryWriter
+
+    written = {}
+    for run in run_list:
+        folder = Path(log_dir) / run.id
+        if folder.exists():
+            log(f"{run.id}: {folder} exists, skipped")
+            continue
+        status = run.status()
+        start = _ms(status.get("started") or status.get("created"))
+        with SummaryWriter(log_dir=str(folder)) as writer:
+            last = 0
+            for step, values in epoch_metrics(run):
+                for k, v in values.items():
+                    writer.add_scalar(k, v, step, walltime=(start or 0) / 1000 + step if start else None)
+                last = step
+            hparams = {k: _hparam(v) for k, v in flat_params(run.config).items()}
+            writer.add_hparams(hparams, {k: v for k, v in test_metrics(run.summary()).items()
+                                         if math.isfinite(v)} or {"epochs_run": float(last)}, run_name=".")
+            writer.add_text("config", "```\n" + run.config.to_json() + "\n```", 0)
+            if (run.path / "model.pt").is_file():
+                writer.add_text("checkpoint", str((run.path / "model.pt").resolve()), 0)
+            png = "png" if figures == "png" else "none"  # TensorBoard shows images, not HTML
+            for name, data in _rendered(run_figures(run), png).items():
+                image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+                writer.add_image(f"figures/{Path(name).stem}", image, last, dataformats="HWC")
+        written[run.id] = folder
+        log(f"{run.id}: TensorBoard events in {folder}")
+    return written
+
+
+def _hparam(text):
+    """A flattened config value as TensorBoard's hparams take it: a number or bool where it is one, else text."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, (bool, int, float)) else text

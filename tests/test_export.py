@@ -1,0 +1,115 @@
+"""ecgcore.export and `runs export`: runs written to MLflow (read back with MLflow's own client) and TensorBoard
+(read back with tensorboard's EventAccumulator)."""
+
+import json
+
+import pytest
+import torch
+
+from ecgcore import export, jobs, runs
+from ecgcore.cli import main
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A done pretraining run, a done fine-tuning run from it, and a queued run, in one runs folder."""
+    from run_fixtures import tiny_config, tiny_dataset_npz
+
+    tmp = tmp_path_factory.mktemp("export")
+    npz = tiny_dataset_npz(tmp / "tiny.npz", n=30)
+    runs_dir = tmp / "runs"
+    pre = runs.create_run(tiny_config(npz, targets=["hr", "qrs"]), runs_dir, name="pre")
+    assert jobs.run_job(pre.path) == "done"
+    fine = runs.create_run(tiny_config(npz, task="finetune", strategy="freeze_first_block",
+                                       pretrained=[str(pre.path)]), runs_dir)
+    assert jobs.run_job(fine.path) == "done"
+    queued = runs.create_run(tiny_config(npz), runs_dir)
+    return runs_dir, pre, fine, queued
+
+
+def client_for(uri):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def test_export_to_sqlite_reads_back_with_mlflows_client(finished, tmp_path, capsys):
+    runs_dir, pre, fine, queued = finished
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["runs", "export", "--mlflow", uri, "--figures", "html", "--runs-dir", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"{queued.id}: not exported (queued: export it once it has finished)" in out
+    client = client_for(uri)
+    experiment = client.get_experiment_by_name(export.EXPERIMENT)
+    assert experiment.artifact_location == (tmp_path / "mlartifacts").as_uri()  # beside the store, not in cwd
+    found = {r.data.tags[export.TAG]: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(found) == {pre.id, fine.id}
+
+    mlpre = found[pre.id]
+    assert mlpre.info.run_name == "pre" and mlpre.info.status == "FINISHED"
+    assert mlpre.data.params["arch"] == "small_cnn" and mlpre.data.params["preprocess.normalize"] == "zscore"
+    assert json.loads(mlpre.data.params["targets"]) == ["hr", "qrs"]
+    assert mlpre.data.params["data.source"] == "npz"
+    history = client.get_metric_history(mlpre.info.run_id, "train_loss")
+    epochs = pre.metrics()
+    assert [m.step for m in history] == [e["epoch"] for e in epochs] == [1, 2]
+    assert [m.value for m in history] == pytest.approx([e["train_loss"] for e in epochs])
+    test = pre.summary()["test"]
+    assert mlpre.data.metrics["test_mae_hr"] == pytest.approx(test["mae_hr"])
+    assert mlpre.data.metrics["n_test"] == pre.summary()["n_test"]
+
+    mlfine = found[fine.id]
+    assert mlfine.data.params["strategy"] == "freeze_first_block"
+    assert json.loads(mlfine.data.params["pretrained"]) == [str(pre.path)]
+    assert mlfine.data.metrics["test_accuracy"] == pytest.approx(fine.summary()["test"]["accuracy"])
+    assert any(k.startswith("test_f1_") for k in mlfine.data.metrics)  # per-class scores
+    names = {a.path for a in client.list_artifacts(mlfine.info.run_id, "figures")}
+    assert names == {"figures/learning_curves.html", "figures/confusion.html", "figures/roc_curves.html"}
+    local = client.download_artifacts(mlfine.info.run_id, "checkpoint/model.pt", str(tmp_path / "dl"))
+    saved = torch.load(local, weights_only=True)
+    assert saved.keys() == torch.load(fine.path / "model.pt", weights_only=True).keys()
+    assert {a.path for a in client.list_artifacts(mlfine.info.run_id, "run")} >= {"run/config.json", "run/summary.json"}
+
+    # exporting again adds nothing: runs already in the experiment are skipped
+    assert main(["runs", "export", pre.id, "--mlflow", uri, "--figures", "none", "--runs-dir", str(runs_dir)]) == 0
+    assert "already in 'ECG Transfer Lab'" in capsys.readouterr().out
+    assert len(client.search_runs([experiment.experiment_id])) == 2
+
+
+def test_export_one_run_to_a_file_store_under_its_own_experiment(finished, tmp_path):
+    _, pre, _, _ = finished
+    uri = (tmp_path / "mlruns").as_uri()
+    written = export.to_mlflow([pre], uri, experiment="mine", figures="none", log=lambda _: None)
+    run = client_for(uri).get_run(written[pre.id])
+    assert run.data.tags[export.TAG] == pre.id and run.data.metrics["test_mae_qrs"] == pytest.approx(
+        pre.summary()["test"]["mae_qrs"])
+
+
+def test_export_to_tensorboard_reads_back_with_event_accumulator(finished, tmp_path, capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs_dir, pre, fine, _ = finished
+    log_dir = tmp_path / "tb"
+    assert main(["runs", "export", pre.id, str(fine.path), "--tensorboard", str(log_dir),
+                 "--runs-dir", str(runs_dir)]) == 0
+    events = EventAccumulator(str(log_dir / pre.id), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert [s.step for s in events.Scalars("val_loss")] == [e["epoch"] for e in pre.metrics()] == [1, 2]
+    assert [s.value for s in events.Scalars("val_loss")] == pytest.approx([e["val_loss"] for e in pre.metrics()])
+    assert events.Scalars("test_mae_hr")[0].value == pytest.approx(pre.summary()["test"]["mae_hr"])
+    assert set(tags["images"]) == {"figures/learning_curves", "figures/pred_vs_true"}  # PNGs by kaleido
+    assert {"config/text_summary", "checkpoint/text_summary"} <= set(tags["tensors"])
+    assert (log_dir / fine.id).is_dir()
+    assert main(["runs", "export", pre.id, "--tensorboard", str(log_dir), "--runs-dir", str(runs_dir)]) == 0
+    assert "exists, skipped" in capsys.readouterr().out
+
+
+def test_export_needs_a_destination_and_names_what_it_will_not_export(finished, tmp_path, capsys):
+    runs_dir, _, _, queued = finished
+    assert main(["runs", "export", "--runs-dir", str(runs_dir)]) == 2
+    assert "needs --mlflow URI and/or --tensorboard DIR" in capsys.readouterr().err
+    assert main(["runs", "export", queued.id, "--tensorboard", str(tmp_path / "tb"), "--runs-dir", str(runs_dir)]) == 1
+    assert f"{queued.id}: not exported (queued" in capsys.readouterr().out
+    assert main(["runs", "export", "nope", "--tensorboard", str(tmp_path / "tb"), "--runs-dir", str(runs_dir)]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
