@@ -1,10 +1,19 @@
 """The data-set container shared by every source (synthetic engines, PTB-XL, measured labels).
 
-A data set is signals + labels + the config that made them. It saves to one `.npz` whose arrays are plain
-(no pickles): `signals` (N, C, L) float32, one float32 array per target (`hr`, `pr`, `qrs`, `qt`, ... NaN
-where a record has no value), optional `label` (N,) int64 single-label class index (-1: none),
-optional `multilabel` (N, K) uint8, optional `fold` (N,) int64 (PTB-XL's strat_fold), optional
-`record_id` (N,) str, plus `fs`, `lead_names`, `class_names`, `target_names` and `config` (JSON text).
+A data set is signals + labels + the config that made them. Its per-record arrays are plain (no pickles):
+`signals` (N, C, L) float32, one float32 array per target (`hr`, `pr`, `qrs`, `qt`, ... NaN where a record
+has no value), optional `label` (N,) int64 single-label class index (-1: none), optional `multilabel` (N, K)
+uint8, optional `fold` (N,) int64 (PTB-XL's strat_fold), optional `record_id` (N,) str.
+
+On disk a data set is a folder (the format of the cache, and of `save(PATH)` for a PATH not ending in .npz):
+  signals.npy   the signals, read back memory-mapped (np.load(mmap_mode="r")): a set larger than memory loads
+                at once and pages in only the records a batch reads
+  records.npz   the small per-record arrays above
+  dataset.json  fs, lead_names, class_names, target_names, n and config; written last, so a folder without
+                it is an unfinished write, never taken for a data set
+`Writer` fills such a folder chunk by chunk, so building a set never holds it whole in memory. The older
+single-file format, one `.npz` holding every array plus `fs`, `lead_names`, `class_names`, `target_names` and
+`config` (JSON text), is still read and written (`save("x.npz")`); it loads whole into memory.
 
 `config` is the data spec that rebuilds the set (ecgcore.data.sources.load_dataset(config)) plus an optional
 "report" dict of what the source measured while building it (e.g. records kept and dropped); load_dataset
@@ -13,7 +22,12 @@ ignores "report".
 
 from __future__ import annotations
 
+import io
 import json
+import mmap
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +35,10 @@ import numpy as np
 
 from ecgcore.files import atomic_write
 from ecgcore.labels import CLASS_NAMES, TARGETS
+
+SIGNALS_FILE, RECORDS_FILE, META_FILE = "signals.npy", "records.npz", "dataset.json"
+FORMAT = 1  # dataset.json's "format": bump when the folder's layout changes
+COPY_CHUNK = 1024  # records copied at once when a memory-mapped set is saved elsewhere
 
 
 @dataclass
@@ -37,7 +55,7 @@ class DataSet:
     config: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.signals = np.asarray(self.signals, dtype=np.float32)
+        self.signals = np.asanyarray(self.signals, dtype=np.float32)  # any: a memory map stays one
         if self.signals.ndim != 3:
             raise ValueError(f"signals must be (N, leads, samples), got shape {self.signals.shape}")
         n, c, _ = self.signals.shape
@@ -76,9 +94,43 @@ class DataSet:
         )
 
     def save(self, path):
-        """Write to `path` (.npz) atomically: a crash mid-write never leaves a half file behind."""
+        """Write to `path` whole or not at all: a folder (see the module docstring), or one file if `path`
+        ends in .npz. An existing folder at `path` is replaced only once the new one is complete."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".npz":
+            return self._save_npz(path)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            self.write_folder(tmp)
+            replace_folder(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    def write_folder(self, folder):
+        """Write the data set's files into the existing, empty `folder` (dataset.json last)."""
+        folder = Path(folder)
+        source = getattr(self, "_signals_file", None)
+        if source is not None and source[1] is self.signals:
+            _link_or_copy(source[0], folder / SIGNALS_FILE)  # a loaded set saved elsewhere: no second copy
+        else:
+            out = np.lib.format.open_memmap(folder / SIGNALS_FILE, "w+", np.float32, self.signals.shape)
+            for i in range(0, len(self), COPY_CHUNK):  # a memory-mapped set is read a chunk at a time
+                out[i:i + COPY_CHUNK] = self.signals[i:i + COPY_CHUNK]
+            out.flush()
+            del out
+        self._write_records(folder, len(self))
+
+    def _write_records(self, folder, n):
+        folder = Path(folder)
+        with open(folder / RECORDS_FILE, "wb") as f:
+            np.savez(f, **self._per_record_arrays())
+        meta = {"format": FORMAT, "n": int(n), "fs": float(self.fs), "lead_names": list(self.lead_names),
+                "class_names": list(self.class_names), "target_names": list(self.targets), "config": self.config}
+        (folder / META_FILE).write_text(json.dumps(meta))
+
+    def _save_npz(self, path):
         arrays = {
             "signals": self.signals, "fs": np.float64(self.fs),
             "lead_names": np.array(self.lead_names), "class_names": np.array(self.class_names),
@@ -94,7 +146,10 @@ class DataSet:
 
     @classmethod
     def load(cls, path):
+        """A data set folder (signals memory-mapped) or .npz file (read whole); ValueError when unreadable."""
         path = Path(path)
+        if path.is_dir():
+            return cls._load_folder(path)
         if not path.is_file():
             raise FileNotFoundError(f"data set file not found: {path}")
         try:
@@ -110,3 +165,111 @@ class DataSet:
                 )
         except (KeyError, ValueError, OSError) as e:
             raise ValueError(f"{path} is not a readable ecgcore data set: {e}") from e
+
+    @classmethod
+    def _load_folder(cls, folder):
+        if not (folder / META_FILE).is_file():
+            raise ValueError(f"{folder} is not a finished ecgcore data set: it has no {META_FILE}")
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+            signals = np.load(folder / SIGNALS_FILE, mmap_mode="r", allow_pickle=False)
+            if len(signals) != meta["n"]:
+                raise ValueError(f"{SIGNALS_FILE} holds {len(signals)} records, {META_FILE} says {meta['n']}")
+            with np.load(folder / RECORDS_FILE, allow_pickle=False) as z:
+                opt = lambda k: z[k] if k in z else None  # noqa: E731
+                dataset = cls(
+                    signals=signals, fs=meta["fs"], lead_names=meta["lead_names"],
+                    targets={t: z[t] for t in meta["target_names"]}, label=opt("label"),
+                    multilabel=opt("multilabel"), class_names=meta["class_names"], fold=opt("fold"),
+                    record_id=opt("record_id"), config=meta["config"],
+                )
+        except (KeyError, TypeError, ValueError, OSError) as e:
+            raise ValueError(f"{folder} is not a readable ecgcore data set: {e}") from e
+        dataset._signals_file = (folder / SIGNALS_FILE, dataset.signals)  # what save() may link, not copy
+        return dataset
+
+
+def release(signals):
+    """Drop the pages of a memory-mapped `signals` that reads touched from this process's resident memory (they
+    stay in the page cache for the next read): otherwise an epoch over a set larger than memory would count
+    the whole file towards the process's RSS. A no-op for arrays in memory."""
+    mapped = getattr(signals, "_mmap", None)  # np.memmap's mmap object (shared by its views)
+    if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
+
+
+class Writer:
+    """Fills a data set folder record by record: `write` blocks of signals, then `finish` with the labels.
+
+    The signals go straight into a memory-mapped signals.npy of `n` records, so no more than one block is ever
+    in memory; `finish` shortens it to the records actually kept (sources drop bad records) and writes the
+    per-record arrays and dataset.json. resume=True reopens the signals an interrupted build left in `folder`
+    (same shape), so it can go on where it stopped.
+    """
+
+    def __init__(self, folder, n, channels, length, resume=False):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        file = self.folder / SIGNALS_FILE
+        shape = (int(n), int(channels), int(length))
+        if resume and file.is_file():
+            self.signals = np.load(file, mmap_mode="r+")
+            if self.signals.shape != shape or self.signals.dtype != np.float32:
+                raise ValueError(f"{file} holds {self.signals.shape} {self.signals.dtype}, not {shape} float32: "
+                                 "not the build this one resumes")
+        else:
+            self.signals = np.lib.format.open_memmap(file, "w+", np.float32, shape)
+
+    def write(self, start, block):
+        self.signals[start:start + len(block)] = block
+
+    def flush(self):
+        """Make what was written so far durable (before recording how far a resumable build got)."""
+        self.signals.flush()
+
+    def finish(self, n, **fields):
+        """Keep the first `n` records and write the DataSet `fields` besides the signals (fs, lead_names,
+        targets, label, ..., config); returns the folder."""
+        self.flush()
+        full = self.signals.shape
+        del self.signals
+        if n < full[0]:
+            _shorten_npy(self.folder / SIGNALS_FILE, (int(n), *full[1:]))
+        stub = np.zeros((int(n), full[1], 0), np.float32)  # the per-record arrays are checked against n
+        DataSet(signals=stub, **fields)._write_records(self.folder, n)
+        return self.folder
+
+
+def _shorten_npy(file, shape):
+    """Cut a float32 .npy down to its first shape[0] records in place: rewrite the header (numpy pads it so the
+    shape can change in place), then truncate the file."""
+    with open(file, "r+b") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        offset = f.tell()
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        if len(header.getvalue()) != offset:
+            raise ValueError(f"{file}: its header cannot be rewritten in place")
+        f.seek(0)
+        f.write(header.getvalue())
+        f.truncate(offset + int(np.prod(shape)) * 4)
+
+
+def replace_folder(new, path):
+    """Move the finished folder `new` to `path`, replacing what was there only after the move."""
+    path = Path(path)
+    if path.exists():
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+        os.replace(path, old / "x")
+        os.replace(new, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, path)
+
+
+def _link_or_copy(source, dest):
+    try:
+        os.link(source, dest)  # read-only data: a hard link shares the bytes
+    except OSError:
+        shutil.copyfile(source, dest)

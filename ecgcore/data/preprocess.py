@@ -12,6 +12,7 @@ import numpy as np
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from ecgcore import leads as leadlib
+from ecgcore.data.dataset import release
 
 CHUNK = 1024  # records filtered at once: bounds the float64 working copies scipy makes
 
@@ -22,23 +23,37 @@ def preprocess(signals, fs, lead_names, cfg):
     Order: lead selection, band-pass at the original rate (it doubles as the anti-alias filter), resampling,
     per-record per-lead scaling. Returns float32.
     """
-    signals = np.asarray(signals)
+    signals = np.asanyarray(signals)  # a memory-mapped set is read a chunk at a time, never whole
     if signals.ndim != 3:
         raise ValueError(f"signals must be (N, leads, samples), got shape {signals.shape}")
-    bad = ~np.isfinite(signals).all(axis=(1, 2))
-    if bad.any():
-        raise ValueError(f"signals contain NaN or inf in {int(bad.sum())} record(s), first at index "
-                         f"{int(np.argmax(bad))}: clean or drop them before preprocessing")
     if cfg.normalize not in ("zscore", "minmax", "none"):
         raise ValueError(f"preprocess.normalize={cfg.normalize!r} is invalid: must be zscore, minmax or none")
     if cfg.fs is not None and cfg.fs <= 0:
         raise ValueError(f"preprocess.fs={cfg.fs} is invalid: must be > 0 (or None to keep the rate)")
-    signals, lead_names = leadlib.select(signals, lead_names, cfg.leads)
     fs = float(fs)
     sos = _bandpass(cfg, fs) if cfg.bandpass else None
-    out = [_process_chunk(signals[i:i + CHUNK], fs, sos, cfg) for i in range(0, len(signals), CHUNK)]
-    signals = np.concatenate(out) if out else np.zeros((0, len(lead_names), 0), np.float32)
-    return signals, float(cfg.fs or fs), tuple(lead_names)
+    out, names = [], leadlib.select(signals[:0], lead_names, cfg.leads)[1]
+    for i in range(0, len(signals), CHUNK):
+        chunk = np.asarray(signals[i:i + CHUNK])
+        bad = ~np.isfinite(chunk).all(axis=(1, 2))
+        if bad.any():
+            raise ValueError(f"signals contain NaN or inf in {int(bad.sum())} record(s) of records {i}-"
+                             f"{i + len(chunk) - 1}, first at index {i + int(np.argmax(bad))}: clean or drop them "
+                             "before preprocessing")
+        out.append(_process_chunk(leadlib.select(chunk, lead_names, cfg.leads)[0], fs, sos, cfg))
+        release(signals)
+    signals = np.concatenate(out) if out else np.zeros((0, len(names), 0), np.float32)
+    return signals, float(cfg.fs or fs), tuple(names)
+
+
+def output_shape(shape, fs, cfg):
+    """(leads, samples) that preprocess(cfg) makes of records of `shape` (N, C, L) at `fs` Hz."""
+    leads = len(leadlib.LEAD_SETS.get(cfg.leads, cfg.leads)) if isinstance(cfg.leads, str) else len(cfg.leads)
+    length = shape[-1]
+    if cfg.fs and cfg.fs != fs:
+        ratio = Fraction(cfg.fs / float(fs)).limit_denominator(1000)
+        length = -(-length * ratio.numerator // ratio.denominator)  # resample_poly's ceil(L * up / down)
+    return leads, int(length)
 
 
 def _bandpass(cfg, fs):
