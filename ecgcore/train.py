@@ -21,9 +21,10 @@ from torch import nn
 
 from ecgcore import metrics, transfer
 from ecgcore.config import JobConfig
-from ecgcore.data import splits
+from ecgcore.data import batches, splits
 from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess
+from ecgcore.data.stream import CALIBRATION, StreamedSynthetic, SyntheticStream, is_stream
 from ecgcore.files import atomic_write
 from ecgcore.leads import LEAD_SETS
 from ecgcore.models import build_model
@@ -50,22 +51,36 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     _seed_everything(config.seed)
     device = resolve_device(config.device)
     notes = []
-    dataset, y, strata, output_names = _load(config, dataset, notes)
-    parts, train_idx = _split(config, dataset, strata, notes)
-    model, frozen = _build(config, dataset.signals.shape[1], y[train_idx], output_names, notes)
+    dataset, y, strata, output_names, lazy, stream = _load(config, dataset, notes)
+    if stream is None:
+        parts, train_idx = _split(config, dataset, strata, notes)
+        y_train = y[train_idx]
+    else:  # fresh records every batch; validation and test are the stream's fixed holdout (`dataset`)
+        parts, train_idx, y_train = stream.parts, np.arange(stream.stream.n), stream.calibration_targets()
+        notes += parts.notes
+    n_leads = len(LEAD_SETS[config.preprocess.leads]) if lazy or stream else dataset.signals.shape[1]
+    model, frozen = _build(config, n_leads, y_train, output_names, notes)
     model.to(device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # few fixed shapes: autotuning pays off at once
 
     # --- the loop
-    X = torch.from_numpy(dataset.signals).to(device)
     Y = torch.from_numpy(y).to(device)
-    if config.task == "pretrain":
-        Y = (Y - model.target_mean) / model.target_std
+    standardise = (lambda t: (t - model.target_mean) / model.target_std) if config.task == "pretrain" else \
+        (lambda t: t)
+    Y = standardise(Y)
+    # The batches: tensors on the device, or read from disk (`lazy`) by a DataLoader (ecgcore.data.batches)
+    if lazy is None:
+        data = batches.InMemory(dataset.signals, Y, device)
+    else:
+        data = batches.Streamed(lazy[0], lazy[1], config.preprocess, Y, device, seed=config.seed)
+        notes.append(f"data streamed from disk: the preprocessed set ({lazy[2] / 2**30:.1f} GiB) exceeds the "
+                     f"memory budget ({batches.memory_budget() / 2**30:.1f} GiB, ${batches.BUDGET_ENV})")
+    train_data = data if stream is None else stream.source(config, model, standardise, device)
     loss_fn = _loss_fn(config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-    train_t = torch.from_numpy(train_idx).to(device)
+    train_t = torch.from_numpy(train_idx)
     n_train = len(train_idx)
     # A last batch of one record breaks batch norm; drop it (it returns next epoch, the order is shuffled).
     n_batches = max(1, n_train // config.batch_size if n_train % config.batch_size == 1
@@ -81,17 +96,16 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
         model.train()
         for module in frozen:  # frozen layers keep their batch-norm statistics too
             module.eval()
-        order = train_t[torch.randperm(n_train, generator=generator).to(device)]
+        order = train_t[torch.randperm(n_train, generator=generator)]
         total = torch.zeros((), device=device)
-        for b in range(n_batches):
+        for b, (xb, yb) in enumerate(train_data.epoch(order, config.batch_size, n_batches, epoch)):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"cancelled in epoch {epoch}, batch {b}")
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            loss = loss_fn(model(X[idx]), Y[idx])
+            loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.detach() * len(idx)
+            total += loss.detach() * len(xb)
             if on_batch is not None:
                 # Reading a loss back waits for the GPU; on CUDA do it at most every READ_EVERY_S and
                 # report the latest value read, so the loop never stalls the device for a progress line.
@@ -101,7 +115,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
         record = {"epoch": epoch, "train_loss": total.item() / min(n_train, n_batches * config.batch_size),
                   "lr": optimizer.param_groups[0]["lr"]}
         scheduler.step()
-        val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
+        val = _evaluate(config, model, data, y, parts.val, output_names, loss_fn)
         record["val_loss"] = val.get("loss")
         record.update({f"val_{k}": v for k, v in val.items()  # scalar metrics only, not counts
                        if k != "loss" and k.split("_")[0] != "n" and not isinstance(v, (dict, list))})
@@ -122,7 +136,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     model.load_state_dict(best)
     model.eval()
 
-    summary, predictions = _score(config, model, dataset, X, Y, y, parts, output_names, loss_fn)
+    summary, predictions = _score(config, model, dataset, data, y, parts, output_names, loss_fn)
     summary.update(n_train=n_train, best_epoch=best_epoch, epochs_run=len(history), device=str(device),
                    notes=notes, skipped_records=len(dataset.config.get("skipped") or []))
     return FitResult(model=model, history=history, summary=summary, predictions=predictions)
@@ -166,23 +180,27 @@ def load_model(run_dir):
     return model.eval(), config
 
 
-def load_preprocessed(spec, pre):
+def load_preprocessed(spec, pre, raw=None):
     """The data set `spec` describes (ecgcore.data.sources), preprocessed with `pre`. The last
     DATA_CACHE_SIZE results stay in memory, so a job process that trains a sweep's cells one after another
     loads and filters their data set once (shared: never modify it); a file the spec names is part of the key
-    by its size and mtime."""
+    by its size and mtime. raw: the set `spec` describes when the caller has loaded it already."""
     from ecgcore.data.sources import load_dataset
 
-    files = {k: _file_stamp(v) for k, v in spec.items() if isinstance(v, str) and Path(v).is_file()}
-    key = config_key({"spec": spec, "preprocess": asdict(pre), "files": files})
+    key = _data_key(spec, pre)
     if key in _data_cache:
         _data_cache.move_to_end(key)
         return _data_cache[key]
-    dataset = _preprocessed(load_dataset(spec), pre)
+    dataset = _preprocessed(load_dataset(spec) if raw is None else raw, pre)
     _data_cache[key] = dataset
     while len(_data_cache) > DATA_CACHE_SIZE:
         _data_cache.popitem(last=False)
     return dataset
+
+
+def _data_key(spec, pre):
+    files = {k: _file_stamp(v) for k, v in spec.items() if isinstance(v, str) and Path(v).is_file()}
+    return config_key({"spec": spec, "preprocess": asdict(pre), "files": files})
 
 
 DATA_CACHE_SIZE = 2  # a pretraining and a fine-tuning set
@@ -202,13 +220,30 @@ def _preprocessed(dataset, pre):
 # --- pieces of fit ---------------------------------------------------------------------------------------
 
 def _load(config, dataset, notes):
-    """(dataset, y, strata, output_names): the preprocessed data set (None: config.data or the task's default)
-    and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped."""
-    if dataset is None:
-        from ecgcore.data.sources import default_data
-        dataset = load_preprocessed(config.data or default_data(config.task), config.preprocess)
-    else:
-        dataset = _preprocessed(dataset, config.preprocess)
+    """(dataset, y, strata, output_names, lazy, stream): the data set (None: config.data or the task's default)
+    and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped.
+    When the preprocessed set fits batches.memory_budget(), `dataset` is it, preprocessed, and lazy is None;
+    otherwise lazy is (the raw set, memory-mapped; the rows of its records kept; the preprocessed size) and
+    `dataset` holds their labels only. For a synthetic stream spec, `dataset` is the stream's fixed holdout
+    and `stream` a StreamSetup (else None)."""
+    from ecgcore.data.sources import default_data, load_dataset
+
+    spec = config.data or default_data(config.task)
+    pre, setup, lazy, from_spec = config.preprocess, None, None, dataset is None
+    if from_spec and is_stream(spec):
+        setup = StreamSetup(SyntheticStream(spec, config.val_size, config.test_size), config)
+        dataset, from_spec = setup.holdout, False
+    elif from_spec:
+        if _data_key(spec, pre) in _data_cache:  # preprocessed by an earlier fit in this process
+            dataset, from_spec = load_preprocessed(spec, pre), None
+        else:
+            dataset = load_dataset(spec)  # a cached or saved folder opens memory-mapped: nothing read yet
+    if from_spec is not None:  # not preprocessed yet
+        size = batches.preprocessed_bytes(dataset, pre)
+        if size > batches.memory_budget():
+            lazy = (dataset, None, size)
+        else:
+            dataset = load_preprocessed(spec, pre, dataset) if from_spec else _preprocessed(dataset, pre)
     skipped = dataset.config.get("skipped") or []  # bad records the source skipped (PTB-XL: unreadable, bad fold)
     if skipped:
         notes.append(f"{len(skipped)} bad record(s) skipped while reading the data set, first: "
@@ -216,8 +251,31 @@ def _load(config, dataset, notes):
     y, keep, strata, output_names = _labels(config, dataset)
     if not keep.all():
         notes.append(f"{int((~keep).sum())} of {len(keep)} records have no usable label and were dropped")
-    dataset, y, strata = dataset.subset(np.flatnonzero(keep)), y[keep], None if strata is None else strata[keep]
-    return dataset, y, strata, output_names
+    rows = np.flatnonzero(keep)
+    y, strata = y[keep], None if strata is None else strata[keep]
+    if lazy is None:
+        dataset = dataset.subset(rows) if not keep.all() else dataset
+    else:  # the labels of the kept records; their signals stay on disk, read by row
+        lazy = (lazy[0], rows, size)
+        dataset = replace(dataset, signals=np.zeros((len(dataset), 0, 0), np.float32), lead_names=()).subset(rows)
+    return dataset, y, strata, output_names, lazy, setup
+
+
+class StreamSetup:
+    """A synthetic stream ready for fit: its holdout (validation + test records) and its training batches."""
+
+    def __init__(self, stream, config):
+        self.stream, self.config = stream, config
+        self.holdout, self.parts = stream.holdout()
+
+    def label_of(self, records):
+        return _labels(self.config, records)[0]
+
+    def calibration_targets(self):
+        return self.label_of(self.stream.records(0, 0, min(CALIBRATION, self.stream.n)))
+
+    def source(self, config, model, standardise, device):
+        return StreamedSynthetic(self.stream, config.preprocess, self.label_of, standardise, device)
 
 
 def _split(config, dataset, strata, notes):
@@ -248,14 +306,14 @@ def _build(config, n_leads, y_train, output_names, notes):
     return model, frozen
 
 
-def _score(config, model, dataset, X, Y, y, parts, output_names, loss_fn):
+def _score(config, model, dataset, data, y, parts, output_names, loss_fn):
     """(summary, predictions) of the trained model: test and validation metrics, the test split's outputs."""
-    test = _evaluate(config, model, X, Y, y, parts.test, output_names, loss_fn, keep_outputs=True)
+    test = _evaluate(config, model, data, y, parts.test, output_names, loss_fn, keep_outputs=True)
     outputs = test.pop("outputs", None)
     if config.task == "finetune" and test.get("macro_auroc") is not None:  # bootstrap over the test records
         ci = metrics.macro_auroc_interval(y[parts.test], outputs, config.label_mode == "multi", seed=config.seed)
         test.update(macro_auroc_lo=ci["low"], macro_auroc_hi=ci["high"])
-    val = _evaluate(config, model, X, Y, y, parts.val, output_names, loss_fn)
+    val = _evaluate(config, model, data, y, parts.val, output_names, loss_fn)
     summary = {
         "task": config.task, "test": test, "val": val, "n_val": len(parts.val), "n_test": len(parts.test),
         "selection_metric": _selection_metric(config, parts),
@@ -300,19 +358,14 @@ def _loss_fn(config):
     return nn.CrossEntropyLoss() if config.label_mode == "single" else nn.BCEWithLogitsLoss()
 
 
-@torch.no_grad()
-def _outputs(model, X, index):
-    model.eval()
-    return torch.cat([model(X[index[i:i + EVAL_BATCH]]) for i in range(0, len(index), EVAL_BATCH)])
-
-
-def _evaluate(config, model, X, Y, y, index, output_names, loss_fn, keep_outputs=False):
-    """Loss and metrics on the records at `index` ({} when there are none)."""
+def _evaluate(config, model, data, y, index, output_names, loss_fn, keep_outputs=False):
+    """Loss and metrics on the records at `index` of `data` (a batch source; {} when there are none)."""
     if not len(index):
         return {}
-    index_t = torch.from_numpy(np.asarray(index)).to(X.device)
-    raw = _outputs(model, X, index_t)
-    out = {"loss": loss_fn(raw, Y[index_t]).item()}
+    model.eval()
+    with torch.no_grad():
+        raw = data.outputs(model, index)
+    out = {"loss": loss_fn(raw, data.targets(index)).item()}
     if config.task == "pretrain":
         scores = model.destandardise(raw).cpu().numpy()
         out.update(metrics.regression_metrics(y[index], scores, output_names))

@@ -1,0 +1,134 @@
+"""Where the fit loop's batches come from: tensors on the device, or a DataLoader streaming from disk or the stream.
+
+Both paths hand the loop the same (inputs, standardised targets) batches in the same order, so a run gives the
+same numbers whichever it takes (tests/test_batches.py):
+- InMemory: the preprocessed set lives on the device as one tensor and a batch is one index into it. Fast, and
+  chosen whenever the preprocessed set fits `memory_budget()`.
+- Streamed: the records stay in their memory-mapped file; a torch DataLoader reads each batch's records and
+  preprocesses them in worker processes while the model trains (pinned memory on CUDA). Memory holds a few
+  batches, whatever the set's size.
+- StreamedSynthetic (ecgcore.data.stream): fresh synthetic records for every batch, made in the workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from ecgcore.data.dataset import release
+from ecgcore.data.preprocess import output_shape, preprocess
+
+BUDGET_ENV = "ECGCORE_MEMORY_BUDGET"
+WORKERS_ENV = "ECGCORE_LOADER_WORKERS"
+EVAL_BATCH = 256
+UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_budget():
+    """Bytes of preprocessed signals the in-memory path may hold: `$ECGCORE_MEMORY_BUDGET` (bytes, or with a
+    K/M/G suffix: "6G"; 0 always streams), else a quarter of the machine's memory (the rest is for the
+    model, its activations, the raw set while it is preprocessed, and everything else the machine runs)."""
+    value = os.environ.get(BUDGET_ENV, "").strip().upper().removesuffix("B")
+    if not value:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    number, unit = (value[:-1], value[-1]) if value[-1] in UNITS else (value, "")
+    try:
+        budget = float(number) * UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{BUDGET_ENV}={os.environ[BUDGET_ENV]!r} is invalid: give bytes, e.g. 6000000000 or "
+                         "6G (0 always streams from disk)") from None
+    if budget < 0:
+        raise ValueError(f"{BUDGET_ENV}={os.environ[BUDGET_ENV]!r} is invalid: must be >= 0")
+    return int(budget)
+
+
+def preprocessed_bytes(dataset, pre):
+    """The size of `dataset`'s signals once preprocessed with `pre` (float32), without preprocessing them."""
+    leads, length = output_shape(dataset.signals.shape, dataset.fs, pre)
+    return len(dataset) * leads * length * 4
+
+
+def loader_workers():
+    """DataLoader worker processes: `$ECGCORE_LOADER_WORKERS`, else one per spare core (1 to 4): the main
+    process trains while they read and preprocess (or make) the next batches."""
+    value = os.environ.get(WORKERS_ENV)
+    if value:
+        if not value.isdigit():
+            raise ValueError(f"{WORKERS_ENV}={value!r} is invalid: must be an integer >= 0")
+        return int(value)
+    return max(1, min(4, len(os.sched_getaffinity(0)) - 1))
+
+
+class InMemory:
+    """The preprocessed signals `signals` (N, C, L) and standardised targets `Y` as tensors on `device`."""
+
+    def __init__(self, signals, Y, device):
+        self.X, self.Y = torch.from_numpy(np.asarray(signals)).to(device), Y
+        self.n_leads = self.X.shape[1]
+
+    def epoch(self, order, batch_size, n_batches, epoch):
+        """(inputs, targets) of the records at `order` (a CPU permutation of record positions), in batches."""
+        order = order.to(self.X.device)
+        for b in range(n_batches):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            yield self.X[idx], self.Y[idx]
+
+    def outputs(self, model, index):
+        index = torch.as_tensor(np.asarray(index)).to(self.X.device)
+        return torch.cat([model(self.X[index[i:i + EVAL_BATCH]]) for i in range(0, len(index), EVAL_BATCH)])
+
+    def targets(self, index):
+        return self.Y[torch.as_tensor(np.asarray(index)).to(self.Y.device)]
+
+
+class Records(torch.utils.data.Dataset):
+    """A DataLoader's view of a data set on disk: item = an array of record positions, value = those records
+    read (rows[positions] of the file) and preprocessed, as one float32 tensor."""
+
+    def __init__(self, dataset, rows, pre):
+        self.signals, self.fs, self.lead_names = dataset.signals, dataset.fs, dataset.lead_names
+        self.rows, self.pre = np.asarray(rows), pre
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, positions):
+        rows = self.rows[np.asarray(positions)]
+        raw = np.asarray(self.signals[rows])  # a copy of just these records
+        release(self.signals)
+        return torch.from_numpy(preprocess(raw, self.fs, self.lead_names, self.pre)[0])
+
+
+class Streamed:
+    """Batches read from `dataset` (its signals memory-mapped, raw) at `rows` and preprocessed with `pre` per
+    batch in `workers` DataLoader processes; `Y` (standardised targets of `rows`) stays on `device`."""
+
+    def __init__(self, dataset, rows, pre, Y, device, workers=None, seed=0):
+        self.records, self.Y, self.device = Records(dataset, rows, pre), Y, device
+        self.n_leads = output_shape(dataset.signals.shape, dataset.fs, pre)[0]
+        self.workers = loader_workers() if workers is None else workers
+        self.seed = seed
+
+    def _load(self, batches):
+        """A DataLoader over `batches` (lists of positions), in that order. Its own generator, so loading
+        never draws from torch's global RNG (dropout): both paths train alike."""
+        return torch.utils.data.DataLoader(
+            self.records, batch_size=None, sampler=batches, num_workers=self.workers,
+            pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(self.seed),
+            prefetch_factor=2 if self.workers else None)
+
+    def epoch(self, order, batch_size, n_batches, epoch):
+        order = order.numpy()
+        batches = [order[b * batch_size:(b + 1) * batch_size] for b in range(n_batches)]
+        for positions, x in zip(batches, self._load(batches)):
+            yield x.to(self.device, non_blocking=True), self.targets(positions)
+
+    def outputs(self, model, index):
+        index = np.asarray(index)
+        chunks = [index[i:i + EVAL_BATCH] for i in range(0, len(index), EVAL_BATCH)]
+        return torch.cat([model(x.to(self.device, non_blocking=True)) for x in self._load(chunks)])
+
+    def targets(self, index):
+        return self.Y[torch.as_tensor(np.asarray(index)).to(self.Y.device)]

@@ -1,0 +1,116 @@
+"""The synthetic stream: fresh parametric records for every batch, so pretraining never sees one ECG twice.
+
+Spec: {"source": "synthetic", "stream": true, "n": N, ...} with make_dataset's options (fs, duration, seed,
+classes, noise, ranges; engine "parametric"), plus "n_val" / "n_test". N records make one epoch. The records
+of batch b in epoch e are drawn with the seed (seed, e, b): no disk, reproducible, and no two batches alike.
+Validation and test stay fixed records: one cached synthetic data set (n_val + n_test records, default each
+the run's val_size / test_size share of N, at most HOLDOUT_MAX) drawn with a seed no batch uses. Target
+standardisation is fitted on CALIBRATION records of "epoch 0", which training never reaches (train.fit).
+Generation runs in DataLoader workers while the model trains (bench/scale.py measures that it keeps up).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecgcore.data.batches import loader_workers
+from ecgcore.data.preprocess import output_shape, preprocess
+from ecgcore.data.splits import Split
+
+HOLDOUT_MAX = 2000  # fixed validation (and test) records at most: enough for stable metrics
+CALIBRATION = 1024  # records whose targets fit the standardisation
+STREAM_OPTIONS = ("n", "fs", "duration", "seed", "classes", "noise", "ranges", "engine")
+
+
+def is_stream(spec):
+    return isinstance(spec, dict) and spec.get("source") == "synthetic" and bool(spec.get("stream"))
+
+
+def _seed(*entropy):
+    """One 63-bit seed from several whole numbers (numpy's SeedSequence mixes them)."""
+    return int(np.random.SeedSequence([int(e) for e in entropy]).generate_state(1, np.uint64)[0] >> 1)
+
+
+class SyntheticStream:
+    """A stream spec (see the module docstring) resolved: records per epoch, batches of records, the holdout."""
+
+    def __init__(self, spec, val_size=0.15, test_size=0.15):
+        unknown = sorted(set(spec) - {"source", "stream", "n_val", "n_test", "report", *STREAM_OPTIONS})
+        if unknown:
+            raise ValueError(f"synthetic stream: unknown option(s) {unknown}; known: "
+                             f"{sorted([*STREAM_OPTIONS, 'n_val', 'n_test'])}")
+        if spec.get("engine", "parametric") != "parametric":
+            raise ValueError(f"synthetic stream: engine={spec['engine']!r}; the stream draws from the "
+                             "parametric engine only")
+        self.n = int(spec.get("n", 1000))
+        if self.n < 2:
+            raise ValueError(f"synthetic stream: n={spec.get('n')!r} must be >= 2 records per epoch")
+        self.options = {"fs": float(spec.get("fs", 100)), "duration": float(spec.get("duration", 10.0)),
+                        "classes": spec.get("classes"), "noise": bool(spec.get("noise", True)),
+                        "ranges": spec.get("ranges")}
+        self.seed = int(spec.get("seed", 0))
+        self.n_val = int(spec["n_val"] if spec.get("n_val") is not None else min(HOLDOUT_MAX, round(val_size * self.n)))
+        self.n_test = int(spec["n_test"] if spec.get("n_test") is not None
+                          else min(HOLDOUT_MAX, round(test_size * self.n)))
+        if self.n_val < 0 or self.n_test < 1:
+            raise ValueError(f"synthetic stream: n_val={self.n_val}, n_test={self.n_test}: need n_val >= 0, n_test >= 1")
+
+    def records(self, epoch, batch, size):
+        """A DataSet of `size` fresh records: batch `batch` of epoch `epoch`."""
+        from ecgcore.data.dataset import DataSet
+        from ecgcore.leads import LEADS
+        from ecgcore.synth import CLASS_NAMES, sample_params, synthesize
+
+        seed = _seed(self.seed, epoch, batch)
+        o = self.options
+        params, label = sample_params(size, classes=o["classes"], seed=seed, ranges=o["ranges"])
+        made = synthesize(params, n=size, fs=o["fs"], duration=o["duration"], seed=seed, noise=o["noise"])
+        return DataSet(signals=made.signals, fs=o["fs"], lead_names=LEADS, targets=made.labels, label=label,
+                       class_names=CLASS_NAMES)
+
+    def holdout(self):
+        """The fixed validation + test records (cached on disk like any synthetic data set) and their Split."""
+        from ecgcore.synth import make_dataset
+
+        dataset = make_dataset(n=self.n_val + self.n_test, seed=_seed(self.seed, 2**32), **self.options)
+        index = np.arange(len(dataset))
+        return dataset, Split(train=index[:0], val=index[:self.n_val], test=index[self.n_val:],
+                              notes=[f"synthetic stream: {self.n} fresh records per epoch; validation "
+                                     f"{self.n_val} and test {self.n_test} fixed records"])
+
+
+class StreamedSynthetic:
+    """The stream's training batches for the fit loop: item (epoch, batch) made, preprocessed with `pre` and
+    labelled with `label_of(DataSet) -> y` in DataLoader workers; `standardise` maps y to the loss's scale."""
+
+    def __init__(self, stream, pre, label_of, standardise, device, workers=None):
+        self.stream, self.pre, self.label_of, self.standardise = stream, pre, label_of, standardise
+        self.device = device
+        self.workers = loader_workers() if workers is None else workers
+        self.n_leads = output_shape((1, 12, 1), 100, pre)[0]
+
+    def epoch(self, order, batch_size, n_batches, epoch):
+        """The epoch's n_batches batches (`order` is unused: every record is new anyway)."""
+        sizes = [min(batch_size, self.stream.n - b * batch_size) for b in range(n_batches)]
+        items = _Batches(self.stream, self.pre, self.label_of, epoch, sizes)
+        loader = torch.utils.data.DataLoader(
+            items, batch_size=None, shuffle=False, num_workers=self.workers,
+            pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(self.stream.seed),
+            prefetch_factor=4 if self.workers else None)
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=True), self.standardise(y.to(self.device, non_blocking=True))
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __init__(self, stream, pre, label_of, epoch, sizes):
+        self.stream, self.pre, self.label_of, self.epoch = stream, pre, label_of, epoch
+        self.sizes = sizes
+
+    def __len__(self):
+        return len(self.sizes)
+
+    def __getitem__(self, b):
+        records = self.stream.records(self.epoch, b, self.sizes[b])
+        x = preprocess(records.signals, records.fs, records.lead_names, self.pre)[0]
+        return torch.from_numpy(x), torch.from_numpy(self.label_of(records))
