@@ -15,8 +15,13 @@ import numpy as np
 import torch
 
 from ecgcore.data.batches import loader_workers
+from ecgcore.data.dataset import DataSet
 from ecgcore.data.preprocess import output_shape, preprocess
 from ecgcore.data.splits import Split
+from ecgcore.data.synthetic import make_dataset
+from ecgcore.labels import CLASS_NAMES
+from ecgcore.leads import LEADS
+from ecgcore.synth import sample_params, synthesize
 
 HOLDOUT_MAX = 2000  # fixed validation (and test) records at most: enough for stable metrics
 CALIBRATION = 1024  # records whose targets fit the standardisation
@@ -58,10 +63,6 @@ class SyntheticStream:
 
     def records(self, epoch, batch, size):
         """A DataSet of `size` fresh records: batch `batch` of epoch `epoch`."""
-        from ecgcore.data.dataset import DataSet
-        from ecgcore.leads import LEADS
-        from ecgcore.synth import CLASS_NAMES, sample_params, synthesize
-
         seed = _seed(self.seed, epoch, batch)
         o = self.options
         params, label = sample_params(size, classes=o["classes"], seed=seed, ranges=o["ranges"])
@@ -71,8 +72,6 @@ class SyntheticStream:
 
     def holdout(self):
         """The fixed validation + test records (cached on disk like any synthetic data set) and their Split."""
-        from ecgcore.synth import make_dataset
-
         dataset = make_dataset(n=self.n_val + self.n_test, seed=_seed(self.seed, 2**32), **self.options)
         index = np.arange(len(dataset))
         return dataset, Split(train=index[:0], val=index[:self.n_val], test=index[self.n_val:],
