@@ -37,7 +37,8 @@ def test_classification_set_is_balanced_and_labelled():
 
 def test_same_config_is_built_once_and_gives_the_same_bytes(monkeypatch):
     first = make_dataset(n=6, fs=100, seed=11)
-    files = sorted(cache_dir().glob("synthetic-*.npz"))
+    files = sorted(f for entry in cache_dir().glob("synthetic-*") for f in entry.iterdir())
+    assert files  # the entry's signals.npy, records.npz and dataset.json
     digests = {p: _digest(p) for p in files}
 
     def refuse(*args, **kwargs):
