@@ -19,16 +19,19 @@ st.image(str(Path(__file__).parent / "assets" / "pipeline.svg"), width="stretch"
 
 st.subheader("Run the demo")
 st.caption(
-    "Starts the default pipeline as background jobs: a small synthetic data set, a short pretraining, "
-    "then fine-tuning from scratch and with transfer. Every page fills in within minutes on a laptop CPU."
+    "Starts the default pipeline as background jobs on a hard simulated task (subtle, overlapping classes in "
+    "realistic noise): a short pretraining, fine-tuning from scratch and with transfer, and a small "
+    "data-efficiency sweep (3 labelled fractions x scratch, transfer and its random-init control x 3 seeds). "
+    "Every page fills in within minutes on a laptop CPU."
 )
 if st.button("Run the demo", type="primary"):
     try:
-        started = demo.run_demo(ui.runs_dir())
+        started, demo_sweep = demo.run_demo(ui.runs_dir())
     except (ValueError, OSError) as e:
         st.error(f"Could not start the demo: {e}")
     else:
-        st.success("Started runs " + ", ".join(f"`{r.id}`" for r in started) + ". Watch them on the Runs page.")
+        st.success("Started runs " + ", ".join(f"`{r.id}`" for r in started) + f" and sweep `{demo_sweep.id}` "
+                   f"({len(demo_sweep.cells())} runs). Watch them on the Runs and Data efficiency pages.")
 
 
 @st.fragment(run_every=2)

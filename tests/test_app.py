@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ecgcore import demo, jobs, runs
+from ecgcore import demo, jobs, runs, sweep
 
 
 @pytest.fixture
@@ -26,9 +26,17 @@ def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):
     at = AppTest.from_file("../app.py", default_timeout=30).run()
     at.button[0].click().run()
     assert not at.exception and not at.error
-    made = runs.list_runs(runs_dir)
+    (demo_sweep,) = sweep.list_sweeps(runs_dir)
+    cells = {c["run_id"] for c in demo_sweep.cells()}
+    made = [r for r in runs.list_runs(runs_dir) if r.id not in cells]
     assert [r.config.name for r in made] == ["demo pretrain", "demo scratch", "demo transfer"]
     pre, scratch, transfer = made
+    # the sweep that fills the Data efficiency page: scratch, transfer from the demo's pretraining, its control
+    config = demo_sweep.config
+    assert [a.name for a in config.arms][::2] == ["scratch", "random init, first block frozen"]
+    assert config.arms[1].pretrained == [str(pre.path.resolve())] and config.controls()
+    assert len(cells) == len(demo.SWEEP_FRACTIONS) * 3 * len(demo.SWEEP_SEEDS) and demo_sweep.id in at.success[0].value
+    assert config.base.data == scratch.config.data and config.base.data["difficulty"] == "hard"
     assert transfer.config.strategy == "freeze_first_block"
     assert transfer.config.pretrained == [str(pre.path.resolve())]
     assert scratch.config.strategy == "scratch" and scratch.config.data == transfer.config.data

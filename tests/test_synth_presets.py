@@ -118,3 +118,19 @@ def test_mi_has_pathological_q_waves_in_its_territory(batch):
         territory = max(TERRITORY, key=lambda g: params[f"q_{g}"][i])
         leads = [LEADS.index(name) for name in TERRITORY[territory]]
         assert np.any((q_width_ms[i, leads] >= 30) & (q_depth[i, leads] >= 0.1)), (territory, q_width_ms[i, leads])
+
+
+def test_the_hard_family_is_subtler_and_overlaps_the_normal_ranges():
+    from ecgcore.synth.presets import HARD_PRESETS, HARD_RANGES
+
+    params, label = sample_params(500, classes="all", seed=0, difficulty="hard")  # every draw is in range
+    assert tuple(HARD_PRESETS) == CLASS_NAMES and np.bincount(label).tolist() == [100] * 5
+    cd = HARD_PRESETS["CD"]
+    assert cd["first_degree_av_block"]["pr"][0] < HARD_RANGES["pr"][1]  # a borderline PR is either class
+    assert cd["right_bundle_branch_block"]["qrs"][0] < HARD_RANGES["qrs"][1]
+    assert HARD_PRESETS["MI"]["inferior"]["q_inferior"][0] < PRESETS["MI"]["inferior"]["q_inferior"][0]
+    assert HARD_RANGES["emg_mv"][1] > NORMAL_RANGES["emg_mv"][1]  # noisier recordings
+    easy, _ = sample_params(500, classes="all", seed=0)
+    assert not np.array_equal(easy["q_inferior"], params["q_inferior"])
+    with pytest.raises(ValueError, match="difficulty='nope'"):
+        sample_params(3, difficulty="nope")

@@ -36,13 +36,14 @@ GAN_LABELS = "measured: neurokit2 prominence delineation of lead II at 500 Hz, m
 
 
 def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="parametric", noise=True,
-                 ranges=None, progress=None):
+                 ranges=None, difficulty="easy", progress=None):
     """A labelled synthetic DataSet, from the disk cache when this config was made before.
 
     classes: None (every record from the normal ranges), "all", "NORM,MI" or a list of CLASS_NAMES: a
     balanced classification set with `label` = index into CLASS_NAMES. engine: "parametric" (fast, every
     option) or "ecgsyn" (neurokit2's ECGSYN, slow; normal records only). ranges: {param: (lo, hi) | value |
-    [choices]} overriding the normal ranges. progress: optional callable given the share done, 0-1 (not part of
+    [choices]} overriding the normal ranges. difficulty: "easy" (clear caricatures of each class) or "hard"
+    (subtle, overlapping classes in ambulatory noise: ecgcore.synth.presets.HARD_PRESETS). progress: optional callable given the share done, 0-1 (not part of
     the config). The DataSet's config is these arguments plus "source": "synthetic".
     """
     if engine not in ENGINES:
@@ -51,12 +52,12 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="pa
     if engine == "ecgsyn" and classes is not None:
         raise ValueError("engine 'ecgsyn' draws normal records only; classes need engine 'parametric'")
     config = {"source": "synthetic", "n": int(n), "fs": float(fs), "duration": float(duration), "seed": int(seed),
-              "classes": classes, "engine": engine, "noise": bool(noise),
+              "classes": classes, "engine": engine, "noise": bool(noise), "difficulty": difficulty,
               "ranges": {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in (ranges or {}).items()}
               or None}
 
     def build():
-        params, label = sample_params(n, classes=classes, seed=seed, ranges=ranges)
+        params, label = sample_params(n, classes=classes, seed=seed, ranges=ranges, difficulty=difficulty)
         if engine == "ecgsyn":
             signals, labels = synthesize_ecgsyn(params, fs, duration, seed=seed, noise=noise, progress=progress)
         else:

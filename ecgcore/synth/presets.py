@@ -84,17 +84,66 @@ def _draw(name, spec, size, rng):
     return rng.uniform(spec[0], spec[1], size=size)
 
 
-def sample_params(n, classes=None, seed=0, ranges=None):
+# The hard task (difficulty "hard"): the same five classes as caricatures no longer, for a demo whose labels
+# matter. Every defining feature is subtler (a 0.1-0.4 mV Q, 0.04-0.14 mV of ST depression, an incomplete-to-
+# complete bundle branch block of 110-145 ms, borderline PR and QTc), the normal ranges widen to meet them
+# (a normal record may carry a small q, ST or T change, a QRS up to 118 ms, a QTc up to 465 ms), and the noise
+# is that of an ambulatory recording (baseline wander to 0.4 mV, EMG to 0.08 mV). The ranges of neighbouring
+# classes overlap, so no single measurement separates them: tests/test_synthetic.py holds scratch training
+# below the difficulty bounds the demo needs.
+HARD_RANGES = {
+    **NORMAL_RANGES, "hr": (50.0, 110.0), "pr": (120.0, 210.0), "qrs": (70.0, 118.0), "qt": (370.0, 465.0),
+    "r_amp": (0.7, 2.0), "t_amp": (0.15, 0.5),
+    **{f"st_{g}": (-0.05, 0.05) for g in GROUPS},
+    **{f"t_{g}": (0.6, 1.2) for g in GROUPS},
+    **{f"q_{g}": (0.0, 0.12) for g in GROUPS},
+    **{f"qw_{g}": (20.0, 40.0) for g in GROUPS},
+    "baseline_mv": (0.05, 0.4), "powerline_mv": (0.0, 0.05), "emg_mv": (0.01, 0.08),
+}
+
+
+def _subtle_mi(group):
+    return {f"q_{group}": (0.1, 0.4), f"qw_{group}": (30.0, 50.0), f"st_{group}": (-0.02, 0.15),
+            f"t_{group}": (-0.4, 0.9)}
+
+
+HARD_PRESETS = {
+    "NORM": {"normal": {}},
+    "MI": {"inferior": _subtle_mi("inferior"), "anterior": _subtle_mi("anterior"), "lateral": _subtle_mi("lateral")},
+    "STTC": {
+        "st_depression": {"st_inferior": (-0.14, -0.04), "st_lateral": (-0.14, -0.04), "t_inferior": (0.3, 0.9),
+                          "t_lateral": (0.3, 0.9)},
+        "t_inversion": {"t_anterior": (-0.6, 0.3), "t_lateral": (-0.6, 0.3)},
+        "long_qt": {"qt": (450.0, 510.0)},
+    },
+    "CD": {
+        "first_degree_av_block": {"pr": (200.0, 260.0)},
+        "right_bundle_branch_block": {"bundle_branch": ["right"], "qrs": (110.0, 135.0)},
+        "left_bundle_branch_block": {"bundle_branch": ["left"], "qrs": (115.0, 145.0)},
+    },
+    "HYP": {"lvh_strain": {"r_amp": (1.7, 2.8), "axis": (-30.0, 40.0), "qrs": (90.0, 118.0),
+                           "st_lateral": (-0.1, 0.0), "t_lateral": (0.0, 0.8)}},
+}
+assert tuple(HARD_PRESETS) == tuple(PRESETS)
+# difficulty -> (the ranges every record starts from, the class presets drawn on top)
+DIFFICULTIES = {"easy": (NORMAL_RANGES, PRESETS), "hard": (HARD_RANGES, HARD_PRESETS)}
+
+
+def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy"):
     """Draw parameters for `n` records: (params {name: (n,) array}, class index (n,) or None).
 
     Without classes every record draws from NORMAL_RANGES (updated by `ranges`, {name: (lo, hi) | value |
     [choices]}), so its labels vary from record to record. With classes (names, "NORM,MI" or "all") the
     records are split as evenly as possible between them, in random order, each drawing a variant of its
     class's preset on top; the class index refers to CLASS_NAMES. QTs too short for the QRS are lengthened.
+    difficulty: "easy" (NORMAL_RANGES and PRESETS, clear caricatures) or "hard" (HARD_RANGES and HARD_PRESETS).
     """
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty={difficulty!r} is unknown; choose one of {tuple(DIFFICULTIES)}")
+    normal, presets = DIFFICULTIES[difficulty]
     classes = resolve_classes(classes)
     rng = np.random.default_rng(seed)
-    base = dict(NORMAL_RANGES)
+    base = dict(normal)
     unknown = sorted(set(ranges or {}) - set(PARAMS))
     if unknown:
         raise ValueError(f"ranges names unknown parameter(s) {unknown}; known: {list(PARAMS)}")
@@ -104,7 +153,7 @@ def sample_params(n, classes=None, seed=0, ranges=None):
     if classes is not None:
         label = np.array([CLASS_NAMES.index(c) for c in classes])[rng.permutation(np.arange(n) % len(classes))]
         for c in classes:
-            variants = list(PRESETS[c].values())
+            variants = list(presets[c].values())
             which = rng.integers(len(variants), size=n)
             for v, overrides in enumerate(variants):
                 rows = np.flatnonzero((label == CLASS_NAMES.index(c)) & (which == v))
