@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import demo, runs
+from ecgcore import demo, runs, sweep
 
 st.set_page_config(page_title="ECG Transfer Lab", page_icon="🫀", layout="wide")
 st.title("ECG Transfer Lab")
@@ -39,16 +39,25 @@ def runs_in_progress():
     st.subheader("Runs in progress")
     try:
         active = [(r, r.status()) for r in runs.list_runs(ui.runs_dir())]
+        sweeps = sweep.list_sweeps(ui.runs_dir())
     except (ValueError, OSError) as e:
         st.error(f"Cannot read the runs folder {ui.runs_dir()}: {e}")
         return
-    active = [(r, s) for r, s in active if s.get("state") in ui.ACTIVE]
-    if not active:
+    # a sweep's cells show as one bar for the sweep, not one each
+    cells = {c["run_id"] for s in sweeps for c in s.record()["cells"] if c["run_id"]}
+    active = [(r, s) for r, s in active if s.get("state") in ui.ACTIVE and r.id not in cells]
+    busy = [(s, s.progress()) for s in sweeps]
+    busy = [(s, counts) for s, counts in busy if not sweep.settled(counts)]
+    if not active and not busy:
         st.write("No run is in progress.")
         return
     for run, status in active:
         label = f"{run.id} · {run.config.task} · {status['state']}"
         st.progress(float(status.get("progress") or 0.0), text=f"{label} · {status.get('message') or ''}")
+    for s, counts in busy:
+        total = sum(counts.values())
+        st.progress(counts["done"] / total, text=f"sweep {s.id} · {counts['done']} of {total} runs done (Data "
+                    "efficiency page)")
 
 
 runs_in_progress()

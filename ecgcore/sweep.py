@@ -214,7 +214,7 @@ class Sweep:
 
     def finished(self):
         """No cell is queued or running (failed, cancelled and missing cells wait for `advance`)."""
-        return _settled(self.progress())
+        return settled(self.progress())
 
     def cancel(self):
         """Cancel every queued or running cell (a later `advance` resubmits them)."""
@@ -230,7 +230,7 @@ class Sweep:
             progress = self.progress()
             if on_progress:
                 on_progress(progress)
-            if _settled(progress):  # not self.finished(): that would read every cell's status again
+            if settled(progress):  # not self.finished(): that would read every cell's status again
                 return progress
             if timeout_s is not None and time.monotonic() - start > timeout_s:
                 raise TimeoutError(f"sweep {self.id} not finished after {timeout_s} s: {progress}")
@@ -251,7 +251,7 @@ class Sweep:
         return pd.DataFrame(rows)
 
 
-def _settled(progress):
+def settled(progress):
     """Whether a `Sweep.progress` count has no queued or running cell."""
     return not (progress["queued"] or progress["running"])
 

@@ -41,8 +41,10 @@ def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):
     assert transfer.config.pretrained == [str(pre.path.resolve())]
     assert scratch.config.strategy == "scratch" and scratch.config.data == transfer.config.data
     assert all(r.id in at.success[0].value for r in made)
-    # the runs in progress show on the home page (at least the pretraining, which the others wait for)
-    assert 1 <= len(at.get("progress")) <= 3
+    # the runs in progress show on the home page (at least the pretraining, which the others wait for), the
+    # sweep as one bar
+    assert 2 <= len(at.get("progress")) <= 4
+    assert any(f"sweep {demo_sweep.id}" in p.proto.text for p in at.get("progress"))
 
 
 def test_demo_configs_are_small_and_valid():
