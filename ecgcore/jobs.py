@@ -8,6 +8,10 @@ fewer than `max_jobs()` run. A fine-tuning run waits in the queue until its pret
 A job process that finishes its run claims the next queued run in the same step and trains it too (a sweep's
 cells then pay python + torch start-up and data loading once per worker, not once per run); it exits when
 the queue has nothing for it. Each run keeps its own log.txt, heartbeat and cancel flag.
+
+That is the local executor (LocalExecutor). With `$ECGCORE_EXECUTOR=ray` (ecgcore.executors) the same queue
+step hands each startable run to Ray instead (ecgcore.ray_executor): no cap here, a fine-tuning is handed over
+at once and Ray starts it after its pretraining; the Ray task runs the same `run_job`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgcore.executors import get_executor
 from ecgcore.files import now, write_bytes, write_json
 from ecgcore.procs import is_process, spawn
 from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, \
@@ -66,39 +71,94 @@ def start_queued(runs_dir=None):
 
 
 def _fill_slots(runs_dir, claim=False):
-    """The queue's step, under the runs directory's lock: (runs started in new processes, run claimed for
+    """The queue's step, under the runs directory's lock: (runs started by the executor, run claimed for
     this process or None). With `claim`, the first run that may start is this process's next run."""
+    executor = get_executor()
     started, claimed = [], None
-    runs = list_runs(runs_dir)
+    active = [(run, status) for run in list_runs(runs_dir) if (status := run.status())["state"] in ACTIVE_STATES]
+    held = _held(executor, active)
     running = 0
-    for run in runs:
-        status = run.status()
-        if status["state"] == "running":
-            if _alive(run, status):
-                running += 1
-            else:
-                _kill(status.get("pid"), run)  # a hung job (stale heartbeat) must not come back
-                run.update_status(state="failed", finished=now(), message="interrupted",
-                                  error="interrupted: the job's process died or stopped responding")
-    cap = max_jobs()
-    for run in runs:
-        if running >= cap:
+    for run, status in active:
+        if status["state"] != "running":
+            continue
+        if run in held:
+            running += 1
+        else:
+            _executor_of(status, executor).stop(run, status)  # a hung job (stale heartbeat) must not come back
+            run.update_status(state="failed", finished=now(), message="interrupted",
+                              error="interrupted: the job's process died or stopped responding")
+    cap = executor.slots()  # None: the executor (Ray) decides how many run at once
+    for run, _ in active:
+        if cap is not None and running >= cap:
             break
-        if run.state != "queued":
+        if run in held or run.state != "queued":
             continue
         blocker = _waiting_for(run)
-        if blocker is None:
+        if blocker is None or (blocker == "" and executor.holds_dependents):
             if claim and claimed is None:
                 run.update_status(state="running", pid=os.getpid(), started=now(), message="loading data")
                 claimed = run
             else:
-                _launch(run)
+                executor.start(run)
                 started.append(run)
             running += 1
         elif blocker:
             run.update_status(state="failed", finished=now(), message="pretrained run unusable",
                               error=blocker)
     return started, claimed
+
+
+def _executor_of(status, current):
+    """The executor that took a run (its status' `executor`; a running run without one is a local job);
+    a queued run nobody took yet belongs to the lab's current executor."""
+    name = status.get("executor") or ("local" if status["state"] == "running" else current.name)
+    return current if name == current.name else get_executor(name)
+
+
+def _held(current, active):
+    """The active runs (a list of (run, status)) that their executor holds: a running run whose job lives,
+    a queued run it has been handed (Ray holds it until it can start). Each is asked of its own executor."""
+    groups = {}
+    for run, status in active:
+        executor = _executor_of(status, current)
+        groups.setdefault(executor.name, (executor, []))[1].append((run, status))
+    return set().union(*(executor.watch(group) for executor, group in groups.values()))
+
+
+class LocalExecutor:
+    """Jobs as detached processes on this machine (see the module docstring); the lock file caps how many."""
+
+    name = "local"
+    holds_dependents = False  # a fine-tuning waits in the queue until its pretrained runs are done
+
+    def slots(self):
+        return max_jobs()
+
+    def watch(self, active):
+        return {run for run, status in active if status["state"] == "running" and _alive(run, status)}
+
+    def start(self, run):
+        _launch(run)
+
+    def stop(self, run, status, grace_s=0.0):
+        """Kill the job's process group: SIGKILL at once, or SIGTERM first when given `grace_s`."""
+        pid = status.get("pid")
+        if grace_s:
+            _kill(pid, run, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while _is_job(pid, run) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        _kill(pid, run)
+
+    def resources(self):
+        return {"executor": self.name, "cpus": os.cpu_count() or 1, "gpus": _local_gpus(), "nodes": 1,
+                "address": None, "note": f"{max_jobs()} job(s) at once"}
+
+
+def _local_gpus():
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def _waiting_for(run):
@@ -116,13 +176,16 @@ def _waiting_for(run):
 def _launch(run):
     """Start the job's detached process and record its pid (called under the runs directory's lock)."""
     proc = spawn(["run-job", str(run.path.resolve())], run.path / "log.txt")
-    run.update_status(state="running", pid=proc.pid, started=now(), message="starting")
+    run.update_status(state="running", executor="local", pid=proc.pid, started=now(), message="starting")
 
 
 def _alive(run, status):
     """Whether the job filling `run` still lives: its pid is that job and its heartbeat is fresh."""
-    if not _is_job(status.get("pid"), run):
-        return False
+    return _is_job(status.get("pid"), run) and fresh(run, status)
+
+
+def fresh(run, status):
+    """Whether `run`'s heartbeat is fresh (before its first beat: whether it is still in its start-up time)."""
     beat = _age(run.path / "heartbeat")
     if beat is None:  # the job has not started its heartbeat yet: allow it the start-up time
         started = status.get("started")
@@ -160,19 +223,16 @@ def cancel(run):
         status = run.status()
         if status["state"] == "queued":
             run.update_status(state="cancelled", finished=now(), message="cancelled before it started")
+            if status.get("executor"):  # handed to an executor that holds it until it can start (Ray)
+                _executor_of(status, get_executor()).stop(run, status)
     if status["state"] == "running":
         (run.path / "cancel").touch()
         deadline = time.monotonic() + CANCEL_GRACE_S
         while run.state == "running" and time.monotonic() < deadline:
             time.sleep(0.05)
         if run.state == "running":
-            pid = status.get("pid")
-            _kill(pid, run, signal.SIGTERM)
             run.update_status(state="cancelled", finished=now(), message="cancelled (stopped by signal)")
-            deadline = time.monotonic() + 0.4
-            while _is_job(pid, run) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            _kill(pid, run)
+            _executor_of(status, get_executor()).stop(run, status, grace_s=0.4)
     start_queued(run.runs_dir)
     return run.status()
 

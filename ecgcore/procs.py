@@ -15,12 +15,16 @@ def spawn(args, log_path):
     """Start `python -m ecgcore ARGS` as a detached process (its own session: it survives the caller, and
     killpg stops just it) with stdout/stderr appended to `log_path`; returns the Popen."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # the process imports ecgcore from the same place as this one, installed or not
-    package_root = str(Path(ecgcore.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root(), env.get("PYTHONPATH")) if p)
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "ecgcore", *args], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def package_root():
+    """The folder ecgcore is imported from (a checkout or site-packages): a process started elsewhere (a job,
+    a Ray worker) imports it from there too, installed or not."""
+    return str(Path(ecgcore.__file__).resolve().parent.parent)
 
 
 def is_process(pid, *markers):

@@ -6,7 +6,10 @@ Each module in COMMANDS has `register(subparsers)` that adds its parser and sets
 
 import argparse
 import importlib
+import os
 import sys
+
+from ecgcore.executors import EXECUTOR_ENV, NAMES
 
 COMMANDS = ["synth", "train", "runs", "data", "sweep", "explain"]
 
@@ -16,6 +19,9 @@ def build_parser():
         prog="python -m ecgcore",
         description="ECG Transfer Lab core: synthesize ECGs, pretrain regressors, fine-tune classifiers.",
     )
+    parser.add_argument("--executor", choices=NAMES,
+                        help="where runs execute: local processes (default) or a Ray cluster at $RAY_ADDRESS "
+                             f"(else 'auto'); sets ${EXECUTOR_ENV} for this command")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"ecgcore.cli.{name}").register(sub)
@@ -24,6 +30,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.executor:  # the environment, so the jobs this command starts use it too
+        os.environ[EXECUTOR_ENV] = args.executor
     try:
         return args.func(args) or 0
     except (ValueError, FileNotFoundError, FileExistsError) as e:

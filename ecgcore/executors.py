@@ -1,0 +1,60 @@
+"""Where runs execute: one setting for the whole lab, `$ECGCORE_EXECUTOR` (or `python -m ecgcore --executor`).
+
+  local  (default) each job is a detached process on this machine, at most `jobs.max_jobs()` at once
+         (ecgcore.jobs.LocalExecutor); no daemon, no cluster.
+  ray    each run is a Ray task on the cluster at `$RAY_ADDRESS` (Ray's own convention; unset: "auto", the
+         cluster `ray start --head` started on this machine); Ray decides how many run at once
+         (ecgcore.ray_executor.RayExecutor).
+
+The queue (ecgcore.jobs) and the job code that fills a run folder are the same for both: an executor only
+starts, watches and stops runs. A run records in its status which executor took it, so it is watched and
+stopped by that one even when the setting changes later.
+"""
+
+from __future__ import annotations
+
+import os
+
+EXECUTOR_ENV = "ECGCORE_EXECUTOR"
+NAMES = ("local", "ray")
+
+
+def executor_name():
+    """The lab's executor: `$ECGCORE_EXECUTOR` when set, else "local"; ValueError for anything else."""
+    name = os.environ.get(EXECUTOR_ENV) or "local"
+    if name not in NAMES:
+        raise ValueError(f"{EXECUTOR_ENV}={name!r} is invalid: must be one of {', '.join(NAMES)}")
+    return name
+
+
+def get_executor(name=None):
+    """The executor called `name` (default: the lab's setting)."""
+    name = name or executor_name()
+    if name == "ray":
+        from ecgcore.ray_executor import RayExecutor  # ray is imported only when it is asked for
+
+        return RayExecutor()
+    if name == "local":
+        from ecgcore.jobs import LocalExecutor
+
+        return LocalExecutor()
+    raise ValueError(f"unknown executor {name!r}: must be one of {', '.join(NAMES)}")
+
+
+def describe():
+    """What the Runs page shows: {"executor", "cpus", "gpus", "nodes", "address", "error", "text"}, where
+    the counts are the cluster's (Ray) or this machine's (local) and `error` says why Ray cannot be reached."""
+    try:
+        info = get_executor().resources()
+    except (ValueError, ConnectionError, RuntimeError) as e:
+        info = {"executor": os.environ.get(EXECUTOR_ENV), "cpus": None, "gpus": None, "nodes": None,
+                "address": None, "error": str(e)}
+    info.setdefault("error", None)
+    if info["error"]:
+        info["text"] = f"Executor: {info['executor']} — unavailable: {info['error']}"
+    else:
+        where = f" at {info['address']}" if info.get("address") else ""
+        nodes = info["nodes"]
+        info["text"] = (f"Executor: {info['executor']}{where} · {info['cpus']:g} CPUs, {info['gpus']:g} GPUs, "
+                        f"{nodes} node{'s' if nodes != 1 else ''}" + (f" · {info['note']}" if info.get("note") else ""))
+    return info
