@@ -172,7 +172,7 @@ def run_task(path, env, *pretrained_ended):
     with _output_to(run.path / "log.txt"):
         try:
             return jobs.run_job(path)
-        except ValueError as e:  # cancelled while it waited for a worker, or taken by another process
+        except (ValueError, FileNotFoundError) as e:  # cancelled or deleted while it waited, or taken
             print(f"not started: {e}", flush=True)
             return str(e)
 

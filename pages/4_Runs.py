@@ -6,12 +6,14 @@ import pandas as pd
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import plots, runs
+from ecgcore import executors, plots, runs
 from ecgcore.cli.runs import HEADLINE as CLASSIFICATION_HEADLINE
 from ecgcore.labels import TARGETS
 
 st.set_page_config(page_title="Runs · ECG Transfer Lab", layout="wide")
 st.title("Runs")
+executor = executors.describe()  # which executor runs the jobs, with its cluster's CPUs, GPUs and nodes
+(st.warning if executor["error"] else st.caption)(executor["text"])
 
 HEADLINE = (*CLASSIFICATION_HEADLINE, *(f"mae_{t}" for t in TARGETS))  # the CLI's headline, MAE per target
 

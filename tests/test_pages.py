@@ -1,6 +1,7 @@
 """AppTest of every page: renders with the defaults, main widgets change what is shown, jobs create runs."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -299,6 +300,7 @@ def test_runs_page_lists_filters_and_compares(runs_dir):
     b = finished_run(runs_dir, task="pretrain", name="beta", lr=0.01)
     at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
     assert not at.exception
+    assert at.caption[0].value.startswith(f"Executor: local · {os.cpu_count()} CPUs, ")  # executors.describe
     assert set(at.dataframe[0].value["run"]) == {a.id, b.id}
     at.text_input(key="runs_filter").input("alpha").run()
     assert list(at.dataframe[0].value["run"]) == [a.id]

@@ -21,12 +21,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def ray_address():
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 ** 2,
-             _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()  # stops the raylet, GCS and workers this module started
+    with pytest.MonkeyPatch.context() as mp:
+        loopback_only(mp)
+        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 ** 2, log_to_driver=False)
+        try:
+            yield ray.get_runtime_context().gcs_address
+        finally:
+            ray.shutdown()  # stops the raylet, GCS and workers this module started
+
+
+def loopback_only(mp):
+    """Keep the test's Ray on 127.0.0.1: Ray swaps a loopback address for the machine's network address
+    unless it is told it is no cluster, here (ray_constants, read at import) and in every process it starts."""
+    mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    mp.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
 
 
 @pytest.fixture
