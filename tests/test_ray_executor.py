@@ -111,7 +111,7 @@ def test_a_sweep_through_ray_matches_the_local_executor(ray_lab, npz, tmp_path, 
     assert counts["done"] == 8, counts
     pre_end = pre.status()["finished"]
     for cell in on_ray.cells():
-        run = runs.get_run(ray_runs, cell["run_id"])
+        run = on_ray.run_of(cell)
         assert {"config.json", "status.json", "metrics.jsonl", "summary.json", "predictions.npz", "model.pt",
                 "log.txt"} <= {p.name for p in run.path.iterdir()}
         assert run.status()["executor"] == "ray" and "done" in run.log_tail()
