@@ -135,3 +135,51 @@ def test_synthesize_pretrain_runs_end_to_end(browser, server):  # browser first:
     page.keyboard.press("Escape")
     page.get_by_text("Config and log").wait_for()  # the run's own section, written last
     page.screenshot(path=SHOTS / "runs.png", full_page=True)
+
+
+def test_upload_an_ecg_see_it_and_explain_it(browser, server, tmp_path, capsys):
+    """A WFDB pair through the real file widget: Your ECG shows it measured beside its synthetic twin; Explain
+    (reached in the same session) explains it with a run."""
+    import tempfile
+
+    from run_fixtures import tiny_config, tiny_dataset_npz
+    from upload_fixtures import KNOWN, known_ecg, wfdb_files
+
+    base, runs_dir = server
+    # a done run to explain with, trained beside the server's folder and moved in whole (the server's queue
+    # never sees it queued)
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=30)
+    run = runs.create_run(tiny_config(npz, targets=["hr", "qrs"], epochs=1), tmp_path / "runs")
+    assert jobs.run_job(run.path) == "done"
+    shutil.copytree(run.path, runs_dir / run.id)
+    files = wfdb_files(tmp_path, known_ecg()[0])
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    page.set_default_timeout(90_000)
+    page.goto(base + "/Your_ECG")
+    page.get_by_text("Upload a record to see it here.").wait_for()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([tmp_path / n for n in files])
+    page.get_by_role("link", name="Explain page").wait_for()  # the last element the page writes
+    assert abs(float(metric(page, "Heart rate (bpm)")) - KNOWN["hr"]) <= 2
+    assert abs(float(metric(page, "QRS duration (ms)")) - KNOWN["qrs"]) <= 25
+    page.locator(".js-plotly-plot").nth(1).wait_for()  # both papers drawn (plotly renders after the page)
+    assert page.locator(".js-plotly-plot").count() == 2
+    page.get_by_text("Synthetic ECG with the same intervals").first.wait_for()
+    page.get_by_text("Your ECG: rec").first.wait_for()
+    assert page.get_by_text("Not in the file").count() == 0  # all 12 leads, PTB-XL's AVR spelling matched
+    folder = Path(tempfile.mkdtemp(prefix="ecg-shots-"))
+    page.screenshot(path=folder / "your-ecg.png", full_page=True)
+
+    # Explain, in the same session (the sidebar keeps it): the upload is offered without uploading again
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Explain").click()
+    page.get_by_text("uploaded", exact=True).click()
+    page.get_by_text("uploaded earlier in this session").wait_for()
+    page.get_by_text(re.compile(r"output hr = [\d.]+ bpm")).wait_for()
+    assert page.get_by_text(run.id).count() >= 1
+    page.locator('[data-testid="stDataFrame"]').wait_for()  # the per-wave shares, written last
+    page.screenshot(path=folder / "explain-uploaded.png", full_page=True)
+    with capsys.disabled():
+        print(f"\nscreenshots of an uploaded ECG: {folder / 'your-ecg.png'}, explained: "
+              f"{folder / 'explain-uploaded.png'}")
