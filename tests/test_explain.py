@@ -184,3 +184,13 @@ def test_data_rate_reads_specs_without_building_them(tmp_path):
     assert data_rate({"source": "mixed", "real": {"path": "/nowhere", "fs": 500}}) == 500.0
     with pytest.raises(ValueError, match="unknown data source 'nope'"):
         data_rate({"source": "nope"})
+
+
+def test_data_rate_of_a_data_set_folder(tmp_path):
+    from ecgcore.data.dataset import DataSet
+    from ecgcore.data.sources import data_rate
+    from ecgcore.leads import LEADS
+
+    folder = tmp_path / "set"
+    DataSet(signals=np.zeros((2, 12, 250)), fs=250.0, lead_names=LEADS).save(folder)
+    assert data_rate({"source": "npz", "path": str(folder)}) == 250.0

@@ -55,15 +55,19 @@ def load_dataset(spec):
 
 def data_rate(spec):
     """The sampling rate (Hz) of the data `spec` describes, without building it: the spec's "fs", else its
-    loader's default (mixed: its real part's), a .npz's stored rate."""
+    loader's default (mixed: its real part's), a stored data set's (folder or .npz) own rate."""
     if not spec:
         raise ValueError("data_rate needs a data spec (the defaults are DEFAULT_PRETRAIN_DATA and "
                          "DEFAULT_FINETUNE_DATA)")
     source = spec.get("source")
     if source == "npz":
+        from pathlib import Path
+
         import numpy as np
 
-        with np.load(spec["path"], allow_pickle=False) as z:
+        if Path(spec["path"]).is_dir():  # a data set folder: its signals are memory-mapped, not read
+            return float(DataSet.load(spec["path"]).fs)
+        with np.load(spec["path"], allow_pickle=False) as z:  # reads the one array asked for
             return float(z["fs"])
     if "fs" in spec:
         return float(spec["fs"])
