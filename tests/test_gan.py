@@ -73,8 +73,8 @@ def test_odd_rate_and_duration_give_consistent_lengths():
 def test_failed_measurements_are_dropped_and_counted(monkeypatch):
     real = gan.generate
 
-    def with_flat_record(n, seed=0, batch_size=64, device=None):
-        for start, batch in real(n, seed=seed, batch_size=batch_size, device=device):
+    def with_flat_record(n, seed=0, batch_size=64, device=None, start=0):
+        for start, batch in real(n, seed=seed, batch_size=batch_size, device=device, start=start):
             if start == 0:
                 batch[1] = 0.0  # record 1 is a flat line: nothing to delineate
             yield start, batch
@@ -88,6 +88,31 @@ def test_failed_measurements_are_dropped_and_counted(monkeypatch):
     measured = gan_labels(clean[[0, 2]])
     for t in INTERVAL_TARGETS:
         np.testing.assert_allclose(ds.targets[t], measured.values[t], rtol=1e-6)
+
+
+def test_an_interrupted_build_resumes_where_it_stopped_and_makes_no_record_twice(monkeypatch, tmp_path):
+    real, asked = gan.generate, []
+
+    def killed_after_two_chunks(n, seed=0, batch_size=64, device=None, start=0):
+        asked.append(start)
+        for first, batch in real(n, seed=seed, batch_size=batch_size, device=device, start=start):
+            if first == 4 and len(asked) == 1:
+                raise KeyboardInterrupt
+            yield first, batch
+
+    monkeypatch.setattr(gan, "generate", killed_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        make_gan_dataset(n=6, fs=100, seed=21, leads="paper8", batch_size=2)
+    done = []
+    resumed = make_gan_dataset(n=6, fs=100, seed=21, leads="paper8", batch_size=2, progress=done.append)
+    assert asked == [0, 4] and done[0] == 1.0  # records 4-5 only, after the 4 made before the interruption
+    monkeypatch.setenv("ECGCORE_CACHE", str(tmp_path))  # the same set made in one go
+    whole = make_gan_dataset(n=6, fs=100, seed=21, leads="paper8", batch_size=2)
+    np.testing.assert_array_equal(resumed.signals, whole.signals)
+    assert resumed.config == whole.config
+    for t in INTERVAL_TARGETS:
+        np.testing.assert_array_equal(resumed.targets[t], whole.targets[t])
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_cached_and_routed(twelve, monkeypatch):

@@ -37,7 +37,7 @@ def register(sub):
     i.set_defaults(func=_info)
 
 
-def _bar(description):
+def progress_bar(description):
     """A progress(done, total) callback drawing a tqdm bar, opened on the first call (a cache hit draws none)."""
     from tqdm import tqdm
 
@@ -57,7 +57,7 @@ def _bar(description):
 def _download(args):
     from ecgcore.data.download import tracked_download
 
-    report = tracked_download(args.dest, fs=args.fs, progress=_bar("download"), base_url=args.base_url)
+    report = tracked_download(args.dest, fs=args.fs, progress=progress_bar("download"), base_url=args.base_url)
     print(f"PTB-XL at {report['fs']} Hz in {report['dest']}: {report['records']} records listed, "
           f"{report['fetched']} fetched, {report['already_complete']} already complete")
     if report["problems"]:
@@ -76,6 +76,6 @@ def _info(args):
     with warnings.catch_warnings():  # the summary lists the skipped records itself
         warnings.simplefilter("ignore", UserWarning)
         dataset = load_ptbxl(args.path, fs=args.fs, leads=args.leads, val_fold=args.val_fold,
-                             test_fold=args.test_fold, progress=_bar("read"))
+                             test_fold=args.test_fold, progress=progress_bar("read"))
     print(json.dumps(dataset.config["report"], indent=2) if args.json else summary(dataset))
     return 0

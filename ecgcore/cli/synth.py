@@ -1,4 +1,5 @@
-"""`synth --n N --fs FS --seed S [--classes ...] --out PATH.npz`: write a labelled synthetic data set."""
+"""`synth --n N --fs FS --seed S [--classes ...] --out PATH`: write a labelled synthetic data set (a folder, or
+one .npz)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from pathlib import Path
 
 
 def register(sub):
-    p = sub.add_parser("synth", help="write a labelled synthetic 12-lead ECG data set (.npz)",
+    p = sub.add_parser("synth", help="write a labelled synthetic 12-lead ECG data set (a folder or .npz)",
                        description="Synthesize N labelled 12-lead ECGs (targets hr, pr, qrs, qt; a class label "
-                                   "with --classes) and save them as one .npz: signals, hr, pr, qrs, qt, "
-                                   "[label], fs, lead_names, class_names, config. Made once per config and "
-                                   "seed, then read from the cache.")
+                                   "with --classes) and save them as a data set folder (signals.npy, read "
+                                   "memory-mapped, records.npz, dataset.json: any size) or, for a PATH ending "
+                                   "in .npz, one .npz: signals, hr, pr, qrs, qt, [label], fs, lead_names, "
+                                   "class_names, config (loaded whole). Made once per config and seed, chunk by "
+                                   "chunk with a progress bar, then read from the cache; a GAN build that is "
+                                   "interrupted goes on where it stopped when run again.")
     p.add_argument("--n", type=int, required=True, help="number of records")
     p.add_argument("--fs", type=float, default=100.0, help="sampling rate in Hz, 100-1000 (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -22,27 +26,29 @@ def register(sub):
                         "(DeepFake ECG GAN, 10 s normal records with measured labels; failures dropped)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per record (default 10)")
     p.add_argument("--no-noise", action="store_true", help="no baseline wander, powerline or muscle noise")
-    p.add_argument("--out", required=True, metavar="PATH.npz", help="file to write")
+    p.add_argument("--out", required=True, metavar="PATH", help="data set folder to write, or a .npz file")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=_synth)
 
 
 def _synth(args):
+    from ecgcore.cli.data import progress_bar
     from ecgcore.data.synthetic import make_dataset, make_gan_dataset
 
     out = Path(args.out)
-    if out.suffix != ".npz":
-        raise ValueError(f"--out {out} must end in .npz")
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    if args.engine == "gan" and (args.classes or args.no_noise):
+        raise ValueError("--engine gan makes normal ECGs as the GAN learnt them: no --classes or --no-noise")
+    bar = progress_bar(args.engine)
+    progress = lambda share: bar(round(share * args.n), args.n)  # noqa: E731
     if args.engine == "gan":
-        if args.classes or args.no_noise:
-            raise ValueError("--engine gan makes normal ECGs as the GAN learnt them: no --classes or --no-noise")
-        dataset = make_gan_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed)
+        dataset = make_gan_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed, progress=progress)
     else:
         dataset = make_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed,
-                               classes=args.classes, engine=args.engine, noise=not args.no_noise)
-    dataset.save(out)
+                               classes=args.classes, engine=args.engine, noise=not args.no_noise,
+                               progress=progress)
+    dataset.save(out)  # a folder shares the cache entry's signals file (a hard link), not a second copy
     summary = ", ".join(f"{k} {v.mean():.0f}±{v.std():.0f}" for k, v in dataset.targets.items())
     print(f"wrote {out}: {len(dataset)} records x {len(dataset.lead_names)} leads x {dataset.signals.shape[-1]} "
           f"samples at {dataset.fs:g} Hz; {summary}")

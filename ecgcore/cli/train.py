@@ -78,14 +78,16 @@ def add_job_flags(p):
 
 
 def data_spec(text):
-    """A data spec from --data: inline JSON, a .json spec file, or a data set .npz."""
+    """A data spec from --data: inline JSON, a .json spec file, a data set folder or .npz (ecgcore.data.dataset)."""
+    from ecgcore.data.dataset import META_FILE
+
     if text.lstrip().startswith("{"):
         try:
             spec = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"--data is not valid JSON: {e}") from None
-    elif text.endswith(".npz"):
-        if not Path(text).is_file():
+    elif text.endswith(".npz") or (Path(text) / META_FILE).is_file():  # a saved data set (.npz or folder)
+        if not Path(text).exists():
             raise FileNotFoundError(f"--data: data set file not found: {text}")
         spec = {"source": "npz", "path": str(Path(text).resolve())}
     elif text.endswith(".json"):
@@ -96,7 +98,8 @@ def data_spec(text):
         except json.JSONDecodeError as e:
             raise ValueError(f"--data: {text} is not valid JSON: {e}") from None
     else:
-        raise ValueError(f"--data {text!r}: give inline JSON, a spec .json file or a data set .npz")
+        raise ValueError(f"--data {text!r}: give inline JSON, a spec .json file, a data set folder or a data set "
+                         ".npz")
     if not isinstance(spec, dict) or "source" not in spec:
         raise ValueError(f"--data: a data spec is a JSON object with a 'source' key, got {spec!r}")
     return spec

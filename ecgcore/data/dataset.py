@@ -224,8 +224,10 @@ class Writer:
         self.signals[start:start + len(block)] = block
 
     def flush(self):
-        """Make what was written so far durable (before recording how far a resumable build got)."""
+        """Make what was written so far durable (before recording how far a resumable build got), and drop
+        its pages from this process's resident memory (see `release`)."""
         self.signals.flush()
+        release(self.signals)
 
     def finish(self, n, **fields):
         """Keep the first `n` records and write the DataSet `fields` besides the signals (fs, lead_names,

@@ -29,7 +29,7 @@ import numpy as np
 
 from ecgcore.data import measure
 from ecgcore.data.cache import cached
-from ecgcore.data.dataset import DataSet
+from ecgcore.data.dataset import META_FILE, DataSet
 from ecgcore.data.splits import resolve_folds
 
 # Intervals measured on lead II alone (the paper's way) and as the median over II, V2, V5 were compared on the
@@ -45,7 +45,7 @@ def make_dataset(path, fs=100, leads="all", val_fold=None, test_fold=None, folds
                  interval_leads=None, progress=None):
     """Real ECGs at `path` with measured targets, restricted to training folds.
 
-    path: a PTB-XL folder or a data set .npz. fs, leads: the signals served (PTB-XL: 100 or 500 Hz; an .npz
+    path: a PTB-XL folder or a saved data set (folder or .npz). fs, leads: the signals served (PTB-XL: 100 or 500 Hz; an .npz
     keeps its own rate). val_fold/test_fold: the folds fine-tuning holds out (None: auto, 9/10 when fold 10 is
     present, else 8/9). folds: the folds to use (None: every fold but val_fold and test_fold; asking for
     either raises ValueError). morphology: also measure the median-beat targets of every served lead.
@@ -53,10 +53,10 @@ def make_dataset(path, fs=100, leads="all", val_fold=None, test_fold=None, folds
     DEFAULT_INTERVAL_LEADS the set has).
     """
     source = Path(path).expanduser()
-    if source.is_dir():
+    if source.is_dir() and not (source / META_FILE).is_file():
         data, measured = _ptbxl(source.resolve(), fs, leads, val_fold, test_fold, folds, morphology,
                                 interval_leads, progress)
-    elif source.is_file():
+    elif source.exists():  # a saved data set: a folder or a .npz
         data, measured = _npz(source.resolve(), val_fold, test_fold, folds, morphology, interval_leads)
     else:
         raise ValueError(f"measured source path={str(path)!r} is neither a PTB-XL folder nor a data set file")
@@ -222,7 +222,7 @@ def _npz(file, val_fold, test_fold, folds, morphology, interval_leads):
     elif folds is not None:
         raise ValueError(f"folds={folds!r} given but {file} has no folds")
     ids = [str(r) for r in data.record_id] if data.record_id is not None else [str(i) for i in range(len(data))]
-    st = file.stat()
+    st = (file / META_FILE if file.is_dir() else file).stat()  # a folder's dataset.json is rewritten on save
     key = {"source": "measured", "path": str(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
            "folds": use, "measure_fs": float(data.fs), "leads": list(data.lead_names),
            "morphology": bool(morphology), "interval_leads": _interval_leads(data.lead_names, interval_leads)}

@@ -6,7 +6,7 @@ A spec is `{"source": NAME, ...options}`. Each source's module owns its options;
   ptbxl     : ecgcore.data.ptbxl.load_ptbxl(**options)           (real ECGs, diagnostic labels)
   measured  : ecgcore.data.measured.make_dataset(**options)      (real ECGs, measured regression targets)
   mixed     : ecgcore.data.measured.mixed_dataset(**options)
-  npz       : DataSet.load(path)
+  npz       : DataSet.load(path)                               (a saved data set: a folder, or one .npz)
 
 Config convention: a DataSet's config is the spec that rebuilds it, plus an optional "report" dict of what the
 source measured while building (counts kept and dropped, per-fold tallies, ...). load_dataset ignores "report",

@@ -19,8 +19,9 @@ import math
 import numpy as np
 
 from ecgcore.data.cache import cached
-from ecgcore.data.dataset import DataSet
+from ecgcore.data.dataset import Writer
 from ecgcore.data.measure import INTERVAL_TARGETS, measure_intervals
+from ecgcore.files import read_json, write_json
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEAD_SETS, LEADS, PAPER_LEADS, twelve_from_eight
 from ecgcore.synth import gan
@@ -32,6 +33,7 @@ ENGINES = ("parametric", "ecgsyn")  # the engines that draw from parameters (the
 # Part of the cache key, not of the config: bump one when its output or config layout changes for the same config.
 ENGINE_VERSION = 1
 GAN_VERSION = 2  # 2: what the build measured moved under config["report"]
+GAN_PROGRESS, GAN_TARGETS = "progress.json", "targets.npy"  # a GAN build's state while it runs
 GAN_LABELS = "measured: neurokit2 prominence delineation of lead II at 500 Hz, median over beats"
 
 
@@ -56,17 +58,26 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="pa
               "ranges": {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in (ranges or {}).items()}
               or None}
 
-    def build():
+    def build(folder):
         params, label = sample_params(n, classes=classes, seed=seed, ranges=ranges, difficulty=difficulty)
-        if engine == "ecgsyn":
+        if engine == "ecgsyn":  # slow enough that sets stay small: made whole, then written
             signals, labels = synthesize_ecgsyn(params, fs, duration, seed=seed, noise=noise, progress=progress)
-        else:
-            batch = synthesize(params, n=n, fs=fs, duration=duration, seed=seed, noise=noise, progress=progress)
-            signals, labels = batch.signals, batch.labels
-        return DataSet(signals=signals, fs=float(fs), lead_names=LEADS, targets=labels, label=label,
-                       class_names=CLASS_NAMES, config=config)
+            writer = Writer(folder, n, *signals.shape[1:])
+            writer.write(0, signals)
+        else:  # straight into the file a chunk at a time: memory holds a few chunks, whatever n
+            writer = Writer(folder, n, len(LEADS), int(round(duration * fs)))
 
-    dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="synthetic")
+            def written(share):
+                writer.flush()
+                if progress is not None:
+                    progress(share)
+
+            labels = synthesize(params, n=n, fs=fs, duration=duration, seed=seed, noise=noise, progress=written,
+                                out=writer.signals).labels
+        writer.finish(n, fs=float(fs), lead_names=LEADS, targets=labels, label=label, class_names=CLASS_NAMES,
+                      config=config)
+
+    dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="synthetic", chunked=True)
     if progress is not None:
         progress(1.0)
     return dataset
@@ -84,37 +95,51 @@ def make_gan_dataset(n=1000, fs=100, duration=10.0, seed=0, leads="all", batch_s
     (>= 2 s) of each record, measured as cropped. leads: "all" (12) or "paper8" (the GAN's own I, II, V1-V6).
     batch_size: records per network call (speed and memory only, not part of the config). progress: optional
     callable given the share done (0-1). Records whose measurement failed are dropped and counted in
-    config["report"] (see the module docstring), so len(result) <= n. Memory: the result plus one batch, for any n.
+    config["report"] (see the module docstring), so len(result) <= n. Memory: one batch, for any n (written
+    to the cache chunk by chunk; an interrupted build resumes where it stopped).
     """
     fs, duration = float(fs), float(duration)
     gan.check(fs, duration, leads)
     config = {"source": "gan", "n": int(n), "fs": fs, "duration": duration, "seed": int(seed), "leads": leads}
     length_500 = int(round(duration * gan.GAN_FS))
 
-    def build():
+    def build(folder):
+        # Chunk by chunk into the entry's folder; after each chunk PROGRESS_FILE records how far it got, so a
+        # build that is interrupted (killed, out of time) goes on from there the next time, nothing made twice.
         lead_names = LEAD_SETS[leads]
-        out = np.empty((int(n), len(lead_names), math.ceil(length_500 * gan.rate_ratio(fs))), dtype=np.float32)
-        targets = {t: np.empty(int(n), dtype=np.float32) for t in INTERVAL_TARGETS}
-        dropped, kept = dict.fromkeys(INTERVAL_TARGETS, 0), 0
-        for start, batch in gan.generate(n, seed=seed, batch_size=batch_size):
+        writer = Writer(folder, int(n), len(lead_names), math.ceil(length_500 * gan.rate_ratio(fs)), resume=True)
+        state_file = folder / GAN_PROGRESS
+        resumed = state_file.is_file()
+        state = read_json(state_file) if resumed else {"next": 0, "kept": 0,
+                                                       "dropped": dict.fromkeys(INTERVAL_TARGETS, 0)}
+        targets = np.lib.format.open_memmap(folder / GAN_TARGETS, "r+" if resumed else "w+", np.float32,
+                                            (len(INTERVAL_TARGETS), int(n)))
+        kept, dropped = state["kept"], state["dropped"]
+        for start, batch in gan.generate(n, seed=seed, batch_size=batch_size, start=state["next"]):
             batch = batch[..., :length_500]
-            measured = gan_labels(batch)
+            measured = gan_labels(batch)  # measured per chunk, at 500 Hz before resampling
             ok = measured.complete
             dropped = {t: dropped[t] + measured.dropped[t] for t in INTERVAL_TARGETS}
             batch = batch[ok]
             if leads == "all":
                 batch = twelve_from_eight(batch)
-            out[kept:kept + len(batch)] = gan.resample(batch, fs)
-            for t in INTERVAL_TARGETS:
-                targets[t][kept:kept + len(batch)] = measured.values[t][ok]
+            writer.write(kept, gan.resample(batch, fs))
+            for row, t in enumerate(INTERVAL_TARGETS):
+                targets[row, kept:kept + len(batch)] = measured.values[t][ok]
             kept += len(batch)
+            writer.flush()
+            targets.flush()
+            write_json(state_file, {"next": start + len(ok), "kept": kept, "dropped": dropped})
             if progress is not None:
                 progress((start + len(ok)) / n)
-        return DataSet(signals=out[:kept], fs=fs, lead_names=lead_names,
-                       targets={t: v[:kept] for t, v in targets.items()},
-                       config={**config, "report": {"n_kept": kept, "dropped": dropped, "labels": GAN_LABELS}})
+        values = {t: np.array(targets[row, :kept]) for row, t in enumerate(INTERVAL_TARGETS)}
+        del targets
+        writer.finish(kept, fs=fs, lead_names=lead_names, targets=values,
+                      config={**config, "report": {"n_kept": kept, "dropped": dropped, "labels": GAN_LABELS}})
+        (folder / GAN_TARGETS).unlink()
+        state_file.unlink()
 
-    dataset = cached({**config, "engine_version": GAN_VERSION}, build, kind="gan")
+    dataset = cached({**config, "engine_version": GAN_VERSION}, build, kind="gan", chunked=True, resume=True)
     if progress is not None:
         progress(1.0)  # a cache hit reports done too
     return dataset

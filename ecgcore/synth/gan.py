@@ -55,8 +55,9 @@ def _noise(seed, start, stop):
     return out
 
 
-def generate(n, seed=0, batch_size=64, device=None):
-    """Yield (start index, (b, 8, 5000) float32 mV at 500 Hz, leads PAPER_LEADS) for records 0..n-1 in batches."""
+def generate(n, seed=0, batch_size=64, device=None, start=0):
+    """Yield (start index, (b, 8, 5000) float32 mV at 500 Hz, leads PAPER_LEADS) for records start..n-1 in
+    batches (a record is the same whatever `start`: a build can go on where it stopped)."""
     import torch
 
     if int(n) != n or n < 1:
@@ -65,11 +66,11 @@ def generate(n, seed=0, batch_size=64, device=None):
         raise ValueError(f"batch_size={batch_size!r} must be a positive whole number")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     net = load_generator(device)
-    for start in range(0, int(n), int(batch_size)):
-        stop = min(start + int(batch_size), int(n))
+    for first in range(int(start), int(n), int(batch_size)):
+        stop = min(first + int(batch_size), int(n))
         with torch.inference_mode():
-            out = net(_noise(seed, start, stop).to(device))
-        yield start, (out * (UV_PER_UNIT / 1000.0)).cpu().numpy()
+            out = net(_noise(seed, first, stop).to(device))
+        yield first, (out * (UV_PER_UNIT / 1000.0)).cpu().numpy()
 
 
 def check(fs, duration, leads):

@@ -129,17 +129,20 @@ def _chunk(p, fs, length, rng, with_noise):
     return signals, labels, fiducials
 
 
-def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, progress=None):
+def synthesize(params=None, n=1, fs=500, duration=10.0, seed=0, noise=True, progress=None, out=None):
     """Synthesize `n` labelled 12-lead ECGs. See ecgcore.synth for the parameters and the label convention.
 
     params: {name: scalar or (n,) array} (missing names take PARAMS defaults); noise=False switches all
-    noise off; progress: optional callable given the share done (0-1) after each chunk.
+    noise off; progress: optional callable given the share done (0-1) after each chunk. out: an (n, 12, L)
+    float32 array to write the signals into (a data set file being built: ecgcore.data.dataset.Writer).
     Same arguments and seed -> the same signals, whatever the machine.
     """
     _check_call(n, fs, duration)
     p = validate_params(params, n)
     length = int(round(duration * fs))
-    signals = np.empty((n, len(LEADS), length), dtype=np.float32)
+    signals = np.empty((n, len(LEADS), length), dtype=np.float32) if out is None else out
+    if signals.shape != (n, len(LEADS), length):
+        raise ValueError(f"out has shape {signals.shape}, the records need {(n, len(LEADS), length)}")
     labels = {k: np.empty(n) for k in ("hr", "pr", "qrs", "qt")}
     chunk = max(1, CHUNK_VALUES // (8 * length))
     parts = [slice(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
