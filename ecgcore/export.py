@@ -15,7 +15,9 @@ Any tracking URI MLflow takes works; tests use a local `sqlite:///...` and `file
 TensorBoard (`to_tensorboard`): DIR/<run id>/ event files with the per-epoch scalars (step = epoch), the
 config and test metrics as hparams, the figures as images and the checkpoint's path as text (TensorBoard
 keeps no files). A run already exported (same ecgcore run id in the experiment, or its folder under DIR) is
-skipped, so exporting a runs folder again adds only the new runs. Queued and running runs are not exported.
+skipped, so exporting a runs folder again adds only the new runs; an MLflow run an interrupted export left
+RUNNING is deleted and written again. Figures are rendered before anything is written, so a missing browser
+stops the export with nothing half done. Queued and running runs are not exported.
 """
 
 from __future__ import annotations
@@ -115,17 +117,30 @@ def run_figures(run):
     return figures
 
 
-def _rendered(figures, fmt):
-    """{file name: bytes} of `figures` as PNG (one kaleido browser for all) or self-contained-but-for-plotly.js
-    HTML (plotly.js from its CDN: small files, viewing needs the internet)."""
-    if fmt == "none" or not figures:
-        return {}
-    if fmt == "png":
-        from ecgcore.plots import to_png
+def rendered_figures(run_list, fmt):
+    """{run id: {file name: bytes}} of every run's figures as PNG (one kaleido browser for all the runs) or
+    HTML (plotly.js from its CDN: small files; viewing needs the internet). Rendered before anything is
+    written, so a missing browser stops the export with nothing half done."""
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"figures={fmt!r} is invalid: choose one of {FIGURE_FORMATS}")
+    if fmt == "none":
+        return {run.id: {} for run in run_list}
+    figures = {run.id: run_figures(run) for run in run_list}
+    if fmt == "html":
+        return {rid: {f"{name}.html": fig.to_html(include_plotlyjs="cdn").encode() for name, fig in figs.items()}
+                for rid, figs in figures.items()}
+    from ecgcore.plots import to_png
 
-        return {f"{name}.png": png for name, png in zip(figures, to_png(list(figures.values())))}
-    return {f"{name}.html": fig.to_html(include_plotlyjs="cdn", full_html=True).encode()
-            for name, fig in figures.items()}
+    flat = [(rid, name, fig) for rid, figs in figures.items() for name, fig in figs.items()]
+    try:
+        pngs = to_png([fig for _, _, fig in flat]) if flat else []
+    except Exception as e:  # noqa: BLE001 - kaleido reports a missing browser with its own exception types
+        raise ValueError(f"PNG figures need kaleido and a Chrome/Chromium ({type(e).__name__}: {e}); "
+                         "export with --figures html or --figures none") from None
+    out = {rid: {} for rid in figures}
+    for (rid, name, _), png in zip(flat, pngs):
+        out[rid][f"{name}.png"] = png
+    return out
 
 
 def _ms(iso):
@@ -158,12 +173,10 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
     artifact_location: where a new experiment keeps its files (default: a `sqlite:` store's folder +
     /mlartifacts; other stores: MLflow's default).
     """
-    if figures not in FIGURE_FORMATS:
-        raise ValueError(f"figures={figures!r} is invalid: choose one of {FIGURE_FORMATS}")
     if uri.startswith("file:") or "://" not in uri and ":" not in uri:
         # MLflow 3 keeps the file store in maintenance mode behind this switch; the user asked for one
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
@@ -174,12 +187,19 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
         experiment_id = client.create_experiment(experiment, artifact_location=artifact_location)
     else:
         experiment_id = found.experiment_id
-    written = {}
+    todo = []
     for run in run_list:
-        done = client.search_runs([experiment_id], filter_string=f"tags.`{TAG}` = '{run.id}'", max_results=1)
+        done = client.search_runs([experiment_id], filter_string=f"tags.`{TAG}` = '{run.id}'")
+        for partial in [r for r in done if r.info.status == "RUNNING"]:  # an export that died half way
+            client.delete_run(partial.info.run_id)
+        done = [r for r in done if r.info.status != "RUNNING"]
         if done:
             log(f"{run.id}: already in {experiment!r} as MLflow run {done[0].info.run_id}, skipped")
-            continue
+        else:
+            todo.append(run)
+    pictures = rendered_figures(todo, figures)
+    written = {}
+    for run in todo:
         status = run.status()
         start = _ms(status.get("started") or status.get("created"))
         mlrun = client.create_run(experiment_id, start_time=start, run_name=run_name(run),
@@ -200,7 +220,7 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
             if (run.path / name).is_file():
                 client.log_artifact(run_id, str(run.path / name), artifact_path="run")
         with tempfile.TemporaryDirectory(prefix="ecgcore-export-") as tmp:
-            for name, data in _rendered(run_figures(run), figures).items():
+            for name, data in pictures[run.id].items():
                 (Path(tmp) / name).write_bytes(data)
                 client.log_artifact(run_id, str(Path(tmp) / name), artifact_path="figures")
         client.set_terminated(run_id, status=STATUS.get(status["state"], "FAILED"), end_time=end or None)
@@ -212,20 +232,24 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
 def to_tensorboard(run_list, log_dir, figures="png", log=print):
     """Write each run's event files to `log_dir`/<run id>/; return {ecgcore run id: folder} of the runs
     written (a run whose folder already exists is skipped and said so)."""
-    if figures not in FIGURE_FORMATS:
-        raise ValueError(f"figures={figures!r} is invalid: choose one of {FIGURE_FORMATS}")
     import io
 
     import numpy as np
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
 
-    written = {}
+    todo = []
     for run in run_list:
         folder = Path(log_dir) / run.id
         if folder.exists():
             log(f"{run.id}: {folder} exists, skipped")
-            continue
+        else:
+            todo.append(run)
+    # TensorBoard shows images, not HTML
+    pictures = rendered_figures(todo, "png" if figures == "png" else "none")
+    written = {}
+    for run in todo:
+        folder = Path(log_dir) / run.id
         status = run.status()
         start = _ms(status.get("started") or status.get("created"))
         with SummaryWriter(log_dir=str(folder)) as writer:
@@ -240,8 +264,7 @@ def to_tensorboard(run_list, log_dir, figures="png", log=print):
             writer.add_text("config", "```\n" + run.config.to_json() + "\n```", 0)
             if (run.path / "model.pt").is_file():
                 writer.add_text("checkpoint", str((run.path / "model.pt").resolve()), 0)
-            png = "png" if figures == "png" else "none"  # TensorBoard shows images, not HTML
-            for name, data in _rendered(run_figures(run), png).items():
+            for name, data in pictures[run.id].items():
                 image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
                 writer.add_image(f"figures/{Path(name).stem}", image, last, dataformats="HWC")
         written[run.id] = folder

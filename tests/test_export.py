@@ -76,13 +76,20 @@ def test_export_to_sqlite_reads_back_with_mlflows_client(finished, tmp_path, cap
     assert len(client.search_runs([experiment.experiment_id])) == 2
 
 
-def test_export_one_run_to_a_file_store_under_its_own_experiment(finished, tmp_path):
+def test_export_one_run_to_a_file_store_and_redo_a_half_done_export(finished, tmp_path, monkeypatch):
     _, pre, _, _ = finished
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3's switch for its legacy file store
     uri = (tmp_path / "mlruns").as_uri()
+    client = client_for(uri)
+    experiment = client.create_experiment("mine")
+    client.create_run(experiment, tags={export.TAG: pre.id})  # left RUNNING, as by an export killed half way
     written = export.to_mlflow([pre], uri, experiment="mine", figures="none", log=lambda _: None)
-    run = client_for(uri).get_run(written[pre.id])
-    assert run.data.tags[export.TAG] == pre.id and run.data.metrics["test_mae_qrs"] == pytest.approx(
-        pre.summary()["test"]["mae_qrs"])
+    (run,) = client.search_runs([experiment])  # the half-done one is gone
+    assert run.info.run_id == written[pre.id] and run.info.status == "FINISHED"
+    assert run.data.tags[export.TAG] == pre.id
+    assert run.data.metrics["test_mae_qrs"] == pytest.approx(pre.summary()["test"]["mae_qrs"])
+    with pytest.raises(ValueError, match="figures='svg' is invalid"):
+        export.rendered_figures([pre], "svg")
 
 
 def test_export_to_tensorboard_reads_back_with_event_accumulator(finished, tmp_path, capsys):
