@@ -1,18 +1,26 @@
-"""Does regression pretraining pay on real labels? Scratch vs transfer from each pretraining source on PTB-XL.
+"""Does regression pretraining pay on real labels? Scratch vs transfer from each pretraining source on PTB-XL,
+and (--controls) vs the random-init control of each strategy: what the pretrained *weights* bring.
 
-    python bench/transfer.py --data ../shared/data/ptbxl-mini [--seeds 5] [--fractions 0.05,0.1,0.25]
-                             [--sources parametric,gan,measured,mixed] [--device auto]
+    python bench/transfer.py --data ../shared/data/ptbxl-mini [--seeds 10] [--fractions 0.05,0.1,0.25]
+                             [--sources parametric,gan,measured,mixed] [--targets all,intervals,per-target]
+                             [--controls] [--device auto]
 
 Sources: "parametric" (our engine, exact HR/PR/QRS/QT), "gan" (DeepFake GAN, when ecgcore.synth.gan exists),
 "measured" (the folder's own training-fold ECGs, targets measured by neurokit2: intervals + median-beat
 morphology, no diagnostic label used) and "mixed" (measured-real and parametric, half each). Each source is
-pretrained once (small_cnn, 100 Hz, seed 0) and that model serves every fraction and seed. Then, per
-labelled fraction and seed, small_cnn is fine-tuned multi-label from scratch and with `--strategy` from each
-pretrained model, on the same stratified subsample (paired seeds). Early stopping and the best epoch are
-chosen on the validation fold; macro AUROC is scored on the test fold: fold 10, or fold 9 with fold 8 for
-validation when the folder has no fold 10. The measured source never sees the validation or test fold.
-Prints a table of mean AUROC and the paired gain over scratch (mean, 95% t-interval over seeds) and ends with
-one JSON line (keys gain_FRACTION_SOURCE, gain_FRACTION_SOURCE_lo/_hi, auroc_FRACTION_ARM, ...).
+pretrained once (small_cnn, 100 Hz, seed 0) per target variant: "all" (every target it has) and "intervals" (HR,
+PR, QRS, QT) as one multi-task regressor, of which the validation fold picks one per source; "per-target" (the
+paper's study) as four single-target regressors, arms SOURCE-hr ... SOURCE-qt, plus SOURCE-combined (`combined`
+of the four). Then, per labelled fraction and seed, small_cnn is fine-tuned multi-label from scratch, with
+`--strategy` from each pretrained model and (--controls) from the random-init control of each strategy used
+("control": random init, --strategy; "control-combined": random init, combined x4), all on the same stratified
+subsample (paired seeds). Early stopping and the best epoch are chosen on the validation fold; macro AUROC is
+scored on the test fold: fold 10, or fold 9 with fold 8 for validation when the folder has no fold 10. The
+measured source never sees the validation or test fold. The preprocessed PTB-XL set is made once and shared by
+every cell. Prints mean AUROC per arm, the study's table (rows source x target, columns fractions, cells gain over
+scratch [95% CI] and over the control, paired by seed; pooled = each seed's gains averaged over fractions, then
+the interval over seeds), its Markdown, the time per cell, and ends with one JSON line: gain_FRACTION_SOURCE
+(+ _lo/_hi), gain_vs_control_FRACTION_SOURCE (+ _lo/_hi), FRACTION "pooled" too, auroc_FRACTION_ARM, ...
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,18 +37,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecgcore.config import JobConfig  # noqa: E402
+from ecgcore import study  # noqa: E402
+from ecgcore.config import CONTROLLED, JobConfig  # noqa: E402
 from ecgcore.data import measured  # noqa: E402
 from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS  # noqa: E402
 from ecgcore.data.ptbxl import load_ptbxl  # noqa: E402
 from ecgcore.data.sources import load_dataset  # noqa: E402
-from ecgcore.metrics import seed_interval  # noqa: E402
 from ecgcore.runs import create_run  # noqa: E402
-from ecgcore.sweep import gains  # noqa: E402
-from ecgcore.train import fit, save_model  # noqa: E402
+from ecgcore.train import fit, load_preprocessed, save_model  # noqa: E402
 
 SOURCES = ("parametric", "gan", "measured", "mixed")
 
@@ -62,9 +71,10 @@ def pretraining_set(source, args, folds):
     return spec, load_dataset(spec)
 
 
-def pretrain(source, variant, args, folds, runs_dir):
-    """Pretrain on `source` with the `variant` targets ("all" or "intervals"); return the run dir, or None when
-    the source is not available here or the variant adds nothing (a source with the four intervals only)."""
+def pretrain(source, variant, args, folds, runs_dir, targets=None):
+    """Pretrain on `source` with the `variant` targets ("all" or "intervals", or `targets` given); return the run
+    dir, or None when the source is not available here or the variant adds nothing (a source with the four
+    intervals only)."""
     t0 = time.perf_counter()
     made = pretraining_set(source, args, folds)
     if made is None:
@@ -73,11 +83,15 @@ def pretrain(source, variant, args, folds, runs_dir):
     spec, data = made
     # a target with (almost) no measured value teaches nothing and cannot be standardised
     usable = [t for t in data.targets if np.isfinite(data.targets[t]).sum() >= 0.1 * len(data)]
-    targets = usable if variant == "all" else [t for t in INTERVALS if t in usable]
-    if variant == "all" and set(targets) <= set(INTERVALS) and "intervals" in args.targets.split(","):
-        return None  # the same pretraining as the "intervals" variant
+    if targets is None:
+        targets = usable if variant == "all" else [t for t in INTERVALS if t in usable]
+        if variant == "all" and set(targets) <= set(INTERVALS) and "intervals" in args.targets.split(","):
+            return None  # the same pretraining as the "intervals" variant
+    elif not set(targets) <= set(usable):
+        print(f"{source}: {targets} not measured often enough here, skipped")
+        return None
     config = JobConfig(task="pretrain", data=spec, targets=targets, arch=args.arch, epochs=args.pretrain_epochs,
-                       patience=5, lr=args.lr, seed=0, device=args.device, batch_size=args.batch_size)
+                       patience=args.patience, lr=args.lr, seed=0, device=args.device, batch_size=args.batch_size)
     result = fit(config, data, log=quiet)
     run = create_run(config, runs_dir, name=f"bench-{source}-{variant}")
     save_model(result.model, run.path / "model.pt")
@@ -94,18 +108,23 @@ def pretrain(source, variant, args, folds, runs_dir):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="a PTB-XL folder (records100/)")
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--fractions", default="0.05,0.1,0.25")
     p.add_argument("--sources", default="parametric,gan,measured", help=f"comma list from {SOURCES}")
     p.add_argument("--strategy", default="freeze_first_block")
     p.add_argument("--targets", default="all,intervals",
                    help="pretraining target variants, comma list: 'all' (every target the source has: intervals "
-                        "and morphology) and/or 'intervals' (HR, PR, QRS, QT); with both, each source's variant "
-                        "is chosen on the validation fold")
+                        "and morphology) and/or 'intervals' (HR, PR, QRS, QT), one multi-task regressor each; with "
+                        "both, each source's variant is chosen on the validation fold; 'per-target': the paper's "
+                        "study, one regressor per interval and their `combined`")
+    p.add_argument("--controls", action="store_true",
+                   help="add the random-init control of each strategy (same network and freezing, no pretrained "
+                        "weights) and report every gain over it too")
     p.add_argument("--pretrained", action="append", default=[], metavar="SOURCE=RUN_DIR",
                    help="use this finished pretraining run for SOURCE instead of pretraining it here")
     p.add_argument("--arch", default="small_cnn")
-    p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs at most (early stopping: 5)")
+    p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs at most (early stopping: --patience)")
+    p.add_argument("--patience", type=int, default=5)
     p.add_argument("--pretrain-epochs", type=int, default=30)
     p.add_argument("--pretrain-n", type=int, default=4000, help="synthetic records per synthetic source")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -117,84 +136,138 @@ def main(argv=None):
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
         p.error(f"unknown sources {unknown}: choose from {SOURCES}")
-    t_start = time.perf_counter()
+    t_start, load_start = time.perf_counter(), os.getloadavg()
+    print(f"cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, load average at the start: "
+          f"{' '.join(f'{x:.1f}' for x in load_start)}", flush=True)
 
+    t0 = time.perf_counter()
     with warnings.catch_warnings():  # the PTB-XL report lists skipped records itself
         warnings.simplefilter("ignore", UserWarning)
         ptbxl = load_ptbxl(args.data, fs=100)  # auto folds: 9/10, or 8/9 when the folder has no fold 10
+    t_load = time.perf_counter() - t0
     folds = {"val_fold": ptbxl.config["val_fold"], "test_fold": ptbxl.config["test_fold"]}
     splits = ptbxl.config["report"]["modes"]["multi"]["splits"]
     print(f"PTB-XL {args.data}: {len(ptbxl)} records; train folds {ptbxl.config['report']['splits']['train']} "
           f"({splits['train']}), validation fold {folds['val_fold']} ({splits['val']}), test fold "
-          f"{folds['test_fold']} ({splits['test']})", flush=True)
+          f"{folds['test_fold']} ({splits['test']}); read in {t_load:.1f} s", flush=True)
+    # Every cell fine-tunes on this spec: fit finds it preprocessed in its in-process cache, so the folder is read
+    # and preprocessed once for the whole bench, not once per cell.
+    ptbxl_spec = {"source": "ptbxl", "path": str(Path(args.data).resolve()), "fs": 100}
+    t0 = time.perf_counter()
+    load_preprocessed(ptbxl_spec, JobConfig().preprocess, raw=ptbxl)
+    print(f"preprocessed once for every cell in {time.perf_counter() - t0:.1f} s", flush=True)
 
     given = dict(item.split("=", 1) for item in args.pretrained)
     variants = [v for v in args.targets.split(",") if v]
     rows = []
     with tempfile.TemporaryDirectory() as runs_dir:
-        arms = {"scratch": None}  # arm name -> pretrained run; an arm is one source with one target variant
+        # arm name -> (strategy, pretrained runs, init, backbones); a multi-task arm is SOURCE:VARIANT until the
+        # validation fold picks the source's variant
+        arms = {"scratch": ("scratch", [], "pretrained", 1)}
         for source in sources:
             if source in given:
-                arms[source] = given[source]
+                arms[source] = (args.strategy, [given[source]], "pretrained", 1)
                 continue
-            for variant in variants:
+            for variant in [v for v in variants if v != "per-target"]:
                 run = pretrain(source, variant, args, folds, runs_dir)
                 if run:
-                    arms[f"{source}:{variant}"] = run
+                    arms[f"{source}:{variant}"] = (args.strategy, [run], "pretrained", 1)
+            if "per-target" in variants:
+                singles = [(t, pretrain(source, f"{t} only", args, folds, runs_dir, targets=[t])) for t in INTERVALS]
+                singles = [(t, run) for t, run in singles if run]
+                for target, run in singles:
+                    arms[f"{source}-{target}"] = (args.strategy, [run], "pretrained", 1)
+                if len(singles) > 1:
+                    arms[f"{source}-combined"] = ("combined", [run for _, run in singles], "pretrained", 1)
+        if args.controls:
+            used = {(strategy, len(pre)) for strategy, pre, _, _ in arms.values() if strategy in CONTROLLED}
+            for strategy, n in sorted(used):
+                name = "control" if strategy == args.strategy else f"control-{strategy}"
+                arms[name] = (strategy, [], "random", n if strategy == "combined" else 1)
+        print("arms: " + ", ".join(f"{a} ({s}{', random init' if i == 'random' else ''})"
+                                   for a, (s, _, i, _) in arms.items()), flush=True)
         for fraction in fractions:
             for seed in range(args.seeds):
-                for arm, run in arms.items():
-                    config = JobConfig(task="finetune", label_mode="multi", arch=args.arch,
-                                       strategy="scratch" if run is None else args.strategy,
-                                       pretrained=[] if run is None else [run], fraction=fraction,
-                                       epochs=args.epochs, patience=5, lr=args.lr, seed=seed, device=args.device,
-                                       batch_size=args.batch_size)
+                for arm, (strategy, pretrained, init, backbones) in arms.items():
+                    config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
+                                       strategy=strategy, pretrained=pretrained, init=init, backbones=backbones,
+                                       fraction=fraction, epochs=args.epochs, patience=args.patience, lr=args.lr,
+                                       seed=seed, device=args.device, batch_size=args.batch_size)
                     t0 = time.perf_counter()
-                    result = fit(config, ptbxl, log=quiet)
-                    rows.append({"fraction": fraction, "arm": arm, "seed": seed,
-                                 "macro_auroc": result.summary["test"]["macro_auroc"],
+                    result = fit(config, log=quiet)
+                    test = result.summary["test"]
+                    rows.append({"fraction": fraction, "arm": arm, "seed": seed, "macro_auroc": test["macro_auroc"],
+                                 "macro_auroc_lo": test.get("macro_auroc_lo"),
+                                 "macro_auroc_hi": test.get("macro_auroc_hi"),
                                  "val_macro_auroc": result.summary["val"]["macro_auroc"],
                                  "n_train": result.summary["n_train"], "best_epoch": result.summary["best_epoch"],
+                                 "epochs_run": result.summary["epochs_run"],
                                  "seconds": round(time.perf_counter() - t0, 1)})
                     print(json.dumps(rows[-1]), flush=True)
+    report(pd.DataFrame(rows), arms, args, folds, fractions, t_start, load_start)
 
-    table = pd.DataFrame(rows)
+
+def report(table, arms, args, folds, fractions, t_start, load_start):
+    """Print the figures and the JSON line of a finished bench."""
     # Each source's target variant is the one with the best mean validation AUROC (never the test fold's).
     val = table.groupby("arm").val_macro_auroc.mean()
     chosen = {}
-    for arm in val.index.drop("scratch"):
+    for arm in val.index:
+        if ":" not in arm:
+            continue
         source = arm.split(":")[0]
         if source not in chosen or val[arm] > val[chosen[source]]:
             chosen[source] = arm
     table["arm"] = table.arm.map({arm: source for source, arm in chosen.items()}).fillna(table.arm)
     out = {"test_fold": folds["test_fold"], "val_fold": folds["val_fold"], "seeds": args.seeds,
-           "strategy": args.strategy, "pretrain_epochs": args.pretrain_epochs, "epochs": args.epochs,
-           "chosen_on_val": chosen, "val_auroc_of_arms": {a: round(float(v), 4) for a, v in val.items()}}
+           "strategy": args.strategy, "controls": args.controls, "pretrain_epochs": args.pretrain_epochs,
+           "epochs": args.epochs, "patience": args.patience, "chosen_on_val": chosen,
+           "val_auroc_of_arms": {a: round(float(v), 4) for a, v in val.items()}}
     print("\nmean validation AUROC per arm (chooses each source's targets): "
           + ", ".join(f"{a} {v:.3f}" for a, v in val.items()))
-    columns = list(chosen) + [a for a in table.arm.unique() if a != "scratch" and a not in chosen]
-    print(f"macro AUROC on test fold {folds['test_fold']}, {args.seeds} paired seeds; gain = transfer - scratch "
-          f"(mean [95% t-interval]); a source's column is its variant chosen on validation")
-    print(f"{'fraction':>8}  {'scratch':>7}  " + "  ".join(f"{c:>34}" for c in columns))
-    for fraction in fractions:
-        here = table[table.fraction == fraction]
-        mean = here.groupby("arm").macro_auroc.mean()
-        out.update({f"auroc_{fraction:g}_{arm}": round(float(m), 4) for arm, m in mean.items()})
-        cells = []
-        for arm in columns:
-            g = gains(here, "macro_auroc", arm).iloc[0]
-            out.update({f"gain_{fraction:g}_{arm}": _r(g.gain), f"gain_{fraction:g}_{arm}_lo": _r(g.lo),
-                        f"gain_{fraction:g}_{arm}_hi": _r(g.hi)})
-            cells.append(f"{mean[arm]:.3f} {g.gain:+.3f} [{g.lo:+.3f}, {g.hi:+.3f}]")
-        print(f"{fraction:>8g}  {mean['scratch']:>7.3f}  " + "  ".join(f"{c:>34}" for c in cells))
-    wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values="macro_auroc")
-    for arm in columns:  # every fraction and seed together, as the reference figures were pooled
-        ci = seed_interval((wide[arm] - wide["scratch"]).dropna().tolist())
-        out.update({f"gain_pooled_{arm}": _r(ci["mean"]), f"gain_pooled_{arm}_lo": _r(ci["low"]),
-                    f"gain_pooled_{arm}_hi": _r(ci["high"])})
-        print(f"pooled over fractions and seeds, {arm}: {ci['mean']:+.4f} [{_r(ci['low'])}, {_r(ci['high'])}] "
-              f"(n={ci['n']})")
-    out["seconds"] = round(time.perf_counter() - t_start, 1)
+    mean = table.groupby(["fraction", "arm"]).macro_auroc.mean().unstack()
+    print(f"\nmean macro AUROC on test fold {folds['test_fold']} over {args.seeds} seeds "
+          "(each run's own bootstrap 95% CI is in its row above)")
+    print(mean.round(3).to_string())
+    for (fraction, arm), m in table.groupby(["fraction", "arm"]).macro_auroc.mean().items():
+        out[f"auroc_{fraction:g}_{arm}"] = _r(m)
+
+    # rows of the study: every transfer arm, and each control against scratch
+    controls = {name: spec for name, spec in arms.items() if spec[2] == "random"}
+    study_rows = []
+    for arm in table.arm.unique():
+        if arm == "scratch":
+            continue
+        if arm in controls:
+            study_rows.append({"arm": arm, "source": "random init", "target": controls[arm][0], "control": None})
+            continue
+        source, _, target = arm.partition("-")
+        if not target:  # a multi-task arm: its chosen variant
+            target = chosen[arm].split(":")[1] if arm in chosen else "given run"
+        strategy = "combined" if target == "combined" else args.strategy
+        control = next((c for c, spec in controls.items() if spec[0] == strategy), None)
+        study_rows.append({"arm": arm, "source": source, "target": target, "control": control})
+    long = study.gains_long(table, "macro_auroc", study_rows)
+    for r in long.itertuples():
+        fraction = r.fraction if r.fraction == study.POOLED else format(r.fraction, "g")
+        key = f"{'gain' if r.versus == 'scratch' else 'gain_vs_control'}_{fraction}_{r.arm}"
+        out.update({key: _r(r.gain), f"{key}_lo": _r(r.lo), f"{key}_hi": _r(r.hi)})
+    wide = study.gains_wide(long)
+    print("\ngain in macro AUROC over scratch [95% CI] and over the matching random-init control ('vs control'), "
+          "paired by seed; pooled = each seed's gains averaged over the fractions, then the interval over seeds")
+    print(wide.to_string(index=False))
+    print("\n" + study.to_markdown(wide))
+
+    per_cell = table.groupby("fraction").agg(seconds=("seconds", "mean"), epochs_run=("epochs_run", "mean"),
+                                             best_epoch=("best_epoch", "mean"), n_train=("n_train", "mean"))
+    print("time per cell (mean over arms and seeds), epochs run and the best epoch (the rest is patience):")
+    print(per_cell.round(1).to_string())
+    load_end = os.getloadavg()
+    out.update({"cells": len(table), "seconds": round(time.perf_counter() - t_start, 1),
+                "seconds_per_cell": round(float(table.seconds.mean()), 1),
+                "load_start": round(load_start[0], 2), "load_end": round(load_end[0], 2)})
+    print(f"{len(table)} cells in {table.seconds.sum():.0f} s ({table.seconds.mean():.1f} s per cell); whole bench "
+          f"{out['seconds']:.0f} s; load average at the start {load_start[0]:.1f}, at the end {load_end[0]:.1f}")
     print(json.dumps(out))
 
 

@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import jobs, plots, sweep
+from ecgcore import jobs, plots, study, sweep
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+from ecgcore.synth.presets import DIFFICULTIES
 
 st.set_page_config(page_title="Data efficiency · ECG Transfer Lab", layout="wide")
 st.title("Data efficiency")
@@ -15,22 +16,39 @@ st.caption("Fine-tune at several labelled fractions, from scratch and with trans
 
 P = "de_"
 METRICS = ("macro_auroc", "accuracy", "macro_f1")
+TRANSFER = [s for s in STRATEGIES if s not in ("scratch", "combined")]  # combined: the per-target study's
 
 
 def new_sweep_form():
     pretrained_runs = {r.id: r for r in ui.runs_of("pretrain", states=("done",))}
     with st.container(border=True):
         st.subheader("New sweep")
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
         n = c1.number_input("Simulated ECGs (data set to fine-tune on)", 100, 50000, DEFAULT_FINETUNE_DATA["n"],
                             step=100, key=P + "n")
         data_seed = c2.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
-        ptbxl = c3.text_input("or a PTB-XL folder (100 Hz)", key=P + "ptbxl", placeholder="/data/ptb-xl")
-        pretrained_ids = st.multiselect("Transfer arms: pretrained runs (any source)", list(pretrained_runs),
-                                 key=P + "sources", format_func=lambda i: ui.run_label(pretrained_runs[i]))
-        strategies = st.multiselect("Strategies for each pretrained run",
-                                    [s for s in STRATEGIES if s not in ("scratch", "combined")],
-                                    default=["freeze_first_block"], key=P + "strategies")
+        difficulty = c3.selectbox("Difficulty", DIFFICULTIES, key=P + "difficulty",
+                                  help="easy: clear caricatures of each class; hard: subtle, overlapping classes "
+                                       "in ambulatory noise (the demo's task)")
+        ptbxl = c4.text_input("or a PTB-XL folder (100 Hz)", key=P + "ptbxl", placeholder="/data/ptb-xl")
+        per_target = st.toggle("Per-target study (the paper's): one regressor per target (HR, PR, QRS, QT) as "
+                               "four sources, plus their `combined`", key=P + "per_target")
+        single = {i: r for i, r in pretrained_runs.items() if len(r.config.targets) == 1}
+        if per_target:
+            pretrained_ids = st.multiselect("Per-target pretrained runs (one per target)", list(single),
+                                            key=P + "per_target_runs",
+                                            format_func=lambda i: f"{single[i].config.targets[0].upper()} · "
+                                                                  f"{ui.run_label(single[i])}")
+            strategies = [st.selectbox("Strategy for each regressor", TRANSFER, key=P + "study_strategy")]
+        else:
+            pretrained_ids = st.multiselect("Transfer arms: pretrained runs (any source)", list(pretrained_runs),
+                                            key=P + "sources", format_func=lambda i: ui.run_label(pretrained_runs[i]))
+            strategies = st.multiselect("Strategies for each pretrained run", TRANSFER,
+                                        default=["freeze_first_block"], key=P + "strategies")
+        controls = st.checkbox("Random-init controls", value=True, key=P + "controls",
+                               help="For every strategy that reuses a network, also train the same network from a "
+                                    "fresh seeded init with the same freezing (e.g. 'random init, first block "
+                                    "frozen'): a gain over it is what the pretrained weights bring, not freezing.")
         c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 1, 2])
         fractions = c1.multiselect("Labelled fractions", list(sweep.DEFAULT_FRACTIONS),
                                    default=list(sweep.DEFAULT_FRACTIONS), key=P + "fractions",
@@ -46,13 +64,23 @@ def new_sweep_form():
             arch = first.config.arch
             st.caption(f"Every arm trains a `{arch}` with the preprocessing of `{first.id}` (transfer reuses "
                        "the network, so scratch trains the same one).")
-        arms = [sweep.Arm()] + [sweep.Arm(s, [str(pretrained_runs[i].path)])
-                                for i in pretrained_ids for s in strategies]
+        problem = None
+        if per_target:
+            try:
+                arms = study.per_target_arms([str(single[i].path) for i in pretrained_ids], strategies[0],
+                                             controls)
+            except ValueError as e:
+                arms, problem = [sweep.Arm()], str(e)
+                st.caption(f"Pick the regressors: {problem}")
+        else:
+            arms = [sweep.Arm()] + [sweep.Arm(s, [str(pretrained_runs[i].path)])
+                                    for i in pretrained_ids for s in strategies]
+            arms = sweep.with_controls(arms) if controls else arms
         st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds = "
                    f"**{len(fractions) * len(arms) * n_seeds} runs**.")
-        if st.button("Start sweep", type="primary", key=P + "start"):
+        if st.button("Start sweep", type="primary", key=P + "start", disabled=problem is not None):
             data = ({"source": "ptbxl", "path": ptbxl, "fs": 100} if ptbxl else
-                    {**DEFAULT_FINETUNE_DATA, "n": int(n), "seed": int(data_seed)})
+                    {**DEFAULT_FINETUNE_DATA, "n": int(n), "seed": int(data_seed), "difficulty": difficulty})
             base = JobConfig(task="finetune", data=data, arch=arch, epochs=int(epochs), label_mode=label_mode)
             if first is not None:
                 base.preprocess = first.config.preprocess
@@ -94,6 +122,7 @@ def results(chosen, metric):
             except ValueError as e:
                 st.caption(f"No summary yet: {e}")
             st.session_state[P + "fig"] = fig
+            gains_table(chosen, table, metric)
         st.dataframe(table, hide_index=True)
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Table (CSV)", table.to_csv(index=False), f"sweep-{chosen.id}.csv", mime="text/csv",
@@ -114,6 +143,26 @@ def results(chosen, metric):
                                f"sweep-{chosen.id}.png", mime="image/png", key=P + "dl_png")
         except Exception as e:  # kaleido reports a missing browser with its own exception types
             st.error(f"PNG export failed ({type(e).__name__}: {e}); use the camera icon on the chart instead.")
+
+
+def gains_table(chosen, table, metric):
+    """The study's table: rows source x target, columns fractions, cells gain over scratch and over the control."""
+    try:
+        long = study.gains_long(table, metric, study.rows_of(chosen.config))
+    except (ValueError, OSError) as e:  # a pretrained run deleted since: its source cannot be named
+        st.caption(f"No gains table: {e}")
+        return
+    if long.empty:
+        return
+    st.markdown(f"**Gains** in {metric} over scratch [95% CI] and over the matching random-init control "
+                "(*vs control*), paired by seed; *pooled*: each seed's gains averaged over the fractions.")
+    wide = study.gains_wide(long)
+    st.dataframe(wide, hide_index=True)
+    c1, c2 = st.columns(2)
+    c1.download_button("Gains (CSV)", long.to_csv(index=False), f"gains-{chosen.id}.csv", mime="text/csv",
+                       key=P + "gains_csv")
+    c2.download_button("Gains (Markdown)", study.to_markdown(wide, metric), f"gains-{chosen.id}.md",
+                       mime="text/markdown", key=P + "gains_md")
 
 
 def compare(all_sweeps, metric):

@@ -52,10 +52,13 @@ def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
     assert not at.exception
     assert at.selectbox(key="de_sweep").value == s.id
     assert "2 queued · 6 done of 8 cells" in at.get("progress")[0].proto.text
-    table = at.dataframe[0].value
+    gains, table = at.dataframe[0].value, at.dataframe[1].value
     assert len(table) == 8 and table["accuracy"].notna().sum() == 6
     assert any("transfer: " in m.value for m in at.markdown)  # the summary line of the transfer arm
     assert at.get("plotly_chart")
+    # the gains table: the transfer arm's row (its source, its targets), a column per fraction and pooled
+    assert list(gains.columns) == ["source", "target", "50%", "pooled"]  # 100%: the transfer cells still queued
+    assert gains.iloc[0]["target"] == "hr+qrs" and gains.iloc[0]["source"] == "npz"
 
 
 def test_data_efficiency_starts_a_sweep(tiny_runs, runs_dir):
@@ -64,12 +67,49 @@ def test_data_efficiency_starts_a_sweep(tiny_runs, runs_dir):
     at.number_input(key="de_seeds").set_value(2)
     at.multiselect(key="de_sources").set_value([tiny_runs[0].id])
     at.run()
+    # the random-init control is one choice away, and on by default
+    assert "2 fractions x 3 arms x 2 seeds = **12 runs**" in " ".join(c.value for c in at.caption)
+    at.checkbox(key="de_controls").uncheck().run()
     assert "2 fractions x 2 arms x 2 seeds = **8 runs**" in " ".join(c.value for c in at.caption)
+    at.checkbox(key="de_controls").check().run()
     at.button(key="de_start").click().run()
     assert not at.exception and not at.error
     (s,) = sweep.list_sweeps(runs_dir)
-    assert len(s.cells()) == 8 and s.config.base.arch == "small_cnn"
-    assert {a.strategy for a in s.config.arms} == {"scratch", "freeze_first_block"}
+    assert len(s.cells()) == 12 and s.config.base.arch == "small_cnn"
+    assert [(a.strategy, a.init) for a in s.config.arms] == [
+        ("scratch", "pretrained"), ("freeze_first_block", "pretrained"), ("freeze_first_block", "random")]
+    assert s.config.arms[2].name == "random init, first block frozen"
+
+
+def test_data_efficiency_builds_the_per_target_study_from_four_regressors(tiny_runs, runs_dir):
+    import shutil
+
+    from ecgcore.labels import TARGETS
+    from run_fixtures import tiny_config
+
+    pre, npz = tiny_runs
+    made = []
+    for target in TARGETS:  # four finished single-target regressors (the grid needs configs and model files)
+        run = runs.create_run(tiny_config(npz, targets=[target]), runs_dir, name=f"only-{target}")
+        shutil.copy(pre.path / "model.pt", run.path / "model.pt")
+        run.update_status(state="done", progress=1.0)
+        made.append(run)
+    at = page("5_Data_efficiency").run()
+    at.toggle(key="de_per_target").set_value(True).run()
+    at.multiselect(key="de_per_target_runs").set_value([r.id for r in made[:1]]).run()
+    assert at.button(key="de_start").disabled  # one regressor is no study
+    at.multiselect(key="de_per_target_runs").set_value([r.id for r in made])
+    at.multiselect(key="de_fractions").set_value([0.1, 1.0])
+    at.number_input(key="de_seeds").set_value(1)
+    at.run()
+    assert "2 fractions x 8 arms x 1 seeds = **16 runs**" in " ".join(c.value for c in at.caption)
+    at.button(key="de_start").click().run()
+    assert not at.exception and not at.error
+    (s,) = sweep.list_sweeps(runs_dir)
+    assert [a.strategy for a in s.config.arms] == ["scratch", *["freeze_first_block"] * 4, "combined",
+                                                   "freeze_first_block", "combined"]
+    assert s.config.controls() == {**{a.name: "random init, first block frozen" for a in s.config.arms[1:5]},
+                                   s.config.arms[5].name: "random init, combined x4"}
 
 
 def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
