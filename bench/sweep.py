@@ -1,9 +1,10 @@
 """Data-efficiency demo and attribution speed (issue 6): prints its figures, ends with one JSON line.
 
-1. The default demo, timed end to end the way a user runs it (background jobs through the queue, in a fresh
-   runs folder and data cache): synthesize the demo's data sets (ecgcore.demo), pretrain its small_cnn at
-   100 Hz, then a sweep of 4 fractions x 2 arms (scratch, freeze_first_block) x 2 seeds. Goal: < 5 minutes
-   on 2 cores. The sweep's summary is printed too (a demo-sized set: read it as a smoke test, not a finding).
+1. The demo (ecgcore.demo.run_demo), timed end to end the way a user runs it (background jobs through the
+   queue, in a fresh runs folder and data cache): synthesize its hard-task data sets, pretrain its small_cnn at
+   100 Hz, fine-tune from scratch and with transfer, and its sweep of 3 fractions x 3 arms (scratch, transfer,
+   the random-init control) x 3 seeds. Goal: < 5 minutes on 2 cores. The sweep's summary is printed too (a
+   demo-sized set: a few seeds, read it as what the demo shows, not a finding).
 2. Attribution time per record for each method, on the pretrained model and a synthetic record (after one
    warm-up call).
 
@@ -23,11 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecgcore import demo, explain, jobs, runs, sweep  # noqa: E402
+from ecgcore import demo, explain, jobs, sweep  # noqa: E402
 from ecgcore.data.sources import load_dataset  # noqa: E402
 
-FRACTIONS = (0.1, 0.25, 0.5, 1.0)
-SEEDS = (0, 1)
 GOAL_S = 300.0
 
 
@@ -50,26 +49,26 @@ def main():
     print(f"synthesize {n_pretrain} + {n_finetune} ECGs: {t_synth:.1f} s")
 
     t1 = time.perf_counter()
-    pre = jobs.submit(pretrain, runs_dir)
+    (pre, *tuned), s = demo.run_demo(runs_dir, epochs=pretrain.epochs)
     state = jobs.wait(pre)["state"]
     t_pre = time.perf_counter() - t1
     print(f"pretrain ({pre.id}): {state}, {t_pre:.1f} s; test {pre.summary()['test'] if state == 'done' else '-'}")
-
     t2 = time.perf_counter()
-    config = sweep.SweepConfig(base=scratch, fractions=list(FRACTIONS), seeds=list(SEEDS), name="bench",
-                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)])])
-    s = sweep.create_sweep(config, runs_dir)
+    for run in tuned:
+        jobs.wait(run)
     counts = s.wait(poll_s=0.5)
     t_sweep = time.perf_counter() - t2
     total = time.perf_counter() - t0
     n_cells = len(s.cells())
     # a job process trains queued runs one after another: how many processes the sweep's runs took
-    n_procs = len({runs.get_run(runs_dir, c["run_id"]).status().get("pid") for c in s.cells()})
-    print(f"sweep {len(FRACTIONS)} fractions x 2 arms x {len(SEEDS)} seeds = {n_cells} runs: {t_sweep:.1f} s "
-          f"({t_sweep / n_cells:.1f} s per run, {n_procs} job process(es)); {counts}")
+    n_procs = len({s.run_of(c).status().get("pid") for c in s.cells()})
+    config = s.config
+    print(f"fine-tune scratch and transfer, then sweep {len(config.fractions)} fractions x {len(config.arms)} arms "
+          f"x {len(config.seeds)} seeds = {n_cells} runs: {t_sweep:.1f} s ({t_sweep / (n_cells + 2):.1f} s per run, "
+          f"{n_procs} job process(es)); {counts}")
     table = s.table()
     print(sweep.bands(table, "macro_auroc").to_string(index=False))
-    for line in sweep.summarize(table, "macro_auroc"):
+    for line in sweep.summarize(table, "macro_auroc", controls=config.controls()):
         print(line["text"])
     load_end = os.getloadavg()[0]
     print(f"whole demo: {total:.1f} s (goal < {GOAL_S:.0f} s: {'met' if total < GOAL_S else 'MISSED'}); "

@@ -186,8 +186,8 @@ def main(argv=None):
                 arms[name] = (strategy, [], "random", n if strategy == "combined" else 1)
         print("arms: " + ", ".join(f"{a} ({s}{', random init' if i == 'random' else ''})"
                                    for a, (s, _, i, _) in arms.items()), flush=True)
-        for fraction in fractions:
-            for seed in range(args.seeds):
+        for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds
+            for fraction in fractions:
                 for arm, (strategy, pretrained, init, backbones) in arms.items():
                     config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
                                        strategy=strategy, pretrained=pretrained, init=init, backbones=backbones,
