@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ecgcore.labels import CLASS_NAMES
 
 METHODS = ("integrated_gradients", "saliency", "gradcam", "occlusion")
 WAVES = ("P", "QRS", "ST-T", "baseline")
@@ -29,23 +28,6 @@ WAVE_MARKS = {"P": ("p_on", "p_off"), "QRS": ("qrs_on", "qrs_off"), "ST-T": ("qr
 # neurokit2's delineation names for the same marks.
 NEUROKIT_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
                   "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
-
-
-def output_names(config):
-    """The names of a run's model outputs: its regression targets (pretraining) or the class names."""
-    return list(config.targets) if config.task == "pretrain" else list(CLASS_NAMES)
-
-
-def output_index(config, target):
-    """The model output that `target` names: an int index, a regression target ("qrs") of a pretraining
-    run, or a class name ("MI") of a fine-tuning run."""
-    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.isdigit()):
-        return int(target)
-    names = output_names(config)
-    lookup = {n.lower(): i for i, n in enumerate(names)}
-    if str(target).lower() not in lookup:
-        raise ValueError(f"target={target!r} is not an output of this {config.task} run: choose one of {names}")
-    return lookup[str(target).lower()]
 
 
 def _forward(model, regression):
@@ -97,18 +79,6 @@ def explain(model, x, method, target=0, *, regression=False, n_steps=32, window_
                                             perturbations_per_eval=64)
     attr = attr.detach().cpu().numpy().astype(np.float32)
     return attr[0] if single else attr
-
-
-def integrated_gradients_delta(model, x, target=0, *, regression=False, n_steps=32):
-    """Captum's completeness gap for one batch: sum of IG attributions minus (output(x) - output(0)), per record."""
-    import torch
-    from captum.attr import IntegratedGradients
-
-    inputs = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    model.eval()
-    _, delta = IntegratedGradients(_forward(model, regression)).attribute(
-        inputs, target=target, n_steps=n_steps, return_convergence_delta=True)
-    return delta.detach().numpy()
 
 
 def wave_labels(fiducials, n_samples, fs):
@@ -242,19 +212,20 @@ def explain_run(run_dir, record, method, target=None, **kwargs):
 
     from ecgcore.data.preprocess import preprocess
     from ecgcore.data.sources import data_rate, default_data
+    from ecgcore.runs import Run
     from ecgcore.train import load_model
 
     model, config = load_model(run_dir)
+    outputs = Run(run_dir).outputs()
     steps = config.preprocess
     if steps.fs is None:  # the run kept its data's rate: a record at another rate is resampled to it
         steps = replace(steps, fs=data_rate(config.data or default_data(config.task)))
     x, fs, lead_names = preprocess(record.signal[None], record.fs, record.lead_names, steps)
-    regression = config.task == "pretrain"
-    names = output_names(config)
+    regression, names = outputs.regression, outputs.names
     with torch.no_grad():
         out = model.regress(torch.tensor(x)) if regression else torch.softmax(model(torch.tensor(x)), dim=1)
     out = out[0].numpy()
-    index = int(np.argmax(out)) if target is None and not regression else output_index(config, target or 0)
+    index = int(np.argmax(out)) if target is None and not regression else outputs.index(target or 0)
     if not 0 <= index < len(out):
         raise ValueError(f"target={target!r} is out of range: the model has {len(out)} outputs")
     attr = explain(model, x[0], method, index, regression=regression, fs=fs, **kwargs)

@@ -175,7 +175,7 @@ def _waiting_for(run):
 
 def _launch(run):
     """Start the job's detached process and record its pid (called under the runs directory's lock)."""
-    proc = spawn(["run-job", str(run.path.resolve())], run.path / "log.txt")
+    proc = spawn(["run-job", str(run.path.resolve())], run.log_path)
     run.update_status(state="running", executor="local", pid=proc.pid, started=now(), message="starting")
 
 
@@ -186,7 +186,7 @@ def _alive(run, status):
 
 def fresh(run, status):
     """Whether `run`'s heartbeat is fresh (before its first beat: whether it is still in its start-up time)."""
-    beat = _age(run.path / "heartbeat")
+    beat = _age(run.heartbeat_path)
     if beat is None:  # the job has not started its heartbeat yet: allow it the start-up time
         started = status.get("started")
         beat = time.time() - datetime.fromisoformat(started).timestamp() if started else 0.0
@@ -226,7 +226,7 @@ def cancel(run):
             if status.get("executor"):  # handed to an executor that holds it until it can start (Ray)
                 _executor_of(status, get_executor()).stop(run, status)
     if status["state"] == "running":
-        (run.path / "cancel").touch()
+        run.cancel_path.touch()
         deadline = time.monotonic() + CANCEL_GRACE_S
         while run.state == "running" and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -258,7 +258,7 @@ def run_job(run_dir, reuse=False):
     it then claims the queue's next run and trains it here too, with stdout/stderr moved to that run's
     log.txt, until the queue has none for it."""
     run = Run(Path(run_dir).resolve())
-    if not (run.path / "config.json").is_file():
+    if not run.config_path.is_file():
         raise FileNotFoundError(f"no run folder at {run.path} (config.json missing)")
     with lock_runs_dir(run.runs_dir):
         status = run.status()
@@ -270,7 +270,7 @@ def run_job(run_dir, reuse=False):
                           message="loading data")
     state, run = _run_one(run, reuse)
     while run is not None:
-        _log_to(run.path / "log.txt")
+        _log_to(run.log_path)
         run = _run_one(run, reuse)[1]
     return state
 
@@ -279,7 +279,7 @@ def _run_one(run, claim_next):
     """Train `run` (marked running by this process), record how it ended and start the queue's next runs:
     (final state, the run claimed for this process when `claim_next`, else None)."""
     beating = threading.Event()
-    threading.Thread(target=_heartbeat, args=(run.path / "heartbeat", beating), daemon=True).start()
+    threading.Thread(target=_heartbeat, args=(run.heartbeat_path, beating), daemon=True).start()
     try:
         end = _train(run)
     except BaseException:  # KeyboardInterrupt, SystemExit: our slot is free all the same
@@ -316,7 +316,7 @@ def _train(run):
     from ecgcore import train  # torch is imported only inside the job
 
     config = run.config
-    cancel_flag = run.path / "cancel"
+    cancel_flag = run.cancel_path
     last_write = [0.0]
 
     def on_batch(epoch, batch, n_batches, loss):
@@ -354,8 +354,8 @@ def _train(run):
 
 def _save_result(run, result, save_model):
     """model.pt, summary.json and predictions.npz, each moved into place whole, before the state says done."""
-    save_model(result.model, run.path / "model.pt")  # atomic itself
-    write_json(run.path / "summary.json", result.summary)
+    save_model(result.model, run.model_path)  # atomic itself
+    write_json(run.summary_path, result.summary)
     buffer = io.BytesIO()
     np.savez(buffer, **{k: np.asarray(v) for k, v in result.predictions.items()})
-    write_bytes(run.path / "predictions.npz", buffer.getvalue())
+    write_bytes(run.predictions_path, buffer.getvalue())

@@ -10,6 +10,11 @@ model uses the benchmark's head (BN, dropout, 128 hidden units, BN, dropout, lin
 is one model whose head has one output per target (a shared hidden layer, one output unit per target); its
 `target_mean` / `target_std` buffers de-standardise predictions, so a state_dict alone gives clinical units.
 `combined` (the paper's variant) is one model whose backbone concatenates several backbones' features.
+
+A checkpoint (`to_checkpoint`, what a run's model.pt holds) describes itself: the state_dict plus the arch,
+lead names, output names and number of backbones, all plain tensors, strings and ints, so
+`torch.load(..., weights_only=True)` reads it and `from_checkpoint` rebuilds the model with nothing else.
+The target standardisation travels in the state_dict (the `target_mean` / `target_std` buffers).
 """
 
 from __future__ import annotations
@@ -150,9 +155,11 @@ def make_head(n_features, n_outputs, hidden=128):
 
 
 class ECGNet(nn.Module):
-    def __init__(self, backbone, n_outputs):
+    def __init__(self, backbone, n_outputs, arch):
         super().__init__()
+        self.arch = arch
         self.backbone = backbone
+        self.lead_names = None  # what the inputs and outputs are (set_names), saved in the checkpoint
         self.reset_head(n_outputs)
 
     def reset_head(self, n_outputs):
@@ -160,6 +167,15 @@ class ECGNet(nn.Module):
         self.head = make_head(self.backbone.n_features, n_outputs)
         self.register_buffer("target_mean", torch.zeros(n_outputs))
         self.register_buffer("target_std", torch.ones(n_outputs))
+        self.output_names = None
+
+    def set_names(self, lead_names, output_names):
+        """Name the input leads and the outputs (what training fed and learnt), as the checkpoint records them."""
+        if len(lead_names) != self.n_leads or len(output_names) != len(self.target_mean):
+            raise ValueError(f"{len(lead_names)} lead names and {len(output_names)} output names for a model of "
+                             f"{self.n_leads} leads and {len(self.target_mean)} outputs")
+        self.lead_names, self.output_names = tuple(lead_names), tuple(output_names)
+        return self
 
     @property
     def n_leads(self):
@@ -186,7 +202,38 @@ def build_model(arch, n_leads, n_outputs, n_backbones=1):
     if n_leads < 1 or n_outputs < 1 or n_backbones < 1:
         raise ValueError(f"n_leads={n_leads}, n_outputs={n_outputs}, n_backbones={n_backbones}: all must be >= 1")
     parts = [BACKBONES[arch](n_leads) for _ in range(n_backbones)]
-    return ECGNet(parts[0] if n_backbones == 1 else ConcatBackbone(parts), n_outputs)
+    return ECGNet(parts[0] if n_backbones == 1 else ConcatBackbone(parts), n_outputs, arch)
+
+
+CHECKPOINT_FORMAT = "ecgcore-checkpoint-v1"  # a bare state_dict (model.pt before v1) has no "format" key
+
+
+def to_checkpoint(model):
+    """What model.pt holds (see the module docstring); ValueError when the model's leads/outputs are unnamed."""
+    if model.lead_names is None or model.output_names is None:
+        raise ValueError("the model's leads and outputs are not named (ECGNet.set_names): it cannot describe itself")
+    return {"format": CHECKPOINT_FORMAT, "arch": model.arch, "lead_names": list(model.lead_names),
+            "output_names": list(model.output_names), "n_backbones": len(backbones(model)),
+            "state_dict": model.state_dict()}
+
+
+def is_checkpoint(obj):
+    return isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT
+
+
+def from_checkpoint(checkpoint, where="checkpoint"):
+    """The model (eval mode, names set) that a to_checkpoint dict describes; ValueError naming `where` (the
+    file) when it is not one or its weights do not fit what it says."""
+    keys = ("arch", "lead_names", "output_names", "n_backbones", "state_dict")
+    if not is_checkpoint(checkpoint) or any(k not in checkpoint for k in keys):
+        raise ValueError(f"{where} is not an ecgcore checkpoint (expected the keys {keys})")
+    c = checkpoint
+    try:
+        model = build_model(c["arch"], len(c["lead_names"]), len(c["output_names"]), int(c["n_backbones"]))
+        model.load_state_dict(c["state_dict"])
+    except (ValueError, RuntimeError) as e:
+        raise ValueError(f"{where} does not rebuild its model (arch {c['arch']}): {e}") from e
+    return model.set_names(c["lead_names"], c["output_names"]).eval()
 
 
 def backbones(model):

@@ -7,9 +7,11 @@ A run is a folder `RUNS_DIR/RUN_ID/` holding
   metrics.jsonl    one line per epoch (what fit's on_epoch received)
   summary.json     test and validation metrics at the end (FitResult.summary)
   predictions.npz  test-split predictions (FitResult.predictions)
-  model.pt         the best weights (a state_dict)
+  model.pt         the best weights: a self-describing checkpoint (ecgcore.models.to_checkpoint)
   log.txt          the job's stdout and stderr, tracebacks included
   heartbeat        touched every second by a running job (see ecgcore.jobs)
+  cancel           present once `cancel` asked the running job to stop
+This module is the one place that knows these names: everyone else asks a Run for `run.model_path` etc.
 Every JSON file is written whole to a temp file and moved into place (os.replace), so a reader never sees
 half a file; folders are created with exist_ok=False, so two sessions never share or overwrite a run.
 """
@@ -22,6 +24,7 @@ import re
 import secrets
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,12 +32,15 @@ import numpy as np
 
 from ecgcore.config import JobConfig
 from ecgcore.files import json_default, locked, now, read_json, write_json, write_text
+from ecgcore.labels import CLASS_NAMES
 
+# What each file of a run folder is called (see the module docstring); Run's *_path attributes name them.
+FILES = {"config": "config.json", "status": "status.json", "metrics": "metrics.jsonl", "summary": "summary.json",
+         "predictions": "predictions.npz", "model": "model.pt", "log": "log.txt", "heartbeat": "heartbeat",
+         "cancel": "cancel"}
 ACTIVE_STATES = ("queued", "running")  # a job will still change the run
 FINISHED = ("done", "failed", "cancelled")
 STATES = (*ACTIVE_STATES, *FINISHED)
-FILES = ("config.json", "status.json", "metrics.jsonl", "summary.json", "predictions.npz", "model.pt",
-         "log.txt", "heartbeat")
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -68,6 +74,31 @@ def new_run_id(config, name=""):
     return "-".join(p for p in parts if p) + "-" + secrets.token_hex(2)
 
 
+def _file(role):
+    return property(lambda run: run.path / FILES[role], doc=f"RUN_DIR/{FILES[role]}")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A run's model outputs: kind "targets" (regression, in clinical units) or "classes" (one score per class)."""
+
+    kind: str
+    names: tuple
+
+    @property
+    def regression(self):
+        return self.kind == "targets"
+
+    def index(self, name):
+        """The output index of `name` (case-insensitive), an int, or a digit string; ValueError naming the choices."""
+        if isinstance(name, (int, np.integer)) or (isinstance(name, str) and name.isdigit()):
+            return int(name)
+        lookup = {n.lower(): i for i, n in enumerate(self.names)}
+        if str(name).lower() not in lookup:
+            raise ValueError(f"{name!r} is not an output of this run: choose one of {list(self.names)}")
+        return lookup[str(name).lower()]
+
+
 class Run:
     """A view of one run folder. Reading never changes it; the job (ecgcore.jobs) is what fills it."""
 
@@ -88,32 +119,37 @@ class Run:
     def runs_dir(self):
         return self.path.parent
 
+    # the run folder's files (see the module docstring): run.model_path, run.log_path, ...
+    config_path, status_path, metrics_path = _file("config"), _file("status"), _file("metrics")
+    summary_path, predictions_path, model_path = _file("summary"), _file("predictions"), _file("model")
+    log_path, heartbeat_path, cancel_path = _file("log"), _file("heartbeat"), _file("cancel")
+
     @property
     def config(self):
         """The run's JobConfig; ValueError when config.json is missing or damaged."""
         try:
-            return JobConfig.from_dict(read_json(self.path / "config.json"))
+            return JobConfig.from_dict(read_json(self.config_path))
         except TypeError as e:
-            raise ValueError(f"{self.path / 'config.json'} is damaged: {e}") from None
+            raise ValueError(f"{self.config_path} is damaged: {e}") from None
 
     @property
     def problem(self):
         """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden)."""
         try:
             self.config
-            status = read_json(self.path / "status.json")
+            status = read_json(self.status_path)
         except ValueError as e:
             return str(e)
         if not isinstance(status, dict) or status.get("state") not in STATES:
-            return f"{self.path / 'status.json'} has no valid state"
+            return f"{self.status_path} has no valid state"
         return None
 
     def status(self):
         """The status dict; a damaged folder reads as failed with the reason, so listing never crashes."""
         try:
-            status = read_json(self.path / "status.json")
+            status = read_json(self.status_path)
             if not isinstance(status, dict) or status.get("state") not in STATES:
-                raise ValueError(f"{self.path / 'status.json'} has no valid state")
+                raise ValueError(f"{self.status_path} has no valid state")
         except ValueError as e:
             return {**_blank_status(), "state": "failed", "error": f"damaged run folder: {e}"}
         return {**_blank_status(), **status}
@@ -125,14 +161,14 @@ class Run:
     def created(self):
         """Creation time (seconds since the epoch) for ordering: status.json's, else the folder's mtime."""
         try:
-            return datetime.fromisoformat(read_json(self.path / "status.json")["created"]).timestamp()
+            return datetime.fromisoformat(read_json(self.status_path)["created"]).timestamp()
         except (ValueError, KeyError, TypeError):
             return self.path.stat().st_mtime if self.path.exists() else 0.0
 
     def metrics(self):
         """Per-epoch records (list of dicts); a half-written last line (job mid-append) is skipped."""
         try:
-            lines = (self.path / "metrics.jsonl").read_text().splitlines()
+            lines = self.metrics_path.read_text().splitlines()
         except FileNotFoundError:
             return []
         records = []
@@ -145,21 +181,28 @@ class Run:
 
     def summary(self):
         """Test/validation metrics once the run is done, else None."""
-        path = self.path / "summary.json"
-        return read_json(path) if path.exists() else None
+        return read_json(self.summary_path) if self.summary_path.exists() else None
+
+    def outputs(self):
+        """What the run's model outputs (the one answer pages, CLI and explain ask for): Outputs("targets",
+        the pretraining targets) or Outputs("classes", the fine-tuning data set's class names as training saved
+        them in summary.json; before then, or in a summary without them, CLASS_NAMES: every source's classes)."""
+        config, summary = self.config, self.summary() or {}
+        if config.task == "pretrain":
+            return Outputs("targets", tuple(summary.get("targets") or config.targets))
+        return Outputs("classes", tuple(summary.get("class_names") or CLASS_NAMES))
 
     def predictions(self):
         """Test-split predictions {name: array} once the run is done, else None."""
-        path = self.path / "predictions.npz"
-        if not path.exists():
+        if not self.predictions_path.exists():
             return None
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(self.predictions_path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
     def log_tail(self, lines=40):
         """The last `lines` lines of log.txt ('' before the job starts)."""
         try:
-            text = (self.path / "log.txt").read_text(errors="replace")
+            text = self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
@@ -172,12 +215,12 @@ class Run:
             if status["state"] in FINISHED and not force:
                 return status
             status.update(changes)
-            write_json(self.path / "status.json", status)
+            write_json(self.status_path, status)
             return status
 
     def append_metrics(self, record):
         # one write() of one line in append mode: a reader sees whole lines or a partial last one (skipped)
-        with open(self.path / "metrics.jsonl", "a") as f:
+        with open(self.metrics_path, "a") as f:
             f.write(json.dumps(record, sort_keys=True, default=json_default) + "\n")
 
 
@@ -208,25 +251,26 @@ def create_run(config, runs_dir=None, name=None):
             continue
     else:
         raise FileExistsError(f"could not find a free run id in {runs_dir}")
-    write_text(path / "config.json", config.to_json() + "\n")
-    write_json(path / "status.json", {**_blank_status(), "created": now(), "message": "queued"})
-    return Run(path)
+    run = Run(path)
+    write_text(run.config_path, config.to_json() + "\n")
+    write_json(run.status_path, {**_blank_status(), "created": now(), "message": "queued"})
+    return run
 
 
 def _pretrained_dir(path):
-    path = Path(path).resolve()
-    if not (path / "config.json").is_file():
-        raise ValueError(f"pretrained run {path} not found (no config.json there)")
-    problem = pretrained_problem(Run(path))
+    run = Run(Path(path).resolve())
+    if not run.config_path.is_file():
+        raise ValueError(f"pretrained run {run.path} not found (no config.json there)")
+    problem = pretrained_problem(run)
     if problem:
         raise ValueError(problem)
-    return path
+    return run.path
 
 
 def pretrained_problem(run):
     """None when `run` can serve as a pretrained run (now, or once it finishes), else why it never can."""
     state = run.state
-    if state not in ACTIVE_STATES and not (run.path / "model.pt").is_file():
+    if state not in ACTIVE_STATES and not run.model_path.is_file():
         return f"pretrained run {run.path} has no model.pt (its state: {state})"
     return None
 
@@ -242,9 +286,9 @@ def get_run(runs_dir, run_id):
 
 def resolve_run(ref, runs_dir=None):
     """A run from a folder path (any run folder with a config.json) or a run id under `runs_dir`."""
-    path = Path(ref)
-    if (path / "config.json").is_file():
-        return Run(path.resolve())
+    run = Run(Path(ref).resolve())
+    if run.config_path.is_file():
+        return run
     return get_run(runs_dir, str(ref))
 
 
@@ -255,8 +299,8 @@ def list_runs(runs_dir=None):
     if not runs_dir.is_dir():
         return []
     # a run folder holds config.json or status.json from its first moment; other folders (sweeps/) are not runs
-    runs = [Run(p) for p in runs_dir.iterdir() if _is_run_id(p.name)
-            and ((p / "config.json").exists() or (p / "status.json").exists())]
+    runs = [run for run in map(Run, runs_dir.iterdir()) if _is_run_id(run.id)
+            and (run.config_path.exists() or run.status_path.exists())]
     return sorted(runs, key=lambda r: (r.created(), r.id))
 
 

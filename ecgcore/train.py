@@ -19,15 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgcore import metrics, transfer
-from ecgcore.config import JobConfig
+from ecgcore import metrics, runs, transfer
 from ecgcore.data import batches, splits
 from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess
 from ecgcore.data.stream import CALIBRATION, StreamedSynthetic, SyntheticStream, is_stream
 from ecgcore.files import atomic_write
 from ecgcore.leads import LEAD_SETS
-from ecgcore.models import build_model
+from ecgcore.models import build_model, from_checkpoint, is_checkpoint, to_checkpoint
 
 EVAL_BATCH = 256
 READ_EVERY_S = 0.5
@@ -58,8 +57,8 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     else:  # fresh records every batch; validation and test are the stream's fixed holdout (`dataset`)
         parts, train_idx, y_train = stream.parts, np.arange(stream.stream.n), stream.calibration_targets()
         notes += parts.notes
-    n_leads = len(LEAD_SETS[config.preprocess.leads]) if lazy or stream else dataset.signals.shape[1]
-    model, frozen = _build(config, n_leads, y_train, output_names, notes)
+    lead_names = LEAD_SETS[config.preprocess.leads] if lazy or stream else dataset.lead_names
+    model, frozen = _build(config, lead_names, y_train, output_names, notes)
     model.to(device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # few fixed shapes: autotuning pays off at once
 
@@ -152,32 +151,39 @@ def resolve_device(name):
 
 
 def save_model(model, path):
-    """Write the state_dict (never a pickled object) whole, under a unique temporary name (files.atomic_write)."""
-    return atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
+    """Write the model's self-describing checkpoint (models.to_checkpoint: a state_dict and what rebuilds it,
+    never a pickled object) whole, under a unique temporary name (files.atomic_write)."""
+    checkpoint = to_checkpoint(model)
+    return atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
 def load_model(run_dir):
-    """(model, config) of a run: RUN_DIR/config.json and RUN_DIR/model.pt (state_dict, weights_only)."""
-    run_dir = Path(run_dir)
-    config_path, model_path = run_dir / "config.json", run_dir / "model.pt"
-    if not config_path.is_file():
-        raise ValueError(f"{config_path} is missing: {run_dir} is not a finished run")
-    if not model_path.is_file():
-        raise ValueError(f"{model_path} is missing: the run has no trained model (not finished, or failed)")
-    config = JobConfig.from_json(config_path.read_text())
+    """(model, config) of a finished run. model.pt rebuilds the model by itself (models.from_checkpoint); a
+    model.pt from before checkpoints described themselves (a bare state_dict) is rebuilt from the run's config.
+    ValueError naming the file when one is missing, damaged or does not fit."""
+    run = runs.Run(run_dir)
+    if not run.config_path.is_file():
+        raise ValueError(f"{run.config_path} is missing: {run.path} is not a finished run")
+    config, path = run.config, run.model_path
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: the run has no trained model (not finished, or failed)")
     try:
-        state = torch.load(model_path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
-        raise ValueError(f"{model_path} is corrupt or not a state_dict: {e}") from e
-    if not isinstance(state, dict) or "target_mean" not in state:
-        raise ValueError(f"{model_path} is not an ecgcore model state_dict")
-    model = build_model(config.arch, len(LEAD_SETS[config.preprocess.leads]), len(state["target_mean"]),
-                        transfer.n_backbones(config))
+        raise ValueError(f"{path} is corrupt or not an ecgcore checkpoint: {e}") from e
+    if is_checkpoint(saved):
+        return from_checkpoint(saved, path), config
+    if not isinstance(saved, dict) or "target_mean" not in saved:
+        raise ValueError(f"{path} is not an ecgcore checkpoint")
+    lead_names = LEAD_SETS[config.preprocess.leads]
+    model = build_model(config.arch, len(lead_names), len(saved["target_mean"]), transfer.n_backbones(config))
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(saved)
     except RuntimeError as e:
-        raise ValueError(f"{model_path} does not match {config_path} (arch {config.arch}): {e}") from e
-    return model.eval(), config
+        raise ValueError(f"{path} does not match {run.config_path} (arch {config.arch}): {e}") from e
+    names = run.outputs().names
+    return model.set_names(lead_names, names if len(names) == len(saved["target_mean"]) else
+                           [str(i) for i in range(len(saved["target_mean"]))]).eval(), config
 
 
 def load_preprocessed(spec, pre, raw=None):
@@ -290,12 +296,13 @@ def _split(config, dataset, strata, notes):
     return parts, train_idx
 
 
-def _build(config, n_leads, y_train, output_names, notes):
-    """(model, frozen modules): the strategy's model (ecgcore.transfer), regression targets standardised on
-    the training split only (the model's buffers undo it at prediction time)."""
+def _build(config, lead_names, y_train, output_names, notes):
+    """(model, frozen modules): the strategy's model (ecgcore.transfer), named for its checkpoint, regression
+    targets standardised on the training split only (the model's buffers undo it at prediction time)."""
     reused = config.task == "finetune" and config.strategy != "scratch" and config.init == "pretrained"
     pretrained = [load_model(run_dir) for run_dir in config.pretrained] if reused else []
-    model, frozen = transfer.model_for(config, n_leads, len(output_names), pretrained, notes)
+    model, frozen = transfer.model_for(config, len(lead_names), len(output_names), pretrained, notes)
+    model.set_names(lead_names, output_names)
     if config.task == "pretrain":
         missing = [t for t, has in zip(output_names, np.isfinite(y_train).any(axis=0)) if not has]
         if missing:

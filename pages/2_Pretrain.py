@@ -71,7 +71,7 @@ def results(run):
     st.subheader("Test results")
     st.dataframe(ui.regression_table(summary.get("test", {})), hide_index=True)
     pred = run.predictions()
-    names = [t for t in summary.get("targets", []) if pred and f"y_true_{t}" in pred]
+    names = [t for t in run.outputs().names if pred and f"y_true_{t}" in pred]
     if names:
         fig = plots.pred_vs_true(np.stack([pred[f"y_true_{t}"] for t in names], 1),
                                  np.stack([pred[f"y_pred_{t}"] for t in names], 1), names, TARGETS)

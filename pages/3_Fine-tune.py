@@ -7,7 +7,6 @@ from ecgcore import plots
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data import download
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
-from ecgcore.labels import CLASS_NAMES
 
 st.set_page_config(page_title="Fine-tune · ECG Transfer Lab", layout="wide")
 st.title("Fine-tune")
@@ -154,7 +153,7 @@ def scratch_twin(run):
 def classification_results(run):
     summary = run.summary() or {}
     test = summary.get("test", {})
-    names = summary.get("class_names") or list(CLASS_NAMES)
+    names = list(run.outputs().names)
     st.markdown(f"**{ui.run_label(run)}** · strategy `{run.config.strategy}`")
     st.dataframe([{"accuracy": test.get("accuracy"), "macro F1": test.get("macro_f1"),
                    "macro AUROC": test.get("macro_auroc"), "test ECGs": test.get("n")}], hide_index=True)

@@ -110,7 +110,7 @@ if len(chosen) == 1:
     if metrics:
         c1.download_button("Metrics (CSV)", pd.DataFrame(metrics).to_csv(index=False), f"{run.id}-metrics.csv",
                            mime="text/csv", key="dl_csv")
-    model = run.path / "model.pt"
+    model = run.model_path
     if model.is_file():
         c2.download_button("Checkpoint (model.pt)", model.read_bytes(), f"{run.id}-model.pt", key="dl_model")
     if metrics and c3.button("Render curves as PNG", key="png",
@@ -123,7 +123,7 @@ if len(chosen) == 1:
         c3.download_button("Learning curves (PNG)", st.session_state["png_export"][1], f"{run.id}-curves.png",
                            mime="image/png", key="dl_png")
     with st.expander("Config and log"):
-        st.code((run.path / "config.json").read_text() if run.problem is None else run.problem, language="json")
+        st.code(run.config_path.read_text() if run.problem is None else run.problem, language="json")
         st.code(run.log_tail() or "(no log yet)")
 
 def delete_pending():

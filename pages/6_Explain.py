@@ -8,7 +8,7 @@ import streamlit as st
 import dashboard as ui
 from ecgcore import explain as ex
 from ecgcore import plots
-from ecgcore.labels import CLASS_NAMES, TARGETS
+from ecgcore.labels import TARGETS
 from ecgcore.synth import PRESETS
 
 st.set_page_config(page_title="Explain · ECG Transfer Lab", layout="wide")
@@ -57,14 +57,15 @@ def show(run, spec, method, target, column, key):
         if uploaded is not None:  # a missing lead is said plainly before anything is computed
             uploaded.needs(run.config.preprocess.leads)
             record = ex.Record(uploaded.signal, uploaded.fs, uploaded.lead_names, description=uploaded.name)
-        result = explanation(str(run.path), (run.path / "model.pt").stat().st_mtime,
+        result = explanation(str(run.path), run.model_path.stat().st_mtime,
                              json.dumps({k: v for k, v in spec.items() if k != "uploaded"}), method, target, record)
     except (ValueError, FileNotFoundError, OSError) as e:
         column.error(f"Cannot explain {run.id}: {e}")
         return None
-    unit = "" if run.config.task == "finetune" else f" {TARGETS.get(result.output_name, '')}"
+    regression = run.outputs().regression
+    unit = f" {TARGETS.get(result.output_name, '')}" if regression else ""
     column.markdown(f"**{ui.run_label(run)}** · output **{result.output_name}** = {result.output:.3g}{unit}"
-                    + (" (probability)" if run.config.task == "finetune" else ""))
+                    + ("" if regression else " (probability)"))
     fig = plots.attribution_figure(result.signal, result.attributions, result.fs, result.lead_names, result.labels,
                              title=METHOD_NAMES[method])
     column.plotly_chart(fig, config=plots.png_config(f"explain-{run.id}"), key=f"{key}-fig")
@@ -88,10 +89,8 @@ with st.container(border=True):
     run_id = c1.selectbox("Run", list(by_id), key=P + "run", format_func=lambda i: ui.run_label(by_id[i]))
     run = by_id[run_id]
     method = c2.selectbox("Method", ex.METHODS, key=P + "method", format_func=METHOD_NAMES.get)
-    if run.config.task == "pretrain":
-        outputs = list(run.config.targets)
-    else:
-        outputs = ["predicted class", *CLASS_NAMES]
+    produced = run.outputs()
+    outputs = list(produced.names) if produced.regression else ["predicted class", *produced.names]
     choice = c3.selectbox("Output", outputs, key=P + "target")
     target = None if choice == "predicted class" else choice
     spec = record_spec()

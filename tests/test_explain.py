@@ -44,14 +44,6 @@ def test_bad_method_and_target_are_clear_errors(model, record):
         ex.explain(model, record[0], "saliency")
 
 
-def test_output_index_by_name():
-    pre = JobConfig(task="pretrain", targets=["hr", "qrs"])
-    assert ex.output_index(pre, "QRS") == 1 and ex.output_index(pre, 0) == 0 and ex.output_index(pre, "1") == 1
-    assert ex.output_index(JobConfig(task="finetune"), "MI") == 1
-    with pytest.raises(ValueError, match="target='qt' is not an output"):
-        ex.output_index(pre, "qt")
-
-
 def test_wave_labels_and_shares_on_hand_fiducials():
     fs, n = 100, 100  # one beat: P 0.10-0.20 s, QRS 0.30-0.40 s, ST-T to 0.70 s
     fid = {"p_on": [0.1], "p_off": [0.2], "qrs_on": [0.3], "qrs_off": [0.4], "t_off": [0.7]}
@@ -103,8 +95,6 @@ def test_integrated_gradients_completeness(qrs_regressor):
         gap = (model.regress(torch.tensor(x[:2])) - model.regress(torch.zeros_like(torch.tensor(x[:2]))))[:, 0]
     assert (gap.abs() > 1).all()  # a real difference to account for, not 0 ~= 0
     np.testing.assert_allclose(attr.sum(axis=(1, 2)), gap.numpy(), rtol=0.02)
-    delta = ex.integrated_gradients_delta(model, x[:2], target=0, regression=True, n_steps=64)
-    assert (np.abs(delta) < 0.02 * gap.abs().numpy()).all()
 
 
 def test_qrs_regressor_attends_to_the_qrs(qrs_regressor):

@@ -4,6 +4,7 @@ import pytest
 
 from ecgcore import files, runs
 from ecgcore.config import JobConfig
+from ecgcore.labels import CLASS_NAMES
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "..", "a..b", "", ".hidden", "-x", "a b", "x" * 129, "a\\b", 7])
@@ -124,3 +125,23 @@ def test_delete_refuses_a_running_run_and_leaves_others(tmp_path):
     runs.delete_run(done)
     assert not done.path.exists() and running.path.is_dir() and keep.path.is_dir()
     assert {r.id for r in runs.list_runs(tmp_path)} == {keep.id, running.id}
+
+
+def test_outputs_are_the_targets_or_the_data_sets_own_class_names(tmp_path):
+    pre = runs.create_run(JobConfig(targets=["hr", "qrs"]), tmp_path)
+    outputs = pre.outputs()
+    assert outputs == runs.Outputs("targets", ("hr", "qrs")) and outputs.regression
+    assert outputs.index("QRS") == 1 and outputs.index(0) == 0 and outputs.index("1") == 1
+    with pytest.raises(ValueError, match=r"'qt' is not an output of this run: choose one of \['hr', 'qrs'\]"):
+        outputs.index("qt")
+    fine = runs.create_run(JobConfig(task="finetune"), tmp_path)
+    assert fine.outputs() == runs.Outputs("classes", CLASS_NAMES) and not fine.outputs().regression
+    files.write_json(fine.summary_path, {"class_names": ["NORM", "MI"]})  # what training saw in its data set
+    assert fine.outputs().names == ("NORM", "MI") and fine.outputs().index("mi") == 1
+
+
+def test_a_run_names_its_files_in_one_place(tmp_path):
+    run = runs.create_run(JobConfig(), tmp_path)
+    assert (run.config_path.name, run.status_path.name, run.model_path.name) == ("config.json", "status.json",
+                                                                                 "model.pt")
+    assert {p.name for p in run.path.iterdir()} == {run.config_path.name, run.status_path.name}

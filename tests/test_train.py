@@ -7,6 +7,7 @@ import torch
 from ecgcore import train
 from ecgcore.config import JobConfig, Preprocess
 from ecgcore.data.dataset import DataSet
+from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
 from ecgcore.models import first_block
 from ecgcore.train import Cancelled, fit, load_model, save_model
@@ -112,6 +113,44 @@ def test_checkpoint_round_trip(tmp_path):
     assert loaded_cfg == cfg
     x = torch.randn(3, 12, 150)
     assert torch.equal(model.regress(x), result.model.eval().regress(x))
+
+
+def test_the_checkpoint_describes_itself_and_loads_with_weights_only(pretrained, tmp_path):
+    from ecgcore.models import from_checkpoint
+
+    cfg = config(task="finetune", strategy="combined", pretrained=[str(p) for p in pretrained], epochs=1)
+    result = fit(cfg, sine_set(40, seed=2), **QUIET)
+    run = as_run(result, cfg, tmp_path / "run")
+    saved = torch.load(run / "model.pt", weights_only=True)
+    assert {k: saved[k] for k in ("arch", "lead_names", "output_names", "n_backbones")} == {
+        "arch": "small_cnn", "lead_names": list(LEADS), "output_names": list(CLASS_NAMES), "n_backbones": 2}
+    assert set(saved["state_dict"]) == set(result.model.state_dict())
+    # the file alone rebuilds the model: no config.json, no strategy to derive the two backbones from
+    (run / "config.json").unlink()
+    model = from_checkpoint(saved, run / "model.pt")
+    x = torch.randn(2, 12, 150)
+    assert torch.equal(model(x), result.model.eval()(x)) and model.output_names == CLASS_NAMES
+    with pytest.raises(ValueError, match=r"model\.pt is not an ecgcore checkpoint"):
+        from_checkpoint({**saved, "format": "something else"}, run / "model.pt")
+    with pytest.raises(ValueError, match=r"model\.pt does not rebuild its model"):
+        from_checkpoint({**saved, "n_backbones": 1}, run / "model.pt")
+
+
+def test_a_checkpoint_from_before_still_loads(tmp_path):
+    # model.pt used to be the bare state_dict: its run's config says what it is
+    cfg = config(epochs=1, targets=["hr", "qt"])
+    result = fit(cfg, sine_set(40), **QUIET)
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "config.json").write_text(cfg.to_json())
+    torch.save(result.model.state_dict(), run / "model.pt")
+    model, loaded = load_model(run)
+    x = torch.randn(2, 12, 150)
+    assert loaded == cfg and torch.equal(model.regress(x), result.model.eval().regress(x))
+    assert model.output_names == ("hr", "qt") and model.lead_names == LEADS and model.arch == "small_cnn"
+    torch.save({"something": torch.zeros(1)}, run / "model.pt")
+    with pytest.raises(ValueError, match=r"old/model\.pt is not an ecgcore checkpoint"):
+        load_model(run)
 
 
 def test_corrupt_or_missing_model_is_a_clear_error(tmp_path, pretrained):
