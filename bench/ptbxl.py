@@ -39,7 +39,7 @@ def pretrain(runs_dir, args):
     t0 = time.perf_counter()
     result = fit(config, log=lambda *_: None)
     run = create_run(config, runs_dir, name="bench-synthetic")
-    save_model(result.model, run.path / "model.pt")
+    save_model(result.model, run.model_path)
     test = result.summary["test"]
     print(f"pretrained on {args.pretrain_n} synthetic records in {time.perf_counter() - t0:.0f} s; test MAE: "
           + ", ".join(f"{t} {test.get(f'mae_{t}', float('nan')):.1f}" for t in config.targets))

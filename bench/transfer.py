@@ -94,7 +94,7 @@ def pretrain(source, variant, args, folds, runs_dir, targets=None):
                        patience=args.patience, lr=args.lr, seed=0, device=args.device, batch_size=args.batch_size)
     result = fit(config, data, log=quiet)
     run = create_run(config, runs_dir, name=f"bench-{source}-{variant}")
-    save_model(result.model, run.path / "model.pt")
+    save_model(result.model, run.model_path)
     test = result.summary["test"]
     shown = ", ".join(f"{t} {test[f'mae_{t}']:.1f}" for t in INTERVALS if test.get(f"mae_{t}") is not None)
     dropped = data.config.get("dropped", {})

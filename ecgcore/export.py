@@ -35,7 +35,6 @@ EXPERIMENT = "ECG Transfer Lab"
 TAG = "ecgcore.run_id"
 FIGURE_FORMATS = ("png", "html", "none")
 STATUS = {"done": "FINISHED", "failed": "FAILED", "cancelled": "KILLED"}
-RUN_FILES = ("config.json", "summary.json", "metrics.jsonl", "log.txt")
 SUMMARY_COUNTS = ("n_train", "n_val", "n_test", "best_epoch", "epochs_run")
 
 
@@ -94,7 +93,7 @@ def run_figures(run):
     import numpy as np
 
     from ecgcore import plots
-    from ecgcore.labels import CLASS_NAMES, TARGETS
+    from ecgcore.labels import TARGETS
 
     figures = {}
     metrics = run.metrics()
@@ -102,14 +101,15 @@ def run_figures(run):
         figures["learning_curves"] = plots.learning_curves({run.id: metrics})
     summary, pred = run.summary() or {}, run.predictions() or {}
     test = summary.get("test") or {}
-    if run.config.task == "pretrain":
-        names = [t for t in summary.get("targets", []) if f"y_true_{t}" in pred]
+    outputs = run.outputs()
+    if outputs.regression:
+        names = [t for t in outputs.names if f"y_true_{t}" in pred]
         if names:
             figures["pred_vs_true"] = plots.pred_vs_true(np.stack([pred[f"y_true_{t}"] for t in names], 1),
                                                          np.stack([pred[f"y_pred_{t}"] for t in names], 1),
                                                          names, TARGETS)
         return figures
-    names = summary.get("class_names") or list(CLASS_NAMES)
+    names = list(outputs.names)
     if run.config.label_mode == "single" and test.get("confusion_matrix"):
         figures["confusion"] = plots.confusion(test["confusion_matrix"], names)
     if len(pred.get("y_score", [])):
@@ -214,11 +214,11 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
             client.log_batch(run_id, params=params[i:i + 100])
         for i in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[i:i + 1000])
-        if (run.path / "model.pt").is_file():
-            client.log_artifact(run_id, str(run.path / "model.pt"), artifact_path="checkpoint")
-        for name in RUN_FILES:
-            if (run.path / name).is_file():
-                client.log_artifact(run_id, str(run.path / name), artifact_path="run")
+        if run.model_path.is_file():
+            client.log_artifact(run_id, str(run.model_path), artifact_path="checkpoint")
+        for path in (run.config_path, run.summary_path, run.metrics_path, run.log_path):
+            if path.is_file():
+                client.log_artifact(run_id, str(path), artifact_path="run")
         with tempfile.TemporaryDirectory(prefix="ecgcore-export-") as tmp:
             for name, data in pictures[run.id].items():
                 (Path(tmp) / name).write_bytes(data)
@@ -262,8 +262,8 @@ def to_tensorboard(run_list, log_dir, figures="png", log=print):
             writer.add_hparams(hparams, {k: v for k, v in test_metrics(run.summary()).items()
                                          if math.isfinite(v)} or {"epochs_run": float(last)}, run_name=".")
             writer.add_text("config", "```\n" + run.config.to_json() + "\n```", 0)
-            if (run.path / "model.pt").is_file():
-                writer.add_text("checkpoint", str((run.path / "model.pt").resolve()), 0)
+            if run.model_path.is_file():
+                writer.add_text("checkpoint", str(run.model_path.resolve()), 0)
             for name, data in pictures[run.id].items():
                 image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
                 writer.add_image(f"figures/{Path(name).stem}", image, last, dataformats="HWC")
