@@ -84,7 +84,7 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
     return go.Figure(_validate=False, data=traces, layout=dict(
         xaxis=dict(range=[0, width_mm], **grid),
         yaxis=dict(range=[0, ROW_MM * len(rows)], scaleanchor="x", scaleratio=1, **grid),
-        title=title, plot_bgcolor="white", paper_bgcolor="white", height=400,
+        title=dict(text=title) if title else None, plot_bgcolor="white", paper_bgcolor="white", height=400,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h", y=-0.02),
         annotations=[dict(x=width_mm, y=0, xanchor="right", yanchor="bottom", showarrow=False,
                           text=f"25 mm/s · 10 mm/mV · {fs:g} Hz", font=dict(size=10, color="gray"))],

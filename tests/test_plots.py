@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -35,7 +36,8 @@ def test_ecg_paper_scales_signal_to_paper_units():
 def test_ecg_paper_figure_passes_plotly_validation():
     signal, fs = _record()
     fig = plots.ecg_paper(signal, fs, fiducials={"p_on": [0.1]}, title="t")
-    go.Figure(fig.to_dict())  # ecg_paper skips validation for speed; a validated copy must build the same
+    validated = go.Figure(fig.to_dict())  # ecg_paper skips validation for speed: a validated copy must build
+    assert json.loads(validated.to_json()) == json.loads(fig.to_json())  # ... and be the same figure
 
 
 def test_ecg_paper_grid_is_one_and_five_mm():
