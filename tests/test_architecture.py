@@ -1,0 +1,71 @@
+"""The layering README's Architecture section promises: no module imports from a floor above its own."""
+
+import ast
+from pathlib import Path
+
+import ecgcore
+
+# Bottom to top; a module belongs to the floor of the longest prefix that names it (README: Architecture).
+FLOORS = [
+    ("ground", ("ecgcore.labels", "ecgcore.leads", "ecgcore.files", "ecgcore.procs")),
+    ("signals and configs", ("ecgcore.synth", "ecgcore.config")),
+    ("data", ("ecgcore.data",)),
+    ("models", ("ecgcore.models", "ecgcore.transfer", "ecgcore.metrics")),
+    ("run folders", ("ecgcore.runs",)),
+    ("training and analysis", ("ecgcore.train", "ecgcore.explain", "ecgcore.plots", "ecgcore.export")),
+    ("jobs", ("ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo")),
+    ("interfaces", ("ecgcore.cli", "ecgcore.__main__")),
+]
+ROOT = Path(ecgcore.__file__).parent
+
+
+def floor_of(module):
+    """The floor index of `module`; None for a module no floor names (then it is checked as an import
+    target only, at the top: a lower floor may not lean on it)."""
+    best = None
+    for level, (_, prefixes) in enumerate(FLOORS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[1]):
+                best = (level, len(prefix))
+    return None if best is None else best[0]
+
+
+def imports(path):
+    """Every ecgcore module `path` imports, at the top or inside a function (lazy imports count too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("ecgcore."))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ecgcore"):
+            # `from ecgcore import jobs` / `from ecgcore.data import ptbxl` name modules in their import list
+            found.update(f"{node.module}.{a.name}" if node.module in ("ecgcore", "ecgcore.data", "ecgcore.synth")
+                         else node.module for a in node.names)
+    return found
+
+
+def module_name(path):
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_module_imports_from_a_floor_above_its_own():
+    upward = []
+    for path in sorted(ROOT.rglob("*.py")):
+        source = module_name(path)
+        level = floor_of(source)
+        if level is None:
+            continue
+        for target in imports(path):
+            target_level = floor_of(target)
+            if target_level is None or target_level > level:
+                upward.append(f"{source} ({FLOORS[level][0]}) imports {target}")
+    assert upward == []
+
+
+def test_the_floors_see_what_they_should():
+    # the checker itself: a known upward import is caught, a downward one is not
+    assert floor_of("ecgcore.data.synthetic") == 2 and floor_of("ecgcore.synth.gan") == 1
+    assert floor_of("ecgcore.files") == 0 < floor_of("ecgcore.runs") < floor_of("ecgcore.jobs")
+    assert floor_of("ecgcore.somewhere_new") is None
+    assert "ecgcore.data.measure" in imports(ROOT / "data" / "synthetic.py")
+    assert not any(floor_of(t) > 1 for t in imports(ROOT / "synth" / "gan.py"))
