@@ -169,7 +169,7 @@ def run_task(path, env, *pretrained_ended):
         time.sleep(1.0)
     if blocker:
         return blocker  # the queue's next step fails the run with this reason
-    with _output_to(run.path / "log.txt"):
+    with _output_to(run.log_path):
         try:
             return jobs.run_job(path)
         except (ValueError, FileNotFoundError) as e:  # cancelled or deleted while it waited, or taken

@@ -13,7 +13,8 @@ FLOORS = [
     ("models", ("ecgcore.models", "ecgcore.transfer", "ecgcore.metrics")),
     ("run folders", ("ecgcore.runs",)),
     ("training and analysis", ("ecgcore.train", "ecgcore.explain", "ecgcore.plots", "ecgcore.export")),
-    ("jobs", ("ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo")),
+    ("jobs", ("ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study", "ecgcore.executors",
+              "ecgcore.ray_executor")),
     ("interfaces", ("ecgcore.cli", "ecgcore.__main__")),
 ]
 ROOT = Path(ecgcore.__file__).parent
