@@ -307,3 +307,14 @@ def test_fine_tuning_splits_by_the_chosen_folds(base):
     in_test = [str(4 * c + r + 1) for c in range(5) for r in range(4) if (r + c) % 4 == 3]
     assert sorted(result.predictions["record_id"].tolist()) == sorted(in_test)
     assert result.predictions["y_score"].shape == (5, 5)
+
+
+def test_the_chunked_read_gives_each_record_as_read_alone(folder, monkeypatch, tmp_path):
+    monkeypatch.setenv("ECGCORE_CACHE", str(tmp_path))
+    monkeypatch.setattr(ptbxl, "FLUSH_EVERY", 3)  # several flushes of the file being written
+    ds = load_ptbxl(folder)
+    assert isinstance(ds.signals, np.memmap)  # read back from the cache entry, memory-mapped
+    database, _ = ptbxl.read_tables(folder)
+    for i, ecg_id in enumerate(ds.record_id):
+        alone = ptbxl.read_record(folder, database.loc[int(ecg_id), "filename_lr"], 100)
+        np.testing.assert_array_equal(ds.signals[i], alone)

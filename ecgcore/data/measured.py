@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -39,6 +40,7 @@ DEFAULT_INTERVAL_LEADS = ("II", "V2", "V5")
 # From this many records on, measuring spreads over the cores (a worker's start-up costs a neurokit2 import).
 PARALLEL_MIN = 200
 MAX_WORKERS = 16
+MEASURE_CHUNK = 256  # records per measuring call at most (a chunk's signals travel to its worker process)
 
 
 def make_dataset(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, morphology=True,
@@ -106,8 +108,8 @@ def measure_targets(signals, fs, lead_names, morphology=True, interval_leads=Non
     workers = _workers(len(signals), workers)
     if workers > 1:
         chunks = _chunks(len(signals), workers)
-        return _concat(_map(measure_targets, [(signals[c], fs, lead_names, morphology, interval_leads, 1)
-                                              for c in chunks], workers))
+        return _concat(_map(measure_targets, ((signals[c], fs, lead_names, morphology, interval_leads, 1)
+                                              for c in chunks), workers))
     per_lead = [measure.measure_intervals(signals, fs, lead_index=lead_names.index(lead)).values
                 for lead in interval_leads]
     targets = {}
@@ -130,15 +132,24 @@ def _workers(n, workers):
 
 
 def _chunks(n, workers):
-    """Record indices 0..n-1 in about 4 chunks per worker (none empty): a slow chunk then holds up little."""
-    return [c for c in np.array_split(np.arange(n), 4 * workers) if len(c)]
+    """Record indices 0..n-1 in at least 4 chunks per worker (a slow chunk then holds up little) of at most
+    MEASURE_CHUNK records (none empty)."""
+    return [c for c in np.array_split(np.arange(n), max(4 * workers, -(-n // MEASURE_CHUNK))) if len(c)]
 
 
 def _map(func, calls, workers):
-    """[func(*args) for args in calls], spread over `workers` processes."""
+    """[func(*args) for args in calls] in order, spread over `workers` processes. `calls` may be a generator
+    that reads each chunk's records: at most two calls per worker wait, so memory holds a few chunks, not the
+    set (all of PTB-XL at 500 Hz is 5.2 GB)."""
+    results, waiting = [], deque()
     # spawn, not fork: the caller (a training job) may already run torch's thread pools
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(func, *zip(*calls)))
+        for args in calls:
+            waiting.append(pool.submit(func, *args))
+            if len(waiting) >= 2 * workers:
+                results.append(waiting.popleft().result())
+        results += [future.result() for future in waiting]
+    return results
 
 
 def _concat(parts):
@@ -187,8 +198,8 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
         names = [str(database.loc[int(i), column]) for i in ids]
         workers = _workers(len(ids), None)
         chunks = _chunks(len(ids), workers)
-        calls = [(root, [names[i] for i in c], measure_fs, data.signals[c], data.fs, data.lead_names, morphology,
-                  interval_leads) for c in chunks]
+        calls = ((root, [names[i] for i in c], measure_fs, data.signals[c], data.fs, data.lead_names, morphology,
+                  interval_leads) for c in chunks)  # read a chunk at a time, as _map takes them
         return _concat(_map(_measure_files, calls, workers) if workers > 1 else [_measure_files(*c) for c in calls])
 
     measured = _targets_set(key, ids, measure_records)

@@ -21,7 +21,7 @@ import pandas as pd
 import wfdb
 
 from ecgcore.data.cache import cached
-from ecgcore.data.dataset import DataSet
+from ecgcore.data.dataset import Writer
 from ecgcore.data.splits import resolve_folds
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEAD_SETS, LEADS, select
@@ -33,6 +33,7 @@ STATEMENT_COLUMNS = ("diagnostic", "diagnostic_class")
 # sampling rate -> (database column naming its records, records folder)
 RATES = {100: ("filename_lr", "records100"), 500: ("filename_hr", "records500")}
 MODES = {"multi": "multi-label", "single": "single-label"}
+FLUSH_EVERY = 512  # records written between flushes of the data set file being built (bounds the memory it holds)
 # PTB-XL's headers spell the augmented leads AVR/AVL/AVF; ecgcore.leads uses aVR/aVL/aVF.
 _CANONICAL_LEAD = {name.lower(): name for name in LEADS}
 
@@ -187,7 +188,8 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
                                               for ext in (".hea", ".dat")]
     key = {"source": "ptbxl", "path": str(root), "fs": fs, "leads": list(lead_names), "folds": folds,
            "stamp": folder_stamp(root, files)}
-    dataset = cached(key, lambda: _read(root, database, statements, fs, lead_names, progress))
+    dataset = cached(key, lambda folder: _read(root, database, statements, fs, lead_names, progress, folder),
+                     chunked=True)
     # The folds held out are not part of the key: they are applied here, after loading (auto or given alike).
     dataset.config = {**dataset.config, "leads": leads, "val_fold": val_fold, "test_fold": test_fold,
                       "fold_choice": fold_choice}
@@ -200,10 +202,12 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
     return dataset
 
 
-def _read(root, database, statements, fs, lead_names, progress):
+def _read(root, database, statements, fs, lead_names, progress, folder):
+    """Read every usable record into the data set folder `folder` (a dataset.Writer), one record at a time:
+    memory holds one record and the labels, whatever the folder's size (all of PTB-XL at 500 Hz is 5.2 GB)."""
     classes_of = superclass_map(statements)
     column = RATES[fs][0]
-    signals, kept, skipped, no_class = None, [], [], []
+    writer, kept, skipped, no_class = None, [], [], []
     multilabel = np.zeros((len(database), len(CLASS_NAMES)), dtype=np.uint8)
     for i, (ecg_id, row) in enumerate(database.iterrows()):
         if progress:
@@ -217,14 +221,17 @@ def _read(root, database, statements, fs, lead_names, progress):
                 no_class.append(str(ecg_id))
                 continue
             signal = read_record(root, str(row[column]), fs, lead_names)
-            if signals is None:  # PTB-XL records are all 10 s; the first good record sets the length
-                signals = np.empty((len(database), *signal.shape), dtype=np.float32)
-            if signal.shape != signals.shape[1:]:
-                raise ValueError(f"{row[column]}: {signal.shape[1]} samples, the others have {signals.shape[2]}")
+            if writer is None:  # PTB-XL records are all 10 s; the first good record sets the length
+                writer = Writer(folder, len(database), *signal.shape)
+            if signal.shape != writer.signals.shape[1:]:
+                raise ValueError(f"{row[column]}: {signal.shape[1]} samples, the others have "
+                                 f"{writer.signals.shape[2]}")
         except ValueError as e:
             skipped.append({"record": str(ecg_id), "reason": str(e)})
             continue
-        signals[len(kept)] = signal
+        writer.write(len(kept), signal[None])
+        if len(kept) % FLUSH_EVERY == 0:
+            writer.flush()  # the records written so far leave this process's memory
         multilabel[len(kept), [CLASS_NAMES.index(c) for c in classes]] = 1
         kept.append((str(ecg_id), int(fold)))
     if progress:
@@ -235,8 +242,8 @@ def _read(root, database, statements, fs, lead_names, progress):
     n = len(kept)
     multilabel = multilabel[:n]
     label = np.where(multilabel.sum(1) == 1, multilabel.argmax(1), -1).astype(np.int64)
-    return DataSet(
-        signals=signals[:n], fs=fs, lead_names=lead_names, label=label, multilabel=multilabel,
+    writer.finish(
+        n, fs=fs, lead_names=lead_names, label=label, multilabel=multilabel,
         class_names=CLASS_NAMES, fold=np.array([f for _, f in kept], dtype=np.int64),
         record_id=np.array([r for r, _ in kept]),
         config={"source": "ptbxl", "path": str(root), "fs": fs, "folds": sorted({f for _, f in kept}),
