@@ -18,6 +18,7 @@ weights `scratch` starts from at that seed). A gain of transfer over its control
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ecgcore.config import CONTROLLED
 from ecgcore.models import backbones, build_model, first_block
@@ -58,6 +59,19 @@ def model_for(config, n_leads, n_outputs, pretrained, notes):
         model = models[0]
         model.reset_head(n_outputs)
     return model, _freeze(model, config.strategy)
+
+
+def fixed_prefix(model, strategy):
+    """(prefix, rest) when `strategy` freezes a leading part of `model` - a linear probe's backbone, the first block
+    of a single backbone - so that rest(prefix(x)) == model(x) and prefix(x) never changes while training (frozen,
+    batch norm in eval mode): a fit may compute it once per record instead of in every epoch. None for strategies
+    whose frozen part is not a prefix of one path (scratch, full_finetune, combined's several first blocks)."""
+    backbone = model.backbone
+    if strategy == "linear_probe":
+        return backbone, model.head
+    if strategy == "freeze_first_block" and len(backbones(model)) == 1:
+        return backbone.features[0], nn.Sequential(*backbone.features[1:], backbone.pool, model.head)
+    return None
 
 
 def fresh_model(config, n_leads, n_outputs, n_backbones=1):

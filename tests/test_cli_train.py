@@ -55,6 +55,15 @@ def test_data_flag_takes_a_spec_file_or_a_data_set(tmp_path):
     assert pretrain_configs(parse("pretrain", "--data", str(npz)))[0].data == {"source": "npz", "path": str(npz)}
 
 
+def test_init_random_is_a_control_arm_without_a_pretrained_run():
+    (c,) = finetune_configs(parse("finetune", "--init", "random"))
+    assert (c.strategy, c.init, c.pretrained) == ("freeze_first_block", "random", [])
+    (c,) = finetune_configs(parse("finetune", "--init", "random", "--strategy", "combined", "--backbones", "4"))
+    assert (c.strategy, c.backbones) == ("combined", 4)
+    with pytest.raises(ValueError, match="is scratch"):
+        finetune_configs(parse("finetune", "--init", "random", "--strategy", "full_finetune"))
+
+
 def test_ptbxl_flags_build_a_ptbxl_spec(tmp_path):
     (c,) = finetune_configs(parse("finetune", "--ptbxl", str(tmp_path), "--fs", "500", "--val-fold", "8",
                                   "--test-fold", "9", "--label-mode", "multi", "--fraction", "0.25"))
@@ -85,6 +94,7 @@ def test_ptbxl_folds_default_to_auto(tmp_path):
     (["finetune", "--pretrained", "../evil"], "invalid run id"),
     (["finetune", "--pretrained", "nope"], "no run 'nope'"),
     (["finetune", "--strategy", "linear_probe"], "needs --pretrained"),
+    (["finetune", "--init", "random", "--pretrained", "20260101-000000-keep"], "uses no pretrained run"),
     (["finetune", "--pretrained", "20260101-000000-keep"], "has no model.pt"),
     (["runs", "show", "nope"], "no run 'nope'"),
     (["runs", "delete", "../x"], "invalid run id"),

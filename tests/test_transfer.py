@@ -79,3 +79,19 @@ def test_every_reusing_strategy_has_one_named_control():
 def test_bad_control_configs_are_clear_errors(kw, message):
     with pytest.raises(ValueError, match=message):
         JobConfig(task="finetune", **kw).validate()
+
+
+@pytest.mark.parametrize("strategy", ["freeze_first_block", "linear_probe"])
+def test_a_frozen_prefix_computed_once_gives_the_same_run(pretrained, monkeypatch, strategy):  # noqa: F811
+    cfg = config(task="finetune", strategy=strategy, pretrained=[str(pretrained[0])], epochs=2, fraction=0.5)
+    once = fit(cfg, sine_set(), **QUIET)
+    fixed_prefix = transfer.fixed_prefix
+    monkeypatch.setattr(transfer, "fixed_prefix", lambda model, strategy: None)  # every epoch through the prefix
+    every = fit(cfg, sine_set(), **QUIET)
+    assert [h["val_loss"] for h in once.history] == pytest.approx([h["val_loss"] for h in every.history], rel=1e-4)
+    assert once.summary["test"]["macro_auroc"] == pytest.approx(every.summary["test"]["macro_auroc"], abs=1e-6)
+    for key, value in every.model.state_dict().items():
+        assert torch.allclose(value.float(), once.model.state_dict()[key].float(), atol=1e-5), key
+    x = torch.randn(3, 12, 150)
+    model, (prefix, rest) = once.model.eval(), fixed_prefix(once.model, strategy)
+    assert torch.allclose(rest(prefix(x)), model(x), atol=1e-6)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ecgcore.cli.runs import add_runs_dir, headline
-from ecgcore.config import ARCHS, DEVICES, LABEL_MODES, NORMALIZATIONS, STRATEGIES
+from ecgcore.config import ARCHS, DEVICES, INITS, LABEL_MODES, NORMALIZATIONS, STRATEGIES
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
 
@@ -37,6 +37,10 @@ def register(sub):
     f.add_argument("--strategy", choices=STRATEGIES,
                    help="how the pretrained run is reused (default: freeze_first_block with --pretrained, "
                         "else scratch)")
+    f.add_argument("--init", choices=INITS, default="pretrained",
+                   help="random: the control arm of --strategy (the same network and freezing from a fresh "
+                        "seeded init, no --pretrained; --backbones N for combined)")
+    f.add_argument("--backbones", type=int, default=1, help="random backbones of a random-init `combined`")
     f.add_argument("--fraction", type=float, default=1.0, metavar="F",
                    help="share of the labelled training set used, in (0, 1] (default 1)")
     f.add_argument("--label-mode", choices=LABEL_MODES, default="single",
@@ -156,10 +160,12 @@ def finetune_configs(args):
 
     refs = [] if args.pretrained.strip().lower() == "none" else \
         [r.strip() for r in args.pretrained.split(",") if r.strip()]
-    strategy = args.strategy or ("freeze_first_block" if refs else "scratch")
+    strategy = args.strategy or ("freeze_first_block" if refs or args.init == "random" else "scratch")
+    if args.init == "random" and refs:
+        raise ValueError("--init random (a control arm) uses no pretrained run: drop --pretrained")
     if strategy == "scratch" and refs:
         raise ValueError("--strategy scratch uses no pretrained run: drop --pretrained or pick another strategy")
-    if strategy != "scratch" and not refs:
+    if strategy != "scratch" and not refs and args.init != "random":
         raise ValueError(f"--strategy {strategy} needs --pretrained RUN")
     if len(refs) > 1 and strategy != "combined":
         raise ValueError(f"--strategy {strategy} takes one pretrained run, got {len(refs)}; "
@@ -171,7 +177,8 @@ def finetune_configs(args):
     else:
         data = data_spec(args.data) if args.data else dict(DEFAULT_FINETUNE_DATA)
     config = job_config(args, task="finetune", data=data, strategy=strategy, pretrained=pretrained,
-                        fraction=args.fraction, label_mode=args.label_mode)
+                        init=args.init, backbones=args.backbones, fraction=args.fraction,
+                        label_mode=args.label_mode)
     return [config]
 
 

@@ -82,6 +82,21 @@ class InMemory:
     def targets(self, index):
         return self.Y[torch.as_tensor(np.asarray(index)).to(self.Y.device)]
 
+    @torch.no_grad()
+    def apply(self, module, rows):
+        """Replace the inputs at `rows` by module(inputs) (module in eval mode; other rows become zeros, unused),
+        unless its output is larger than its input; return whether it did."""
+        module.eval()
+        rows = torch.as_tensor(np.asarray(rows)).to(self.X.device)
+        probe = module(self.X[rows[:1]])
+        if probe[0].numel() > self.X[0].numel():  # e.g. inception1d's first stage: 10x the input; leave it
+            return False
+        out = self.X.new_zeros((len(self.X), *probe.shape[1:]))
+        for i in range(0, len(rows), EVAL_BATCH):
+            out[rows[i:i + EVAL_BATCH]] = module(self.X[rows[i:i + EVAL_BATCH]])
+        self.X = out
+        return True
+
 
 class Records(torch.utils.data.Dataset):
     """A DataLoader's view of a data set on disk: item = an array of record positions, value = those records
