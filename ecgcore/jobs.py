@@ -333,12 +333,18 @@ def _train(run):
         run.update_status(progress=round(min(epoch / config.epochs, 1.0), 4), epoch=epoch,
                           message=f"epoch {epoch}/{config.epochs} done, val_loss {record.get('val_loss', float('nan')):.4g}")
 
+    def on_load(share):  # a large data set can take minutes to build: say how far it is
+        if time.monotonic() - last_write[0] >= PROGRESS_EVERY_S or share >= 1:
+            last_write[0] = time.monotonic()
+            run.update_status(message=f"building the data set: {min(share, 1.0):.0%}")
+
     def log(*args):
         print(*args, flush=True)
 
     log(f"{now()} run {run.id}: {config.task} {config.arch}, pid {os.getpid()}")
     try:
-        result = train.fit(config, on_batch=on_batch, on_epoch=on_epoch, should_stop=cancel_flag.exists, log=log)
+        result = train.fit(config, on_batch=on_batch, on_epoch=on_epoch, should_stop=cancel_flag.exists,
+                           on_load=on_load, log=log)
         _save_result(run, result, train.save_model)
     except train.Cancelled:
         log(f"{now()} cancelled")

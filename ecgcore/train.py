@@ -44,13 +44,14 @@ class FitResult:
     predictions: dict  # test split, see _predictions
 
 
-def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None, log=print):
-    """Train the model `config` describes on `dataset` (None: config.data or the task's default set)."""
+def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None, on_load=None, log=print):
+    """Train the model `config` describes on `dataset` (None: config.data or the task's default set).
+    on_load: optional callable given the share of the data set built (0-1) while a source builds it."""
     config.validate()
     _seed_everything(config.seed)
     device = resolve_device(config.device)
     notes = []
-    dataset, y, strata, output_names, lazy, stream = _load(config, dataset, notes)
+    dataset, y, strata, output_names, lazy, stream = _load(config, dataset, notes, on_load)
     if stream is None:
         parts, train_idx = _split(config, dataset, strata, notes)
         y_train = y[train_idx]
@@ -232,7 +233,7 @@ def _preprocessed(dataset, pre):
 
 # --- pieces of fit ---------------------------------------------------------------------------------------
 
-def _load(config, dataset, notes):
+def _load(config, dataset, notes, on_load=None):
     """(dataset, y, strata, output_names, lazy, stream): the data set (None: config.data or the task's default)
     and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped.
     When the preprocessed set fits batches.memory_budget(), `dataset` is it, preprocessed, and lazy is None;
@@ -250,7 +251,7 @@ def _load(config, dataset, notes):
         if _data_key(spec, pre) in _data_cache:  # preprocessed by an earlier fit in this process
             dataset, from_spec = load_preprocessed(spec, pre), None
         else:
-            dataset = load_dataset(spec)  # a cached or saved folder opens memory-mapped: nothing read yet
+            dataset = load_dataset(spec, on_load)  # a cached or saved folder opens memory-mapped: nothing read yet
     if from_spec is not None:  # not preprocessed yet
         size = batches.preprocessed_bytes(dataset, pre)
         if size > batches.memory_budget():

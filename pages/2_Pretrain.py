@@ -17,21 +17,27 @@ st.caption("Teach a 1D CNN to read HR, PR, QRS and QT off synthetic ECGs whose l
 P = "pt_"  # widget key prefix: the Paper setup button writes these keys
 with st.container(border=True):
     with ui.paper_setup_columns(P):
-        engines = {"synthetic": "parametric engine", "gan": "GAN (DeepFake ECG, measured labels)"}
+        engines = {"synthetic": "parametric engine", "stream": "synthetic stream (new ECGs every batch)",
+                   "gan": "GAN (DeepFake ECG, measured labels)"}
         sources = [*engines, "spec"] + (["synthesize"] if "synth_dataset" in st.session_state else [])
         source = st.radio("Data set", sources, horizontal=True, key=P + "source", format_func=lambda s: {
-            **engines, "spec": "data spec (JSON or .npz)", "synthesize": "from the Synthesize page"}[s])
+            **engines, "spec": "data spec (JSON, folder or .npz)", "synthesize": "from the Synthesize page"}[s])
         data = None
         if source in engines:
             c1, c2, c3 = st.columns(3)
-            n = c1.number_input("ECGs", 100, 50000, DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n")
+            n = c1.number_input("ECGs per epoch" if source == "stream" else "ECGs", 100, 200000,
+                                DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n",
+                                help="Large sets are built on disk a chunk at a time and streamed in training "
+                                     "(the run shows the build's progress); the stream needs no disk.")
             fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key=P + "fs")
             data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_PRETRAIN_DATA["seed"], key=P + "data_seed")
             data = {"source": source, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
+            if source == "stream":
+                data = {**data, "source": "synthetic", "stream": True}
         elif source == "spec":
             text = st.text_input("Data spec", key=P + "spec", help="Inline JSON such as {\"source\": \"measured\", "
-                                 "\"path\": \"/data/ptb-xl\"}, a spec .json file, or a data set .npz; the same as "
-                                 "the CLI's --data.")
+                                 "\"path\": \"/data/ptb-xl\"}, a spec .json file, or a data set folder or .npz; "
+                                 "the same as the CLI's --data.")
             try:
                 data = data_spec(text) if text else None
             except (ValueError, FileNotFoundError) as e:

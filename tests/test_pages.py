@@ -164,6 +164,17 @@ def test_pretrain_start_creates_a_queued_run(runs_dir, monkeypatch):
     assert at.query_params["run"] == made[0].id  # a reload shows this run
 
 
+def test_pretrain_can_pick_the_synthetic_stream_at_the_papers_scale(runs_dir, monkeypatch):
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])
+    at = page("2_Pretrain").run()
+    at.radio(key="pt_source").set_value("stream").run()
+    at.number_input(key="pt_n").set_value(120000)
+    at.button(key="pt_start").click().run()
+    assert not at.exception and not at.error
+    assert runs.list_runs(runs_dir)[0].config.data == {"source": "synthetic", "stream": True, "n": 120000,
+                                                       "fs": 100, "seed": 0}
+
+
 def test_pretrain_data_spec_is_parsed_like_the_cli(runs_dir, monkeypatch):
     monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
     at = page("2_Pretrain").run()

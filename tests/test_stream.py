@@ -45,3 +45,13 @@ def test_pretraining_on_the_stream_scores_the_fixed_holdout(monkeypatch):
     again = fit(cfg, **QUIET)
     assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in first.history]
     np.testing.assert_array_equal(again.predictions["y_pred"], first.predictions["y_pred"])
+
+
+def test_loading_a_stream_spec_gives_its_holdout_and_building_reports_progress():
+    from ecgcore.data.sources import load_dataset
+
+    holdout = load_dataset({**SPEC, "n_val": 3, "n_test": 4})
+    assert len(holdout) == 7 and holdout.signals.shape[1:] == (12, 300)
+    shares = []
+    load_dataset({"source": "synthetic", "n": 9, "fs": 100, "duration": 2.0, "seed": 77}, progress=shares.append)
+    assert shares and shares[-1] == 1.0 and shares == sorted(shares)

@@ -1,7 +1,8 @@
 """One entry point from a data spec (a JSON-serialisable dict) to a DataSet, whatever the source.
 
 A spec is `{"source": NAME, ...options}`. Each source's module owns its options; this table only routes.
-  synthetic : ecgcore.data.synthetic.make_dataset(**options)     (engine "parametric" or "ecgsyn")
+  synthetic : ecgcore.data.synthetic.make_dataset(**options)     (engine "parametric" or "ecgsyn"; with
+              "stream": true, ecgcore.data.stream: training draws fresh records, this loads its fixed holdout)
   gan       : ecgcore.data.synthetic.make_gan_dataset(**options) (DeepFake ECG GAN, measured labels)
   ptbxl     : ecgcore.data.ptbxl.load_ptbxl(**options)           (real ECGs, diagnostic labels)
   measured  : ecgcore.data.measured.make_dataset(**options)      (real ECGs, measured regression targets)
@@ -39,18 +40,27 @@ def default_data(task):
     return DEFAULT_PRETRAIN_DATA if task == "pretrain" else DEFAULT_FINETUNE_DATA
 
 
-def load_dataset(spec):
-    """Build (or fetch from cache) the DataSet that `spec` describes; a "report" key is ignored (see above)."""
+def load_dataset(spec, progress=None):
+    """Build (or fetch from cache) the DataSet that `spec` describes; a "report" key is ignored (see above).
+    progress: optional callable given the share built (0-1), for the sources that report it."""
     if not isinstance(spec, dict) or "source" not in spec:
         raise ValueError(f"a data spec is a dict with a 'source' key, got {spec!r}")
     options = {k: v for k, v in spec.items() if k not in ("source", "report")}
     source = spec["source"]
     if source == "npz":
         return DataSet.load(options["path"])
+    if source == "synthetic" and spec.get("stream"):  # a stream has no records to load but its fixed holdout
+        from ecgcore.data.stream import SyntheticStream
+
+        return SyntheticStream(spec).holdout()[0]
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; choose one of {sorted([*SOURCES, 'npz'])}")
     module, func = SOURCES[source]
-    return getattr(importlib.import_module(module), func)(**options)
+    loader = getattr(importlib.import_module(module), func)
+    if progress is not None and "progress" in inspect.signature(loader).parameters:
+        # the synthetic sources report a share, the PTB-XL readers (records done, records in all)
+        options["progress"] = lambda done, total=1: progress(done / total if total else 1.0)
+    return loader(**options)
 
 
 def data_rate(spec):
