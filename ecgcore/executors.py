@@ -54,7 +54,8 @@ def describe():
         info["text"] = f"Executor: {info['executor']} — unavailable: {info['error']}"
     else:
         where = f" at {info['address']}" if info.get("address") else ""
-        nodes = info["nodes"]
+        nodes = f"{info['nodes']} node{'s' if info['nodes'] != 1 else ''}"
+        note = f" · {info['note']}" if info.get("note") else ""
         info["text"] = (f"Executor: {info['executor']}{where} · {info['cpus']:g} CPUs, {info['gpus']:g} GPUs, "
-                        f"{nodes} node{'s' if nodes != 1 else ''}" + (f" · {info['note']}" if info.get("note") else ""))
+                        f"{nodes}{note}")
     return info

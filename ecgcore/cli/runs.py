@@ -139,7 +139,7 @@ def _list(runs, as_json):
 def _show(run, log_lines):
     status = run.status()
     print(f"run {run.id} ({run.path})")
-    for key in ("state", "progress", "epoch", "message", "error", "pid", "created", "started", "finished"):
+    for key in ("state", "progress", "epoch", "message", "error", "executor", "pid", "created", "started", "finished"):
         if status.get(key) not in (None, ""):
             print(f"  {key}: {status[key]}")
     if run.problem:
