@@ -77,6 +77,12 @@ def cpus_per_run():
     return cpus
 
 
+def task_resources(config, cluster_gpus):
+    """What a run asks Ray for: `$ECGCORE_RAY_CPUS` CPUs, and a GPU when its device is cuda or auto and the
+    cluster has one (without, a cuda run fails with train's clear error rather than waiting forever)."""
+    return {"num_cpus": cpus_per_run(), "num_gpus": 1 if config.device in GPU_DEVICES and cluster_gpus >= 1 else 0}
+
+
 class RayExecutor:
     """Start, watch and stop runs as Ray tasks (the interface of jobs.LocalExecutor)."""
 
@@ -93,15 +99,13 @@ class RayExecutor:
                 if _key(run) in held and (status["state"] != "running" or jobs.fresh(run, status))}
 
     def start(self, run):
-        config = run.config
-        gpus = 1 if config.device in GPU_DEVICES and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        options = {"num_cpus": cpus_per_run(), "num_gpus": gpus, "name": f"ecgcore run {run.id}"}
+        options = task_resources(run.config, ray.cluster_resources().get("GPU", 0)) | {"name": f"ecgcore run {run.id}"}
         # the job code reads its settings (cache folder, ...) from ECGCORE_* variables, as a local job inherits them
         env = {k: v for k, v in os.environ.items() if k.startswith("ECGCORE_")} | {EXECUTOR_ENV: self.name}
         ray.get(_dispatcher().submit.remote(_key(run), [str(Path(p).resolve()) for p in config.pretrained],
                                             options, env))
         run.update_status(executor=self.name,
-                          message=f"queued in Ray ({options['num_cpus']:g} CPU, {gpus} GPU)")
+                          message=f"queued in Ray ({options['num_cpus']:g} CPU, {options['num_gpus']} GPU)")
 
     def stop(self, run, status, grace_s=0.0):
         """Cancel the run's task: a pending one never starts, a running one's worker is killed."""

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import ray
 
-from ecgcore import executors, jobs, runs, sweep
+from ecgcore import executors, jobs, ray_executor, runs, sweep
 from ecgcore.cli import main
+from ecgcore.config import JobConfig
 from run_fixtures import tiny_config, tiny_dataset_npz
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +71,19 @@ def test_executor_setting_and_its_errors(monkeypatch):
     local = executors.describe()
     assert (local["executor"], local["nodes"], local["cpus"]) == ("local", 1, os.cpu_count())
     assert local["text"].startswith("Executor: local · ")
+
+
+def test_a_run_asks_ray_for_cpus_and_a_gpu_when_the_cluster_has_one(monkeypatch):
+    monkeypatch.delenv("ECGCORE_RAY_CPUS", raising=False)
+    auto, cpu = JobConfig(device="auto"), JobConfig(device="cpu")
+    assert ray_executor.task_resources(auto, 0) == {"num_cpus": 1.0, "num_gpus": 0}
+    assert ray_executor.task_resources(auto, 2) == {"num_cpus": 1.0, "num_gpus": 1}
+    assert ray_executor.task_resources(cpu, 2)["num_gpus"] == 0
+    monkeypatch.setenv("ECGCORE_RAY_CPUS", "4")
+    assert ray_executor.task_resources(JobConfig(device="cuda"), 1) == {"num_cpus": 4.0, "num_gpus": 1}
+    monkeypatch.setenv("ECGCORE_RAY_CPUS", "-1")
+    with pytest.raises(ValueError, match="ECGCORE_RAY_CPUS='-1' is invalid"):
+        ray_executor.task_resources(cpu, 0)
 
 
 def test_cli_flag_sets_the_executor_for_the_command_and_its_jobs(monkeypatch, tmp_path, capsys):
