@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the repository root in place of this script's folder, where `import ray` would find this file, not Ray
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from ecgcore import demo, jobs, sweep  # noqa: E402
 from ecgcore.data.sources import load_dataset  # noqa: E402

@@ -146,6 +146,7 @@ def test_pretrain_then_finetune_round_trip(tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["id"], r["state"]) for r in rows] == [(pre.id, "done"), (fine.id, "done")]
     assert main(["runs", "show", fine.id, "--runs-dir", runs_dir]) == 0
-    assert "freeze_first_block" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "freeze_first_block" in shown and "executor: local" in shown
     assert main(["runs", "delete", fine.id, "--runs-dir", runs_dir]) == 0
     assert [r.id for r in list_runs(runs_dir)] == [pre.id]
