@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 from ecgcore.labels import TARGETS
@@ -17,6 +19,15 @@ INITS = ("pretrained", "random")  # where a reused network's weights come from; 
 LABEL_MODES = ("single", "multi")
 NORMALIZATIONS = ("zscore", "minmax", "none")
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def _number(value):
+    """A real, finite number (not a bool, not text): what every numeric field must be."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass
@@ -64,25 +75,41 @@ class JobConfig:
 
     def validate(self):
         """Raise ValueError naming the first bad field; return self."""
+        p = self.preprocess
         checks = [
             ("task", self.task in TASKS, f"one of {TASKS}"),
             ("arch", self.arch in ARCHS, f"one of {ARCHS}"),
             ("label_mode", self.label_mode in LABEL_MODES, f"one of {LABEL_MODES}"),
             ("strategy", self.strategy in STRATEGIES, f"one of {STRATEGIES}"),
             ("init", self.init in INITS, f"one of {INITS}"),
-            ("backbones", self.backbones >= 1, ">= 1"),
-            ("fraction", 0 < self.fraction <= 1, "in (0, 1]"),
-            ("epochs", self.epochs >= 1, ">= 1"),
-            ("batch_size", self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr > 0, "> 0"),
-            ("lr_decay", 0 < self.lr_decay <= 1, "in (0, 1]"),
-            ("patience", self.patience >= 0, ">= 0"),
-            ("val_size", 0 < self.val_size < 1, "in (0, 1)"),
-            ("test_size", 0 < self.test_size < 1 and self.val_size + self.test_size < 1,
+            ("backbones", _whole(self.backbones) and self.backbones >= 1, "a whole number >= 1"),
+            ("fraction", _number(self.fraction) and 0 < self.fraction <= 1, "in (0, 1]"),
+            ("epochs", _whole(self.epochs) and self.epochs >= 1, "a whole number >= 1"),
+            ("batch_size", _whole(self.batch_size) and self.batch_size >= 1, "a whole number >= 1"),
+            ("lr", _number(self.lr) and self.lr > 0, "a finite number > 0"),
+            ("lr_decay", _number(self.lr_decay) and 0 < self.lr_decay <= 1, "in (0, 1]"),
+            ("weight_decay", _number(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0"),
+            ("patience", _whole(self.patience) and self.patience >= 0, "a whole number >= 0"),
+            ("val_size", _number(self.val_size) and 0 < self.val_size < 1, "in (0, 1)"),
+            ("test_size", _number(self.test_size) and 0 < self.test_size < 1 and _number(self.val_size)
+             and self.val_size + self.test_size < 1,
              "in (0, 1) with val_size + test_size < 1"),
+            ("seed", _whole(self.seed) and self.seed >= 0, "a whole number >= 0"),
             ("device", self.device in DEVICES, f"one of {DEVICES}"),
-            ("preprocess.normalize", self.preprocess.normalize in NORMALIZATIONS, f"one of {NORMALIZATIONS}"),
-            ("preprocess.leads", self.preprocess.leads in LEAD_SETS, " or ".join(map(repr, LEAD_SETS))),
+            ("data", isinstance(self.data, dict), "a data spec (a dict, {} for the default set)"),
+            ("targets", isinstance(self.targets, list) and all(isinstance(t, str) for t in self.targets),
+             "a list of target names"),
+            ("pretrained", isinstance(self.pretrained, list) and all(isinstance(r, str) for r in self.pretrained),
+             "a list of run folders"),
+            ("name", isinstance(self.name, str), "text"),
+            ("preprocess.bandpass", isinstance(p.bandpass, bool), "true or false"),
+            ("preprocess.low_hz", _number(p.low_hz) and p.low_hz > 0, "a finite number > 0"),
+            ("preprocess.high_hz", _number(p.high_hz) and _number(p.low_hz) and p.high_hz > p.low_hz,
+             "a finite number > low_hz"),
+            ("preprocess.normalize", p.normalize in NORMALIZATIONS, f"one of {NORMALIZATIONS}"),
+            ("preprocess.fs", p.fs is None or (_number(p.fs) and p.fs > 0), "a finite number > 0, or null"),
+            ("preprocess.leads", isinstance(p.leads, str) and p.leads in LEAD_SETS,
+             " or ".join(map(repr, LEAD_SETS))),
         ]
         for name, ok, rule in checks:
             if not ok:

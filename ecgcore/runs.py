@@ -230,7 +230,8 @@ def _blank_status():
 
 
 def create_run(config, runs_dir=None, name=None):
-    """Validate `config` and create a new queued run folder for it; return the Run.
+    """Validate `config` (every field, and the data spec's options: ecgcore.data.sources.check_spec) and
+    create a new queued run folder for it; return the Run.
 
     `name` (optional) is a free label: saved as config.name and put into the run id. Pretrained run paths
     are made absolute, so the job and any later reader find them whatever their working directory.
@@ -239,6 +240,9 @@ def create_run(config, runs_dir=None, name=None):
     if name:
         config.name = name
     config.validate()
+    from ecgcore.data.sources import check_spec  # the sources' modules load only when a run is created
+
+    check_spec(config.data)
     config.pretrained = [str(_pretrained_dir(p)) for p in config.pretrained]
     runs_dir = default_runs_dir(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -356,6 +356,11 @@ def _labels(config, dataset):
         if dataset.label is None:
             raise ValueError("label_mode='single' but the data set has no single-label `label` array")
         y = np.asarray(dataset.label, np.int64)
+        bad = (y >= len(dataset.class_names)) | (y < -1)
+        if bad.any():
+            raise ValueError(f"the data set's label {int(y[bad][0])} (record {int(np.argmax(bad))}) is not a class "
+                             f"index: it has {len(dataset.class_names)} classes {list(dataset.class_names)}, "
+                             "-1 meaning none")
         return y, y >= 0, y, dataset.class_names
     if dataset.multilabel is None:
         raise ValueError("label_mode='multi' but the data set has no `multilabel` array")

@@ -1,5 +1,9 @@
 """AppTest of the home page (app.py) and the demo pipeline it starts."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -54,3 +58,12 @@ def test_demo_configs_are_small_and_valid():
         assert cfg.seed == 3 and cfg.epochs == 2 and cfg.arch == "small_cnn" and cfg.data["fs"] == 100
     assert pretrain.task == "pretrain" and scratch.task == transfer.task == "finetune"
     assert transfer.strategy == "freeze_first_block" and not transfer.pretrained
+
+
+def test_a_plain_streamlit_run_listens_on_this_machine_only():
+    """.streamlit/config.toml (read from the checkout) binds 127.0.0.1 and turns usage statistics off."""
+    code = ("from streamlit import config; config.get_config_options(force_reparse=True); "
+            "print(config.get_option('server.address'), config.get_option('browser.gatherUsageStats'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["127.0.0.1", "False"]

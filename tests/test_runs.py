@@ -38,6 +38,50 @@ def test_bad_config_creates_no_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("changes, message", [
+    ({"lr": float("inf")}, "lr=inf is invalid"),
+    ({"lr": float("nan")}, "lr=nan is invalid"),
+    ({"lr": "0.1"}, "lr='0.1' is invalid"),
+    ({"seed": -1}, "seed=-1 is invalid"),
+    ({"epochs": 2.5}, "epochs=2.5 is invalid"),
+    ({"weight_decay": -1.0}, "weight_decay=-1.0 is invalid"),
+    ({"preprocess": {"fs": 0}}, "preprocess.fs=0 is invalid"),
+    ({"preprocess": {"fs": float("nan")}}, "preprocess.fs=nan is invalid"),
+    ({"preprocess": {"low_hz": 50.0, "high_hz": 40.0}}, "preprocess.high_hz=40.0 is invalid"),
+    ({"preprocess": {"leads": ["I"]}}, "preprocess.leads=\\['I'\\] is invalid"),
+    ({"data": {"source": "synthetic", "n": -1}}, "data.n=-1 is invalid"),
+    ({"data": {"source": "synthetic", "n": 10, "colour": "red"}}, "has no option.*colour"),
+    ({"data": {"source": "synthetic", "fs": 50}}, "data.fs=50 Hz is out of range"),
+    ({"data": {"source": "synthetic", "classes": "NORM,XYZ"}}, "data.classes="),
+    ({"data": {"source": "synthetic", "seed": -3}}, "data.seed=-3 is invalid"),
+    ({"data": {"source": "ptbxl", "path": "/no/such/ptbxl"}}, "data.path='/no/such/ptbxl': no such folder"),
+    ({"data": {"source": "ptbxl"}}, "needs the option.*path"),
+    ({"data": {"source": "npz", "path": "/no/such.npz"}}, "no such file"),
+    ({"data": {"source": "mixed", "real": {"path": "/no/such"}}}, "data.real.path='/no/such'"),
+    ({"data": {"source": "gan", "n": 0}}, "data.n=0 is invalid"),
+    ({"data": {"source": "nope"}}, "unknown data source 'nope'"),
+])
+def test_create_run_refuses_what_the_job_could_not_run(tmp_path, changes, message):
+    config = {**JobConfig().to_dict(), **changes}
+    if "preprocess" in changes:
+        config["preprocess"] = {**JobConfig().to_dict()["preprocess"], **changes["preprocess"]}
+    with pytest.raises(ValueError, match=message):
+        runs.create_run(config, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_ptbxl_spec_is_checked_for_the_folder_and_rate(tmp_path):
+    folder = tmp_path / "ptbxl"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="ptbxl_database.csv is missing"):
+        runs.create_run(JobConfig(data={"source": "ptbxl", "path": str(folder)}), tmp_path / "runs")
+    (folder / "ptbxl_database.csv").write_text("ecg_id\n")
+    with pytest.raises(ValueError, match="data.fs=250 is invalid: PTB-XL comes at 100 or 500 Hz"):
+        runs.create_run(JobConfig(data={"source": "ptbxl", "path": str(folder), "fs": 250}), tmp_path / "runs")
+    assert runs.create_run(JobConfig(data={"source": "ptbxl", "path": str(folder)}), tmp_path / "runs").state \
+        == "queued"
+
+
 def test_pretrained_paths_are_stored_absolute(tmp_path, monkeypatch):
     base = runs.create_run(JobConfig(), tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -80,6 +80,20 @@ def test_records_the_source_skipped_are_counted_in_the_summary():
     assert fit(config(epochs=1, targets=["hr"]), sine_set(40), **QUIET).summary["skipped_records"] == 0
 
 
+def test_late_failures_name_the_file_the_record_or_the_option(tmp_path):
+    bad = sine_set(40)
+    bad.label[7] = 99
+    with pytest.raises(ValueError, match=r"label 99 \(record 7\) is not a class index: it has 5 classes"):
+        fit(config(task="finetune", epochs=1), bad, **QUIET)
+    short = DataSet(np.zeros((20, 12, 20)), 100, LEADS, label=np.arange(20) % 5)
+    with pytest.raises(ValueError, match="records of 20 samples are too short for the band-pass filter"):
+        fit(config(task="finetune", epochs=1), short, **QUIET)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match=rf"{junk} is not a readable ecgcore data set: BadZipFile"):
+        DataSet.load(junk)
+
+
 def test_lr_decays_each_epoch():
     result = fit(config(epochs=2, lr_decay=0.5, targets=["hr"]), sine_set(40), **QUIET)
     assert [h["lr"] for h in result.history] == pytest.approx([3e-3, 1.5e-3])

@@ -28,6 +28,7 @@ import mmap
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,8 +164,8 @@ class DataSet:
                     fold=opt("fold"), record_id=opt("record_id"),
                     config=json.loads(str(z["config"])) if "config" in z else {},
                 )
-        except (KeyError, ValueError, OSError) as e:
-            raise ValueError(f"{path} is not a readable ecgcore data set: {e}") from e
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{path} is not a readable ecgcore data set: {type(e).__name__}: {e}") from e
 
     @classmethod
     def _load_folder(cls, folder):

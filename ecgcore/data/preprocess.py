@@ -66,6 +66,10 @@ def _bandpass(cfg, fs):
 def _process_chunk(x, fs, sos, cfg):
     x = x.astype(np.float64)
     if sos is not None:
+        pad = 3 * (2 * len(sos) + 1)  # sosfiltfilt's default edge padding: records must be longer
+        if x.shape[-1] <= pad:
+            raise ValueError(f"records of {x.shape[-1]} samples are too short for the band-pass filter "
+                             f"(preprocess.bandpass needs more than {pad}): use longer records or bandpass=false")
         x = sosfiltfilt(sos, x, axis=-1)
     if cfg.fs and cfg.fs != fs:
         ratio = Fraction(cfg.fs / fs).limit_denominator(1000)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
+from pathlib import Path
 
 from ecgcore.data.dataset import DataSet
 
@@ -38,6 +40,102 @@ DEFAULT_FINETUNE_DATA = {"source": "synthetic", "n": 2000, "fs": 100, "seed": 1,
 def default_data(task):
     """The data spec a `task` ("pretrain"/"finetune") trains on when its config gives none."""
     return DEFAULT_PRETRAIN_DATA if task == "pretrain" else DEFAULT_FINETUNE_DATA
+
+
+def check_spec(spec, where="data"):
+    """Raise ValueError naming the option when `spec` cannot build a data set; cheap checks only (options the
+    source takes, value ranges, that named files and folders exist), no data is read. {} (the default) passes.
+    Run when a job is submitted, so a bad spec fails at once, not minutes later inside the job."""
+    if spec == {}:
+        return spec
+    if not isinstance(spec, dict) or "source" not in spec:
+        raise ValueError(f"{where}: a data spec is a dict with a 'source' key, got {spec!r}")
+    source = spec["source"]
+    options = {k: v for k, v in spec.items() if k not in ("source", "report")}
+    if source == "npz":
+        _check_options(where, source, options, {"path"}, {"path"})
+        _check_path(where, options["path"], file=True)
+        return spec
+    if source not in SOURCES:
+        raise ValueError(f"{where}: unknown data source {source!r}; choose one of {sorted([*SOURCES, 'npz'])}")
+    module, func = SOURCES[source]
+    params = inspect.signature(getattr(importlib.import_module(module), func)).parameters
+    accepted = {name for name in params if name != "progress"}
+    required = {name for name, p in params.items() if p.default is inspect.Parameter.empty}
+    _check_options(where, source, options, accepted, required)
+    for name, value in options.items():
+        rule = _OPTION_RULES.get(name)
+        if rule and not (value is None and params[name].default is None):
+            problem = rule(value)
+            if problem:
+                raise ValueError(f"{where}.{name}={value!r} is invalid: {problem}")
+    if source in ("ptbxl", "measured"):
+        from ecgcore.data.ptbxl import DATABASE_CSV, check_rate
+
+        path = _check_path(where, options["path"], file=None if source == "measured" else False)
+        if path.is_dir() and not (path / DATABASE_CSV).is_file():
+            raise ValueError(f"{where}.path: {path / DATABASE_CSV} is missing: not a PTB-XL folder")
+        if path.is_dir():
+            try:
+                check_rate(options.get("fs", 100))
+            except ValueError as e:
+                raise ValueError(f"{where}.{e}") from None
+    if source == "synthetic":
+        from ecgcore.synth import ENGINES
+        from ecgcore.synth.parametric import check_fs
+        from ecgcore.synth.presets import resolve_classes
+
+        if options.get("engine", "parametric") not in ENGINES:
+            raise ValueError(f"{where}.engine={options['engine']!r} is unknown; choose one of {ENGINES}")
+        try:
+            resolve_classes(options.get("classes"))
+            check_fs(options.get("fs", 100))
+        except ValueError as e:
+            raise ValueError(f"{where}.{e}") from None
+    if source == "mixed":
+        check_spec({"source": "measured", **(options.get("real") or {})}, f"{where}.real")
+        check_spec({"source": "synthetic", **(options.get("synthetic") or {})}, f"{where}.synthetic")
+    return spec
+
+
+def _check_options(where, source, options, accepted, required):
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(f"{where}: source {source!r} has no option(s) {unknown}; it takes {sorted(accepted)}")
+    missing = sorted(required - set(options))
+    if missing:
+        raise ValueError(f"{where}: source {source!r} needs the option(s) {missing}")
+
+
+def _check_path(where, value, file=False):
+    """The path `value` names; ValueError unless it exists (a file when `file`, a folder when False, either
+    when None)."""
+    path = Path(str(value)).expanduser()
+    ok = path.exists() if file is None else path.is_file() if file else path.is_dir()
+    if not ok:
+        kind = "file or folder" if file is None else "file" if file else "folder"
+        raise ValueError(f"{where}.path={str(value)!r}: no such {kind}")
+    return path
+
+
+def _whole(low):
+    return lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= low \
+        else f"must be a whole number >= {low}"
+
+
+def _positive(v):
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+    return None if ok else "must be a finite number > 0"
+
+
+def _share(v):
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+    return None if ok else "must be a number in [0, 1]"
+
+
+# value rules by option name, shared by every source that takes the option (the sources check the rest)
+_OPTION_RULES = {"n": _whole(1), "seed": _whole(0), "batch_size": _whole(1), "fs": _positive,
+                 "duration": _positive, "ratio": _share}
 
 
 def load_dataset(spec, progress=None):
@@ -81,6 +179,18 @@ def data_rate(spec):
             return float(z["fs"])
     if "fs" in spec:
         return float(spec["fs"])
+    if source == "synthetic":
+        from ecgcore.synth import ENGINES
+        from ecgcore.synth.parametric import check_fs
+        from ecgcore.synth.presets import resolve_classes
+
+        if options.get("engine", "parametric") not in ENGINES:
+            raise ValueError(f"{where}.engine={options['engine']!r} is unknown; choose one of {ENGINES}")
+        try:
+            resolve_classes(options.get("classes"))
+            check_fs(options.get("fs", 100))
+        except ValueError as e:
+            raise ValueError(f"{where}.{e}") from None
     if source == "mixed":
         return data_rate({"source": "measured", **spec["real"]})
     if source not in SOURCES:
