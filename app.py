@@ -52,6 +52,10 @@ def runs_in_progress():
         st.write("No run is in progress.")
         return
     for run, status in active:
+        problem = run.problem
+        if problem:
+            st.warning(f"{run.id} · damaged: {problem}")
+            continue
         label = f"{run.id} · {run.config.task} · {status['state']}"
         st.progress(float(status.get("progress") or 0.0), text=f"{label} · {status.get('message') or ''}")
     for s, counts in busy:

@@ -32,12 +32,13 @@ from ecgcore.executors import get_executor
 from ecgcore.files import now, write_bytes, write_json
 from ecgcore.procs import is_process, spawn
 from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, \
-    pretrained_problem
+    need_write, pretrained_problem, writable
 
 MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
 HEARTBEAT_S = 1.0  # a running job touches RUN_DIR/heartbeat this often
 STALE_S = 30.0  # no heartbeat for this long: the job is hung or gone (a vanished pid is caught at once)
-CANCEL_GRACE_S = 1.5  # how long `cancel` waits for the job to stop on its own before signalling it
+CANCEL_GRACE_S = 0.8  # how long `cancel` lets the job stop at its cancel flag before killing it
+CANCEL_S = 1.6  # by then the cancelled job's process is gone or training another run (else it is killed)
 PROGRESS_EVERY_S = 0.5  # status.json writes during an epoch are throttled to this
 
 
@@ -59,8 +60,10 @@ def submit(config, runs_dir=None, name=None):
 
 
 def refresh(runs_dir=None):
-    """Look at every run: mark dead jobs failed, start queued runs into free slots; return list_runs()."""
-    start_queued(runs_dir)
+    """Look at every run: mark dead jobs failed, start queued runs into free slots; return list_runs().
+    A runs folder this user cannot write (a colleague's, a read-only mount) is only listed."""
+    if writable(runs_dir):
+        start_queued(runs_dir)
     return list_runs(runs_dir)
 
 
@@ -72,10 +75,15 @@ def start_queued(runs_dir=None):
 
 def _fill_slots(runs_dir, claim=False):
     """The queue's step, under the runs directory's lock: (runs started by the executor, run claimed for
-    this process or None). With `claim`, the first run that may start is this process's next run."""
+    this process or None). With `claim`, the first run that may start is this process's next run.
+
+    A local slot is taken by a live job process, not by a run's state: a job that has written its run's end
+    but is still on its way out (or about to claim the next run) keeps its slot until its process is gone, so
+    a freed slot never runs two jobs. The calling process's own slot is free: it is finishing a run."""
     executor = get_executor()
     started, claimed = [], None
-    active = [(run, status) for run in list_runs(runs_dir) if (status := run.status())["state"] in ACTIVE_STATES]
+    statuses = [(run, run.status()) for run in list_runs(runs_dir)]
+    active = [(run, status) for run, status in statuses if status["state"] in ACTIVE_STATES]
     held = _held(executor, active)
     running = 0
     for run, status in active:
@@ -86,12 +94,21 @@ def _fill_slots(runs_dir, claim=False):
         else:
             _executor_of(status, executor).stop(run, status)  # a hung job (stale heartbeat) must not come back
             run.update_status(state="failed", finished=now(), message="interrupted",
-                              error="interrupted: the job's process died or stopped responding")
+                              error="interrupted: the job's process died or stopped responding"
+                                    + _last_log_line(run))
+    busy = {status.get("pid") for run, status in active if run in held}
+    running += len({status["pid"] for run, status in statuses
+                    if status["state"] in FINISHED and (status.get("executor") or "local") == "local"
+                    and status.get("pid") not in (None, os.getpid(), *busy) and _lingering(run, status["pid"])})
     cap = executor.slots()  # None: the executor (Ray) decides how many run at once
     for run, _ in active:
         if cap is not None and running >= cap:
             break
         if run in held or run.state != "queued":
+            continue
+        problem = run.problem
+        if problem:  # its own config.json is damaged: it can never start, and it is not its pretrained run's fault
+            run.update_status(state="failed", finished=now(), message="damaged run folder", error=problem)
             continue
         blocker = _waiting_for(run)
         if blocker is None or (blocker == "" and executor.holds_dependents):
@@ -161,6 +178,20 @@ def _local_gpus():
     return torch.cuda.device_count()
 
 
+def _lingering(run, pid):
+    """Whether the process `pid` that ended `run` still lives (exiting, or training another run) and had a
+    heartbeat for `run` within STALE_S."""
+    beat = _age(run.path / "heartbeat")
+    return beat is not None and beat < STALE_S and _is_job(pid, run)
+
+
+def _last_log_line(run):
+    """' (last log line: ...)' from the run's log.txt, '' when it has none: what the job said before it died
+    (e.g. the CLI's 'error: [Errno 28] No space left on device' when it could not write its status)."""
+    lines = [line for line in run.log_tail(5).splitlines() if line.strip()]
+    return f" (last log line: {lines[-1].strip()[:300]})" if lines else ""
+
+
 def _waiting_for(run):
     """None when `run` may start, '' while a pretrained run is still queued/running, else why it never can."""
     try:
@@ -216,9 +247,13 @@ def _kill(pid, run, sig=signal.SIGKILL):
 
 
 def cancel(run):
-    """Stop `run` within about 2 s and mark it cancelled. Queued: it never starts. Running: the job sees
-    the cancel flag at its next batch; if it has not stopped after CANCEL_GRACE_S (busy loading data, hung)
-    its process group gets SIGTERM, then SIGKILL. Finished runs are left as they are. Returns the status."""
+    """Stop `run` within about 2 s (CANCEL_S) and mark it cancelled; returns the status. Queued: it never
+    starts. Running: the job sees the cancel flag at its next batch, marks the run cancelled and exits or
+    trains the queue's next run; a job that has not within CANCEL_GRACE_S (busy loading data, hung, slow
+    under load) has its process group killed. Either way cancel returns once the process is gone or has moved
+    on to another run, so the slot it frees is really free. Finished runs are left as they are."""
+    t0 = time.monotonic()
+    need_write(run.runs_dir, "cancelling a run")
     with lock_runs_dir(run.runs_dir):  # the queue must not start it while we decide
         status = run.status()
         if status["state"] == "queued":
@@ -226,15 +261,36 @@ def cancel(run):
             if status.get("executor"):  # handed to an executor that holds it until it can start (Ray)
                 _executor_of(status, get_executor()).stop(run, status)
     if status["state"] == "running":
+        pid, executor = status.get("pid"), _executor_of(status, get_executor())
         run.cancel_path.touch()
-        deadline = time.monotonic() + CANCEL_GRACE_S
-        while run.state == "running" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until = t0 + CANCEL_GRACE_S
+        while run.state == "running" and (executor.name != "local" or _is_job(pid, run)) \
+                and time.monotonic() < until:
+            time.sleep(0.02)
         if run.state == "running":
             run.update_status(state="cancelled", finished=now(), message="cancelled (stopped by signal)")
-            _executor_of(status, get_executor()).stop(run, status, grace_s=0.4)
+            executor.stop(run, status)  # local: SIGKILL at once (everything the job writes is atomic)
+        if executor.name == "local":
+            until = t0 + CANCEL_S
+            while _is_job(pid, run) and not _training_another(pid, run) and time.monotonic() < until:
+                time.sleep(0.02)
+            if _is_job(pid, run) and not _training_another(pid, run):  # stuck on its way out
+                executor.stop(run, status)
+                _wait_gone(pid, run, 0.5)
     start_queued(run.runs_dir)
     return run.status()
+
+
+def _training_another(pid, run):
+    """Whether job process `pid` has claimed another run of `run`'s directory (it keeps its slot for it)."""
+    return any(other != run and other.status().get("pid") == pid and other.state == "running"
+               for other in list_runs(run.runs_dir))
+
+
+def _wait_gone(pid, run, limit_s):
+    until = time.monotonic() + limit_s
+    while _is_job(pid, run) and time.monotonic() < until:
+        time.sleep(0.02)
 
 
 def wait(run, on_progress=None, poll_s=0.5):
@@ -288,11 +344,22 @@ def _run_one(run, claim_next):
     finally:
         beating.set()
     if not claim_next:
-        state = run.update_status(**end)["state"]
+        state = _record_end(run, end)["state"]
         start_queued(run.runs_dir)  # our slot is free: start the next queued run
         return state, None
     with lock_runs_dir(run.runs_dir):  # one step: no other process starts a job for the slot we keep
-        return run.update_status(**end)["state"], _fill_slots(run.runs_dir, claim=True)[1]
+        return _record_end(run, end)["state"], _fill_slots(run.runs_dir, claim=True)[1]
+
+
+def _record_end(run, end):
+    """Write how the run ended. When even that cannot be written (a full disk), say so in the log and give
+    up: the process exits, and the next look at the queue marks the run failed with that log line."""
+    try:
+        return run.update_status(**end)
+    except OSError as e:
+        print(f"error: cannot record the end of run {run.id} ({end.get('error') or end['state']}): {e}",
+              file=sys.stderr, flush=True)
+        raise
 
 
 def _log_to(path):

@@ -134,25 +134,27 @@ class Run:
 
     @property
     def problem(self):
-        """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden)."""
+        """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden):
+        config.json, status.json (its state and fields) or, once written, summary.json."""
         try:
             self.config
-            status = read_json(self.status_path)
+            _checked_status(read_json(self.status_path), self.status_path)
+            self.summary()
         except ValueError as e:
             return str(e)
-        if not isinstance(status, dict) or status.get("state") not in STATES:
-            return f"{self.status_path} has no valid state"
         return None
 
     def status(self):
-        """The status dict; a damaged folder reads as failed with the reason, so listing never crashes."""
+        """The status dict; a damaged folder reads as failed with the reason, so listing never crashes. A bad
+        field (a progress that is not a number, ...) reads as its default: it is the job's to rewrite."""
+        path = self.status_path
         try:
-            status = read_json(self.status_path)
-            if not isinstance(status, dict) or status.get("state") not in STATES:
-                raise ValueError(f"{self.status_path} has no valid state")
+            status = read_json(path)
+            _checked_status(status, path, strict=False)
         except ValueError as e:
             return {**_blank_status(), "state": "failed", "error": f"damaged run folder: {e}"}
-        return {**_blank_status(), **status}
+        blank = _blank_status()
+        return {**blank, **status, **{k: blank[k] for k in _bad_fields(status)}}
 
     @property
     def state(self):
@@ -180,8 +182,13 @@ class Run:
         return records
 
     def summary(self):
-        """Test/validation metrics once the run is done, else None."""
-        return read_json(self.summary_path) if self.summary_path.exists() else None
+        """Test/validation metrics once the run is done, else None; ValueError naming the file when damaged."""
+        if not self.summary_path.exists():
+            return None
+        summary = read_json(self.summary_path)
+        if not isinstance(summary, dict):
+            raise ValueError(f"{self.summary_path} is damaged: not a JSON object")
+        return summary
 
     def outputs(self):
         """What the run's model outputs (the one answer pages, CLI and explain ask for): Outputs("targets",
@@ -224,6 +231,32 @@ class Run:
             f.write(json.dumps(record, sort_keys=True, default=json_default) + "\n")
 
 
+# status fields a reader does arithmetic or formatting with: (what they must be, the check)
+_FIELD_RULES = {
+    "progress": ("a number in [0, 1]", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                 and 0 <= v <= 1),
+    "epoch": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "pid": ("a process id", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)),
+    "message": ("text", lambda v: v is None or isinstance(v, str)),
+    "error": ("text", lambda v: v is None or isinstance(v, str)),
+}
+
+
+def _bad_fields(status):
+    return [k for k, (_, ok) in _FIELD_RULES.items() if k in status and not ok(status[k])]
+
+
+def _checked_status(status, path, strict=True):
+    """ValueError naming `path` unless `status` is a dict with a valid state (and, when `strict`, every field
+    of _FIELD_RULES valid)."""
+    if not isinstance(status, dict) or status.get("state") not in STATES:
+        raise ValueError(f"{path} has no valid state")
+    bad = _bad_fields(status) if strict else []
+    if bad:
+        rule = _FIELD_RULES[bad[0]][0]
+        raise ValueError(f"{path} is damaged: {bad[0]}={status[bad[0]]!r} is not {rule}")
+
+
 def _blank_status():
     return {"state": "queued", "progress": 0.0, "epoch": 0, "message": "", "error": None, "pid": None,
             "created": None, "started": None, "finished": None}
@@ -245,6 +278,7 @@ def create_run(config, runs_dir=None, name=None):
     check_spec(config.data)
     config.pretrained = [str(_pretrained_dir(p)) for p in config.pretrained]
     runs_dir = default_runs_dir(runs_dir)
+    need_write(runs_dir, "creating a run")
     runs_dir.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
         path = runs_dir / validate_run_id(new_run_id(config, config.name))
@@ -310,10 +344,26 @@ def list_runs(runs_dir=None):
 
 def delete_run(run):
     """Delete a run folder. A running run is refused: cancel it first."""
+    need_write(run.runs_dir, "deleting a run")
     with lock_runs_dir(run.runs_dir):  # so the queue cannot start it while it goes
         if run.state == "running":
             raise ValueError(f"run {run.id} is running; cancel it before deleting it")
         shutil.rmtree(run.path)
+
+
+def writable(runs_dir=None):
+    """Whether this user may change `runs_dir` (create, update and delete runs in it). Reading needs no
+    lock and no write access, so a read-only runs folder (a colleague's, a read-only mount) can be listed."""
+    runs_dir = default_runs_dir(runs_dir)
+    folder = runs_dir if runs_dir.exists() else next((p for p in runs_dir.parents if p.exists()), Path("."))
+    return os.access(folder, os.W_OK)
+
+
+def need_write(runs_dir, what):
+    """PermissionError that says so unless `runs_dir` is writable: `what` needs write access."""
+    if not writable(runs_dir):
+        raise PermissionError(f"the runs folder {default_runs_dir(runs_dir)} is read-only for this user: "
+                              f"{what} needs write access to it")
 
 
 @contextmanager

@@ -22,8 +22,9 @@ def row(run):
     """One table row: id, state, the config fields people filter on, headline test metrics."""
     status = run.status()
     out = {"run": run.id, "state": status["state"], "progress": float(status.get("progress") or 0.0)}
-    if run.problem:
-        return {**out, "problem": run.problem}
+    problem = run.problem
+    if problem:
+        return {**out, "problem": problem}
     cfg = run.config
     out.update(name=cfg.name, task=cfg.task, arch=cfg.arch, source=cfg.data.get("source", "default"),
                strategy=cfg.strategy if cfg.task == "finetune" else "", fraction=cfg.fraction, seed=cfg.seed)

@@ -197,11 +197,26 @@ def test_cancel_stops_a_training_job(tmp_path, npz):
     assert run.state == "running", run.log_tail()
     pid = run.status()["pid"]
     assert jobs.cancel(run)["state"] == "cancelled"
-    end = time.monotonic() + 10
-    while jobs._is_job(pid, run) and time.monotonic() < end:
-        time.sleep(0.1)
-    assert not jobs._is_job(pid, run)
+    assert not jobs._is_job(pid, run)  # gone when cancel returns: its slot is really free
     assert run.state == "cancelled" and not (run.path / "model.pt").exists()
+
+
+def test_a_finished_run_whose_process_still_lives_keeps_its_slot(tmp_path, monkeypatch, sleeper):
+    """A job that wrote 'cancelled' (or 'done') and is still on its way out holds the slot until it is gone."""
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    started = []
+    monkeypatch.setattr(jobs, "_launch", lambda run: started.append(run.id))
+    first = runs.create_run(JobConfig(), tmp_path)
+    proc = sleeper(first)
+    (first.path / "heartbeat").touch()
+    first.update_status(state="cancelled", message="cancelled")
+    waiting = runs.create_run(JobConfig(seed=1), tmp_path)
+    jobs.start_queued(tmp_path)
+    assert started == [] and waiting.state == "queued"
+    proc.kill()
+    proc.wait()
+    jobs.start_queued(tmp_path)
+    assert started == [waiting.id]
 
 
 def test_the_job_stops_itself_at_the_cancel_flag(tmp_path, monkeypatch):
@@ -236,10 +251,50 @@ def test_a_corrupt_pretrained_model_fails_the_run_clearly(tmp_path, npz):
 
 def test_a_crash_inside_fit_fails_the_run_with_the_error(tmp_path, npz):
     config = tiny_config(npz)
-    config.data = {"source": "npz", "path": str(tmp_path / "missing.npz")}
+    junk = tmp_path / "junk.npz"  # exists, so it passes the door; unreadable, so the job fails
+    junk.write_bytes(b"not a zip")
+    config.data = {"source": "npz", "path": str(junk)}
     run = jobs.submit(config, tmp_path)
     status = jobs.wait(run, poll_s=0.2)
     assert status["state"] == "failed"
-    assert "FileNotFoundError" in status["error"] and "missing.npz" in status["error"]
+    assert "junk.npz is not a readable ecgcore data set" in status["error"]
     log = (run.path / "log.txt").read_text()
-    assert "Traceback" in log and "missing.npz" in log
+    assert "Traceback" in log and "junk.npz" in log
+
+
+FULL_DISK_JOB = """
+import errno, sys
+from pathlib import Path
+import torch
+from ecgcore import cli, runs
+
+def no_space(path):
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+def save(obj, f, *args, **kwargs):  # the checkpoint's temporary file fills the disk
+    Path(f).write_bytes(b"half a checkpoint")
+    no_space(f)
+
+real_write_json = runs.write_json
+def write_json(path, obj):  # and the disk stays full for the job's last status
+    if path.name == "status.json" and obj.get("state") in runs.FINISHED:
+        no_space(path)
+    return real_write_json(path, obj)
+
+torch.save, runs.write_json = save, write_json
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_job_that_cannot_write_ends_failed_with_the_os_error_and_leaves_no_temporary(tmp_path, npz):
+    run = runs.create_run(tiny_config(npz, epochs=1), tmp_path)
+    with open(run.path / "log.txt", "ab") as log:
+        code = subprocess.run([sys.executable, "-c", FULL_DISK_JOB, "run-job", str(run.path)], stdout=log,
+                              stderr=subprocess.STDOUT, timeout=120).returncode
+    assert code == 2, run.log_tail()  # the CLI's own error exit, not a traceback's 1
+    jobs.refresh(tmp_path)  # the first look at the queue
+    status = run.status()
+    assert status["state"] == "failed" and "No space left on device" in status["error"], status
+    assert [p.name for p in run.path.iterdir() if ".tmp" in p.name] == []
+    assert not (run.path / "model.pt").exists()
+    assert "error: cannot record the end of run" in run.log_tail()

@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -345,6 +346,28 @@ def test_skipped_records_reach_the_run_pages(runs_dir):
     assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)
     at = page("3_Fine-tune").run()
     assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)
+
+
+def test_runs_page_and_home_show_damaged_runs_beside_the_others(runs_dir):
+    good = finished_run(runs_dir, task="pretrain", name="good")
+    summary = finished_run(runs_dir, task="pretrain", name="bad-summary")
+    (summary.path / "summary.json").write_text("{not json")
+    progress = finished_run(runs_dir, task="pretrain", name="bad-progress")
+    runs.write_json(progress.path / "status.json", {**progress.status(), "progress": "half"})
+    active = runs.create_run(JobConfig(name="bad-config"), runs_dir)
+    runs.write_json(active.path / "status.json", {**active.status(), "state": "running", "pid": os.getpid()})
+    (active.path / "config.json").write_text('{"task": ')
+    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("run")
+    assert table.loc[good.id, "mae_hr"] == 1.5 and pd.isna(table.loc[good.id, "problem"])
+    assert "summary.json is damaged" in table.loc[summary.id, "problem"]
+    assert "progress='half'" in table.loc[progress.id, "problem"]
+    assert "config.json is damaged" in table.loc[active.id, "problem"]
+    at.multiselect(key="runs_selected").set_value([summary.id]).run()
+    assert not at.exception
+    home = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    assert not home.exception and any(active.id in w.value and "damaged" in w.value for w in home.warning)
 
 
 def test_runs_page_lists_a_damaged_run_without_crashing(runs_dir):

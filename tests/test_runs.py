@@ -1,5 +1,8 @@
 """Run folders: ids, creation, atomic status, tolerant reading, listing and deletion (no job processes here)."""
 
+import json
+import os
+
 import pytest
 
 from ecgcore import files, runs
@@ -189,3 +192,106 @@ def test_a_run_names_its_files_in_one_place(tmp_path):
     assert (run.config_path.name, run.status_path.name, run.model_path.name) == ("config.json", "status.json",
                                                                                  "model.pt")
     assert {p.name for p in run.path.iterdir()} == {run.config_path.name, run.status_path.name}
+
+
+# ---- damaged files and read-only folders: every other run stays visible and usable --------------------------
+
+def _damaged_runs_dir(root):
+    """A runs folder with one healthy done run and one run of each kind of damage; returns (dir, healthy)."""
+    from ecgcore import files
+
+    healthy = runs.create_run(JobConfig(name="healthy"), root)
+    healthy.update_status(state="done", progress=1.0, message="done")
+    files.write_json(healthy.path / "summary.json", {"test": {"mae_hr": 1.25}})
+    summary = runs.create_run(JobConfig(name="bad-summary"), root)
+    summary.update_status(state="done", progress=1.0)
+    (summary.path / "summary.json").write_text("{not json")
+    progress = runs.create_run(JobConfig(name="bad-progress"), root)
+    files.write_json(progress.path / "status.json", {**progress.status(), "state": "done", "progress": "half"})
+    config = runs.create_run(JobConfig(name="bad-config"), root)  # queued: the queue will look at it
+    (config.path / "config.json").write_text('{"task": ')
+    return root, healthy, {"summary": summary, "progress": progress, "config": config}
+
+
+def test_runs_list_shows_each_damaged_run_with_its_reason_and_the_others(tmp_path, capsys, monkeypatch):
+    from ecgcore import cli, jobs
+
+    monkeypatch.setattr(jobs, "_launch", lambda run: None)  # nothing is started for real
+    root, healthy, bad = _damaged_runs_dir(tmp_path / "runs")
+    assert cli.main(["runs", "list", "--runs-dir", str(root), "--json"]) == 0
+    rows = {row["id"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows[healthy.id]["problem"] is None and rows[healthy.id]["test"] == "mae_hr=1.25"
+    assert "summary.json is damaged" in rows[bad["summary"].id]["problem"]
+    assert "progress='half' is not a number" in rows[bad["progress"].id]["problem"]
+    assert rows[bad["progress"].id]["progress"] == 0.0 and rows[bad["progress"].id]["state"] == "done"
+    assert "config.json is damaged" in rows[bad["config"].id]["problem"]
+    status = bad["config"].status()  # the queue failed it for what it is, not for a pretrained run
+    assert status["state"] == "failed" and status["message"] == "damaged run folder"
+    assert "config.json is damaged" in status["error"]
+    assert cli.main(["runs", "list", "--runs-dir", str(root)]) == 0
+    table = capsys.readouterr().out
+    assert table.count("damaged") >= 3 and healthy.id in table
+    for run in (healthy, *bad.values()):
+        assert cli.main(["runs", "show", run.id, "--runs-dir", str(root)]) == 0
+    assert "damaged:" in capsys.readouterr().out
+
+
+def _read_only_checks(root, capsys):
+    from ecgcore import cli
+
+    run_id = runs.list_runs(root)[0].id
+    assert cli.main(["runs", "list", "--runs-dir", str(root)]) == 0
+    assert run_id in capsys.readouterr().out
+    assert cli.main(["runs", "show", run_id, "--runs-dir", str(root)]) == 0
+    for action in ("delete", "cancel"):
+        assert cli.main(["runs", action, run_id, "--runs-dir", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert "is read-only for this user" in err and "needs write access" in err
+    with pytest.raises(PermissionError, match="creating a run needs write access"):
+        runs.create_run(JobConfig(), root)
+    assert (root / run_id).is_dir()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod; the patched test below covers it")
+def test_a_read_only_runs_folder_is_listed_and_writes_say_they_need_access(tmp_path, capsys):
+    root, _, _ = _damaged_runs_dir(tmp_path / "runs")
+    os.chmod(root, 0o555)
+    try:
+        _read_only_checks(root, capsys)
+    finally:
+        os.chmod(root, 0o755)
+
+
+def test_a_read_only_runs_folder_patched(tmp_path, capsys, monkeypatch):
+    """The same, with write access taken away by patching: any write into the folder raises PermissionError,
+    and os.access says what chmod would."""
+    from ecgcore import files
+
+    root, _, _ = _damaged_runs_dir(tmp_path / "runs")
+    real_access, real_atomic = os.access, files.atomic_write
+
+    def access(path, mode, **kw):
+        inside = os.path.abspath(path).startswith(str(root))
+        return False if inside and mode & os.W_OK else real_access(path, mode, **kw)
+
+    def atomic_write(path, write):
+        if str(path).startswith(str(root)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_atomic(path, write)
+
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(files, "atomic_write", atomic_write)
+    _read_only_checks(root, capsys)
+
+
+def test_the_cli_reports_an_os_error_without_a_traceback(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from ecgcore import cli, jobs
+
+    def full(*args, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "runs"))
+
+    monkeypatch.setattr(jobs, "create_run", full)
+    assert cli.main(["pretrain", "--runs-dir", str(tmp_path / "runs"), "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: [Errno 28] No space left on device")

@@ -34,6 +34,6 @@ def main(argv=None):
         os.environ[EXECUTOR_ENV] = args.executor
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, OSError) as e:  # OSError: a full disk, a read-only folder, a missing file
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -112,7 +112,7 @@ def _describe(run):
         config = run.config
         row.update(task=config.task, arch=config.arch, name=config.name,
                    detail=config.strategy if config.task == "finetune" else ",".join(config.targets))
-    summary = run.summary() if status["state"] == "done" else None
+    summary = run.summary() if status["state"] == "done" and row["problem"] is None else None
     row["test"] = headline(summary) if summary else (status.get("error") or status.get("message") or "")
     return row
 
@@ -150,7 +150,7 @@ def _show(run, log_lines):
     metrics = run.metrics()
     if metrics:
         print(f"last epoch ({len(metrics)} so far): " + json.dumps(metrics[-1], sort_keys=True))
-    summary = run.summary()
+    summary = None if run.problem else run.summary()
     if summary:
         print("test: " + headline(summary))
     tail = run.log_tail(log_lines)

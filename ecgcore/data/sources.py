@@ -81,7 +81,7 @@ def check_spec(spec, where="data"):
             except ValueError as e:
                 raise ValueError(f"{where}.{e}") from None
     if source == "synthetic":
-        from ecgcore.synth import ENGINES
+        from ecgcore.data.synthetic import ENGINES
         from ecgcore.synth.parametric import check_fs
         from ecgcore.synth.presets import resolve_classes
 
@@ -180,7 +180,7 @@ def data_rate(spec):
     if "fs" in spec:
         return float(spec["fs"])
     if source == "synthetic":
-        from ecgcore.synth import ENGINES
+        from ecgcore.data.synthetic import ENGINES
         from ecgcore.synth.parametric import check_fs
         from ecgcore.synth.presets import resolve_classes
 
