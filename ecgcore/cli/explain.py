@@ -61,7 +61,7 @@ def _explain(args):
     import numpy as np
 
     from ecgcore.explain import explain_run, load_record
-    from ecgcore.files import write_json
+    from ecgcore.files import atomic_write, write_json
     from ecgcore.runs import resolve_run
 
     run = resolve_run(args.run, args.runs_dir)
@@ -73,7 +73,7 @@ def _explain(args):
               "lead_names": np.array(result.lead_names)}
     if result.labels is not None:
         arrays["wave_labels"] = result.labels
-    np.savez(out, **arrays)
+    atomic_write(out, lambda tmp: np.savez(tmp, **arrays))
     meta = {"run": str(run.path), "record": record.description, "method": result.method, "target": result.target,
             "output_name": result.output_name, "output": result.output, "shares": result.shares,
             "note": result.note}

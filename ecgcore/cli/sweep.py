@@ -130,12 +130,13 @@ def _follow(sweep, args):
 
 
 def _print_results(sweep, metric, csv=None, png=None):
+    from ecgcore.files import write_bytes, write_text
     from ecgcore.sweep import bands, summarize
 
     table = sweep.table()
     print(table.to_string(index=False))
     if csv:
-        table.to_csv(csv, index=False)
+        write_text(csv, table.to_csv(index=False))
         print(f"wrote {csv}")
     if metric not in table:
         print(f"no finished cell has {metric!r} yet", file=sys.stderr)
@@ -151,7 +152,7 @@ def _print_results(sweep, metric, csv=None, png=None):
     if png:
         from ecgcore.plots import sweep_figure, to_png
 
-        Path(png).write_bytes(to_png([sweep_figure(b, metric, title=sweep.id)])[0])
+        write_bytes(png, to_png([sweep_figure(b, metric, title=sweep.id)])[0])
         print(f"wrote {png}")
 
 
