@@ -59,7 +59,7 @@ def test_bad_config_creates_no_folder(tmp_path):
     ({"data": {"source": "synthetic", "seed": -3}}, "data.seed=-3 is invalid"),
     ({"data": {"source": "ptbxl", "path": "/no/such/ptbxl"}}, "data.path='/no/such/ptbxl': no such folder"),
     ({"data": {"source": "ptbxl"}}, "needs the option.*path"),
-    ({"data": {"source": "npz", "path": "/no/such.npz"}}, "no such file"),
+    ({"data": {"source": "npz", "path": "/no/such.npz"}}, "no such file or folder"),
     ({"data": {"source": "mixed", "real": {"path": "/no/such"}}}, "data.real.path='/no/such'"),
     ({"data": {"source": "gan", "n": 0}}, "data.n=0 is invalid"),
     ({"data": {"source": "nope"}}, "unknown data source 'nope'"),

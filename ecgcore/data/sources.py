@@ -54,7 +54,7 @@ def check_spec(spec, where="data"):
     options = {k: v for k, v in spec.items() if k not in ("source", "report")}
     if source == "npz":
         _check_options(where, source, options, {"path"}, {"path"})
-        _check_path(where, options["path"], file=True)
+        _check_path(where, options["path"], file=None)  # a data set .npz or folder
         return spec
     if source not in SOURCES:
         raise ValueError(f"{where}: unknown data source {source!r}; choose one of {sorted([*SOURCES, 'npz'])}")
