@@ -99,7 +99,8 @@ class RayExecutor:
                 if _key(run) in held and (status["state"] != "running" or jobs.fresh(run, status))}
 
     def start(self, run):
-        options = task_resources(run.config, ray.cluster_resources().get("GPU", 0)) | {"name": f"ecgcore run {run.id}"}
+        config = run.config
+        options = task_resources(config, ray.cluster_resources().get("GPU", 0)) | {"name": f"ecgcore run {run.id}"}
         # the job code reads its settings (cache folder, ...) from ECGCORE_* variables, as a local job inherits them
         env = {k: v for k, v in os.environ.items() if k.startswith("ECGCORE_")} | {EXECUTOR_ENV: self.name}
         ray.get(_dispatcher().submit.remote(_key(run), [str(Path(p).resolve()) for p in config.pretrained],
