@@ -20,14 +20,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ecgcore.data.measure import delineated_fiducials
 
 METHODS = ("integrated_gradients", "saliency", "gradcam", "occlusion")
 WAVES = ("P", "QRS", "ST-T", "baseline")
 # A wave's (onset mark, offset mark) in the engine's fiducial names (ecgcore.synth.FIDUCIALS).
 WAVE_MARKS = {"P": ("p_on", "p_off"), "QRS": ("qrs_on", "qrs_off"), "ST-T": ("qrs_off", "t_off")}
-# neurokit2's delineation names for the same marks.
-NEUROKIT_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
-                  "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
 
 
 def _forward(model, regression):
@@ -130,15 +128,6 @@ def wave_shares(attributions, labels):
     total = mass.sum()
     return {w: {"share": float(mass[labels == i].sum() / total) if total > 0 else 0.0,
                 "time": float(np.mean(labels == i))} for i, w in enumerate(WAVES)}
-
-
-def delineated_fiducials(signal, fs):
-    """Fiducials of a real record (one lead) by neurokit2 (ecgcore.data.measure.delineate), in the engine's
-    mark names and seconds, like synthetic_fiducials."""
-    from ecgcore.data.measure import delineate
-
-    _, _, waves = delineate(np.asarray(signal, dtype=np.float64), fs)
-    return {name: waves[nk] / fs for name, nk in NEUROKIT_MARKS.items() if nk in waves}
 
 
 @dataclass

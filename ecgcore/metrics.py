@@ -13,6 +13,9 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
+# The classification test metrics worth one line (CLI `runs list`, the Runs page), besides MAE per target.
+HEADLINE = ("accuracy", "macro_f1", "macro_auroc", "macro_auroc_lo", "macro_auroc_hi")  # lo/hi: its bootstrap 95% CI
+
 
 def regression_metrics(y_true, y_pred, targets):
     """MAE, RMSE and R^2 per target, in the units given (clinical units): {"mae_hr": ..., "rmse_hr": ...}.
@@ -88,6 +91,23 @@ def seed_interval(values, level=0.95):
         return {"mean": mean, "low": None, "high": None, "n": 1}
     half = stats.t.ppf((1 + level) / 2, n - 1) * stats.sem(values)
     return {"mean": mean, "low": _f(mean - half), "high": _f(mean + half), "n": n}
+
+
+# The range each metric can take (by its name without a val_/test_ prefix): an interval drawn around a mean
+# is clipped to it, so an AUROC band never reaches above 1.
+SCORE_RANGE = (0.0, 1.0)
+_RANGES = {"accuracy": SCORE_RANGE, "macro_f1": SCORE_RANGE, "macro_auroc": SCORE_RANGE, "mae": (0.0, math.inf),
+           "rmse": (0.0, math.inf), "r2": (-math.inf, 1.0), "loss": (0.0, math.inf)}
+
+
+def metric_range(metric):
+    """(low, high) a metric's values lie in: [0, 1] for accuracy, F1 and AUROC, [0, inf) for errors and losses,
+    (-inf, 1] for R^2, unbounded for anything else."""
+    name = metric.removeprefix("val_").removeprefix("test_")
+    for key in (name, name.split("_")[0], name.rsplit("_", 1)[-1]):  # macro_auroc, mae_hr, train_loss
+        if key in _RANGES:
+            return _RANGES[key]
+    return (-math.inf, math.inf)
 
 
 def bootstrap_interval(metric, y_true, y_pred, n_boot=1000, level=0.95, seed=0):

@@ -53,11 +53,10 @@ def add_runs_dir(parser):
                         help="runs directory (default: $ECGCORE_RUNS, else runs/)")
 
 
-HEADLINE = ("accuracy", "macro_f1", "macro_auroc", "macro_auroc_lo", "macro_auroc_hi")  # lo/hi: its bootstrap 95% CI
-
-
 def headline(summary):
     """The test metrics worth one line: MAE per target (pretraining) or accuracy, macro F1 and AUROC."""
+    from ecgcore.metrics import HEADLINE  # here: metrics imports sklearn, and --help stays instant
+
     test = (summary or {}).get("test") or {}
     keys = [k for k in test if k.startswith("mae_")] + [k for k in HEADLINE if k in test]
     return " ".join(f"{k}={test[k]:.4g}" for k in keys if isinstance(test[k], (int, float)))

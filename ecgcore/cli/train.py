@@ -6,7 +6,6 @@ flag they use the embedded synthetic defaults (ecgcore.data.sources), so `pretra
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -82,31 +81,10 @@ def add_job_flags(p):
 
 
 def data_spec(text):
-    """A data spec from --data: inline JSON, a .json spec file, a data set folder or .npz (ecgcore.data.dataset)."""
-    from ecgcore.data.dataset import META_FILE
+    """A data spec from --data: inline JSON, a .json spec file, a data set folder or .npz (data.sources.parse_spec)."""
+    from ecgcore.data.sources import parse_spec
 
-    if text.lstrip().startswith("{"):
-        try:
-            spec = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"--data is not valid JSON: {e}") from None
-    elif text.endswith(".npz") or (Path(text) / META_FILE).is_file():  # a saved data set (.npz or folder)
-        if not Path(text).exists():
-            raise FileNotFoundError(f"--data: data set file not found: {text}")
-        spec = {"source": "npz", "path": str(Path(text).resolve())}
-    elif text.endswith(".json"):
-        try:
-            spec = json.loads(Path(text).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"--data: spec file not found: {text}") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"--data: {text} is not valid JSON: {e}") from None
-    else:
-        raise ValueError(f"--data {text!r}: give inline JSON, a spec .json file, a data set folder or a data set "
-                         ".npz")
-    if not isinstance(spec, dict) or "source" not in spec:
-        raise ValueError(f"--data: a data spec is a JSON object with a 'source' key, got {spec!r}")
-    return spec
+    return parse_spec(text, "--data")
 
 
 def job_config(args, **fields):

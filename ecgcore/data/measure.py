@@ -57,6 +57,12 @@ class Measurements:
         return np.all([np.isfinite(v) for v in self.values.values()], axis=0)
 
 
+# neurokit2's delineation names for the wave marks, keyed by the synthetic engine's fiducial names
+# (ecgcore.synth.FIDUCIALS), so a measured record's marks draw like a synthetic one's.
+NEUROKIT_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
+                  "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
+
+
 def count_dropped(values):
     """{target: number of NaN entries} of {target: (N,) array}: the records where each target failed."""
     return {t: int(np.isnan(v).sum()) for t, v in values.items()}
@@ -235,3 +241,10 @@ def measure_morphology(signals, fs, lead_names):
         raise ValueError(f"fs={fs!r} must be a positive sampling rate in Hz")
     rows = [morphology_of_record(record, fs, lead_names) for record in signals]
     return Measurements.of_rows(rows, morphology_targets(lead_names))
+
+
+def delineated_fiducials(signal, fs):
+    """Wave marks of one lead by neurokit2 (delineate), in the engine's mark names and seconds:
+    {mark: times (s)}."""
+    _, _, waves = delineate(np.asarray(signal, dtype=np.float64), fs)
+    return {name: waves[nk] / fs for name, nk in NEUROKIT_MARKS.items() if nk in waves}

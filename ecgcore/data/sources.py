@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import math
 from pathlib import Path
 
-from ecgcore.data.dataset import DataSet
+from ecgcore.data.dataset import META_FILE, DataSet
 
 SOURCES = {
     "synthetic": ("ecgcore.data.synthetic", "make_dataset"),
@@ -159,6 +160,33 @@ def load_dataset(spec, progress=None):
         # the synthetic sources report a share, the PTB-XL readers (records done, records in all)
         options["progress"] = lambda done, total=1: progress(done / total if total else 1.0)
     return loader(**options)
+
+
+def parse_spec(text, what="data spec"):
+    """A data spec from text: inline JSON, a .json spec file, a data set folder or .npz (ecgcore.data.dataset);
+    errors say `what` was given (the CLI says "--data", a page "data spec")."""
+    if text.lstrip().startswith("{"):
+        try:
+            spec = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{what} is not valid JSON: {e}") from None
+    elif text.endswith(".npz") or (Path(text) / META_FILE).is_file():  # a saved data set (.npz or folder)
+        if not Path(text).exists():
+            raise FileNotFoundError(f"{what}: data set file not found: {text}")
+        spec = {"source": "npz", "path": str(Path(text).resolve())}
+    elif text.endswith(".json"):
+        try:
+            spec = json.loads(Path(text).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{what}: spec file not found: {text}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{what}: {text} is not valid JSON: {e}") from None
+    else:
+        raise ValueError(f"{what} {text!r}: give inline JSON, a spec .json file, a data set folder or a data set "
+                         ".npz")
+    if not isinstance(spec, dict) or "source" not in spec:
+        raise ValueError(f"{what}: a data spec is a JSON object with a 'source' key, got {spec!r}")
+    return spec
 
 
 def data_rate(spec):
