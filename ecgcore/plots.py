@@ -5,15 +5,17 @@ Every function takes plain arrays / dicts and returns a `plotly.graph_objects.Fi
 
 from __future__ import annotations
 
+import base64
 import warnings
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import DEFAULT_PLOTLY_COLORS
+from plotly.colors import DEFAULT_PLOTLY_COLORS, qualitative
 from plotly.subplots import make_subplots
-from sklearn.metrics import auc, roc_curve
 
+from ecgcore.data.dataset import TARGETS
 from ecgcore.leads import LEADS
+from ecgcore.words import metric_name, say
 
 # ECG paper: 25 mm/s, 10 mm/mV, 1 mm minor and 5 mm major squares.
 MM_PER_S = 25.0
@@ -24,6 +26,7 @@ RHYTHM_LEAD = "II"
 ROW_MM = 30.0  # vertical space per row (3 mV)
 GRID_MINOR = "rgba(240,160,160,0.35)"
 GRID_MAJOR = "rgba(220,80,80,0.55)"
+GRID_MINOR_MM, GRID_MAJOR_MM = 1, 5
 # Fiducial colours by wave, so onsets/offsets of one wave share a colour.
 WAVE_COLOURS = {"p": "#1f77b4", "qrs": "#2ca02c", "t": "#9467bd", "r": "#ff7f0e"}
 
@@ -36,11 +39,12 @@ def _wave_colour(name):
     return "#7f7f7f"
 
 
-def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_lead=RHYTHM_LEAD):
-    """One 12-lead record (12, L) in mV on ECG paper: 3x4 layout plus a rhythm strip.
+def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_lead=RHYTHM_LEAD, height=400):
+    """One 12-lead record (12, L) in mV on ECG paper: 3x4 layout plus a rhythm strip, `height` pixels high
+    (the width follows: the paper's squares stay square).
 
     `fiducials`, if given, maps a mark name (e.g. "p_on", "qrs_off") to that record's times in seconds (NaN
-    ignored); marks are drawn as ticks on every 3x4 row and as lines on the rhythm strip.
+    ignored); marks are drawn as ticks on every 3x4 row and as lines on the rhythm strip, named in words.
     """
     signal = np.asarray(signal, dtype=float)
     names = list(lead_names)
@@ -76,19 +80,38 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
              textfont=dict(size=12, color="black"), hoverinfo="skip", showlegend=False, name="leads"),
         *_fiducial_traces(fiducials or {}, duration, baselines),
     ]
-    width_mm = duration * MM_PER_S
-    grid = dict(dtick=5, showgrid=True, gridcolor=GRID_MAJOR, gridwidth=1, showticklabels=False, zeroline=False,
-                minor=dict(dtick=1, showgrid=True, gridcolor=GRID_MINOR, gridwidth=0.5), constrain="domain")
+    width_mm, height_mm = duration * MM_PER_S, ROW_MM * len(rows)
+    axis = dict(showgrid=False, showticklabels=False, zeroline=False, constrain="domain")
     # This redraws on every slider move: one Figure(...) call from plain dicts, unvalidated (a sixth of the
-    # time; tests check that the same dicts pass plotly's validation).
+    # time; tests check that the same dicts pass plotly's validation). The 1 and 5 mm grid is one background
+    # picture, not ~450 axis grid lines for the browser to lay out.
     return go.Figure(_validate=False, data=traces, layout=dict(
-        xaxis=dict(range=[0, width_mm], **grid),
-        yaxis=dict(range=[0, ROW_MM * len(rows)], scaleanchor="x", scaleratio=1, **grid),
-        title=dict(text=title) if title else None, plot_bgcolor="white", paper_bgcolor="white", height=400,
+        xaxis=dict(range=[0, width_mm], **axis),
+        yaxis=dict(range=[0, height_mm], scaleanchor="x", scaleratio=1, **axis),
+        images=[dict(source=grid_image(width_mm, height_mm), xref="x", yref="y", x=0, y=height_mm,
+                     sizex=width_mm, sizey=height_mm, sizing="stretch", layer="below")],
+        title=dict(text=title) if title else None, plot_bgcolor="white", paper_bgcolor="white", height=height,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h", y=-0.02),
         annotations=[dict(x=width_mm, y=0, xanchor="right", yanchor="bottom", showarrow=False,
                           text=f"25 mm/s · 10 mm/mV · {fs:g} Hz", font=dict(size=10, color="gray"))],
     ))
+
+
+def grid_image(width_mm, height_mm):
+    """ECG paper's grid (1 mm minor, 5 mm major squares) for a `width_mm` x `height_mm` sheet, as an SVG data
+    URI; lines keep their pixel width whatever the zoom (non-scaling strokes)."""
+    line = 'fill="none" vector-effect="non-scaling-stroke"'
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width_mm:g} {height_mm:g}" '
+           f'width="{width_mm * 4:g}" height="{height_mm * 4:g}" preserveAspectRatio="none"><defs>'
+           f'<pattern id="minor" width="{GRID_MINOR_MM}" height="{GRID_MINOR_MM}" patternUnits="userSpaceOnUse">'
+           f'<path d="M{GRID_MINOR_MM} 0V{GRID_MINOR_MM}H0" stroke="{GRID_MINOR}" stroke-width="0.5" {line}/>'
+           f'</pattern><pattern id="major" width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
+           f'patternUnits="userSpaceOnUse"><rect width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
+           f'fill="url(#minor)"/><path d="M{GRID_MAJOR_MM} 0V{GRID_MAJOR_MM}H0" stroke="{GRID_MAJOR}" '
+           f'stroke-width="1" {line}/></pattern></defs>'
+           f'<rect width="{width_mm:g}" height="{height_mm:g}" fill="url(#major)"/>'
+           f'<path d="M0 0H{width_mm:g}M0 0V{height_mm:g}" stroke="{GRID_MAJOR}" stroke-width="1" {line}/></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
 def _fiducial_traces(fiducials, duration, baselines):
@@ -109,7 +132,7 @@ def _fiducial_traces(fiducials, duration, baselines):
             for base in baselines[:-1]:  # short ticks at the foot of each 3x4 row
                 xs += [x, x, None]
                 ys += [base - ROW_MM * 0.45, base - ROW_MM * 0.3, None]
-        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", name=name, hoverinfo="name",
+        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", name=say(name), hoverinfo="name",
                            line=dict(color=_wave_colour(name), width=1, dash="dot")))
     return traces
 
@@ -118,41 +141,47 @@ def _fiducial_traces(fiducials, duration, baselines):
 LOSS_KEYS = ("train_loss", "val_loss")
 CLASSIFICATION_KEYS = ("val_macro_auroc", "val_accuracy", "val_macro_f1")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+# Learning curves need a colour per metric and run: plotly's 24 well-separated colours, then they repeat.
+CURVE_COLOURS = qualitative.Dark24
+RUN_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
-def learning_curves(metrics_by_run):
+def learning_curves(metrics_by_run, units=TARGETS):
     """Loss and validation metrics per epoch; `metrics_by_run` maps a run label to its list of epoch dicts.
 
-    One colour per run (so several runs overlay for comparison); dashes tell train from validation loss.
+    Every curve has a colour of its own (a metric of a run); with several runs each run also has its own dash,
+    and the legend names the run first. Hovering shows the curve, the epoch and the value.
     """
     keys = sorted({k for metrics in metrics_by_run.values() for m in metrics for k in m})
     mae_keys = [k for k in keys if k.startswith("val_mae_")]
     second = mae_keys or [k for k in CLASSIFICATION_KEYS if k in keys]
-    title = "validation MAE (clinical units)" if mae_keys else "validation metrics"
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", title))
+    title = "Validation MAE" if mae_keys else "Validation metrics"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", title))
     n_epochs = 1
+    curves = [*LOSS_KEYS, *second]
     for i, (label, metrics) in enumerate(metrics_by_run.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        prefix = f"{label} " if len(metrics_by_run) > 1 else ""  # one run: the legend names just the curves
+        prefix = f"{label} · " if len(metrics_by_run) > 1 else ""  # one run: the legend names just the curves
         epochs = [m.get("epoch") for m in metrics]
         n_epochs = max([n_epochs, *[e for e in epochs if e is not None]])
-        for key, dash in zip(LOSS_KEYS, ("solid", "dash")):
-            fig.add_trace(go.Scatter(x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers",
-                                     name=prefix + key, line=dict(color=colour, dash=dash)), row=1, col=1)
-        for j, key in enumerate(second):
-            fig.add_trace(go.Scatter(x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers",
-                                     name=prefix + key.removeprefix("val_"),
-                                     line=dict(color=colour, dash=("solid", "dot", "dashdot", "longdash")[j % 4])),
-                          row=1, col=2)
-    fig.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, n_epochs // 10))  # whole epochs only
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+        for j, key in enumerate(curves):
+            name = prefix + metric_name(key, units)
+            fig.add_trace(go.Scatter(
+                x=epochs, y=[m.get(key) for m in metrics], mode="lines+markers", name=name,
+                line=dict(color=CURVE_COLOURS[(i * len(curves) + j) % len(CURVE_COLOURS)],
+                          dash=RUN_DASHES[i % len(RUN_DASHES)]),
+                hovertemplate=f"{name}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"),
+                row=1, col=1 if key in LOSS_KEYS else 2)
+    fig.update_xaxes(title_text="Epoch", tick0=1, dtick=max(1, n_epochs // 10))  # whole epochs only
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25),
+                      hovermode="closest")
     return fig
 
 
 def _target_titles(names, units=None):
-    """Panel titles such as "QT (ms)": the name upper-cased, with its unit when `units` has one."""
+    """Panel titles such as "QT interval (ms)": the name in words (ecgcore.words), with its unit when `units`
+    has one."""
     units = units or {}
-    return [f"{n.upper()} ({units[n]})" if n in units else n.upper() for n in names]
+    return [say(n, units.get(n)) for n in names]
 
 
 def pred_vs_true(y_true, y_pred, names, units=None):
@@ -169,8 +198,8 @@ def pred_vs_true(y_true, y_pred, names, units=None):
                                    color=PALETTE[0]), showlegend=False, name=names[j]), row=1, col=j + 1)
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(color="gray", dash="dash"),
                                  showlegend=False, hoverinfo="skip"), row=1, col=j + 1)
-    fig.update_xaxes(title_text="true")
-    fig.update_yaxes(title_text="predicted", col=1)
+    fig.update_xaxes(title_text="True value")
+    fig.update_yaxes(title_text="Predicted value", col=1)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
@@ -194,6 +223,8 @@ def confusion(counts, class_names):
 
 def roc_curves(y_true, y_score, class_names):
     """One-vs-rest ROC curve per class with its AUC; `y_true` is class indices (N,) or multi-hot (N, K)."""
+    from sklearn.metrics import auc, roc_curve  # here: sklearn takes seconds to import, and only this needs it
+
     y_score = np.asarray(y_score, float)
     y_true = np.asarray(y_true)
     onehot = y_true if y_true.ndim == 2 else np.eye(len(class_names), dtype=int)[y_true]
@@ -263,6 +294,7 @@ def sweep_figure(bands, metric, title=None):
     be concatenated first (give them distinct names), so several pretraining sources share one plot.
     """
     fig = go.Figure()
+    label = metric_name(metric)
     for i, (arm, b) in enumerate(bands[bands.n > 0].groupby("arm", sort=False)):
         b = b.sort_values("fraction")
         colour = DEFAULT_PLOTLY_COLORS[i % len(DEFAULT_PLOTLY_COLORS)]
@@ -275,12 +307,12 @@ def sweep_figure(bands, metric, title=None):
         fig.add_trace(go.Scatter(
             x=b.fraction, y=b["mean"], mode="lines+markers", name=arm, legendgroup=arm, line=dict(color=colour),
             customdata=np.c_[b.n, b.lo, b.hi],
-            hovertemplate=(f"{arm}<br>fraction %{{x:.0%}}<br>{metric} %{{y:.3f}}<br>95% CI "
+            hovertemplate=(f"{arm}<br>labelled fraction %{{x:.0%}}<br>{label} %{{y:.3f}}<br>95% CI "
                            "[%{customdata[1]:.3f}, %{customdata[2]:.3f}], n=%{customdata[0]}<extra></extra>")))
     fractions = sorted(bands.fraction.unique())
-    fig.update_xaxes(type="log", title="labelled fraction", tickvals=fractions,
+    fig.update_xaxes(type="log", title="Labelled fraction", tickvals=fractions,
                      ticktext=[f"{f:.0%}" if f >= 0.01 else f"{f:.1%}" for f in fractions])
-    fig.update_yaxes(title=metric)
+    fig.update_yaxes(title=label)
     fig.update_layout(title=title, template="plotly_white", height=420, legend=dict(orientation="h", y=-0.2))
     return fig
 

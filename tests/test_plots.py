@@ -1,3 +1,4 @@
+import base64
 import json
 import shutil
 
@@ -40,18 +41,24 @@ def test_ecg_paper_figure_passes_plotly_validation():
     assert json.loads(validated.to_json()) == json.loads(fig.to_json())  # ... and be the same figure
 
 
-def test_ecg_paper_grid_is_one_and_five_mm():
+def test_ecg_paper_grid_is_one_and_five_mm_as_one_background_picture():
     signal, fs = _record()
-    layout = plots.ecg_paper(signal, fs).layout
-    assert layout.xaxis.dtick == 5 and layout.xaxis.minor.dtick == 1
-    assert layout.yaxis.scaleanchor == "x" and layout.yaxis.scaleratio == 1
+    fig = plots.ecg_paper(signal, fs)
+    layout = fig.layout
+    assert layout.yaxis.scaleanchor == "x" and layout.yaxis.scaleratio == 1  # squares stay square
+    assert not layout.xaxis.showgrid and not layout.yaxis.showgrid  # no axis grid lines to lay out
+    (image,) = layout.images
+    assert (image.x, image.y, image.sizex, image.sizey) == (0, 4 * plots.ROW_MM, 250, 4 * plots.ROW_MM)
+    svg = base64.b64decode(image.source.split(",", 1)[1]).decode()
+    assert 'id="minor" width="1" height="1"' in svg and 'id="major" width="5" height="5"' in svg
+    assert len(fig.data) == 2  # the 13 strips are one trace, the lead names another
 
 
 def test_ecg_paper_fiducials_one_trace_per_mark_and_drops_out_of_range():
     signal, fs = _record()
     fig = plots.ecg_paper(signal, fs, fiducials={"p_on": [0.1, 1.1, 50.0], "qrs_off": [np.nan, 0.4]})
     names = [t.name for t in fig.data]
-    assert names[2:] == ["p_on", "qrs_off"]
+    assert names[2:] == ["P onset", "J point (QRS end)"]  # in words, not code names
     p = fig.data[2]
     xs = {v for v in p.x if v is not None}
     assert sorted(xs) == pytest.approx([0.1 * 25, 1.1 * 25])  # the mark at 50 s is beyond the 10 s record
@@ -72,19 +79,23 @@ def test_learning_curves_overlay_runs_and_pick_mae_panel():
     b = [{"epoch": e, "train_loss": 2 / e, "val_loss": 2.2 / e, "val_mae_hr": 6 / e} for e in (1, 2)]
     fig = plots.learning_curves({"a": a, "b": b})
     names = [t.name for t in fig.data]
-    assert names[:4] == ["a train_loss", "a val_loss", "a mae_hr", "a mae_qt"]
-    assert "b mae_hr" in names
+    assert names[:4] == ["a · Training loss", "a · Validation loss", "a · MAE, heart rate (bpm)",
+                         "a · MAE, QT interval (ms)"]
+    assert "b · MAE, heart rate (bpm)" in names
     assert np.allclose(fig.data[1].y, [1.2, 0.6, 0.4])
-    # runs differ by colour, train/val by dash
-    assert fig.data[0].line.color != fig.data[4].line.color
+    # every curve its own colour (the four MAE lines apart at a glance), each run its own dash
+    colours = [t.line.color for t in fig.data]
+    assert len(set(colours)) == len(colours) == 8
+    assert {t.line.dash for t in fig.data[:4]} == {"solid"} and {t.line.dash for t in fig.data[4:]} == {"dash"}
+    assert "epoch %{x}" in fig.data[2].hovertemplate and "MAE, heart rate (bpm)" in fig.data[2].hovertemplate
     cls = plots.learning_curves({"c": [{"epoch": 1, "train_loss": 1, "val_loss": 1, "val_macro_auroc": 0.7}]})
-    assert [t.name for t in cls.data] == ["train_loss", "val_loss", "macro_auroc"]  # one run: no run label
+    assert [t.name for t in cls.data] == ["Training loss", "Validation loss", "Macro AUROC"]  # one run: no label
 
 
 def test_pred_vs_true_panels_and_shape_check():
     y = np.array([[60.0, 150.0], [80.0, 170.0], [100.0, 190.0]])
     fig = plots.pred_vs_true(y, y + 1, ["hr", "pr"], {"hr": "bpm"})
-    assert fig.layout.annotations[0].text == "HR (bpm)" and fig.layout.annotations[1].text == "PR"
+    assert fig.layout.annotations[0].text == "Heart rate (bpm)" and fig.layout.annotations[1].text == "PR interval"
     assert list(fig.data[2].y) == [151.0, 171.0, 191.0]
     with pytest.raises(ValueError, match="y_pred"):
         plots.pred_vs_true(y, y[:, :1], ["hr", "pr"])

@@ -1,0 +1,69 @@
+"""Display names: the one table of words and units a teacher can say aloud, for pages, plots and CLI help.
+
+Code names (`hr`, `baseline_mv`, `p_on`, `val_mae_hr`) stay in configs, files and URLs; whatever a person
+reads goes through `say` (or `metric_name` for a metric key), so a term reads the same everywhere.
+This module imports nothing of ecgcore: every floor may use it.
+"""
+
+from __future__ import annotations
+
+_TERRITORIES = {"inferior": "inferior leads", "lateral": "lateral leads", "anterior": "anterior leads"}
+
+NAMES = {
+    # regression targets (also the engine parameters of the same name)
+    "hr": "Heart rate", "pr": "PR interval", "qrs": "QRS duration", "qt": "QT interval",
+    "qtc": "QTc (Bazett)",
+    # the other engine parameters (ecgcore.synth.params.PARAMS)
+    "hrv": "Heart-rate variability (SD of R-R)", "p_dur": "P-wave duration",
+    "qt_correction": "QT slider reads as", "axis": "QRS axis", "p_amp": "P-wave amplitude",
+    "r_amp": "R-wave amplitude", "t_amp": "T-wave amplitude", "bundle_branch": "Bundle branch block",
+    **{f"st_{g}": f"ST level, {t}" for g, t in _TERRITORIES.items()},
+    **{f"t_{g}": f"T-wave scale, {t}" for g, t in _TERRITORIES.items()},
+    **{f"q_{g}": f"Q-wave depth, {t}" for g, t in _TERRITORIES.items()},
+    **{f"qw_{g}": f"Q-wave width, {t}" for g, t in _TERRITORIES.items()},
+    "baseline_mv": "Baseline wander", "powerline_mv": "Powerline interference", "powerline_hz": "Mains frequency",
+    "emg_mv": "Muscle noise",
+    # wave marks (ecgcore.synth.FIDUCIALS)
+    "p_on": "P onset", "p_off": "P offset", "qrs_on": "QRS onset", "qrs_off": "J point (QRS end)",
+    "t_off": "T end",
+    # per-epoch and test metrics (without their val_/test prefix)
+    "train_loss": "Training loss", "val_loss": "Validation loss", "loss": "Loss", "accuracy": "Accuracy",
+    "macro_f1": "Macro F1", "macro_auroc": "Macro AUROC", "lr": "Learning rate", "epoch": "Epoch",
+    "n": "Test ECGs",
+    # choices people pick from
+    "scratch": "from scratch", "freeze_first_block": "freeze first block", "linear_probe": "linear probe",
+    "full_finetune": "full fine-tuning", "combined": "combined regressors",
+    "single": "single-label (softmax, the paper's)", "multi": "multi-label (sigmoid, the PTB-XL benchmark's)",
+    "all": "12 leads", "paper8": "8 leads (I, II, V1-V6)",
+    "zscore": "z-score", "minmax": "min-max (the paper's)", "none": "none",
+    "auto": "auto (CUDA when present)", "cpu": "CPU", "cuda": "CUDA GPU",
+    "bazett": "QTc, Bazett", "fridericia": "QTc, Fridericia", "framingham": "QTc, Framingham",
+    "right": "right (RBBB)", "left": "left (LBBB)",
+}
+# A QT slider with qt_correction 'none' reads as the QT itself.
+QT_READINGS = {"none": "the QT itself", "bazett": "QTc, Bazett", "fridericia": "QTc, Fridericia",
+               "framingham": "QTc, Framingham"}
+_ERRORS = {"mae": "MAE", "rmse": "RMSE", "r2": "R²"}
+
+
+def say(name, unit=None):
+    """The display name of a code name, with its unit when one is given: say("hr", "bpm") -> "Heart rate (bpm)".
+
+    An unknown name is shown as it is (a morphology target such as r_amp_V5 keeps its code name)."""
+    text = NAMES.get(name, name)
+    return f"{text} ({unit})" if unit and unit != "x" else f"{text} (x normal)" if unit == "x" else text
+
+
+def metric_name(key, units=None):
+    """A metric key as words: "val_mae_hr" -> "MAE, heart rate (bpm)" (validation is said by the panel it sits
+    in), "train_loss" -> "Training loss"; `units` maps a target to its unit ({"hr": "bpm", ...})."""
+    if key in NAMES:
+        return NAMES[key]
+    bare = key.removeprefix("val_").removeprefix("test_")
+    error, _, target = bare.partition("_")
+    if error in _ERRORS and target:
+        unit = (units or {}).get(target)
+        what = NAMES.get(target, target)
+        what = what[0].lower() + what[1:] if what[:2] != what[:2].upper() else what
+        return f"{_ERRORS[error]}, {what}" + (f" ({unit})" if unit and error != "r2" else "")
+    return NAMES.get(bare, bare)
