@@ -26,7 +26,7 @@ import pandas as pd
 from ecgcore import jobs, runs, transfer
 from ecgcore.config import CONTROLLED, JobConfig
 from ecgcore.files import locked, now, read_json, write_json
-from ecgcore.metrics import seed_interval
+from ecgcore.metrics import metric_range, seed_interval
 
 DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 DEFAULT_SEEDS = (0, 1, 2)
@@ -301,13 +301,17 @@ def lower_is_better(metric):
 
 
 def bands(table, metric):
-    """Per arm and fraction: n (seeds done), mean, and the 95% t-interval (lo, hi) of `metric` over seeds."""
+    """Per arm and fraction: n (seeds done), mean, and the 95% t-interval (lo, hi) of `metric` over seeds,
+    clipped to the values the metric can take (metrics.metric_range: an AUROC band stops at 1)."""
     if metric not in table:
         raise ValueError(f"metric {metric!r} not in the sweep table (columns: {sorted(table.columns)})")
     rows = []
     for (arm, fraction), group in table.groupby(["arm", "fraction"], sort=True):
         rows.append({"arm": arm, "fraction": fraction, **_interval(group[metric].dropna())})
-    return pd.DataFrame(rows, columns=["arm", "fraction", "n", "mean", "lo", "hi"])
+    out = pd.DataFrame(rows, columns=["arm", "fraction", "n", "mean", "lo", "hi"])
+    low, high = metric_range(metric)
+    out[["lo", "hi"]] = out[["lo", "hi"]].astype(float).clip(low, high)
+    return out
 
 
 def _interval(values):

@@ -1,9 +1,12 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from ecgcore.metrics import bootstrap_interval, classification_metrics, regression_metrics, seed_interval
+from ecgcore.metrics import (bootstrap_interval, classification_metrics, metric_range, regression_metrics,
+                             seed_interval)
 
 CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 
@@ -89,3 +92,10 @@ def test_macro_auroc_interval_covers_a_known_auroc():
     out = macro_auroc_interval(multi, score, multilabel=True, n_boot=100)
     assert out["value"] == pytest.approx(
         classification_metrics(multi, score, ["a", "b", "c"], multilabel=True)["macro_auroc"])
+
+
+def test_metric_range_by_name():
+    assert metric_range("macro_auroc") == metric_range("val_accuracy") == metric_range("test_macro_f1") == (0, 1)
+    assert metric_range("mae_qt") == metric_range("train_loss") == (0, math.inf)
+    assert metric_range("r2_hr") == (-math.inf, 1)
+    assert metric_range("something_else") == (-math.inf, math.inf)

@@ -258,3 +258,13 @@ def test_cli_start_builds_the_grid(no_queue, tiny, capsys):
     assert main(["sweep", "start", "--arm", "linear_probe:no-such-run", "--runs-dir", str(runs_dir)]) == 2
     assert main(["sweep", "start", "--fractions", "0.5,x", "--runs-dir", str(runs_dir)]) == 2
     assert "--fractions" in capsys.readouterr().err
+
+
+def test_bands_stay_inside_the_metric_range():
+    # three seeds near the top: the t-interval of the mean reaches past 1, which an AUROC cannot
+    table = pd.DataFrame({"arm": ["scratch"] * 3, "fraction": [0.1] * 3, "seed": [0, 1, 2],
+                          "macro_auroc": [0.99, 0.90, 1.0], "mae_hr": [0.1, 3.0, 0.2]})
+    auroc = sweep.bands(table, "macro_auroc").iloc[0]
+    assert auroc["hi"] == 1.0 and auroc["lo"] < auroc["mean"] < 1.0
+    mae = sweep.bands(table, "mae_hr").iloc[0]
+    assert mae["lo"] == 0.0 and mae["hi"] > mae["mean"]  # an error is never below 0 either
