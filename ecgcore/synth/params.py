@@ -14,6 +14,8 @@ A change made in one group shows, attenuated or reciprocal, in the leads that lo
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 GROUPS = ("inferior", "lateral", "anterior")
@@ -70,6 +72,44 @@ PARAMS.update({
     "emg_mv": _spec(0.01, 0.0, 0.5, "mV", "noise", "Muscle (EMG-like) noise: standard deviation of broadband noise."),
 })
 del _g
+
+def step(name):
+    """The value grid of a number parameter (its widget's step): about 1/100 of the range, rounded to 1, 2 or
+    5 x 10^k, so a whole-number range steps by whole numbers."""
+    spec = PARAMS[name]
+    raw = (spec["hi"] - spec["lo"]) / 100
+    base = 10 ** math.floor(math.log10(raw))
+    return min((base * m for m in (1, 2, 5, 10)), key=lambda s: abs(s - raw))
+
+
+def decimals(name):
+    """Decimals worth showing for a number parameter: none for a whole-number step."""
+    return max(0, -math.floor(math.log10(step(name)) + 1e-9))
+
+
+def on_grid(name, value):
+    """`value` rounded onto the parameter's grid (step) and clipped to its range."""
+    spec, grid = PARAMS[name], step(name)
+    return float(np.clip(round(round(float(value) / grid) * grid, 6), spec["lo"], spec["hi"]))
+
+
+def text_problem(name, text):
+    """What is wrong with parameter `name` given as text (e.g. in a link), naming its range or choices; None
+    when `text` is a valid value."""
+    spec = PARAMS[name]
+    if spec["choices"] is not None:
+        return None if text in spec["choices"] else f"{name}={text!r} is not one of {', '.join(spec['choices'])}"
+    unit = f" {spec['unit']}" if spec["unit"] else ""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        return f"{name}={text!r} is not a number (range {spec['lo']:g}-{spec['hi']:g}{unit})"
+    if value < spec["lo"] or value > spec["hi"]:
+        return f"{name}={text} is outside its range {spec['lo']:g}-{spec['hi']:g}{unit}"
+    return None
+
 
 MIN_PR_GAP_MS = 20.0  # P offset to QRS onset, at least (the PR segment)
 MIN_T_MS = 120.0  # J point to T end, at least: room for an ST segment and a T wave

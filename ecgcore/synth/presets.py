@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcore.labels import CLASS_NAMES
-from ecgcore.synth.params import GROUPS, MIN_T_MS, PARAMS, corrected_qt, realised_qt, validate_params
+from ecgcore.synth.params import GROUPS, MIN_T_MS, PARAMS, corrected_qt, on_grid, realised_qt, validate_params
 
 NORMAL_RANGES = {
     "hr": (50.0, 100.0), "hrv": (10.0, 60.0),
@@ -58,6 +58,43 @@ PRESETS = {
                            "st_lateral": (-0.2, -0.05), "t_lateral": (-0.8, -0.1)}},
 }
 assert tuple(PRESETS) == tuple(sorted(PRESETS, key=CLASS_NAMES.index))
+
+# What a teacher shows for each preset: (what the preset draws, the criteria to point at, the leads to look at).
+# README's "Simulated classes" table is this table (criteria_markdown; a test keeps the two the same).
+CRITERIA = {
+    "NORM": ("the normal ranges: HR 50-100 bpm, PR 120-200 ms, QRS 70-110 ms, QTc 370-440 ms (Bazett), axis -30 "
+             "to 90 deg",
+             ["PR 120-200 ms", "QRS < 120 ms", "QTc < 460 ms", "Sokolow-Lyon (S in V1 + R in V5) < 3.5 mV",
+              "upright T where the QRS is upright"],
+             "all twelve; the rhythm strip (II) for the rate"),
+    "MI": ("pathological Q waves 0.35-0.7 mV deep and 40-60 ms wide with loss of R, ST elevation up to 0.3 mV, "
+           "flat or inverted T, in one territory",
+           ["pathological Q: wider than 40 ms or deeper than a quarter of the R", "ST elevation in the same leads",
+            "flat or inverted T", "reciprocal ST depression in the opposite leads"],
+           "the territory drawn: inferior II, III, aVF; anterior V1-V4; lateral I, aVL, V5, V6"),
+    "STTC": ("ST depression 0.1-0.25 mV with flattened T (inferior and lateral leads); or T inversion (anterior "
+             "and lateral leads); or a long QT (QTc 480-560 ms)",
+             ["horizontal ST depression of at least 0.1 mV", "T flattened or inverted",
+              "or a long QTc: above 460 ms (women) / 450 ms (men)"],
+             "II, III, aVF and I, aVL, V5, V6 for the ST; V1-V6 for T inversion; II or V5 for the QT"),
+    "CD": ("first-degree AV block (PR 220-320 ms); or right bundle branch block (QRS 120-160 ms); or left bundle "
+           "branch block (QRS 130-170 ms)",
+           ["first-degree AV block: PR > 200 ms", "RBBB: QRS >= 120 ms, rsR' in V1, broad S in I and V6",
+            "LBBB: QRS >= 120 ms, QS in V1, broad notched R in I and V6, no septal q, discordant ST-T"],
+           "II for the PR; V1, V6 and I for the bundle branch blocks"),
+    "HYP": ("left ventricular hypertrophy: R voltage 2.6-3.6 mV, axis -30 to 30 deg, lateral strain",
+            ["Sokolow-Lyon: S in V1 + R in V5 (or V6) > 3.5 mV", "left axis tendency",
+             "strain: ST depression and T inversion in the lateral leads"],
+            "V1 and V5 for the voltage; I, aVL, V5, V6 for the strain"),
+}
+assert tuple(CRITERIA) == tuple(PRESETS)
+
+
+def criteria_markdown():
+    """CRITERIA as README's markdown table."""
+    rows = ["| class | what the preset draws | criteria to show | leads to look at |", "|---|---|---|---|"]
+    rows += [f"| {c} | {draws} | {'; '.join(criteria)} | {leads} |" for c, (draws, criteria, leads) in CRITERIA.items()]
+    return "\n".join(rows)
 
 
 def resolve_classes(classes):
@@ -165,3 +202,19 @@ def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy"):
     too_short = realised_qt(params["qt"], params["qt_correction"], rr) < min_qt
     params["qt"] = np.where(too_short, np.minimum(shortest, PARAMS["qt"]["hi"]), params["qt"])
     return validate_params(params, n), label
+
+
+def drawn_params(name, seed=0):
+    """One record's parameters from class `name`'s preset with `seed`, each number on its widget's grid (the
+    values a page shows and then synthesizes): {parameter: float, or str for a choice}."""
+    drawn, _ = sample_params(1, classes=[name], seed=seed)
+    return {k: str(v[0]) if PARAMS[k]["choices"] is not None else on_grid(k, v[0]) for k, v in drawn.items()}
+
+
+def is_draw(params, name, seed=0):
+    """Whether `params` (one record's {parameter: value}) are exactly class `name`'s draw with `seed`."""
+    if name not in PRESETS:
+        return False
+    drawn = drawn_params(name, seed)
+    return all(str(params.get(k)) == v if isinstance(v, str) else
+               params.get(k) is not None and abs(float(params[k]) - v) < 1e-9 for k, v in drawn.items())
