@@ -33,6 +33,7 @@ import numpy as np
 from ecgcore.config import JobConfig
 from ecgcore.files import json_default, locked, now, read_json, write_json, write_text
 from ecgcore.labels import CLASS_NAMES
+from ecgcore.words import say
 
 # What each file of a run folder is called (see the module docstring); Run's *_path attributes name them.
 FILES = {"config": "config.json", "status": "status.json", "metrics": "metrics.jsonl", "summary": "summary.json",
@@ -375,3 +376,30 @@ def lock_runs_dir(runs_dir):
     with locked(runs_dir):
         yield
 
+
+# What may differ between a transfer run and its scratch twin (same data, seed, fraction and the rest).
+TWIN_FIELDS = ("strategy", "pretrained", "name")
+
+
+def scratch_twin(run, runs_dir=None):
+    """The newest finished scratch run whose config equals `run`'s but for TWIN_FIELDS, else None."""
+    key = {k: v for k, v in run.config.to_dict().items() if k not in TWIN_FIELDS}
+    for other in reversed(list_runs(runs_dir if runs_dir is not None else run.runs_dir)):
+        if other == run or other.problem is not None or other.state != "done":
+            continue
+        cfg = other.config.to_dict()
+        if cfg["strategy"] == "scratch" and {k: v for k, v in cfg.items() if k not in TWIN_FIELDS} == key:
+            return other
+    return None
+
+
+def title(run):
+    """A run as people name it: its name (else what it trains) and start time, e.g. "demo transfer · 18:57:03
+    1 Dec" or "freeze first block small_cnn · ..."; the id stays for hover, tables and links."""
+    if run.problem is not None:
+        return f"{run.id} (damaged)"
+    cfg = run.config
+    what = cfg.name or (f"{say(cfg.strategy)} {cfg.arch}" if cfg.task == "finetune" else
+                        f"pretrain {cfg.arch} ({', '.join(t.upper() for t in cfg.targets[:4])}"
+                        + (", ..." if len(cfg.targets) > 4 else "") + ")")
+    return f"{what} · {datetime.fromtimestamp(run.created()).strftime('%H:%M:%S %-d %b')}"

@@ -158,6 +158,32 @@ def fold_numbers(database):
     return pd.to_numeric(database["strat_fold"], errors="coerce")
 
 
+def class_balance(path, label_mode="single"):
+    """Records per class and per fold in the folder's tables, before any signal is read or any training:
+    (table, absent). `table` (a DataFrame) has one row per fold plus "all", one column per class of
+    CLASS_NAMES and "records"; in "single" mode only records with exactly one superclass count (as
+    load_ptbxl's `label`), in "multi" mode every record with one or more (a record counts once per class it
+    has). `absent` lists the classes with no record. ValueError when the folder is not PTB-XL's."""
+    if label_mode not in MODES:
+        raise ValueError(f"label_mode={label_mode!r} must be one of {sorted(MODES)}")
+    database, statements = read_tables(path)
+    classes_of = superclass_map(statements)
+    folds = pd.to_numeric(database["strat_fold"], errors="coerce")
+    rows = []
+    for fold, codes in zip(folds, database["scp_codes"]):
+        try:
+            classes = record_labels(codes, classes_of)
+        except ValueError:
+            continue  # load_ptbxl skips such a record too
+        if np.isnan(fold) or not classes or (label_mode == "single" and len(classes) != 1):
+            continue
+        rows.append({"fold": int(fold), **{c: int(c in classes) for c in CLASS_NAMES}, "records": 1})
+    table = pd.DataFrame(rows, columns=["fold", *CLASS_NAMES, "records"]).groupby("fold").sum()
+    table.index = table.index.astype(str)
+    table.loc["all"] = table.sum()
+    return table.astype(int), [c for c in CLASS_NAMES if table.loc["all", c] == 0]
+
+
 def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, progress=None):
     """Load a PTB-XL folder as a DataSet (cached; an edited folder reloads).
 
