@@ -1,4 +1,5 @@
-"""Home page: what the tool is, the pipeline, the runs in progress and one button that starts the demo."""
+"""Entry point: the page list (Home first, then every page in pages/, in file order) and the Home page itself:
+what the tool is, the pipeline, the runs in progress and one button that starts the demo."""
 
 from pathlib import Path
 
@@ -7,31 +8,35 @@ import streamlit as st
 import dashboard as ui
 from ecgcore import demo, runs, sweep
 
-st.set_page_config(page_title="ECG Transfer Lab", page_icon="🫀", layout="wide")
-st.title("ECG Transfer Lab")
-st.markdown(
-    "Tune a synthetic 12-lead ECG and see its exact labels (HR, PR, QRS, QT). "
-    "Pretrain a 1D CNN to regress those labels on thousands of synthetic ECGs, then fine-tune it to diagnose "
-    "five classes, simulated or from real PTB-XL recordings. "
-    "Compare transfer against training from scratch, run by run."
-)
-st.image(str(Path(__file__).parent / "assets" / "pipeline.svg"), width="stretch")
+ROOT = Path(__file__).parent
 
-st.subheader("Run the demo")
-st.caption(
-    "Starts the default pipeline as background jobs on a hard simulated task (subtle, overlapping classes in "
-    "realistic noise): a short pretraining, fine-tuning from scratch and with transfer, and a small "
-    "data-efficiency sweep (3 labelled fractions x scratch, transfer and its random-init control x 3 seeds). "
-    "Every page fills in within minutes on a laptop CPU."
-)
-if st.button("Run the demo", type="primary"):
-    try:
-        started, demo_sweep = demo.run_demo(ui.runs_dir())
-    except (ValueError, OSError) as e:
-        st.error(f"Could not start the demo: {e}")
-    else:
-        st.success("Started runs " + ", ".join(f"`{r.id}`" for r in started) + f" and sweep `{demo_sweep.id}` "
-                   f"({len(demo_sweep.cells())} runs). Watch them on the Runs and Data efficiency pages.")
+
+def home():
+    st.title("ECG Transfer Lab")
+    st.markdown(
+        "Tune a synthetic 12-lead ECG and see its exact labels (HR, PR, QRS, QT). "
+        "Pretrain a 1D CNN to regress those labels on thousands of synthetic ECGs, then fine-tune it to diagnose "
+        "five classes, simulated or from real PTB-XL recordings. "
+        "Compare transfer against training from scratch, run by run."
+    )
+    st.image(str(ROOT / "assets" / "pipeline.svg"), width="stretch")
+
+    st.subheader("Run the demo")
+    st.caption(
+        "Starts the default pipeline as background jobs on a hard simulated task (subtle, overlapping classes in "
+        "realistic noise): a short pretraining, fine-tuning from scratch and with transfer, and a small "
+        "data-efficiency sweep (3 labelled fractions x scratch, transfer and its random-init control x 3 seeds). "
+        "Every page fills in within minutes on a laptop CPU."
+    )
+    if st.button("Run the demo", type="primary"):
+        try:
+            started, demo_sweep = demo.run_demo(ui.runs_dir())
+        except (ValueError, OSError) as e:
+            st.error(f"Could not start the demo: {e}")
+        else:
+            st.success("Started runs " + ", ".join(f"`{r.id}`" for r in started) + f" and sweep `{demo_sweep.id}` "
+                       f"({len(demo_sweep.cells())} runs). Watch them on the Runs and Data efficiency pages.")
+    runs_in_progress()
 
 
 @st.fragment(run_every=2)
@@ -56,12 +61,18 @@ def runs_in_progress():
         if problem:
             st.warning(f"{run.id} · damaged: {problem}")
             continue
-        label = f"{run.id} · {run.config.task} · {status['state']}"
+        label = f"{ui.run_label(run)} · {run.config.task} · {status['state']}"
         st.progress(float(status.get("progress") or 0.0), text=f"{label} · {status.get('message') or ''}")
     for s, counts in busy:
         total = sum(counts.values())
-        st.progress(counts["done"] / total, text=f"sweep {s.id} · {counts['done']} of {total} runs done (Data "
+        st.progress(counts["done"] / total, text=f"sweep {s.config.name or s.id} · {counts['done']} of {total} runs done (Data "
                     "efficiency page)")
 
 
-runs_in_progress()
+st.set_page_config(page_title="ECG Transfer Lab", page_icon="🫀", layout="wide")
+# Streamlit names a pages/ app's first entry after this file ("app"); an explicit list names it Home. Pages are
+# still found by their file in pages/ (title and address from the name, e.g. 3_Fine-tune.py -> /Fine-tune).
+pages = [st.Page(home, title="Home", icon="🫀", default=True),
+         *(st.Page(str(path.relative_to(ROOT)))
+           for path in sorted((ROOT / "pages").glob("[0-9]*_*.py"), key=lambda p: int(p.name.split("_")[0])))]
+st.navigation(pages).run()

@@ -6,12 +6,15 @@ ecgcore never imports Streamlit; this module is the only place, besides the page
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import streamlit as st
 
 from ecgcore import jobs, plots, runs
-from ecgcore.config import NORMALIZATIONS, Preprocess
+from ecgcore.config import DEVICES, NORMALIZATIONS, Preprocess
 from ecgcore.labels import TARGETS
+from ecgcore.leads import LEAD_SETS
+from ecgcore.words import say
 
 ACTIVE = runs.ACTIVE_STATES
 REFRESH_S = 2.0
@@ -51,10 +54,15 @@ def paper_setup_columns(prefix):
 
 def preprocess_inputs(prefix, leads_col, normalize_col):
     """Leads and per-lead normalisation widgets (keys `prefix` + leads/normalize) -> a Preprocess."""
-    leads = leads_col.selectbox("Leads", ["all", "paper8"], key=prefix + "leads",
-                                format_func=lambda v: {"all": "12 leads", "paper8": "8 leads (I, II, V1-V6)"}[v])
-    normalize = normalize_col.selectbox("Normalisation per lead", NORMALIZATIONS, key=prefix + "normalize")
+    leads = leads_col.selectbox("Leads", list(LEAD_SETS), key=prefix + "leads", format_func=say)
+    normalize = normalize_col.selectbox("Normalisation per lead", NORMALIZATIONS, key=prefix + "normalize",
+                                        format_func=say)
     return Preprocess(leads=leads, normalize=normalize)
+
+
+def device_input(col, prefix):
+    """The device picker (key `prefix` + device)."""
+    return col.selectbox("Device", DEVICES, key=prefix + "device", format_func=say)
 
 
 def optimisation_inputs(prefix, lr_col, decay_col, patience_col):
@@ -117,23 +125,43 @@ def runs_of(task, states=None):
     return out
 
 
-def run_label(run):
-    name = run.config.name
-    return f"{run.id} ({name})" if name else run.id
+run_label = runs.title  # a run in a picker: its name and start time (the id is in the picker's help)
+STARTED = "started_run"  # session key: the run a Start button just submitted, shown at once
 
 
 def pick_run(task, key):
-    """A selectbox of `task` runs (newest first); the choice lives in the URL (?run=ID) so a reload keeps it."""
+    """A selectbox of `task` runs (newest first); the choice lives in the URL (?run=ID) so a reload keeps it,
+    and a run the page has just started is chosen at once."""
     candidates = runs_of(task)
     if not candidates:
         return None
     ids = [r.id for r in candidates]
+    started = st.session_state.pop(STARTED, None)
+    if started in ids:
+        st.session_state[key] = started  # before the widget is drawn: it shows the new run in this rerun
     wanted = st.query_params.get("run")
     index = ids.index(wanted) if wanted in ids else 0
     chosen = st.selectbox("Show run", ids, index=index, key=key,
-                          format_func=lambda i: run_label(candidates[ids.index(i)]))
+                          format_func=lambda i: run_label(candidates[ids.index(i)]),
+                          help="Newest first. Run ids: " + ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     st.query_params["run"] = chosen
-    return candidates[ids.index(chosen)]
+    run = candidates[ids.index(chosen)]
+    st.caption(f"Run id `{run.id}`")
+    return run
+
+
+def url_selectbox(container, label, options, param, key, format_func=str, **kwargs):
+    """A selectbox (widget key `key`) whose choice lives in the URL as ?param=OPTION: the option itself, not
+    its shown text (bind="query-params" writes the shown text); a reload or a copied link keeps it."""
+    options = list(options)
+    by_text = {str(o): o for o in options}
+    wanted = st.query_params.get(param)
+    if wanted in by_text and key not in st.session_state:
+        st.session_state[key] = by_text[wanted]
+    chosen = container.selectbox(label, options, key=key, format_func=format_func, **kwargs)
+    if chosen is not None:
+        st.query_params[param] = str(chosen)
+    return chosen
 
 
 def runs_section(task, key, show_results, what):
@@ -149,12 +177,21 @@ def runs_section(task, key, show_results, what):
 def submit(config):
     """Submit a job; show the error on the page and return None when the config is refused."""
     try:
-        run = jobs.submit(config, runs_dir())
+        return jobs.submit(config, runs_dir())
     except (ValueError, OSError) as e:
         st.error(f"Could not start the job: {e}")
         return None
-    st.query_params["run"] = run.id
-    return run
+
+
+def start(configs):
+    """Submit `configs` in order, say which runs started, and show the first at once below (runs_section);
+    returns the runs started."""
+    started = [run for run in map(submit, configs) if run]
+    if started:
+        st.query_params["run"] = started[0].id
+        st.session_state[STARTED] = started[0].id
+        st.success("Started " + ", ".join(f"**{run_label(r)}** (`{r.id}`)" for r in started))
+    return started
 
 
 def live_run(run, show_results):
@@ -171,7 +208,7 @@ def live_run(run, show_results):
         if active and state not in ACTIVE:
             st.rerun(scope="app")  # finished since the page was drawn: redraw once without the timer
         st.progress(float(status.get("progress") or 0.0),
-                    text=f"**{state}** · {status.get('message') or ''}")
+                    text=f"**{run_label(run)}** · **{state}** · {status.get('message') or ''}")
         if state in ACTIVE and st.button("Cancel run", key=f"cancel-{run.id}"):
             jobs.cancel(run)
             st.rerun(scope="app")
@@ -207,7 +244,7 @@ def regression_table(test):
     rows = []
     for target, unit in TARGETS.items():
         if f"mae_{target}" in test:
-            rows.append({"target": target.upper(), "unit": unit, "MAE": test[f"mae_{target}"],
+            rows.append({"target": say(target), "unit": unit, "MAE": test[f"mae_{target}"],
                          "RMSE": test.get(f"rmse_{target}"), "R²": test.get(f"r2_{target}")})
     return rows
 
@@ -275,3 +312,18 @@ def upload_notes(record):
     if record.ignored:
         lines.append(f"Channels that are not ECG leads, ignored: {', '.join(record.ignored)}.")
     return lines + list(record.notes)
+
+
+def arm_titles(sweep_config):
+    """{arm name: what people call it}: "scratch", or the strategy in words and the pretrained run's name and
+    start time ("freeze first block · demo pretrain · 18:57 1 Dec"), not `freeze_first_block:20261201-...-4c21`."""
+    out = {}
+    for arm in sweep_config.arms:
+        names = []
+        for path in arm.pretrained:
+            try:
+                names.append(runs.title(runs.resolve_run(path)))
+            except (ValueError, OSError):  # deleted since: its folder name is all there is
+                names.append(Path(path).name)
+        out[arm.name] = arm.name if arm.label or not names else f"{say(arm.strategy)} · {' + '.join(names)}"
+    return out

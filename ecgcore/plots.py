@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.colors import DEFAULT_PLOTLY_COLORS, qualitative
 from plotly.subplots import make_subplots
 
-from ecgcore.data.dataset import TARGETS
+from ecgcore.labels import TARGETS
 from ecgcore.leads import LEADS
 from ecgcore.words import metric_name, say
 

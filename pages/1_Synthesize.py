@@ -4,19 +4,19 @@ DeepFake GAN (a seed, measured labels), and labelled data sets from any engine.
 The settings live in the URL (widgets bound to st.query_params), so a shared link opens the same ECG.
 """
 
-import math
-
 import numpy as np
 import streamlit as st
 
 from ecgcore import plots
 from ecgcore.data import synthetic
-from ecgcore.data.measure import delineate
+from ecgcore.data.measure import delineated_fiducials
 from ecgcore.data.sources import load_dataset
 from ecgcore.labels import CLASS_NAMES, TARGETS
 from ecgcore.leads import PAPER_LEADS, twelve_from_eight
-from ecgcore.synth import FIDUCIALS, PARAMS, sample_params, synthesize
-from ecgcore.synth import gan
+from ecgcore.synth import FIDUCIALS, PARAMS, gan, synthesize
+from ecgcore.synth.params import corrected_qt, decimals, step, text_problem
+from ecgcore.synth.presets import CRITERIA, drawn_params, is_draw
+from ecgcore.words import QT_READINGS, say
 
 st.set_page_config(page_title="Synthesize · ECG Transfer Lab", layout="wide")
 
@@ -24,36 +24,57 @@ GROUPS = ("rhythm", "intervals", "morphology", "noise")
 URL = "query-params"  # widgets bound to the URL: a link reopens the same ECG (keys are the URL names)
 ENGINE_NAMES = {"parametric": "parametric", "ecgsyn": "ecgsyn", "gan": "GAN (DeepFake ECG)"}
 VIEW_ENGINES = ("parametric", "gan")  # ECGSYN (~1 s a record, one parameter) is offered for data sets only
-# neurokit2's wave names (ecgcore.data.measure.delineate) for the marks ecg_paper draws (FIDUCIALS' names)
-MEASURED_MARKS = {"p_on": "ECG_P_Onsets", "p_off": "ECG_P_Offsets", "qrs_on": "ECG_R_Onsets",
-                  "qrs_off": "ECG_R_Offsets", "t_off": "ECG_T_Offsets"}
-
-
-def step(spec):
-    """A slider step of about 1/100 of the range, rounded to 1, 2 or 5 x 10^k."""
-    raw = (spec["hi"] - spec["lo"]) / 100
-    base = 10 ** math.floor(math.log10(raw))
-    return min((base * m for m in (1, 2, 5, 10)), key=lambda s: abs(s - raw))
+# A preset's draw is kept in the URL by hand (not widgets): the class and the seed it was drawn with.
+CLASS, DRAW_SEED = "class", "draw_seed"
+PAPER_HEIGHT = 440  # px: the ECG paper fills the view column of a wide (1400-1920 px) window
 
 
 def apply_preset():
-    """on_click: draw one parameter set from the chosen class's preset (seeded) into the widgets."""
-    name = st.session_state["preset"]
-    drawn, _ = sample_params(1, classes=[name], seed=st.session_state["seed"])
-    for key, values in drawn.items():
-        spec = PARAMS[key]
-        if spec["choices"] is not None:
-            st.session_state[key] = str(values[0])
-        else:  # onto the slider's grid, so the widget shows exactly what is synthesized
-            grid = step(spec)
-            on_grid = round(round(values[0] / grid) * grid, 6)
-            st.session_state[key] = float(np.clip(on_grid, spec["lo"], spec["hi"]))
-    st.query_params["class"] = name  # not a widget: kept in the URL by hand
+    """on_click: draw one parameter set from the chosen class's preset (seeded) into the widgets, each on
+    its slider's grid, so the widgets show exactly what is synthesized."""
+    name, seed = st.session_state["preset"], int(st.session_state["seed"])
+    st.session_state.update(drawn_params(name, seed))
+    st.query_params[CLASS], st.query_params[DRAW_SEED] = name, str(seed)
 
 
 def mark_custom():
     """on_change of any engine parameter: the ECG no longer is a preset's draw."""
-    st.query_params.pop("class", None)
+    for key in (CLASS, DRAW_SEED):
+        st.query_params.pop(key, None)
+
+
+def link_notices():
+    """What is wrong with the engine parameters a link gives, each naming the parameter and its range.
+
+    Streamlit's bound widgets drop such a value (the default is shown and the address no longer holds it), so
+    page, address and labels agree; this says so instead of letting it pass silently."""
+    notices = []
+    for name, spec in PARAMS.items():
+        if name in st.query_params and name not in st.session_state:  # the link's value, not yet a widget's
+            problem = text_problem(name, st.query_params[name])
+            if problem:
+                default = spec["default"] if spec["choices"] else f"{spec['default']:g} {spec['unit']}".strip()
+                notices.append(f"{problem}: not used, the default {default} is shown")
+    return notices
+
+
+def shown_class(params):
+    """The class to show for `params`: the URL's class only when the parameters are exactly that preset's
+    draw (with the URL's draw seed); else "custom", and why when the link named a class."""
+    name = st.query_params.get(CLASS)
+    if name is None:
+        return "custom", None
+    try:
+        seed = int(st.query_params.get(DRAW_SEED, 0))
+    except ValueError:
+        seed = -1
+    if name in CRITERIA and seed >= 0 and is_draw(params, name, seed):
+        return name, None
+    mark_custom()  # the address no longer claims the class either
+    if name not in CRITERIA:
+        return "custom", f"class={name!r} is not a preset (presets: {', '.join(CRITERIA)}): shown as custom."
+    return "custom", (f"The link names class {name}, but these parameters are not the {name} preset's draw "
+                      f"(seed {seed}): shown as custom. Choose {name} and click Draw for one.")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -70,6 +91,8 @@ def new_sample():
     st.session_state["seed"] = int(st.session_state["seed"]) + 1
 
 
+# torch (the GAN's generator) and neurokit2 (delineation) are imported only when a GAN ECG is asked for: the
+# first paint of the parametric engine needs neither, and their imports take seconds.
 @st.cache_resource(show_spinner="Loading the DeepFake ECG generator (once per server)...")
 def gan_generator():
     """The generator on the CPU; gan.generate(device="cpu") reuses this instance (gan.load_generator's cache)."""
@@ -87,12 +110,10 @@ def gan_record(seed):
 @st.cache_data(max_entries=256, show_spinner=False)
 def gan_marks(seed):
     """{mark: times s} of lead II's neurokit2 delineation of gan_record(seed); {} when it fails."""
-    lead_ii = gan_record(seed)[0][PAPER_LEADS.index("II")]
     try:
-        _, _, waves = delineate(lead_ii, gan.GAN_FS)
+        return delineated_fiducials(gan_record(seed)[0][PAPER_LEADS.index("II")], gan.GAN_FS)
     except Exception:  # noqa: BLE001 -- neurokit2 raises many types on a record it cannot delineate
         return {}
-    return {mark: waves[name] / gan.GAN_FS for mark, name in MEASURED_MARKS.items()}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -109,6 +130,19 @@ def kept_and_dropped(n, report):
             + ", ".join(f"{k.upper()} {v}" for k, v in report["dropped"].items()) + " (those records are dropped).")
 
 
+def qt_reading():
+    """How the QT slider reads now: its qt_correction (the widget's value, else the link's, else the default)."""
+    value = st.session_state.get("qt_correction", st.query_params.get("qt_correction"))
+    return value if value in QT_READINGS else PARAMS["qt_correction"]["default"]
+
+
+def param_label(name, spec):
+    """A widget's label in words and units; the QT slider says whether it is the QT or a QTc."""
+    if name == "qt" and qt_reading() != "none":
+        return f"{QT_READINGS[qt_reading()]} ({spec['unit']})"
+    return say(name, spec["unit"])
+
+
 def parameter_widgets():
     """One widget per engine parameter, in tabs by group, bound to the URL; returns {name: value}."""
     params = {}
@@ -117,14 +151,15 @@ def parameter_widgets():
             for name, spec in PARAMS.items():
                 if spec["group"] != group:
                     continue
-                label = f"{name} ({spec['unit']})" if spec["unit"] else name
+                label = param_label(name, spec)
                 if spec["choices"] is not None:
+                    # no format_func: a bound selectbox writes the shown text into the URL, and links keep codes
                     params[name] = st.selectbox(label, spec["choices"], index=spec["choices"].index(spec["default"]),
                                                 key=name, bind=URL, help=spec["help"], on_change=mark_custom)
                 else:
                     params[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]), float(spec["default"]),
-                                             step=float(step(spec)), key=name, bind=URL, help=spec["help"],
-                                             on_change=mark_custom)
+                                             step=float(step(name)), format=f"%.{decimals(name)}f", key=name,
+                                             bind=URL, help=spec["help"], on_change=mark_custom)
     return params
 
 def dataset_spec(engine, n, fs, seed, noise, classes, ranges):
@@ -145,6 +180,13 @@ def dataset_spec(engine, n, fs, seed, noise, classes, ranges):
     return spec
 
 
+def criteria(name):
+    """The preset's criteria a teacher shows, and the leads to look at (ecgcore.synth.presets.CRITERIA)."""
+    draws, points, leads = CRITERIA[name]
+    st.markdown(f"**{name}: what to show** (the preset draws {draws})\n\n"
+                + "\n".join(f"- {p}" for p in points) + f"\n\n**Leads to look at:** {leads}")
+
+
 def show_parametric(params, fs, seed, noise, marks):
     """The parametric engine's ECG with its exact labels, or the engine's error."""
     try:
@@ -152,15 +194,23 @@ def show_parametric(params, fs, seed, noise, marks):
     except ValueError as e:  # e.g. a QT too short for the QRS: the engine says which parameter to change
         st.error(str(e))
         return
-    cols = st.columns(5)
-    for col, (name, unit) in zip(cols, TARGETS.items()):
-        col.metric(f"{name.upper()} ({unit})", f"{labels[name]:.0f}")
-    cols[4].metric("Class", st.query_params.get("class", "custom"))
-    fig = plots.ecg_paper(signal, fs, fiducials=fiducials if marks else None)
+    name, why = shown_class(params)
+    if why:
+        st.warning(why)
+    cols = st.columns([1, 1, 1, 1, 1, 1.3])
+    for col, (target, unit) in zip(cols, TARGETS.items()):
+        col.metric(f"{target.upper()} ({unit})", f"{labels[target]:.0f}", help=f"{say(target, unit)}, as realised")
+    qtc = corrected_qt(labels["qt"], "bazett", 60.0 / labels["hr"])
+    cols[4].metric("QTc (ms)", f"{float(qtc):.0f}",
+                   help="QT corrected for the heart rate by Bazett: QT / (R-R in s)^1/2, at the realised rate")
+    cols[5].metric("Class", name)
+    fig = plots.ecg_paper(signal, fs, fiducials=fiducials if marks else None, height=PAPER_HEIGHT)
     st.plotly_chart(fig, config=plots.png_config("synthetic-ecg"), key="ecg")
     st.caption("Labels are the record's realised means over its beats: PR from P onset to QRS onset, QRS "
-               "from QRS onset to J point, QT from QRS onset to T end. Copy the page's address to share "
-               "this ECG.")
+               "from QRS onset to J point, QT from QRS onset to T end (QT as measured; QTc is Bazett's "
+               "correction of it). Copy the page's address to share this ECG.")
+    if name != "custom":
+        criteria(name)
 
 
 def show_gan(seed, fs, marks):
@@ -172,7 +222,8 @@ def show_gan(seed, fs, marks):
         col.metric(f"{name.upper()} ({unit})", "not measurable" if np.isnan(value) else f"{value:.0f}")
     cols[4].metric("In a data set", "kept" if all(np.isfinite(list(measured.values()))) else "dropped")
     fiducials = gan_marks(int(seed)) if marks else None
-    fig = plots.ecg_paper(gan.resample(twelve_from_eight(raw[None])[0], fs), fs, fiducials=fiducials)
+    fig = plots.ecg_paper(gan.resample(twelve_from_eight(raw[None])[0], fs), fs, fiducials=fiducials,
+                          height=PAPER_HEIGHT)
     st.plotly_chart(fig, config=plots.png_config("gan-ecg"), key="ecg")
     st.caption("Labels are **measured**, not known: neurokit2 (ecgcore.data.measure: prominence delineation of "
                "lead II at 500 Hz, median over beats), as a GAN data set's labels are; a record with a label not "
@@ -183,7 +234,9 @@ def show_gan(seed, fs, marks):
 
 
 st.title("Synthesize")
-controls, view = st.columns([1, 2.4])
+for notice in link_notices():
+    st.warning(f"From the link: {notice}.")
+controls, view = st.columns([1, 3])
 with controls:
     view_engine = st.radio("Engine", VIEW_ENGINES, format_func=ENGINE_NAMES.get, key="engine", bind=URL,
                            horizontal=True, help="parametric: every parameter a widget, exact labels. GAN: "
@@ -198,11 +251,11 @@ with controls:
     seed = c1.number_input("Seed", 0, 10**6, 0, key="seed", bind=URL)
     fs = c2.selectbox("Display rate (Hz)", [100, 250, 500], index=1, key="fs", bind=URL)
     if is_gan:
-        c1.button("New sample", on_click=new_sample, key="new_sample", help="The next seed's ECG.")
+        st.button("New sample", on_click=new_sample, key="new_sample", help="The next seed's ECG.")
     else:
-        noise = c1.toggle("Noise", True, key="noise", bind=URL)
-    marks = c2.toggle("Mark waves", False, key="marks", bind=URL,
-                      help="P onset/offset, QRS onset/offset and T offset of each beat"
+        noise = st.toggle("Noise", True, key="noise", bind=URL)
+    marks = st.toggle("Mark waves", False, key="marks", bind=URL,
+                      help="P onset and offset, QRS onset, J point and T end of each beat"
                            + (", as neurokit2 delineates lead II." if is_gan else "."))
     params = {} if is_gan else parameter_widgets()  # the GAN has no parameters
 
@@ -230,18 +283,17 @@ with st.form("dataset"):
     with st.expander("Parameter ranges (for records without a class)"):
         for name in ("hr", "pr", "qrs", "qt"):
             spec = PARAMS[name]
-            ranges[name] = st.slider(f"{name} ({spec['unit']})", float(spec["lo"]), float(spec["hi"]),
-                                     (float(spec["lo"]), float(spec["hi"])), step=float(step(spec)),
-                                     key="ds_range_" + name)
+            label = say(name, spec["unit"]) + (" (QTc, Bazett)" if name == "qt" else "")
+            ranges[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]),
+                                     (float(spec["lo"]), float(spec["hi"])), step=float(step(name)),
+                                     format=f"%.{decimals(name)}f", key="ds_range_" + name)
     submitted = st.form_submit_button("Generate data set")
 
 if submitted:
     bar = st.progress(0.0, text="Synthesizing...")
     try:
         spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges)
-        make = synthetic.make_gan_dataset if spec["source"] == "gan" else synthetic.make_dataset
-        data = make(**{k: v for k, v in spec.items() if k != "source"},
-                    progress=lambda f: bar.progress(min(float(f), 1.0), text=f"Synthesizing... {f:.0%}"))
+        data = load_dataset(spec, progress=lambda f: bar.progress(min(float(f), 1.0), text=f"Synthesizing... {f:.0%}"))
     except ValueError as e:
         st.error(f"Could not generate the data set: {e}")
     else:

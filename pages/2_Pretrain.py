@@ -5,10 +5,10 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import plots
-from ecgcore.cli.train import data_spec
 from ecgcore.config import ARCHS, JobConfig
-from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
+from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA, parse_spec
 from ecgcore.labels import TARGETS
+from ecgcore.words import say
 
 st.set_page_config(page_title="Pretrain · ECG Transfer Lab", layout="wide")
 st.title("Pretrain")
@@ -36,17 +36,17 @@ with st.container(border=True):
                 data = {**data, "source": "synthetic", "stream": True}
         elif source == "spec":
             text = st.text_input("Data spec", key=P + "spec", help="Inline JSON such as {\"source\": \"measured\", "
-                                 "\"path\": \"/data/ptb-xl\"}, a spec .json file, or a data set folder or .npz; "
-                                 "the same as the CLI's --data.")
+                                 "\"path\": \"/data/ptb-xl\"}, a spec .json file, or a data set folder or .npz "
+                                 "(what the command line takes as --data).")
             try:
-                data = data_spec(text) if text else None
+                data = parse_spec(text) if text else None
             except (ValueError, FileNotFoundError) as e:
                 st.error(str(e))
         else:
             data = st.session_state["synth_dataset"]
             st.write(f"Synthetic data set: {data['n']} ECGs at {data['fs']} Hz, seed {data['seed']}.")
         targets = st.multiselect("Targets", list(TARGETS), default=list(TARGETS), key=P + "targets",
-                                 format_func=lambda t: f"{t.upper()} ({TARGETS[t]})")
+                                 format_func=lambda t: say(t, TARGETS[t]))
         one_per_target = st.checkbox("One run per target (the paper's way) instead of one multi-task run",
                                      key=P + "one_per_target")
         c1, c2, c3, c4 = st.columns(4)
@@ -59,7 +59,7 @@ with st.container(border=True):
             lr, lr_decay, patience = ui.optimisation_inputs(P, c1, c2, c3)
             batch_size = c4.number_input("Batch size", 1, 1024, 64, key=P + "batch_size")
             preprocess = ui.preprocess_inputs(P, leads_col, c1)
-            device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
+            device = ui.device_input(c2, P)
 
     if st.button("Start pretraining", type="primary", key=P + "start", disabled=data is None):
         base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
@@ -67,9 +67,7 @@ with st.container(border=True):
                          seed=int(seed), device=device, preprocess=preprocess)
         configs = [JobConfig.from_dict({**base.to_dict(), "targets": [t], "name": t}) for t in targets] \
             if one_per_target else [base]
-        started = [run for run in map(ui.submit, configs) if run]
-        if started:
-            st.success("Started " + ", ".join(f"`{r.id}`" for r in started))
+        ui.start(configs)
 
 
 def results(run):

@@ -3,10 +3,11 @@
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import plots
+from ecgcore import plots, runs
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data import download
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+from ecgcore.words import say
 
 st.set_page_config(page_title="Fine-tune · ECG Transfer Lab", layout="wide")
 st.title("Fine-tune")
@@ -14,7 +15,30 @@ st.caption("Reuse a pretrained regressor to diagnose NORM, MI, STTC, CD and HYP,
 
 P = "ft_"
 SCRATCH = "none (train from scratch)"
-TWIN_FIELDS = ("strategy", "pretrained", "name")  # what may differ between a run and its scratch twin
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def class_balance(path, label_mode):
+    """ptbxl.class_balance, read once a minute (the form reruns the page on every widget)."""
+    from ecgcore.data.ptbxl import class_balance as balance
+
+    return balance(path, label_mode)
+
+
+def balance_panel(path, label_mode):
+    """Records per class and per fold of the folder for the chosen label mode, before anything trains."""
+    try:
+        table, absent = class_balance(str(path), label_mode)
+    except ValueError as e:
+        st.warning(str(e))
+        return
+    st.markdown(f"**Class balance** ({say(label_mode)}): records per fold, from the folder's tables"
+                + (" (a record counts once per superclass it has)" if label_mode == "multi" else
+                   " (only records with exactly one superclass)"))
+    st.dataframe(table.T, key=P + "balance")
+    if absent:
+        st.warning(f"No record of {', '.join(absent)} in this folder for {label_mode}-label training: the "
+                   "model never sees these classes and the metrics cover only the classes present.")
 
 
 def use_folder(path):
@@ -90,9 +114,9 @@ with st.container(border=True):
                 st.warning(problem)
             with st.expander("Get PTB-XL"):
                 get_ptbxl()
-        label_mode = st.radio("Label mode", LABEL_MODES, horizontal=True, key=P + "label_mode",
-                              format_func=lambda m: {"single": "single-label (softmax, the paper's)",
-                                                     "multi": "multi-label (sigmoid, the PTB-XL benchmark's)"}[m])
+        label_mode = st.radio("Label mode", LABEL_MODES, horizontal=True, key=P + "label_mode", format_func=say)
+        if source == "PTB-XL folder" and path and not problem:
+            balance_panel(path, label_mode)
         pretrained_runs = ui.runs_of("pretrain", states=("done",))
         by_id = {r.id: r for r in pretrained_runs}
         choice = st.selectbox("Pretrained run", [SCRATCH, *by_id], key=P + "pretrained",
@@ -103,12 +127,14 @@ with st.container(border=True):
             arch = c1.selectbox("Architecture", ARCHS, key=P + "arch")
             pretrained = []
         else:
-            strategy = c1.selectbox("Strategy", [s for s in STRATEGIES if s != "scratch"], key=P + "strategy")
+            strategy = c1.selectbox("Strategy", [s for s in STRATEGIES if s != "scratch"], key=P + "strategy",
+                                    format_func=say)
             pretrained_run = by_id[choice]
             pretrained = [str(pretrained_run.path)]
             if strategy == "combined":
                 extra = st.multiselect("Further pretrained runs to combine (one per target)",
-                                       [i for i in by_id if i != choice], key=P + "combined")
+                                       [i for i in by_id if i != choice], key=P + "combined",
+                                       format_func=lambda i: ui.run_label(by_id[i]))
                 pretrained += [str(by_id[i].path) for i in extra]
             arch = pretrained_run.config.arch
             c1.caption(f"Architecture and preprocessing follow the pretrained run: `{arch}`.")
@@ -119,7 +145,7 @@ with st.container(border=True):
         with st.expander("Optimisation"):
             c1, c2, c3, c4 = st.columns(4)
             lr, lr_decay, patience = ui.optimisation_inputs(P, c1, c2, c3)
-            device = c4.selectbox("Device", ["auto", "cpu", "cuda"], key=P + "device")
+            device = ui.device_input(c4, P)
             if not pretrained:  # a transfer run keeps its pretrained run's preprocessing
                 preprocess = ui.preprocess_inputs(P, c1, c2)
         twin = st.checkbox("Also train the scratch twin (same data, seed and fraction)", value=True,
@@ -133,30 +159,15 @@ with st.container(border=True):
         configs = [config]
         if twin and strategy != "scratch":
             configs.append(JobConfig.from_dict({**config.to_dict(), "strategy": "scratch", "pretrained": []}))
-        started = [run for run in map(ui.submit, configs) if run]
-        if started:
-            st.query_params["run"] = started[0].id  # show the transfer run, not its twin
-            st.success("Started " + ", ".join(f"`{r.id}`" for r in started))
-
-
-def scratch_twin(run):
-    """The newest finished scratch run with the same config as `run` but for strategy/pretrained/name."""
-    key = {k: v for k, v in run.config.to_dict().items() if k not in TWIN_FIELDS}
-    for other in ui.runs_of("finetune", states=("done",)):
-        cfg = other.config.to_dict()
-        if other != run and cfg["strategy"] == "scratch" and {k: v for k, v in cfg.items()
-                                                              if k not in TWIN_FIELDS} == key:
-            return other
-    return None
+        ui.start(configs)  # shows the transfer run (the first), not its twin
 
 
 def classification_results(run):
     summary = run.summary() or {}
     test = summary.get("test", {})
     names = list(run.outputs().names)
-    st.markdown(f"**{ui.run_label(run)}** · strategy `{run.config.strategy}`")
-    st.dataframe([{"accuracy": test.get("accuracy"), "macro F1": test.get("macro_f1"),
-                   "macro AUROC": test.get("macro_auroc"), "test ECGs": test.get("n")}], hide_index=True)
+    st.markdown(f"**{ui.run_label(run)}** · strategy: {say(run.config.strategy)}")
+    st.dataframe([{say(k): test.get(k) for k in ("accuracy", "macro_f1", "macro_auroc", "n")}], hide_index=True)
     if test.get("per_class"):
         st.dataframe([{"class": c, **test["per_class"][c]} for c in names if c in test["per_class"]],
                      hide_index=True)
@@ -173,7 +184,7 @@ def classification_results(run):
 
 def results(run):
     st.subheader("Test results")
-    twin = scratch_twin(run) if run.config.strategy != "scratch" else None
+    twin = runs.scratch_twin(run) if run.config.strategy != "scratch" else None
     if twin is None:
         classification_results(run)
         return

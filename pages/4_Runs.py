@@ -1,14 +1,16 @@
 """Runs: every run with status, config and headline metrics; filter, compare, delete, download."""
 
 import json
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 import dashboard as ui
 from ecgcore import executors, plots, runs
-from ecgcore.cli.runs import HEADLINE as CLASSIFICATION_HEADLINE
 from ecgcore.labels import TARGETS
+from ecgcore.metrics import HEADLINE as CLASSIFICATION_HEADLINE
+from ecgcore.words import metric_name, say
 
 st.set_page_config(page_title="Runs · ECG Transfer Lab", layout="wide")
 st.title("Runs")
@@ -16,6 +18,9 @@ executor = executors.describe()  # which executor runs the jobs, with its cluste
 (st.warning if executor["error"] else st.caption)(executor["text"])
 
 HEADLINE = (*CLASSIFICATION_HEADLINE, *(f"mae_{t}" for t in TARGETS))  # the CLI's headline, MAE per target
+# Short column heads for the headline metrics, so the table fits; the full words are in each column's help.
+SHORT = {"accuracy": "accuracy", "macro_f1": "macro F1", "macro_auroc": "AUROC",
+         **{f"mae_{t}": f"MAE {t.upper()}" for t in TARGETS}}
 
 
 def row(run):
@@ -26,8 +31,9 @@ def row(run):
     if problem:
         return {**out, "problem": problem}
     cfg = run.config
-    out.update(name=cfg.name, task=cfg.task, arch=cfg.arch, source=cfg.data.get("source", "default"),
-               strategy=cfg.strategy if cfg.task == "finetune" else "", fraction=cfg.fraction, seed=cfg.seed)
+    out.update(name=cfg.name, started=datetime.fromtimestamp(run.created()).replace(microsecond=0),
+               task=cfg.task, arch=cfg.arch, source=cfg.data.get("source", "default"),
+               strategy=say(cfg.strategy) if cfg.task == "finetune" else "", fraction=cfg.fraction, seed=cfg.seed)
     test = (run.summary() or {}).get("test", {}) if status["state"] == "done" else {}
     out.update({k: test.get(k) for k in HEADLINE})
     return out
@@ -74,13 +80,21 @@ shown = filtered(runs_table(all_runs), text, states, tasks)
 def live_table():
     """The table, redrawn every few seconds while a run is queued or running (states and progress move)."""
     st.dataframe(filtered(runs_table(all_runs), text, states, tasks), hide_index=True, column_config={
-        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+        "run": st.column_config.TextColumn("run id", width="small", help="Hover a cell for the whole id"),
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, width="small"),
+        "started": st.column_config.DatetimeColumn("started", format="HH:mm D MMM"),
+        "fraction": st.column_config.NumberColumn("fraction", format="percent", width="small"),
+        **{k: st.column_config.NumberColumn(SHORT[k], help=metric_name(k, TARGETS) + " on the test split",
+                                            format="%.3f", width="small") for k in HEADLINE}})
+    st.caption("The table scrolls sideways: the test metrics are its last columns.")
 
 
 live_table()
 
 by_id = {r.id: r for r in all_runs}
-selected = st.multiselect("Select runs (two or more to compare)", list(shown["run"]), key="runs_selected")
+selected = st.multiselect("Select runs (two or more to compare)", list(shown["run"]), key="runs_selected",
+                          format_func=lambda i: ui.run_label(by_id[i]),
+                          help="Runs by name and start time; their ids are in the table's first column.")
 chosen = [by_id[i] for i in selected]
 
 if len(chosen) >= 2:
@@ -91,13 +105,14 @@ if len(chosen) >= 2:
     st.markdown("**Config differences**" if len(differing) else "The configs are identical.")
     if len(differing):
         st.dataframe(differing.astype(str))
-    curves = {r.id: r.metrics() for r in healthy if r.metrics()}
+    curves = {ui.run_label(r): r.metrics() for r in healthy if r.metrics()}
     if curves:
         st.plotly_chart(plots.learning_curves(curves), config=plots.png_config("compare-curves"), key="compare")
 
 if len(chosen) == 1:
     run = chosen[0]
-    st.subheader(f"Run {run.id}")
+    st.subheader(ui.run_label(run))
+    st.caption(f"Run id `{run.id}`")
     status = run.status()
     if status.get("error"):
         st.error(status["error"])

@@ -8,6 +8,7 @@ from ecgcore import jobs, plots, study, sweep
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
 from ecgcore.synth.presets import DIFFICULTIES
+from ecgcore.words import metric_name, say
 
 st.set_page_config(page_title="Data efficiency · ECG Transfer Lab", layout="wide")
 st.title("Data efficiency")
@@ -39,12 +40,13 @@ def new_sweep_form():
                                             key=P + "per_target_runs",
                                             format_func=lambda i: f"{single[i].config.targets[0].upper()} · "
                                                                   f"{ui.run_label(single[i])}")
-            strategies = [st.selectbox("Strategy for each regressor", TRANSFER, key=P + "study_strategy")]
+            strategies = [st.selectbox("Strategy for each regressor", TRANSFER, key=P + "study_strategy", format_func=say)]
         else:
             pretrained_ids = st.multiselect("Transfer arms: pretrained runs (any source)", list(pretrained_runs),
                                             key=P + "sources", format_func=lambda i: ui.run_label(pretrained_runs[i]))
             strategies = st.multiselect("Strategies for each pretrained run", TRANSFER,
-                                        default=["freeze_first_block"], key=P + "strategies")
+                                        default=["freeze_first_block"], key=P + "strategies",
+                                        format_func=say)
         controls = st.checkbox("Random-init controls", value=True, key=P + "controls",
                                help="For every strategy that reuses a network, also train the same network from a "
                                     "fresh seeded init with the same freezing (e.g. 'random init, first block "
@@ -55,15 +57,16 @@ def new_sweep_form():
                                    format_func=lambda f: f"{f:.0%}")
         n_seeds = c2.number_input("Seeds", 1, 10, len(sweep.DEFAULT_SEEDS), key=P + "seeds")
         epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")
-        label_mode = c4.selectbox("Label mode", LABEL_MODES, key=P + "label_mode")
+        label_mode = c4.selectbox("Label mode", LABEL_MODES, key=P + "label_mode",
+                                  format_func=lambda m: m + "-label")
         name = c5.text_input("Name", key=P + "name")
         first = pretrained_runs[pretrained_ids[0]] if pretrained_ids else None
         if first is None:
             arch = st.selectbox("Architecture", ARCHS, key=P + "arch")
         else:
             arch = first.config.arch
-            st.caption(f"Every arm trains a `{arch}` with the preprocessing of `{first.id}` (transfer reuses "
-                       "the network, so scratch trains the same one).")
+            st.caption(f"Every arm trains a `{arch}` with the preprocessing of {ui.run_label(first)} (transfer "
+                       "reuses the network, so scratch trains the same one).")
         problem = None
         if per_target:
             try:
@@ -95,9 +98,15 @@ def new_sweep_form():
                 st.success(f"Started sweep `{created.id}`: {len(created.cells())} runs queued.")
 
 
+def readable(table, titles):
+    """The sweep table with its arms named as people call them (dashboard.arm_titles)."""
+    return table.assign(arm=table["arm"].map(lambda a: titles.get(a, a))) if "arm" in table else table
+
+
 def results(chosen, metric):
     """Progress, plot, summary and table of one sweep; refreshed every few seconds while cells run."""
     unfinished = not chosen.finished()
+    titles = ui.arm_titles(chosen.config)
 
     @st.fragment(run_every=ui.REFRESH_S if unfinished else None)
     def panel():
@@ -109,12 +118,12 @@ def results(chosen, metric):
                     text=" · ".join(f"{n} {state}" for state, n in counts.items() if n) + f" of {total} cells")
         if unfinished and chosen.finished():
             st.rerun(scope="app")  # the last cell finished: redraw once without the timer
-        table = chosen.table()
+        table = readable(chosen.table(), titles)
         if metric not in table or table[metric].notna().sum() == 0:
             st.info("The plot appears when the first cell is done.")
         else:
             b = sweep.bands(table, metric)
-            fig = plots.sweep_figure(b, metric, title=chosen.config.name or chosen.id)
+            fig = plots.sweep_figure(b, metric, title=chosen.config.name or sweep_title(chosen))
             st.plotly_chart(fig, config=plots.png_config(f"sweep-{chosen.id}"), key=f"fig-{chosen.id}")
             try:
                 for line in sweep.summarize(table, metric, controls=chosen.config.controls()):
@@ -169,18 +178,23 @@ def compare(all_sweeps, metric):
     """Several sweeps on one plot: every arm of every chosen sweep, named `sweep: arm`."""
     by_id = {s.id: s for s in all_sweeps}
     chosen = st.multiselect("Sweeps to compare (e.g. transfer from different pretraining sources)", list(by_id),
-                            key=P + "compare")
+                            key=P + "compare", format_func=lambda i: sweep_title(by_id[i]))
     if len(chosen) < 2:
         return
     frames = []
     for sweep_id in chosen:
-        table = by_id[sweep_id].table()
+        table = readable(by_id[sweep_id].table(), ui.arm_titles(by_id[sweep_id].config))
         if metric in table:
             b = sweep.bands(table, metric)
-            frames.append(b.assign(arm=(by_id[sweep_id].config.name or sweep_id) + ": " + b.arm))
+            frames.append(b.assign(arm=sweep_title(by_id[sweep_id]) + ": " + b.arm))
     if frames:
         st.plotly_chart(plots.sweep_figure(pd.concat(frames), metric), config=plots.png_config("sweeps-compared"),
                         key=P + "compare_fig")
+
+
+def sweep_title(s):
+    """A sweep as people name it: its name, else when it was created (its id is the picker's help)."""
+    return s.config.name or f"sweep of {s.id[:4]}-{s.id[4:6]}-{s.id[6:8]} {s.id[9:11]}:{s.id[11:13]}"
 
 
 new_sweep_form()
@@ -198,9 +212,11 @@ st.subheader("Sweeps")
 ids = [s.id for s in all_sweeps]
 wanted = st.query_params.get("sweep")
 c1, c2 = st.columns([3, 1])
-sweep_id = c1.selectbox("Sweep", ids, index=ids.index(wanted) if wanted in ids else 0, key=P + "sweep")
+sweep_id = c1.selectbox("Sweep", ids, index=ids.index(wanted) if wanted in ids else 0, key=P + "sweep",
+                        format_func=lambda i: sweep_title(all_sweeps[ids.index(i)]),
+                        help="Newest first. Sweep ids: " + ", ".join(ids[:5]))
 st.query_params["sweep"] = sweep_id
-metric = c2.selectbox("Metric", METRICS, key=P + "metric")
+metric = c2.selectbox("Metric", METRICS, key=P + "metric", format_func=metric_name)
 try:
     results(all_sweeps[ids.index(sweep_id)], metric)
 except ValueError as e:

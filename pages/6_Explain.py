@@ -10,6 +10,7 @@ from ecgcore import explain as ex
 from ecgcore import plots
 from ecgcore.labels import TARGETS
 from ecgcore.synth import PRESETS
+from ecgcore.words import say
 
 st.set_page_config(page_title="Explain · ECG Transfer Lab", layout="wide")
 st.title("Explain")
@@ -30,20 +31,23 @@ def explanation(run_dir, model_mtime, record_json, method, target, _record=None)
     return ex.explain_run(run_dir, record, method, target)
 
 
+URL = "query-params"  # the record's choices live in the URL (keys are the URL names), so a link reopens them
+
+
 def record_spec():
-    source = st.radio("Record", ["synthetic", "data set", "uploaded"], horizontal=True, key=P + "source")
+    source = st.radio("Record", ["synthetic", "data set", "uploaded"], horizontal=True, key=P + "source", bind=URL)
     if source == "uploaded":  # the file widget and its memory are shared with the Your ECG page
         uploaded, key = ui.uploaded_record(P)
         return None if uploaded is None else {"upload": key, "uploaded": uploaded}
     c1, c2, c3 = st.columns(3)
     if source == "synthetic":
-        preset = c1.selectbox("Preset", [NORMAL, *PRESETS], key=P + "preset")
-        seed = c2.number_input("Seed", 0, 10**6, 0, key=P + "seed")
-        fs = c3.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs")
+        preset = c1.selectbox("Preset", [NORMAL, *PRESETS], key=P + "preset", bind=URL)
+        seed = c2.number_input("Seed", 0, 10**6, 0, key=P + "seed", bind=URL)
+        fs = c3.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs", bind=URL)
         spec = {"source": "synthetic", "seed": int(seed), "fs": fs}
         return {**spec, "preset": preset} if preset != NORMAL else spec
-    path = c1.text_input("PTB-XL folder or data set .npz", key=P + "path", placeholder="/data/ptb-xl")
-    index = c2.number_input("Record index", 0, 10**7, 0, key=P + "index")
+    path = c1.text_input("PTB-XL folder or data set .npz", key=P + "path", placeholder="/data/ptb-xl", bind=URL)
+    index = c2.number_input("Record index", 0, 10**7, 0, key=P + "index", bind=URL)
     if not path:
         return None
     data = ({"source": "npz", "path": path} if path.endswith(".npz") else {"source": "ptbxl", "path": path, "fs": 100})
@@ -64,7 +68,7 @@ def show(run, spec, method, target, column, key):
         return None
     regression = run.outputs().regression
     unit = f" {TARGETS.get(result.output_name, '')}" if regression else ""
-    column.markdown(f"**{ui.run_label(run)}** · output **{result.output_name}** = {result.output:.3g}{unit}"
+    column.markdown(f"**{ui.run_label(run)}** · output **{say(result.output_name)}** = {result.output:.3g}{unit}"
                     + ("" if regression else " (probability)"))
     fig = plots.attribution_figure(result.signal, result.attributions, result.fs, result.lead_names, result.labels,
                              title=METHOD_NAMES[method])
@@ -79,24 +83,27 @@ def show(run, spec, method, target, column, key):
     return result.shares
 
 
-done = [r for task in ("pretrain", "finetune") for r in ui.runs_of(task, states=("done",))]
+# every finished run, newest first whatever its task
+done = sorted((r for task in ("pretrain", "finetune") for r in ui.runs_of(task, states=("done",))),
+              key=lambda r: (r.created(), r.id), reverse=True)
 if not done:
     st.info("No finished run yet. Pretrain or fine-tune one first (or Run the demo on the home page).")
     st.stop()
 by_id = {r.id: r for r in done}
 with st.container(border=True):
     c1, c2, c3 = st.columns([2, 1, 1])
-    run_id = c1.selectbox("Run", list(by_id), key=P + "run", format_func=lambda i: ui.run_label(by_id[i]))
+    run_id = ui.url_selectbox(c1, "Run", by_id, "run", P + "run", format_func=lambda i: ui.run_label(by_id[i]),
+                              help="Finished runs, newest first.")
     run = by_id[run_id]
-    method = c2.selectbox("Method", ex.METHODS, key=P + "method", format_func=METHOD_NAMES.get)
+    method = ui.url_selectbox(c2, "Method", ex.METHODS, "method", P + "method", format_func=METHOD_NAMES.get)
     produced = run.outputs()
     outputs = list(produced.names) if produced.regression else ["predicted class", *produced.names]
-    choice = c3.selectbox("Output", outputs, key=P + "target")
+    choice = ui.url_selectbox(c3, "Output", outputs, "output", P + "target", format_func=say)
     target = None if choice == "predicted class" else choice
     spec = record_spec()
     others = [i for i in by_id if i != run_id and by_id[i].config.task == run.config.task]
-    other_id = st.selectbox("Side by side with (e.g. the scratch twin)", ["none", *others], key=P + "other",
-                            format_func=lambda i: i if i == "none" else ui.run_label(by_id[i]))
+    other_id = ui.url_selectbox(st, "Side by side with (e.g. the scratch twin)", ["none", *others], "other",
+                                P + "other", format_func=lambda i: i if i == "none" else ui.run_label(by_id[i]))
 
 if spec is None:
     st.info("Upload a record (WFDB, CSV or EDF) to explain it." if st.session_state.get(P + "source") == "uploaded"

@@ -52,7 +52,7 @@ def test_a_link_reopens_the_same_gan_ecg_with_measured_wave_marks():
     at = gan_page(seed="3", marks="true")
     assert not at.exception
     assert at.number_input(key="seed").value == 3 and shown_intervals(at) == measured(3)
-    assert "qrs_on" in at.get("plotly_chart")[0].proto.spec
+    assert "QRS onset" in at.get("plotly_chart")[0].proto.spec  # the marks, named in words
 
 
 def test_a_label_neurokit2_cannot_measure_shows_as_not_measurable(monkeypatch):

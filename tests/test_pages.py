@@ -93,15 +93,87 @@ def test_synthesize_preset_changes_the_class_and_parameters(runs_dir):
 
 def test_synthesize_link_reopens_the_same_ecg(runs_dir):
     at = page("1_Synthesize")
-    at.query_params.update({"hr": "120", "qrs": "110", "noise": "false", "marks": "true", "class": "MI"})
+    at.query_params.update({"hr": "120", "qrs": "110", "noise": "false", "marks": "true"})
     at.run()
-    assert not at.exception
+    assert not at.exception and not at.warning
     assert at.slider(key="hr").value == 120 and at.toggle(key="noise").value is False
     shown = labels(at)
-    assert shown["QRS"] == "110" and shown["Class"] == "MI"
+    assert shown["QRS"] == "110" and shown["Class"] == "custom"
     assert int(shown["HR"]) == pytest.approx(120, abs=5)
     fig = at.get("plotly_chart")[0].proto.spec
-    assert "qrs_on" in fig  # wave marks drawn on request
+    assert "QRS onset" in fig  # wave marks drawn on request, named in words
+
+
+def test_synthesize_link_to_a_preset_draw_shows_its_class_and_criteria(runs_dir):
+    from ecgcore.synth.presets import drawn_params
+
+    at = page("1_Synthesize")
+    at.query_params.update({k: f"{v:g}" if isinstance(v, float) else v for k, v in drawn_params("HYP", 4).items()})
+    at.query_params.update({"class": "HYP", "draw_seed": "4"})
+    at.run()
+    assert not at.exception and not at.warning
+    assert labels(at)["Class"] == "HYP"
+    text = " ".join(m.value for m in at.markdown)
+    assert "Sokolow-Lyon" in text and "Leads to look at" in text and "V1 and V5" in text
+
+
+def test_synthesize_a_class_in_the_link_shows_only_on_that_presets_draw(runs_dir):
+    for wrong in ({"class": "MI"}, {"class": "XYZ"}):  # normal parameters; a class that does not exist
+        at = page("1_Synthesize")
+        at.query_params.update(wrong)
+        at.run()
+        assert not at.exception
+        assert labels(at)["Class"] == "custom"
+        assert wrong["class"] in at.warning[0].value and "shown as custom" in at.warning[0].value
+        assert "class" not in at.query_params  # the address no longer claims it either
+        assert not any("Leads to look at" in m.value for m in at.markdown)
+
+
+def test_synthesize_bad_values_in_a_link_are_named_with_their_range(runs_dir):
+    at = page("1_Synthesize")
+    at.query_params.update({"hr": "999", "qrs": "abc", "qt_correction": "sometimes", "pr": "170"})
+    at.run()
+    assert not at.exception
+    notices = [w.value for w in at.warning]
+    assert any("hr=999" in n and "30-200 bpm" in n and "default 70 bpm" in n for n in notices)
+    assert any("qrs='abc' is not a number" in n and "50-200 ms" in n for n in notices)
+    assert any("qt_correction='sometimes' is not one of none, bazett" in n for n in notices)
+    assert len(notices) == 3  # pr=170 is a fine value
+    # what the page shows is what it says: defaults for the refused values, the good one kept
+    assert at.slider(key="hr").value == 70 and at.slider(key="qrs").value == 90 and at.slider(key="pr").value == 170
+    assert labels(at)["PR"] == "170" and labels(at)["QRS"] == "90"
+
+
+def test_synthesize_says_which_number_is_the_qt_and_which_the_qtc(runs_dir):
+    at = page("1_Synthesize").run()
+    assert at.slider(key="qt").label == "QT interval (ms)"  # qt_correction none: the slider is the QT
+    at.selectbox(key="preset").set_value("NORM").run()
+    at.button(key="draw").click().run()  # presets draw a QTc (Bazett)
+    assert at.selectbox(key="qt_correction").value == "bazett"
+    assert at.slider(key="qt").label == "QTc, Bazett (ms)"
+    shown = labels(at)
+    # the QTc metric is the slider's value (at the realised rate, within a few ms); the QT metric is the QT
+    assert int(shown["QTc"]) == pytest.approx(at.slider(key="qt").value, abs=8)
+    assert int(shown["QT"]) != int(shown["QTc"])
+    assert any("QTc is Bazett's correction" in c.value for c in at.caption)
+
+
+def test_synthesize_widgets_speak_words_and_units(runs_dir):
+    at = page("1_Synthesize").run()
+    assert at.slider(key="hr").label == "Heart rate (bpm)"
+    assert at.slider(key="baseline_mv").label == "Baseline wander (mV)"
+    assert at.slider(key="t_lateral").label == "T-wave scale, lateral leads (x normal)"
+    assert at.slider(key="hr").proto.format == "%.0f"  # whole numbers without ".00"
+    assert at.slider(key="r_amp").proto.format == "%.2f"
+
+
+def test_readme_preset_table_is_the_criteria_the_page_shows():
+    from pathlib import Path
+
+    from ecgcore.synth.presets import criteria_markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert criteria_markdown() in readme  # one copy: edit presets.CRITERIA, then paste criteria_markdown()
 
 
 def test_synthesize_inconsistent_parameters_show_an_error_not_a_traceback(runs_dir):
@@ -220,7 +292,7 @@ def test_pretrain_shows_results_of_a_finished_run(runs_dir):
     assert not at.exception and not at.error
     assert at.selectbox(key="pt_show").value == run.id
     table = at.dataframe[0].value
-    assert list(table["target"]) == ["HR"] and table["MAE"][0] == pytest.approx(1.5)
+    assert list(table["target"]) == ["Heart rate"] and table["MAE"][0] == pytest.approx(1.5)
     assert len(at.get("plotly_chart")) == 2  # learning curves + predicted vs true
 
 
@@ -245,6 +317,23 @@ def test_finetune_transfer_from_a_pretrained_run_starts_it_and_its_scratch_twin(
     assert sorted(r.config.strategy for r in made) == ["freeze_first_block", "scratch"]
     transfer = next(r for r in made if r.config.strategy != "scratch")
     assert transfer.config.pretrained == [str(pre.path.resolve())]
+    assert at.selectbox(key="ft_show").value == transfer.id  # shown at once, not its twin
+
+
+def test_finetune_a_started_run_is_shown_at_once_over_the_one_shown_before(runs_dir, monkeypatch):
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # stays queued: shown all the same
+    old = finished_run(runs_dir, task="finetune", strategy="scratch", name="old run")
+    at = page("3_Fine-tune").run()
+    assert at.selectbox(key="ft_show").value == old.id
+    at.number_input(key="ft_n").set_value(100)
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not at.error
+    (new,) = [r for r in runs.list_runs(runs_dir) if r != old]
+    assert at.selectbox(key="ft_show").value == new.id and at.query_params["run"] == new.id
+    assert new.state == "queued" and "queued" in at.get("progress")[0].proto.text  # its live panel
+    at.run()  # and it stays chosen on the next rerun
+    assert at.selectbox(key="ft_show").value == new.id
 
 
 def test_finetune_paper_setup_from_scratch_reaches_the_config(runs_dir, monkeypatch):
@@ -290,6 +379,44 @@ def test_finetune_ptbxl_folds_default_to_auto(runs_dir, tmp_path, monkeypatch):
     assert (run.config.data["val_fold"], run.config.data["test_fold"]) == (None, None)
 
 
+def balance_table(at):
+    """The Fine-tune page's class-balance table (classes and "records" as rows)."""
+    return next(d.value for d in at.dataframe if "records" in d.value.index)
+
+
+def test_finetune_ptbxl_folder_shows_class_balance_per_fold_before_training(runs_dir, tmp_path):
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=2, folds=(8, 9, 10), bad_record=False)
+    at = page("3_Fine-tune").run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_path").input(str(root)).run()
+    assert not at.exception
+    single = balance_table(at)  # classes as rows, folds (and all) as columns
+    assert list(single.columns) == ["8", "9", "10", "all"]
+    assert list(single.index) == ["NORM", "MI", "STTC", "CD", "HYP", "records"]
+    assert single.loc["records", "all"] == 10 and (single.loc[["NORM", "MI", "STTC", "CD", "HYP"], "all"] == 2).all()
+    assert not runs.list_runs(runs_dir)  # nothing trains to show it
+    at.radio(key="ft_label_mode").set_value("multi").run()
+    multi = balance_table(at)
+    assert multi.loc["records", "all"] > 10  # the fixture's multi-label records count now
+    assert any("Class balance" in m.value and "multi-label" in m.value for m in at.markdown)
+
+
+def test_finetune_class_balance_names_absent_classes(runs_dir, tmp_path):
+    import pandas as pd
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=2, folds=(8, 9, 10), bad_record=False)
+    db = pd.read_csv(root / "ptbxl_database.csv")
+    db[~db["scp_codes"].str.contains("IMI|AMI")].to_csv(root / "ptbxl_database.csv", index=False)  # no MI left
+    at = page("3_Fine-tune").run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_path").input(str(root)).run()
+    assert balance_table(at).loc["MI", "all"] == 0
+    assert any("No record of MI" in w.value for w in at.warning)
+
+
 def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
     pre = finished_run(runs_dir, task="pretrain")
     twin = finished_run(runs_dir, task="finetune", strategy="scratch")
@@ -298,7 +425,8 @@ def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
     at.selectbox(key="ft_show").set_value(run.id).run()
     assert not at.exception and not at.error
     shown = " ".join(m.value for m in at.markdown)
-    assert run.id in shown and twin.id in shown
+    assert runs.title(run) in shown and runs.title(twin) in shown
+    assert runs.title(run) != runs.title(twin)  # named apart: strategy in words (and the start time)
     # curves + (confusion, ROC) for the run and its twin
     assert len(at.get("plotly_chart")) == 5
     per_class = [d.value for d in at.dataframe if "class" in d.value.columns][0]

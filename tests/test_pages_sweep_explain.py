@@ -30,6 +30,17 @@ def tiny_runs(runs_dir, tmp_path):
     return pre, npz
 
 
+def values(array):
+    """A plotly JSON array: a list, or plotly 6's typed array {"dtype", "bdata" (base64)}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array, dtype=float)
+
+
 def fake_done(run, accuracy):
     """Mark a queued cell done with a hand-written summary (the page reads only status and summary)."""
     files.write_json(run.path / "summary.json", {"test": {"accuracy": accuracy, "macro_auroc": accuracy}})
@@ -59,6 +70,27 @@ def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
     # the gains table: the transfer arm's row (its source, its targets), a column per fraction and pooled
     assert list(gains.columns) == ["source", "target", "50%", "pooled"]  # 100%: the transfer cells still queued
     assert gains.iloc[0]["target"] == "hr+qrs" and gains.iloc[0]["source"] == "npz"
+
+
+def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_bands_in_range(tiny_runs, runs_dir):
+    from run_fixtures import tiny_config
+
+    pre, npz = tiny_runs
+    config = sweep.SweepConfig(base=tiny_config(npz, task="finetune", epochs=1), fractions=[1.0], seeds=[0, 1, 2],
+                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)])])
+    s = sweep.create_sweep(config, runs_dir)
+    for cell, auroc in zip(s.cells(), [0.99, 0.90, 1.0, 0.98, 1.0, 0.97]):
+        fake_done(runs.get_run(runs_dir, cell["run_id"]), auroc)
+    at = page("5_Data_efficiency").run()
+    assert not at.exception and not at.error
+    arms = set(at.dataframe[0].value["arm"])
+    assert arms == {"scratch", f"freeze first block · {runs.title(pre)}"}  # not freeze_first_block:2026...
+    import json
+
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in fig["data"] if t.get("fill") != "toself"} == arms  # the legend too
+    bands = [t for t in fig["data"] if t.get("fill") == "toself"]
+    assert bands and max(max(values(t["y"])) for t in bands) <= 1.0  # an AUROC band never above 1
 
 
 def test_data_efficiency_starts_a_sweep(tiny_runs, runs_dir):
@@ -121,7 +153,9 @@ def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
     at.selectbox(key="ex_preset").set_value("CD")
     at.run()
     assert not at.exception and not at.error
-    assert any("output **qrs**" in m.value for m in at.markdown)
+    assert any("output **QRS duration**" in m.value for m in at.markdown)
+    # the choices live in the URL, as codes
+    assert (at.query_params["run"], at.query_params["method"], at.query_params["output"]) == (pre.id, "gradcam", "qrs")
     shares = at.dataframe[0].value
     assert list(shares.wave) == ["P", "QRS", "ST-T", "baseline"]
     assert shares["share of |attribution|"].sum() == pytest.approx(1.0)
@@ -136,3 +170,22 @@ def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
     at.run()
     assert not at.exception and not at.error
     assert len(at.dataframe) == 2 and any("side by side" in h.value for h in at.subheader)
+
+
+def test_explain_lists_runs_newest_first_and_a_link_reopens_the_choices(tiny_runs):
+    from run_fixtures import tiny_config
+
+    pre, npz = tiny_runs
+    newer = runs.create_run(tiny_config(npz, targets=["hr", "qrs"], epochs=1, seed=2, name="newer"),
+                            runs.default_runs_dir())
+    assert jobs.run_job(newer.path) == "done"
+    at = page("6_Explain").run()
+    assert not at.exception
+    assert at.selectbox(key="ex_run").options[:2] == [runs.title(newer), runs.title(pre)]  # newest first
+    assert at.selectbox(key="ex_run").value == newer.id
+    link = page("6_Explain")
+    link.query_params.update({"run": pre.id, "method": "saliency", "output": "hr"})
+    link.run()
+    assert not link.exception
+    assert (link.selectbox(key="ex_run").value, link.selectbox(key="ex_method").value,
+            link.selectbox(key="ex_target").value) == (pre.id, "saliency", "hr")
