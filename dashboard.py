@@ -325,5 +325,7 @@ def arm_titles(sweep_config):
                 names.append(runs.title(runs.resolve_run(path)))
             except (ValueError, OSError):  # deleted since: its folder name is all there is
                 names.append(Path(path).name)
-        out[arm.name] = arm.name if arm.label or not names else f"{say(arm.strategy)} · {' + '.join(names)}"
+        # a label, scratch and a random-init control arm ("random init, first block frozen") already read well
+        plain = arm.label or not names or arm.init == "random"
+        out[arm.name] = arm.name if plain else f"{say(arm.strategy)} · {' + '.join(names)}"
     return out

@@ -28,7 +28,8 @@ NAMES = {
     "t_off": "T end",
     # per-epoch and test metrics (without their val_/test prefix)
     "train_loss": "Training loss", "val_loss": "Validation loss", "loss": "Loss", "accuracy": "Accuracy",
-    "macro_f1": "Macro F1", "macro_auroc": "Macro AUROC", "lr": "Learning rate", "epoch": "Epoch",
+    "macro_f1": "Macro F1", "macro_auroc": "Macro AUROC", "macro_auroc_lo": "Macro AUROC, 95% interval low",
+    "macro_auroc_hi": "Macro AUROC, 95% interval high", "lr": "Learning rate", "epoch": "Epoch",
     "n": "Test ECGs",
     # choices people pick from
     "scratch": "from scratch", "freeze_first_block": "freeze first block", "linear_probe": "linear probe",

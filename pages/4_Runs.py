@@ -19,7 +19,8 @@ executor = executors.describe()  # which executor runs the jobs, with its cluste
 
 HEADLINE = (*CLASSIFICATION_HEADLINE, *(f"mae_{t}" for t in TARGETS))  # the CLI's headline, MAE per target
 # Short column heads for the headline metrics, so the table fits; the full words are in each column's help.
-SHORT = {"accuracy": "accuracy", "macro_f1": "macro F1", "macro_auroc": "AUROC",
+SHORT = {"accuracy": "accuracy", "macro_f1": "macro F1", "macro_auroc": "AUROC", "macro_auroc_lo": "AUROC low",
+         "macro_auroc_hi": "AUROC high",
          **{f"mae_{t}": f"MAE {t.upper()}" for t in TARGETS}}
 
 

@@ -42,7 +42,7 @@ def test_wfdb_upload_shows_the_record_its_intervals_and_its_synthetic_twin(tmp_p
     assert len(charts) == 2
     titles = [c.proto.spec for c in charts]
     assert "Your ECG: rec" in titles[0] and "Synthetic ECG with the same intervals" in titles[1]
-    assert '"name":"qrs_on"' in titles[0].replace(" ", "")  # neurokit2's wave marks are drawn
+    assert '"name":"QRS onset"' in titles[0]  # neurokit2's wave marks are drawn (named in words)
     twin = next(c.value for c in at.caption if c.value.startswith("Parametric engine"))
     assert f"Heart rate {metric(at, 'Heart rate')} bpm" in twin  # the twin realises the measured intervals
     assert not any("Not in the file" in c.value for c in at.caption)  # all 12 leads, PTB-XL's AVR spelling
@@ -101,8 +101,8 @@ def test_explain_an_uploaded_record_with_a_run(tiny_run, tmp_path, ecg):
     assert not at.exception and any("Upload a record" in i.value for i in at.info)
     at = upload(at, wfdb_files(tmp_path, ecg[0]), "ex_files")
     assert not at.exception and not at.error
-    heading = next(m.value for m in at.markdown if "output **hr**" in m.value)
-    assert tiny_run.id in heading and "bpm" in heading
+    heading = next(m.value for m in at.markdown if "output **Heart rate**" in m.value)
+    assert runs.title(tiny_run) in heading and "bpm" in heading
     table = at.dataframe[0].value  # per-wave shares from neurokit2's delineation of the upload's lead II
     assert set(table["wave"]) == {"P", "QRS", "ST-T", "baseline"}
     assert table["share of time"].sum() == pytest.approx(1.0)
