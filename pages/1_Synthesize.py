@@ -283,7 +283,8 @@ with st.form("dataset"):
     with st.expander("Parameter ranges (for records without a class)"):
         for name in ("hr", "pr", "qrs", "qt"):
             spec = PARAMS[name]
-            label = say(name, spec["unit"]) + (" (QTc, Bazett)" if name == "qt" else "")
+            # records without a class read qt as a QTc (NORMAL_RANGES' qt_correction is Bazett's)
+            label = f"{QT_READINGS['bazett']} ({spec['unit']})" if name == "qt" else say(name, spec["unit"])
             ranges[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]),
                                      (float(spec["lo"]), float(spec["hi"])), step=float(step(name)),
                                      format=f"%.{decimals(name)}f", key="ds_range_" + name)

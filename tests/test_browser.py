@@ -1,7 +1,7 @@
 """End to end in Debian chromium through playwright: Synthesize, a tiny pretraining, Runs.
 
-Starts `streamlit run app.py` on a free port with its own runs folder and cache; screenshots go to
-test-output/ (git-ignored). Skipped only when chromium is not installed.
+Starts `streamlit run app.py` on a free port with its own runs folder and cache; screenshots go to a temporary
+folder (`shots`) and their paths are printed (pytest -s shows them). Skipped only when chromium is not installed.
 """
 
 import os
@@ -19,10 +19,10 @@ import pytest
 from ecgcore import jobs, runs
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-output"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 JOB_S = 180  # a tiny pretraining: process start, torch import, 100 ECGs, one epoch, on 2 busy cores
+WAIT_MS = 120_000  # a page's last element, on a machine other engineers load too
 
 
 def free_port():
@@ -62,6 +62,20 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """shots(page, name): a full-page screenshot in this module's temporary folder; its path is printed."""
+    folder = tmp_path_factory.mktemp("screenshots")
+
+    def shoot(page, name):
+        path = folder / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+    return shoot
+
+
+@pytest.fixture(scope="module")
 def browser():
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -84,16 +98,20 @@ def ecg_path(page):
     return page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.get_attribute("d")
 
 
-def test_synthesize_pretrain_runs_end_to_end(browser, server):  # browser first: it may skip
-    base, runs_dir = server
-    SHOTS.mkdir(exist_ok=True)
+def new_page(browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(WAIT_MS)
+    return page
+
+
+def test_synthesize_pretrain_runs_end_to_end(browser, server, shots):  # browser first: it may skip
+    base, runs_dir = server
+    page = new_page(browser)
 
     page.goto(base)
     page.get_by_role("button", name="Run the demo").wait_for()  # the last widget the home page writes
     page.get_by_text("No run is in progress").wait_for()
-    page.screenshot(path=SHOTS / "home.png", full_page=True)
+    shots(page, "home")
 
     # Synthesize: move the heart-rate slider; the plot and the HR label change
     page.goto(base + "/Synthesize")
@@ -111,7 +129,7 @@ def test_synthesize_pretrain_runs_end_to_end(browser, server):  # browser first:
     page.wait_for_function("(d) => document.querySelector('.js-plotly-plot .scatterlayer .trace path.js-line')"
                            ".getAttribute('d') !== d", arg=path_before)
     assert "hr=200" in page.url  # the setting lives in the link
-    page.screenshot(path=SHOTS / "synthesize.png", full_page=True)
+    shots(page, "synthesize")
 
     # Pretrain: a tiny job; its learning curve appears
     page.goto(base + "/Pretrain")
@@ -124,17 +142,17 @@ def test_synthesize_pretrain_runs_end_to_end(browser, server):  # browser first:
     page.get_by_role("button", name="Start pretraining").click()
     page.get_by_text("Started").wait_for()
     page.locator(".js-plotly-plot").first.wait_for(timeout=JOB_S * 1000)  # the learning curves
-    page.screenshot(path=SHOTS / "pretrain.png", full_page=True)
-    run_id = runs.list_runs(runs_dir)[0].id
+    shots(page, "pretrain")
+    run = runs.list_runs(runs_dir)[0]
 
-    # Runs: the run is listed
+    # Runs: the run is listed, by its name and start time
     page.goto(base + "/Runs")
     picker = page.get_by_role("combobox", name="Select runs (two or more to compare)")
     picker.click()  # the table is a canvas; the run picker lists the same runs as text
-    page.get_by_role("option", name=re.compile(re.escape(run_id))).click()
+    page.get_by_role("option", name=re.compile(re.escape(runs.title(run)))).click()
     page.keyboard.press("Escape")
     page.get_by_text("Config and log").wait_for()  # the run's own section, written last
-    page.screenshot(path=SHOTS / "runs.png", full_page=True)
+    shots(page, "runs")
 
 
 def test_upload_an_ecg_see_it_and_explain_it(browser, server, tmp_path, capsys):
@@ -176,8 +194,8 @@ def test_upload_an_ecg_see_it_and_explain_it(browser, server, tmp_path, capsys):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Explain").click()
     page.get_by_text("uploaded", exact=True).click()
     page.get_by_text("uploaded earlier in this session").wait_for()
-    page.get_by_text(re.compile(r"output hr = [\d.]+ bpm")).wait_for()
-    assert page.get_by_text(run.id).count() >= 1
+    page.get_by_text(re.compile(r"output Heart rate = [\d.]+ bpm")).wait_for()  # the output in words
+    assert page.get_by_text(runs.title(run)).count() >= 1  # the run by its name and start time
     page.locator('[data-testid="stDataFrame"]').wait_for()  # the per-wave shares, written last
     page.screenshot(path=folder / "explain-uploaded.png", full_page=True)
     with capsys.disabled():

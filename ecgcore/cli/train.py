@@ -13,6 +13,7 @@ from ecgcore.cli.runs import add_runs_dir, headline
 from ecgcore.config import ARCHS, DEVICES, INITS, LABEL_MODES, NORMALIZATIONS, STRATEGIES
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
+from ecgcore.words import say
 
 
 def register(sub):
@@ -21,8 +22,9 @@ def register(sub):
     p.add_argument("--data", metavar="SPEC", help="data set: a spec .json file, inline JSON "
                    "('{\"source\": \"synthetic\", \"n\": 500}') or a data set .npz (default: embedded synthetic)")
     p.add_argument("--targets", default=",".join(TARGETS), metavar="LIST",
-                   help=f"comma list of targets out of {','.join(TARGETS)} (default: all), or measured morphology "
-                        "targets (r_amp_LEAD, s_amp_LEAD, st_LEAD, t_amp_LEAD, qrs_axis)")
+                   help="comma list of targets out of " + ", ".join(f"{t} ({say(t, u)})" for t, u in TARGETS.items())
+                        + " (default: all), or measured morphology targets (r_amp_LEAD, s_amp_LEAD, st_LEAD, "
+                        "t_amp_LEAD, qrs_axis)")
     p.add_argument("--per-target", action="store_true",
                    help="one run per target (the paper's way) instead of one multi-task run")
     add_job_flags(p)
@@ -34,8 +36,8 @@ def register(sub):
                    help="pretrained run: a run id under --runs-dir or a run folder; a comma list for "
                         "`combined`; 'none' for scratch (default)")
     f.add_argument("--strategy", choices=STRATEGIES,
-                   help="how the pretrained run is reused (default: freeze_first_block with --pretrained, "
-                        "else scratch)")
+                   help="how the pretrained run is reused: " + "; ".join(f"{k}: {say(k)}" for k in STRATEGIES)
+                        + " (default: freeze_first_block with --pretrained, else scratch)")
     f.add_argument("--init", choices=INITS, default="pretrained",
                    help="random: the control arm of --strategy (the same network and freezing from a fresh "
                         "seeded init, no --pretrained; --backbones N for combined)")
