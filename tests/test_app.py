@@ -48,7 +48,7 @@ def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):
     # the runs in progress show on the home page (at least the pretraining, which the others wait for), the
     # sweep as one bar
     assert 2 <= len(at.get("progress")) <= 4
-    assert any(f"sweep {demo_sweep.id}" in p.proto.text for p in at.get("progress"))
+    assert any(f"sweep {demo_sweep.config.name or demo_sweep.id}" in p.proto.text for p in at.get("progress"))
 
 
 def test_demo_configs_are_small_and_valid():
