@@ -78,8 +78,8 @@ def first_render_s(loads):
                 page = context.new_page()
                 t = time.perf_counter()
                 page.goto(f"{base}/Synthesize?seed={i}", timeout=60_000)
-                page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for(timeout=60_000)
-                page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=60_000)
+                page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for(timeout=180_000)
+                page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=180_000)
                 elapsed = time.perf_counter() - t
                 if i >= 2:  # the first load of each kind warms the server's imports and the cache
                     (warm if i % 2 else cold).append(elapsed)
