@@ -32,7 +32,7 @@ DATA = {"source": "synthetic", "n": 200, "fs": 100, "seed": 0}
 TRAINING = JobConfig(task="pretrain", data=DATA, epochs=1000, batch_size=8, patience=0)
 
 
-def until(predicate, timeout=120, every=0.02):
+def until(predicate, timeout=300, every=0.02):
     """Seconds until `predicate()` holds; None when it never did within `timeout`."""
     t0 = time.monotonic()
     while not predicate():
@@ -111,6 +111,7 @@ def cancel_under_load(runs_dir, tally, n):
             run = jobs.submit(TRAINING, runs_dir)
             if until(lambda: training(run)) is None:
                 tally.stuck += 1
+                jobs.cancel(run)
                 continue
             pid = run.status()["pid"]
             t0 = time.monotonic()
