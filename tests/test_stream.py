@@ -55,3 +55,13 @@ def test_loading_a_stream_spec_gives_its_holdout_and_building_reports_progress()
     shares = []
     load_dataset({"source": "synthetic", "n": 9, "fs": 100, "duration": 2.0, "seed": 77}, progress=shares.append)
     assert shares and shares[-1] == 1.0 and shares == sorted(shares)
+
+
+def test_a_stream_spec_passes_the_door_check_and_bad_ones_fail_there():
+    from ecgcore.data.sources import check_spec
+
+    check_spec({**SPEC, "n_val": 3, "n_test": 4})
+    with pytest.raises(ValueError, match="n=1 must be >= 2"):
+        check_spec({**SPEC, "n": 1})
+    with pytest.raises(ValueError, match="no option"):
+        check_spec({"source": "synthetic", "n": 10, "n_val": 3})  # n_val belongs to the stream only

@@ -62,6 +62,8 @@ def check_spec(spec, where="data"):
     module, func = SOURCES[source]
     params = inspect.signature(getattr(importlib.import_module(module), func)).parameters
     accepted = {name for name in params if name != "progress"}
+    if source == "synthetic" and "stream" in options:  # the synthetic stream (ecgcore.data.stream)
+        accepted |= {"stream", "n_val", "n_test"}
     required = {name for name, p in params.items() if p.default is inspect.Parameter.empty}
     _check_options(where, source, options, accepted, required)
     for name, value in options.items():
@@ -93,6 +95,13 @@ def check_spec(spec, where="data"):
             check_fs(options.get("fs", 100))
         except ValueError as e:
             raise ValueError(f"{where}.{e}") from None
+        if options.get("stream"):
+            from ecgcore.data.stream import SyntheticStream
+
+            try:
+                SyntheticStream(spec)  # its own options: n, n_val, n_test, engine
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
     if source == "mixed":
         check_spec({"source": "measured", **(options.get("real") or {})}, f"{where}.real")
         check_spec({"source": "synthetic", **(options.get("synthetic") or {})}, f"{where}.synthetic")
@@ -219,6 +228,13 @@ def data_rate(spec):
             check_fs(options.get("fs", 100))
         except ValueError as e:
             raise ValueError(f"{where}.{e}") from None
+        if options.get("stream"):
+            from ecgcore.data.stream import SyntheticStream
+
+            try:
+                SyntheticStream(spec)  # its own options: n, n_val, n_test, engine
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
     if source == "mixed":
         return data_rate({"source": "measured", **spec["real"]})
     if source not in SOURCES:

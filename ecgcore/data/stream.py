@@ -25,7 +25,7 @@ from ecgcore.synth import sample_params, synthesize
 
 HOLDOUT_MAX = 2000  # fixed validation (and test) records at most: enough for stable metrics
 CALIBRATION = 1024  # records whose targets fit the standardisation
-STREAM_OPTIONS = ("n", "fs", "duration", "seed", "classes", "noise", "ranges", "engine")
+STREAM_OPTIONS = ("n", "fs", "duration", "seed", "classes", "noise", "ranges", "engine", "difficulty")
 
 
 def is_stream(spec):
@@ -53,7 +53,7 @@ class SyntheticStream:
             raise ValueError(f"synthetic stream: n={spec.get('n')!r} must be >= 2 records per epoch")
         self.options = {"fs": float(spec.get("fs", 100)), "duration": float(spec.get("duration", 10.0)),
                         "classes": spec.get("classes"), "noise": bool(spec.get("noise", True)),
-                        "ranges": spec.get("ranges")}
+                        "ranges": spec.get("ranges"), "difficulty": spec.get("difficulty", "easy")}
         self.seed = int(spec.get("seed", 0))
         self.n_val = int(spec["n_val"] if spec.get("n_val") is not None else min(HOLDOUT_MAX, round(val_size * self.n)))
         self.n_test = int(spec["n_test"] if spec.get("n_test") is not None
@@ -65,7 +65,8 @@ class SyntheticStream:
         """A DataSet of `size` fresh records: batch `batch` of epoch `epoch`."""
         seed = _seed(self.seed, epoch, batch)
         o = self.options
-        params, label = sample_params(size, classes=o["classes"], seed=seed, ranges=o["ranges"])
+        params, label = sample_params(size, classes=o["classes"], seed=seed, ranges=o["ranges"],
+                                      difficulty=o["difficulty"])
         made = synthesize(params, n=size, fs=o["fs"], duration=o["duration"], seed=seed, noise=o["noise"])
         return DataSet(signals=made.signals, fs=o["fs"], lead_names=LEADS, targets=made.labels, label=label,
                        class_names=CLASS_NAMES)
