@@ -17,7 +17,7 @@ st.caption("Teach a 1D CNN to read HR, PR, QRS and QT off synthetic ECGs whose l
 P = "pt_"  # widget key prefix: the Paper setup button writes these keys
 with st.container(border=True):
     with ui.paper_setup_columns(P):
-        engines = {"synthetic": "parametric engine", "stream": "synthetic stream (new ECGs every batch)",
+        engines = {"synthetic": "parametric engine", "stream": "synthetic stream (fresh records every batch)",
                    "gan": "GAN (DeepFake ECG, measured labels)"}
         sources = [*engines, "spec"] + (["synthesize"] if "synth_dataset" in st.session_state else [])
         source = st.radio("Data set", sources, horizontal=True, key=P + "source", format_func=lambda s: {
