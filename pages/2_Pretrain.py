@@ -26,9 +26,7 @@ with st.container(border=True):
         if source in engines:
             c1, c2, c3 = st.columns(3)
             n = c1.number_input("ECGs per epoch" if source == "stream" else "ECGs", 100, 200000,
-                                DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n",
-                                help="Large sets are built on disk a chunk at a time and streamed in training "
-                                     "(the run shows the build's progress); the stream needs no disk.")
+                                DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n")
             fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key=P + "fs")
             data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_PRETRAIN_DATA["seed"], key=P + "data_seed")
             data = {"source": source, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
