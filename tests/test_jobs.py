@@ -222,7 +222,7 @@ def test_a_finished_run_whose_process_still_lives_keeps_its_slot(tmp_path, monke
 def test_the_job_stops_itself_at_the_cancel_flag(tmp_path, monkeypatch):
     from ecgcore import train
 
-    def fit(config, *, on_batch, on_epoch, should_stop, log):
+    def fit(config, *, on_batch, on_epoch, should_stop, log, on_load=None):
         on_epoch({"epoch": 1, "train_loss": 1.0, "val_loss": 1.0})
         assert not should_stop()
         (run.path / "cancel").touch()  # what jobs.cancel writes
