@@ -171,6 +171,7 @@ def test_data_rate_reads_specs_without_building_them(tmp_path):
 
     assert data_rate({"source": "ptbxl", "path": "/nowhere"}) == 100.0  # load_ptbxl's default
     assert data_rate({"source": "gan", "fs": 250}) == 250.0 and data_rate(DEFAULT_PRETRAIN_DATA) == 100.0
+    assert data_rate({"source": "synthetic", "stream": True, "n": 1000}) == 100.0  # make_dataset's default
     assert data_rate({"source": "mixed", "real": {"path": "/nowhere", "fs": 500}}) == 500.0
     with pytest.raises(ValueError, match="unknown data source 'nope'"):
         data_rate({"source": "nope"})

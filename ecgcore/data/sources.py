@@ -216,25 +216,6 @@ def data_rate(spec):
             return float(z["fs"])
     if "fs" in spec:
         return float(spec["fs"])
-    if source == "synthetic":
-        from ecgcore.data.synthetic import ENGINES
-        from ecgcore.synth.parametric import check_fs
-        from ecgcore.synth.presets import resolve_classes
-
-        if options.get("engine", "parametric") not in ENGINES:
-            raise ValueError(f"{where}.engine={options['engine']!r} is unknown; choose one of {ENGINES}")
-        try:
-            resolve_classes(options.get("classes"))
-            check_fs(options.get("fs", 100))
-        except ValueError as e:
-            raise ValueError(f"{where}.{e}") from None
-        if options.get("stream"):
-            from ecgcore.data.stream import SyntheticStream
-
-            try:
-                SyntheticStream(spec)  # its own options: n, n_val, n_test, engine
-            except ValueError as e:
-                raise ValueError(f"{where}: {e}") from None
     if source == "mixed":
         return data_rate({"source": "measured", **spec["real"]})
     if source not in SOURCES:
