@@ -43,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecgcore import study  # noqa: E402
 from ecgcore.config import CONTROLLED, JobConfig  # noqa: E402
-from ecgcore.data import measured  # noqa: E402
 from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS  # noqa: E402
 from ecgcore.data.ptbxl import load_ptbxl  # noqa: E402
 from ecgcore.data.sources import load_dataset  # noqa: E402

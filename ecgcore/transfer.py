@@ -20,7 +20,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecgcore.config import CONTROLLED
 from ecgcore.models import backbones, build_model, first_block
 
 # What a control arm is called wherever it is shown: nobody may take it for a pretrained arm.
