@@ -400,10 +400,10 @@ def _train(run):
         run.update_status(progress=round(min(epoch / config.epochs, 1.0), 4), epoch=epoch,
                           message=f"epoch {epoch}/{config.epochs} done, val_loss {record.get('val_loss', float('nan')):.4g}")
 
-    def on_load(share):  # a large data set can take minutes to build: say how far it is
+    def on_load(share, stage="building the data set"):  # a large set can take minutes to build: say how far it is
         if time.monotonic() - last_write[0] >= PROGRESS_EVERY_S or share >= 1:
             last_write[0] = time.monotonic()
-            run.update_status(message=f"building the data set: {min(share, 1.0):.0%}")
+            run.update_status(message=f"{stage}: {min(share, 1.0):.0%}")
 
     def log(*args):
         print(*args, flush=True)

@@ -22,7 +22,7 @@ from torch import nn
 from ecgcore import metrics, runs, transfer
 from ecgcore.data import batches, splits
 from ecgcore.data.cache import config_key
-from ecgcore.data.preprocess import preprocess
+from ecgcore.data.preprocess import preprocess, preprocessed_on_disk
 from ecgcore.data.stream import CALIBRATION, StreamedSynthetic, SyntheticStream, is_stream
 from ecgcore.files import atomic_write
 from ecgcore.leads import LEAD_SETS
@@ -46,7 +46,8 @@ class FitResult:
 
 def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None, on_load=None, log=print):
     """Train the model `config` describes on `dataset` (None: config.data or the task's default set).
-    on_load: optional callable given the share of the data set built (0-1) while a source builds it."""
+    on_load: optional callable given the share (0-1) of the data set built while a source builds it, and
+    on_load(share, "preparing the data set for training") while a set too large for memory is preprocessed."""
     config.validate()
     _seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -72,8 +73,8 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     if lazy is None:
         data = batches.InMemory(dataset.signals, Y, device)
     else:
-        data = batches.Streamed(lazy[0], lazy[1], config.preprocess, Y, device, seed=config.seed)
-        notes.append(f"data streamed from disk: the preprocessed set ({lazy[2] / 2**30:.1f} GiB) exceeds the "
+        data = batches.Streamed(*lazy[:3], Y, device, seed=config.seed)
+        notes.append(f"data streamed from disk: the preprocessed set ({lazy[3] / 2**30:.1f} GiB) exceeds the "
                      f"memory budget ({batches.memory_budget() / 2**30:.1f} GiB, ${batches.BUDGET_ENV})")
     train_data = data if stream is None else stream.source(config, model, standardise, device)
     # A frozen prefix (linear probe's backbone, a frozen first block) gives every record the same output in every
@@ -237,7 +238,8 @@ def _load(config, dataset, notes, on_load=None):
     """(dataset, y, strata, output_names, lazy, stream): the data set (None: config.data or the task's default)
     and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped.
     When the preprocessed set fits batches.memory_budget(), `dataset` is it, preprocessed, and lazy is None;
-    otherwise lazy is (the raw set, memory-mapped; the rows of its records kept; the preprocessed size) and
+    otherwise lazy is (the set to stream, memory-mapped; the rows of its records kept; the preprocessing left to do
+    per batch, None when it is preprocessed already; the preprocessed size) and
     `dataset` holds their labels only. For a synthetic stream spec, `dataset` is the stream's fixed holdout
     and `stream` a StreamSetup (else None)."""
     from ecgcore.data.sources import default_data, load_dataset
@@ -255,7 +257,7 @@ def _load(config, dataset, notes, on_load=None):
     if from_spec is not None:  # not preprocessed yet
         size = batches.preprocessed_bytes(dataset, pre)
         if size > batches.memory_budget():
-            lazy = (dataset, None, size)
+            lazy = (*_preprocessed_on_disk(dataset, pre, notes, on_load), size)
         else:
             dataset = load_preprocessed(spec, pre, dataset) if from_spec else _preprocessed(dataset, pre)
     skipped = dataset.config.get("skipped") or []  # bad records the source skipped (PTB-XL: unreadable, bad fold)
@@ -270,9 +272,22 @@ def _load(config, dataset, notes, on_load=None):
     if lazy is None:
         dataset = dataset.subset(rows) if not keep.all() else dataset
     else:  # the labels of the kept records; their signals stay on disk, read by row
-        lazy = (lazy[0], rows, size)
+        lazy = (lazy[0], rows, lazy[1], size)
         dataset = replace(dataset, signals=np.zeros((len(dataset), 0, 0), np.float32), lead_names=()).subset(rows)
     return dataset, y, strata, output_names, lazy, setup
+
+
+def _preprocessed_on_disk(dataset, pre, notes, on_load):
+    """(signals to stream, the preprocessing still to do per batch): the set preprocessed once into the cache
+    when it can be (ecgcore.data.preprocess.preprocessed_on_disk), else the raw set and `pre`."""
+    progress = None if on_load is None else (lambda share: on_load(share, "preparing the data set for training"))
+    try:
+        ready = preprocessed_on_disk(dataset, pre, progress)
+    except OSError as e:
+        notes.append(f"the preprocessed set could not be kept on disk ({e}): every batch is preprocessed as it is "
+                     "read, which is slower")
+        ready = None
+    return (dataset, pre) if ready is None else (ready, None)
 
 
 class StreamSetup:

@@ -1,11 +1,14 @@
 """ecgcore.data.batches: the two training paths (tensors in memory, a DataLoader streaming from disk) agree."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from ecgcore.config import Preprocess
 from ecgcore.data import batches
 from ecgcore.data.dataset import DataSet
+from ecgcore.leads import LEAD_SETS
 from ecgcore import train
 from ecgcore.train import fit
 from test_train import QUIET, config, sine_set
@@ -55,3 +58,50 @@ def test_the_preprocessed_size_is_known_before_preprocessing():
     assert batches.preprocessed_bytes(ds, Preprocess()) == 10 * 12 * 1000 * 4
     assert batches.preprocessed_bytes(ds, Preprocess(leads="paper8", fs=100)) == 10 * 8 * 200 * 4
     assert batches.preprocessed_bytes(ds, Preprocess(fs=333)) == 10 * 12 * 666 * 4  # ceil(1000 * 333 / 500)
+
+
+def test_a_set_streamed_from_disk_is_preprocessed_once_into_the_cache(saved, monkeypatch):
+    from ecgcore.data import cache, preprocess as prep
+
+    cfg = config(task="pretrain", data=saved, epochs=1, seed=3, preprocess=Preprocess(leads="paper8", fs=50))
+    monkeypatch.setenv(batches.BUDGET_ENV, "0")
+    monkeypatch.setenv(batches.WORKERS_ENV, "0")
+    for entry in cache.cache_dir().glob("preprocessed-*"):
+        shutil.rmtree(entry)
+    built = []
+    real = prep.preprocess
+    monkeypatch.setattr(prep, "preprocess", lambda *a: built.append(len(a[0])) or real(*a))
+    first = fit(cfg, **QUIET)
+    assert sum(built) == 60  # every record of the file once, in the builder
+    (entry,) = cache.cache_dir().glob("preprocessed-*")
+    ready = DataSet.load(entry)
+    raw = DataSet.load(saved["path"])
+    np.testing.assert_array_equal(ready.signals, real(raw.signals, raw.fs, raw.lead_names, cfg.preprocess)[0])
+    assert ready.lead_names == tuple(LEAD_SETS["paper8"]) and ready.fs == 50.0
+    train._data_cache.clear()
+    again = fit(cfg, **QUIET)
+    assert sum(built) == 60  # the second run reads the entry: nothing preprocessed again, per batch or whole
+    assert again.summary["test"] == first.summary["test"]
+
+
+def test_when_the_preprocessed_set_cannot_be_kept_each_batch_is_preprocessed_with_the_same_numbers(saved, monkeypatch):
+    from ecgcore.data import cache, preprocess as prep
+
+    cfg = config(task="finetune", data=saved, epochs=1, seed=4, preprocess=Preprocess(leads="paper8", fs=50))
+    monkeypatch.setenv(batches.BUDGET_ENV, "0")
+    monkeypatch.setenv(batches.WORKERS_ENV, "0")
+    for entry in cache.cache_dir().glob("preprocessed-*"):
+        shutil.rmtree(entry)
+    kept = fit(cfg, **QUIET)
+
+    def full(*a):
+        raise OSError(28, "No space left on device")
+
+    for entry in cache.cache_dir().glob("preprocessed-*"):
+        shutil.rmtree(entry)
+    monkeypatch.setattr(prep.Writer, "write", lambda self, start, block: full())
+    train._data_cache.clear()
+    per_batch = fit(cfg, **QUIET)
+    assert any("could not be kept on disk" in n and "No space left" in n for n in per_batch.summary["notes"])
+    assert not list(cache.cache_dir().glob("preprocessed-*"))  # no half-written entry left behind
+    assert per_batch.summary["test"] == kept.summary["test"]

@@ -4,9 +4,10 @@ Both paths hand the loop the same (inputs, standardised targets) batches in the 
 same numbers whichever it takes (tests/test_batches.py):
 - InMemory: the preprocessed set lives on the device as one tensor and a batch is one index into it. Fast, and
   chosen whenever the preprocessed set fits `memory_budget()`.
-- Streamed: the records stay in their memory-mapped file; a torch DataLoader reads each batch's records and
-  preprocesses them in worker processes while the model trains (pinned memory on CUDA). Memory holds a few
-  batches, whatever the set's size.
+- Streamed: the records stay in their memory-mapped file, preprocessed once into the cache
+  (ecgcore.data.preprocess.preprocessed_on_disk); a torch DataLoader reads each batch's records (in worker
+  processes on a GPU, pinned memory; in the training process on a CPU). Memory holds a few batches, whatever
+  the set's size. Where the preprocessed set cannot be kept, workers preprocess every batch as it is read.
 - StreamedSynthetic (ecgcore.data.stream): fresh synthetic records for every batch, made in the workers.
 """
 
@@ -50,14 +51,19 @@ def preprocessed_bytes(dataset, pre):
     return len(dataset) * leads * length * 4
 
 
-def loader_workers():
+def loader_workers(read_only=False, device_type="cpu"):
     """DataLoader worker processes: `$ECGCORE_LOADER_WORKERS`, else one per spare core (1 to 4): the main
-    process trains while they read and preprocess (or make) the next batches."""
+    process trains while they read and preprocess (or make) the next batches. Batches that are only read
+    (read_only: the set is preprocessed already) are read by the training process itself on a CPU: training
+    uses every core there, and handing a batch over from a worker costs more than reading it (bench/scale.py,
+    4,000 records at 12 x 1,000: 0.75 of the in-memory speed with one worker, 0.96 without)."""
     value = os.environ.get(WORKERS_ENV)
     if value:
         if not value.isdigit():
             raise ValueError(f"{WORKERS_ENV}={value!r} is invalid: must be an integer >= 0")
         return int(value)
+    if read_only and device_type == "cpu":
+        return 0
     return max(1, min(4, len(os.sched_getaffinity(0)) - 1))
 
 
@@ -100,7 +106,8 @@ class InMemory:
 
 class Records(torch.utils.data.Dataset):
     """A DataLoader's view of a data set on disk: item = an array of record positions, value = those records
-    read (rows[positions] of the file) and preprocessed, as one float32 tensor."""
+    read (rows[positions] of the file) and preprocessed with `pre` (None: they already are), as one float32
+    tensor."""
 
     def __init__(self, dataset, rows, pre):
         self.signals, self.fs, self.lead_names = dataset.signals, dataset.fs, dataset.lead_names
@@ -113,17 +120,18 @@ class Records(torch.utils.data.Dataset):
         rows = self.rows[np.asarray(positions)]
         raw = np.asarray(self.signals[rows])  # a copy of just these records
         release(self.signals)
-        return torch.from_numpy(preprocess(raw, self.fs, self.lead_names, self.pre)[0])
+        return torch.from_numpy(raw if self.pre is None else preprocess(raw, self.fs, self.lead_names, self.pre)[0])
 
 
 class Streamed:
-    """Batches read from `dataset` (its signals memory-mapped, raw) at `rows` and preprocessed with `pre` per
-    batch in `workers` DataLoader processes; `Y` (standardised targets of `rows`) stays on `device`."""
+    """Batches read from `dataset` (its signals memory-mapped) at `rows` in `workers` DataLoader processes and
+    preprocessed with `pre` per batch (None: `dataset` is preprocessed already, the usual case: see
+    ecgcore.data.preprocess.preprocessed_on_disk); `Y` (standardised targets of `rows`) stays on `device`."""
 
     def __init__(self, dataset, rows, pre, Y, device, workers=None, seed=0):
         self.records, self.Y, self.device = Records(dataset, rows, pre), Y, device
-        self.n_leads = output_shape(dataset.signals.shape, dataset.fs, pre)[0]
-        self.workers = loader_workers() if workers is None else workers
+        self.n_leads = dataset.signals.shape[1] if pre is None else output_shape(dataset.signals.shape, dataset.fs, pre)[0]
+        self.workers = loader_workers(pre is None, device.type) if workers is None else workers
         self.seed = seed
 
     def _load(self, batches):

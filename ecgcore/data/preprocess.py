@@ -6,15 +6,20 @@ same kind of signal it was trained on.
 
 from __future__ import annotations
 
+import os
+import shutil
+from dataclasses import asdict
 from fractions import Fraction
 
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from ecgcore import leads as leadlib
-from ecgcore.data.dataset import release
+from ecgcore.data.cache import cache_path, cached
+from ecgcore.data.dataset import Writer, release
 
 CHUNK = 1024  # records filtered at once: bounds the float64 working copies scipy makes
+DISK_CHUNK = 256  # records per block written to a preprocessed entry (about 0.5 GB of float64 at 12 x 5,000)
 
 
 def preprocess(signals, fs, lead_names, cfg):
@@ -44,6 +49,40 @@ def preprocess(signals, fs, lead_names, cfg):
         release(signals)
     signals = np.concatenate(out) if out else np.zeros((0, len(names), 0), np.float32)
     return signals, float(cfg.fs or fs), tuple(names)
+
+
+def preprocessed_on_disk(dataset, cfg, progress=None):
+    """`dataset`'s signals preprocessed with `cfg`, as a cache entry (ecgcore.data.cache) read memory-mapped:
+    built once, DISK_CHUNK records at a time, then reused by every run on the same file and settings. The streamed
+    training path reads its batches from it, so an epoch only reads: preprocessing every batch of every epoch
+    again costs the trainer its cores (on 2 cores, half its speed). None when `dataset`'s signals are not a
+    whole file. The key is the file (path, size, modification time) and `cfg`. progress(share) while it builds."""
+    file = getattr(dataset.signals, "filename", None)
+    if file is None or np.load(file, mmap_mode="r").shape != dataset.signals.shape:  # in memory, or part of a file
+        return None
+    stat = os.stat(file)
+    key = {"signals": os.path.realpath(file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+           "inode": stat.st_ino, "preprocess": asdict(cfg)}
+
+    def build(folder):
+        n = len(dataset)
+        writer = Writer(folder, n, *output_shape(dataset.signals.shape, dataset.fs, cfg))
+        names = leadlib.select(dataset.signals[:0], dataset.lead_names, cfg.leads)[1]
+        for start in range(0, n, DISK_CHUNK):
+            writer.write(start, preprocess(dataset.signals[start:start + DISK_CHUNK], dataset.fs, dataset.lead_names,
+                                           cfg)[0])
+            writer.flush()
+            if progress is not None:
+                progress(min(start + DISK_CHUNK, n) / n)
+        writer.finish(n, fs=float(cfg.fs or dataset.fs), lead_names=tuple(names),
+                      config={"preprocessed": {"from": key["signals"], "preprocess": key["preprocess"]}})
+
+    try:
+        return cached(key, build, kind="preprocessed", chunked=True)
+    except OSError:  # e.g. the disk is full: leave no half-written file of this size behind
+        partial = cache_path(key, "preprocessed")
+        shutil.rmtree(partial.with_name(partial.name + ".partial"), ignore_errors=True)
+        raise
 
 
 def output_shape(shape, fs, cfg):
