@@ -6,12 +6,15 @@ from pathlib import Path
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import demo, runs, sweep
+from ecgcore import runs
 
 ROOT = Path(__file__).parent
 
 
 def home():
+    # Here, not at the top: this file runs before every page, and the demo and sweeps import torch and
+    # scipy.stats (seconds on a 2-core machine) that the Synthesize page's first paint does not need.
+    from ecgcore import demo
     st.title("ECG Transfer Lab")
     st.markdown(
         "Tune a synthetic 12-lead ECG and see its exact labels (HR, PR, QRS, QT). "
@@ -41,6 +44,8 @@ def home():
 
 @st.fragment(run_every=2)
 def runs_in_progress():
+    from ecgcore import sweep  # see home()
+
     st.subheader("Runs in progress")
     try:
         active = [(r, r.status()) for r in runs.list_runs(ui.runs_dir())]

@@ -17,6 +17,8 @@ NAMES = {
     "hrv": "Heart-rate variability (SD of R-R)", "p_dur": "P-wave duration",
     "qt_correction": "QT slider reads as", "axis": "QRS axis", "p_amp": "P-wave amplitude",
     "r_amp": "R-wave amplitude", "t_amp": "T-wave amplitude", "bundle_branch": "Bundle branch block",
+    # measured morphology (ecgcore.data.measure: KIND_LEAD, e.g. r_amp_V5, and the axis)
+    "s_amp": "S-wave amplitude", "st": "ST level", "qrs_axis": "QRS axis",
     **{f"st_{g}": f"ST level, {t}" for g, t in _TERRITORIES.items()},
     **{f"t_{g}": f"T-wave scale, {t}" for g, t in _TERRITORIES.items()},
     **{f"q_{g}": f"Q-wave depth, {t}" for g, t in _TERRITORIES.items()},
@@ -30,7 +32,11 @@ NAMES = {
     "train_loss": "Training loss", "val_loss": "Validation loss", "loss": "Loss", "accuracy": "Accuracy",
     "macro_f1": "Macro F1", "macro_auroc": "Macro AUROC", "macro_auroc_lo": "Macro AUROC, 95% interval low",
     "macro_auroc_hi": "Macro AUROC, 95% interval high", "lr": "Learning rate", "epoch": "Epoch",
-    "n": "Test ECGs",
+    "n": "Test ECGs", "class": "Class", "precision": "Precision", "recall": "Recall", "f1": "F1",
+    "support": "Test ECGs of the class",
+    # the columns of sweep and study tables
+    "fraction": "Labelled fraction", "arm": "Arm", "seed": "Seed", "run_id": "Run id", "state": "State",
+    "source": "Pretraining source", "target": "Target", "pooled": "Pooled over fractions",
     # choices people pick from
     "scratch": "from scratch", "freeze_first_block": "freeze first block", "linear_probe": "linear probe",
     "full_finetune": "full fine-tuning", "combined": "combined regressors",
@@ -41,6 +47,7 @@ NAMES = {
     "bazett": "QTc, Bazett", "fridericia": "QTc, Fridericia", "framingham": "QTc, Framingham",
     "right": "right (RBBB)", "left": "left (LBBB)",
 }
+_MORPHOLOGY = ("r_amp", "s_amp", "st", "t_amp")
 # A QT slider with qt_correction 'none' reads as the QT itself.
 QT_READINGS = {"none": "the QT itself", "bazett": "QTc, Bazett", "fridericia": "QTc, Fridericia",
                "framingham": "QTc, Framingham"}
@@ -50,8 +57,10 @@ _ERRORS = {"mae": "MAE", "rmse": "RMSE", "r2": "R²"}
 def say(name, unit=None):
     """The display name of a code name, with its unit when one is given: say("hr", "bpm") -> "Heart rate (bpm)".
 
-    An unknown name is shown as it is (a morphology target such as r_amp_V5 keeps its code name)."""
-    text = NAMES.get(name, name)
+    A measured morphology target names its lead: say("r_amp_V5") -> "R-wave amplitude, V5". An unknown name is
+    shown as it is."""
+    kind, _, lead = name.rpartition("_")
+    text = NAMES.get(name) or (f"{NAMES[kind]}, {lead}" if kind in _MORPHOLOGY and lead else name)
     return f"{text} ({unit})" if unit and unit != "x" else f"{text} (x normal)" if unit == "x" else text
 
 
@@ -64,7 +73,13 @@ def metric_name(key, units=None):
     error, _, target = bare.partition("_")
     if error in _ERRORS and target:
         unit = (units or {}).get(target)
-        what = NAMES.get(target, target)
+        what = say(target)
         what = what[0].lower() + what[1:] if what[:2] != what[:2].upper() else what
         return f"{_ERRORS[error]}, {what}" + (f" ({unit})" if unit and error != "r2" else "")
-    return NAMES.get(bare, bare)
+    return say(bare)
+
+
+def say_columns(frame, units=None):
+    """A table (a pandas DataFrame) with its column names as words (`metric_name`), for showing; files keep
+    the code names."""
+    return frame.rename(columns=lambda c: metric_name(c, units) if isinstance(c, str) else c)

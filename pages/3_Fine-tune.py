@@ -169,8 +169,8 @@ def classification_results(run):
     st.markdown(f"**{ui.run_label(run)}** · strategy: {say(run.config.strategy)}")
     st.dataframe([{say(k): test.get(k) for k in ("accuracy", "macro_f1", "macro_auroc", "n")}], hide_index=True)
     if test.get("per_class"):
-        st.dataframe([{"class": c, **test["per_class"][c]} for c in names if c in test["per_class"]],
-                     hide_index=True)
+        st.dataframe([{say(k): v for k, v in {"class": c, **test["per_class"][c]}.items()}
+                      for c in names if c in test["per_class"]], hide_index=True)
     if run.config.label_mode == "single" and test.get("confusion_matrix"):
         st.plotly_chart(plots.confusion(test["confusion_matrix"], names),
                         config=plots.png_config(f"{run.id}-confusion"), key=f"confusion-{run.id}")

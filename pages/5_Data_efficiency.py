@@ -8,7 +8,7 @@ from ecgcore import jobs, plots, study, sweep
 from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
 from ecgcore.synth.presets import DIFFICULTIES
-from ecgcore.words import metric_name, say
+from ecgcore.words import metric_name, say, say_columns
 
 st.set_page_config(page_title="Data efficiency · ECG Transfer Lab", layout="wide")
 st.title("Data efficiency")
@@ -132,7 +132,7 @@ def results(chosen, metric):
                 st.caption(f"No summary yet: {e}")
             st.session_state[P + "fig"] = fig
             gains_table(chosen, table, metric)
-        st.dataframe(table, hide_index=True)
+        st.dataframe(say_columns(table), hide_index=True)
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Table (CSV)", table.to_csv(index=False), f"sweep-{chosen.id}.csv", mime="text/csv",
                            key=P + "csv")
@@ -166,7 +166,7 @@ def gains_table(chosen, table, metric):
     st.markdown(f"**Gains** in {metric} over scratch [95% CI] and over the matching random-init control "
                 "(*vs control*), paired by seed; *pooled*: each seed's gains averaged over the fractions.")
     wide = study.gains_wide(long)
-    st.dataframe(wide, hide_index=True)
+    st.dataframe(say_columns(wide), hide_index=True)
     c1, c2 = st.columns(2)
     c1.download_button("Gains (CSV)", long.to_csv(index=False), f"gains-{chosen.id}.csv", mime="text/csv",
                        key=P + "gains_csv")

@@ -10,6 +10,7 @@ from ecgcore.config import ARCHS, JobConfig
 from ecgcore.data import measure
 from ecgcore.data.measured import measurement_error
 from ecgcore.leads import LEADS
+from ecgcore.words import say
 
 st.set_page_config(page_title="Measured labels · ECG Transfer Lab", layout="wide")
 st.title("Measured labels")
@@ -54,9 +55,9 @@ def errors(n, fs):
     rows = []
     for noise in (False, True):
         for target, e in measurement_error(n=n, fs=fs, noise=noise).items():
-            rows.append({"target": target, "unit": measure.target_unit(target),
-                         "noise": "default noise" if noise else "noise-free", "median |error|": e["median"],
-                         "90th percentile": e["p90"], "dropped": e["dropped"]})
+            rows.append({"Measured": say(target), "Unit": measure.target_unit(target),
+                         "Noise": "default noise" if noise else "noise-free", "Median |error|": e["median"],
+                         "90th percentile |error|": e["p90"], "Not measurable (dropped)": e["dropped"]})
     return pd.DataFrame(rows)
 
 

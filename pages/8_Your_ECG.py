@@ -6,7 +6,8 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import plots
-from ecgcore.data import upload
+from ecgcore.data import measure, upload
+from ecgcore.words import say
 
 st.set_page_config(page_title="Your ECG · ECG Transfer Lab", layout="wide")
 st.title("Your ECG")
@@ -15,9 +16,8 @@ st.caption("Bring a record of your own: a WFDB pair (.hea and .dat), a CSV with 
            "forgotten when the session ends; **Save as CSV** keeps a copy.")
 
 P = "yours_"
-# What each measured value is (ecgcore.data.measure's convention, the engine's labels' too).
-INTERVALS = {"hr": ("Heart rate", "bpm"), "pr": ("PR interval", "ms"), "qrs": ("QRS duration", "ms"),
-             "qt": ("QT interval, uncorrected", "ms")}
+# What each measured value is, in the words every page uses (the QT is the QT itself, not a QTc).
+INTERVALS = {t: (say(t), measure.target_unit(t)) for t in measure.INTERVAL_TARGETS}
 
 
 @st.cache_data(max_entries=8, show_spinner="Measuring with neurokit2...")

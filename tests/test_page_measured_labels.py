@@ -56,6 +56,6 @@ def test_mixing_with_synthetic_records_and_the_error_table(runs_dir, tmp_path): 
     at.selectbox(key="ml_err_fs").set_value(100).run()
     at.button(key="ml_measure").click().run()
     table = at.dataframe[0].value
-    assert set(table.target) >= {"hr", "pr", "qrs", "qt", "qrs_axis"}
-    assert set(table.noise) == {"noise-free", "default noise"}
-    assert (table.loc[table.target == "hr", "median |error|"] < 5).all()
+    assert set(table["Measured"]) >= {"Heart rate", "PR interval", "QRS duration", "QT interval", "QRS axis"}
+    assert set(table["Noise"]) == {"noise-free", "default noise"}
+    assert (table.loc[table["Measured"] == "Heart rate", "Median |error|"] < 5).all()

@@ -429,8 +429,9 @@ def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
     assert runs.title(run) != runs.title(twin)  # named apart: strategy in words (and the start time)
     # curves + (confusion, ROC) for the run and its twin
     assert len(at.get("plotly_chart")) == 5
-    per_class = [d.value for d in at.dataframe if "class" in d.value.columns][0]
-    assert list(per_class["class"]) == ["NORM", "MI", "STTC", "CD", "HYP"]  # class order, not alphabetical
+    per_class = [d.value for d in at.dataframe if "Class" in d.value.columns][0]
+    assert list(per_class["Class"]) == ["NORM", "MI", "STTC", "CD", "HYP"]  # class order, not alphabetical
+    assert set(per_class.columns) == {"Class", "Precision", "Recall", "F1", "Test ECGs of the class"}
 
 
 # ---- Runs ----------------------------------------------------------------------------------------------------

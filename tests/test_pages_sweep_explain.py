@@ -64,12 +64,13 @@ def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
     assert at.selectbox(key="de_sweep").value == s.id
     assert "2 queued · 6 done of 8 cells" in at.get("progress")[0].proto.text
     gains, table = at.dataframe[0].value, at.dataframe[1].value
-    assert len(table) == 8 and table["accuracy"].notna().sum() == 6
+    assert len(table) == 8 and table["Accuracy"].notna().sum() == 6  # columns in words
     assert any("transfer: " in m.value for m in at.markdown)  # the summary line of the transfer arm
     assert at.get("plotly_chart")
     # the gains table: the transfer arm's row (its source, its targets), a column per fraction and pooled
-    assert list(gains.columns) == ["source", "target", "50%", "pooled"]  # 100%: the transfer cells still queued
-    assert gains.iloc[0]["target"] == "hr+qrs" and gains.iloc[0]["source"] == "npz"
+    # 100%: the transfer cells still queued
+    assert list(gains.columns) == ["Pretraining source", "Target", "50%", "Pooled over fractions"]
+    assert gains.iloc[0]["Target"] == "hr+qrs" and gains.iloc[0]["Pretraining source"] == "npz"
 
 
 def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_bands_in_range(tiny_runs, runs_dir):
@@ -83,7 +84,7 @@ def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_ban
         fake_done(runs.get_run(runs_dir, cell["run_id"]), auroc)
     at = page("5_Data_efficiency").run()
     assert not at.exception and not at.error
-    arms = set(at.dataframe[0].value["arm"])
+    arms = set(at.dataframe[0].value["Arm"])
     assert arms == {"scratch", f"freeze first block · {runs.title(pre)}"}  # not freeze_first_block:2026...
     import json
 

@@ -169,3 +169,15 @@ def test_wave_shares_figure_bars_per_result_and_time_marker():
     fig = plots.wave_shares_figure(shares)
     assert [t.name for t in fig.data] == ["a", "b", "share of time"]
     assert list(fig.data[1].y) == [0.5, 0.5] and list(fig.data[2].y) == [0.1, 0.9]
+
+
+def test_measured_morphology_and_table_columns_read_as_words():
+    import pandas as pd
+
+    from ecgcore.words import metric_name, say, say_columns
+
+    assert say("r_amp_V5", "mV") == "R-wave amplitude, V5 (mV)" and say("st_aVR") == "ST level, aVR"
+    assert say("st_inferior") == "ST level, inferior leads"  # the engine parameter, not a lead named "inferior"
+    assert metric_name("val_mae_t_amp_V2", {"t_amp_V2": "mV"}) == "MAE, T-wave amplitude, V2 (mV)"
+    table = say_columns(pd.DataFrame(columns=["fraction", "arm", "seed", "macro_auroc", "test_mae_qt", 3]))
+    assert list(table.columns) == ["Labelled fraction", "Arm", "Seed", "Macro AUROC", "MAE, QT interval", 3]
