@@ -1,4 +1,4 @@
-"""Entry point: the page list (Home first, then every page in pages/, in file order) and the Home page itself:
+"""Entry point: the page list (Home first, then every page in views/, in file order) and the Home page itself:
 what the tool is, the pipeline, the runs in progress and one button that starts the demo."""
 
 from pathlib import Path
@@ -75,9 +75,10 @@ def runs_in_progress():
 
 
 st.set_page_config(page_title="ECG Transfer Lab", page_icon="🫀", layout="wide")
-# Streamlit names a pages/ app's first entry after this file ("app"); an explicit list names it Home. Pages are
-# still found by their file in pages/ (title and address from the name, e.g. 3_Fine-tune.py -> /Fine-tune).
+# The pages live in views/, not pages/: Streamlit serves a link straight to /Synthesize from a pages/ folder
+# without running this file, and its sidebar then starts with "app". Each page's title and address come from
+# its file name (3_Fine-tune.py -> /Fine-tune), in number order.
 pages = [st.Page(home, title="Home", icon="🫀", default=True),
          *(st.Page(str(path.relative_to(ROOT)))
-           for path in sorted((ROOT / "pages").glob("[0-9]*_*.py"), key=lambda p: int(p.name.split("_")[0])))]
+           for path in sorted((ROOT / "views").glob("[0-9]*_*.py"), key=lambda p: int(p.name.split("_")[0])))]
 st.navigation(pages).run()

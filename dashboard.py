@@ -207,8 +207,9 @@ def live_run(run, show_results):
         state = status["state"]
         if active and state not in ACTIVE:
             st.rerun(scope="app")  # finished since the page was drawn: redraw once without the timer
-        st.progress(float(status.get("progress") or 0.0),
-                    text=f"**{run_label(run)}** · **{state}** · {status.get('message') or ''}")
+        message = status.get("message") or ""
+        st.progress(float(status.get("progress") or 0.0),  # "queued · queued" says nothing twice
+                    text=f"**{run_label(run)}** · **{state}**" + (f" · {message}" if message != state else ""))
         if state in ACTIVE and st.button("Cancel run", key=f"cancel-{run.id}"):
             jobs.cancel(run)
             st.rerun(scope="app")

@@ -34,7 +34,7 @@ def rerun_ms(reruns, magic=True):
 
     config.set_option("runner.magicEnabled", magic)
 
-    at = AppTest.from_file(str(ROOT / "pages" / "1_Synthesize.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "views" / "1_Synthesize.py"), default_timeout=60).run()
     assert not at.exception, at.exception
     at.slider(key="hr").set_value(71.0).run()  # warm the imports and the figure code
     times = []

@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 JOB_S = 180  # a tiny pretraining: process start, torch import, 100 ECGs, one epoch, on 2 busy cores
 WAIT_MS = 120_000  # a page's last element, on a machine other engineers load too
+DEMO_S = 900  # the demo's pretraining and 29 fine-tunings, one job at a time (about 2 minutes idle)
 
 
 def free_port():
@@ -68,7 +69,14 @@ def shots(tmp_path_factory):
 
     def shoot(page, name):
         path = folder / f"{name}.png"
+        # Streamlit scrolls its main area inside the window, so a full-page shot stops at the window's edge:
+        # make the window as tall as that area for the shot
+        size = page.viewport_size
+        height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                               "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 0)")
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height + 100, 8000))})
         page.screenshot(path=path, full_page=True)
+        page.set_viewport_size(size)
         print(f"screenshot: {path}")
         return path
 
@@ -201,3 +209,91 @@ def test_upload_an_ecg_see_it_and_explain_it(browser, server, tmp_path, capsys):
     with capsys.disabled():
         print(f"\nscreenshots of an uploaded ECG: {folder / 'your-ecg.png'}, explained: "
               f"{folder / 'explain-uploaded.png'}")
+
+def sidebar(page):
+    """The sidebar's page names, top to bottom (icons left out)."""
+    return [re.sub(r"^\W+", "", text).strip() for text in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+
+
+def test_synthesize_says_what_a_link_got_wrong_and_shows_a_presets_criteria(browser, server, shots):
+    base, _ = server
+    page = new_page(browser)
+    page.goto(base + "/Synthesize?hr=999&class=MI")
+    page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for()
+    notices = page.locator('[data-testid="stAlert"]')
+    notices.filter(has_text="hr=999 is outside its range 30-200 bpm").wait_for()
+    notices.filter(has_text="The link names class MI").wait_for()
+    assert metric(page, "HR") == "70" and metric(page, "Class") == "custom"  # nothing of the bad link is trusted
+    assert "class=" not in page.url and "hr=" not in page.url  # nor left in the address
+    assert sidebar(page)[0] == "Home" and page.get_by_role("button", name="Deploy").count() == 0
+
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="HYP", exact=True).click()
+    page.get_by_role("button", name="Draw").click()
+    page.get_by_text("Leads to look at").wait_for()
+    assert metric(page, "Class") == "HYP"
+    text = page.locator('[data-testid="stMarkdown"]').all_inner_texts()
+    assert any("Sokolow-Lyon" in t and "lateral leads" in t for t in text)
+    assert "class=HYP" in page.url and "draw_seed=0" in page.url  # the link reopens this HYP draw
+    page.get_by_role("tab", name="Intervals").click()
+    page.get_by_test_id("stTabs").get_by_text("QTc, Bazett (ms)").wait_for()  # the slider says it is the QTc; the QT metric is the QT
+    assert metric(page, "QTc") != metric(page, "QT (ms)")
+    mark = page.get_by_text("Mark waves", exact=True)
+    assert mark.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # the toggle's label is not cut off
+    shots(page, "synthesize-preset-criteria")
+
+
+def test_finetune_shows_a_started_run_at_once(browser, server, shots):
+    from playwright.sync_api import expect
+
+    base, runs_dir = server
+    page = new_page(browser)
+    page.goto(base + "/Fine-tune")
+    page.get_by_role("button", name="Start fine-tuning").wait_for()
+    for field, value in (("ECGs", "100"), ("Epochs", "1")):
+        box = page.get_by_label(field).first
+        box.fill(value)
+        box.press("Enter")
+    started = []
+    for _ in range(2):  # the second start must replace the first in "Show run" at once, without a reload
+        before = {r.id for r in runs.list_runs(runs_dir)}
+        page.get_by_role("button", name="Start fine-tuning").click()
+        deadline = time.monotonic() + 30
+        while not (set(r.id for r in runs.list_runs(runs_dir)) - before) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (new_id,) = {r.id for r in runs.list_runs(runs_dir)} - before
+        started.append(runs.get_run(runs_dir, new_id))
+        # at once: the picker, the run id under it and its live panel name the new run (no reload, no 30 s wait)
+        expect(page.get_by_role("combobox", name="Show run")).to_have_value(runs.title(started[-1]),
+                                                                           timeout=20_000)
+        page.get_by_text(f"Run id {new_id}").wait_for(timeout=20_000)
+        assert f"run={new_id}" in page.url
+    page.locator('[data-testid="stProgress"]').filter(has_text=runs.title(started[-1])).wait_for(timeout=20_000)
+    shots(page, "finetune-right-after-start")
+    for run in started:
+        jobs.cancel(run)
+
+
+def test_the_demo_fills_data_efficiency_with_readable_arms_and_bands_inside_0_1(browser, server, shots):
+    """Run the demo from Home as a teacher would, then watch its sweep fill the Data efficiency page."""
+    from ecgcore import sweep
+
+    base, runs_dir = server
+    page = new_page(browser)
+    page.goto(base)
+    page.get_by_role("button", name="Run the demo").click()
+    page.get_by_text(re.compile(r"and sweep `[^`]+` \(27 runs\)")).wait_for()
+    demo = next(s for s in sweep.list_sweeps(runs_dir) if s.config.name == "demo")
+    pretrained = runs.resolve_run(demo.config.arms[1].pretrained[0], runs_dir)
+    page.goto(base + f"/Data_efficiency?sweep={demo.id}")
+    page.get_by_text("27 done of 27 cells").wait_for(timeout=DEMO_S * 1000)  # the page follows it live
+    page.get_by_role("button", name="Gains (Markdown)").wait_for()  # the gains table, written after the plot
+    figure = "document.querySelector('.js-plotly-plot').data"
+    legend = page.evaluate(f"() => {figure}.filter(t => t.fill !== 'toself').map(t => t.name)")
+    assert set(legend) == {"scratch", f"freeze first block · {runs.title(pretrained)}",
+                           "random init, first block frozen"}  # not freeze_first_block:2026...
+    bands = page.evaluate(f"() => {figure}.filter(t => t.fill === 'toself').map(t => Math.max(...t.y))")
+    assert len(bands) == 3 and max(bands) <= 1.0  # the AUROC bands stop at 1
+    text = page.locator('[data-testid="stMarkdown"]').all_inner_texts()
+    assert any("vs control" in t for t in text)  # the gains are given against the control too
+    shots(page, "data-efficiency-after-the-demo")

@@ -12,7 +12,7 @@ TIMEOUT = 120
 
 
 def page(name):
-    return AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT)
+    return AppTest.from_file(f"../views/{name}.py", default_timeout=TIMEOUT)
 
 
 def upload(at, files, key):

@@ -23,7 +23,7 @@ def runs_dir(tmp_path, monkeypatch):
 
 
 def page(name):
-    return AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT)
+    return AppTest.from_file(f"../views/{name}.py", default_timeout=TIMEOUT)
 
 
 def finished_run(runs_dir, **config):
@@ -439,7 +439,7 @@ def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
 def test_runs_page_lists_filters_and_compares(runs_dir):
     a = finished_run(runs_dir, task="pretrain", name="alpha")
     b = finished_run(runs_dir, task="pretrain", name="beta", lr=0.01)
-    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.caption[0].value.startswith(f"Executor: local · {os.cpu_count()} CPUs, ")  # executors.describe
     assert set(at.dataframe[0].value["run"]) == {a.id, b.id}
@@ -454,7 +454,7 @@ def test_runs_page_lists_filters_and_compares(runs_dir):
 
 def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
     a = finished_run(runs_dir, task="finetune")
-    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
     at.multiselect(key="runs_selected").set_value([a.id]).run()
     assert not at.exception
     labels = [d.proto.label for d in at.get("download_button")]
@@ -470,7 +470,7 @@ def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
 def test_skipped_records_reach_the_run_pages(runs_dir):
     run = finished_run(runs_dir, task="finetune")
     files.write_json(run.path / "summary.json", {**run.summary(), "skipped_records": 3})
-    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
     at.multiselect(key="runs_selected").set_value([run.id]).run()
     assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)
     at = page("3_Fine-tune").run()
@@ -486,7 +486,7 @@ def test_runs_page_and_home_show_damaged_runs_beside_the_others(runs_dir):
     active = runs.create_run(JobConfig(name="bad-config"), runs_dir)
     runs.write_json(active.path / "status.json", {**active.status(), "state": "running", "pid": os.getpid()})
     (active.path / "config.json").write_text('{"task": ')
-    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("run")
     assert table.loc[good.id, "mae_hr"] == 1.5 and pd.isna(table.loc[good.id, "problem"])
@@ -504,7 +504,7 @@ def test_runs_page_lists_a_damaged_run_without_crashing(runs_dir):
     bad = runs_dir / "broken-run"
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
-    at = AppTest.from_file("../pages/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert table.set_index("run").loc["broken-run", "state"] == "failed"

@@ -16,7 +16,7 @@ def runs_dir(tmp_path, monkeypatch):
 
 
 def page(name):
-    return AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT)
+    return AppTest.from_file(f"../views/{name}.py", default_timeout=TIMEOUT)
 
 
 @pytest.fixture
