@@ -14,6 +14,16 @@ from ecgcore.config import JobConfig
 from run_fixtures import tiny_config, tiny_dataset_npz
 
 
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test(tmp_path):
+    """Cancel what a test left queued or running in its runs folder: a failed assertion must not leave a
+    detached job process training for minutes on the machine the next tests run on."""
+    yield
+    for run in runs.list_runs(tmp_path):
+        if run.problem is None and run.state in ("queued", "running"):
+            jobs.cancel(run)
+
+
 @pytest.fixture
 def fake_launch(monkeypatch):
     """Record the order runs would start in; a 'started' run counts as alive until its state changes."""

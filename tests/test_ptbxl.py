@@ -318,3 +318,25 @@ def test_the_chunked_read_gives_each_record_as_read_alone(folder, monkeypatch, t
     for i, ecg_id in enumerate(ds.record_id):
         alone = ptbxl.read_record(folder, database.loc[int(ecg_id), "filename_lr"], 100)
         np.testing.assert_array_equal(ds.signals[i], alone)
+
+
+def test_a_folder_read_by_worker_processes_gives_the_same_data_set(folder, monkeypatch, tmp_path):
+    _damage(folder, 3, lambda base: base.with_suffix(".hea").unlink())  # one more bad record, read by a worker
+    monkeypatch.setenv("ECGCORE_CACHE", str(tmp_path / "serial"))
+    monkeypatch.setenv(ptbxl.READ_WORKERS_ENV, "1")
+    serial = load_ptbxl(folder)
+    monkeypatch.setenv("ECGCORE_CACHE", str(tmp_path / "pool"))
+    monkeypatch.setenv(ptbxl.READ_WORKERS_ENV, "2")
+    monkeypatch.setattr(ptbxl, "PARALLEL_FROM", 0)  # the fixture's few records through the pool
+    monkeypatch.setattr(ptbxl, "READ_WINDOW", 5)  # several windows
+    seen = []
+    pooled = load_ptbxl(folder, progress=lambda done, total: seen.append((done, total)))
+    np.testing.assert_array_equal(pooled.signals, serial.signals)
+    for name in ("label", "multilabel", "fold", "record_id"):
+        np.testing.assert_array_equal(getattr(pooled, name), getattr(serial, name))
+    assert pooled.config["skipped"] == serial.config["skipped"]
+    assert [s["record"] for s in pooled.config["skipped"]] == ["3", BAD_ID]  # in the folder's order
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    monkeypatch.setenv(ptbxl.READ_WORKERS_ENV, "many")
+    with pytest.raises(ValueError, match="ECGCORE_READ_WORKERS='many' is invalid"):
+        ptbxl.read_workers()

@@ -34,6 +34,9 @@ STATEMENT_COLUMNS = ("diagnostic", "diagnostic_class")
 RATES = {100: ("filename_lr", "records100"), 500: ("filename_hr", "records500")}
 MODES = {"multi": "multi-label", "single": "single-label"}
 FLUSH_EVERY = 512  # records written between flushes of the data set file being built (bounds the memory it holds)
+READ_WORKERS_ENV = "ECGCORE_READ_WORKERS"
+PARALLEL_FROM = 512  # records: fewer are read in the calling process (starting the pool costs ~2 s a worker)
+READ_WINDOW = 1024  # records in flight in the pool at most (at 500 Hz, 12 leads: 0.25 GB)
 # PTB-XL's headers spell the augmented leads AVR/AVL/AVF; ecgcore.leads uses aVR/aVL/aVF.
 _CANONICAL_LEAD = {name.lower(): name for name in LEADS}
 
@@ -229,42 +232,52 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
 
 
 def _read(root, database, statements, fs, lead_names, progress, folder):
-    """Read every usable record into the data set folder `folder` (a dataset.Writer), one record at a time:
-    memory holds one record and the labels, whatever the folder's size (all of PTB-XL at 500 Hz is 5.2 GB)."""
+    """Read every usable record into the data set folder `folder` (a dataset.Writer), in order: memory holds a
+    window of records and the labels, whatever the folder's size (all of PTB-XL at 500 Hz is 5.2 GB). A large
+    folder is read by read_workers() processes: parsing a record's header in wfdb costs ~30 ms of Python (it
+    reads each header field through pandas), about all the time a record takes."""
     classes_of = superclass_map(statements)
     column = RATES[fs][0]
-    writer, kept, skipped, no_class = None, [], [], []
-    multilabel = np.zeros((len(database), len(CLASS_NAMES)), dtype=np.uint8)
-    for i, (ecg_id, row) in enumerate(database.iterrows()):
-        if progress:
-            progress(i, len(database))
+    wanted, skipped, no_class = [], [], []  # wanted: (ecg_id, record name, classes, fold)
+    for ecg_id, row in database.iterrows():
         try:
             classes = record_labels(row["scp_codes"], classes_of)
             fold = pd.to_numeric(row["strat_fold"], errors="coerce")
             if pd.isna(fold) or fold != int(fold):
                 raise ValueError(f"strat_fold {row['strat_fold']!r} is not a fold number")
-            if not classes:
-                no_class.append(str(ecg_id))
-                continue
-            signal = read_record(root, str(row[column]), fs, lead_names)
-            if writer is None:  # PTB-XL records are all 10 s; the first good record sets the length
-                writer = Writer(folder, len(database), *signal.shape)
-            if signal.shape != writer.signals.shape[1:]:
-                raise ValueError(f"{row[column]}: {signal.shape[1]} samples, the others have "
-                                 f"{writer.signals.shape[2]}")
         except ValueError as e:
             skipped.append({"record": str(ecg_id), "reason": str(e)})
+            continue
+        if not classes:
+            no_class.append(str(ecg_id))
+        else:
+            wanted.append((str(ecg_id), str(row[column]), classes, int(fold)))
+    writer, kept = None, []
+    multilabel = np.zeros((len(wanted), len(CLASS_NAMES)), dtype=np.uint8)
+    done = len(database) - len(wanted)
+    for (ecg_id, name, classes, fold), (signal, problem) in zip(wanted, _signals(root, wanted, fs, lead_names)):
+        done += 1
+        if progress:
+            progress(done - 1, len(database))
+        if problem is None and writer is None:  # PTB-XL records are all 10 s; the first good record sets the length
+            writer = Writer(folder, len(wanted), *signal.shape)
+        if problem is None and signal.shape != writer.signals.shape[1:]:
+            problem = f"{name}: {signal.shape[1]} samples, the others have {writer.signals.shape[2]}"
+        if problem is not None:
+            skipped.append({"record": ecg_id, "reason": problem})
             continue
         writer.write(len(kept), signal[None])
         if len(kept) % FLUSH_EVERY == 0:
             writer.flush()  # the records written so far leave this process's memory
         multilabel[len(kept), [CLASS_NAMES.index(c) for c in classes]] = 1
-        kept.append((str(ecg_id), int(fold)))
+        kept.append((ecg_id, fold))
     if progress:
         progress(len(database), len(database))
     if not kept:
         reasons = "; ".join(f"{s['record']}: {s['reason']}" for s in skipped[:3]) or "none has a diagnostic superclass"
         raise ValueError(f"no usable record in {root} at {fs} Hz ({reasons})")
+    order = {str(ecg_id): i for i, ecg_id in enumerate(database.index)}
+    skipped.sort(key=lambda s: order[s["record"]])  # in the folder's order, whichever pass found them
     n = len(kept)
     multilabel = multilabel[:n]
     label = np.where(multilabel.sum(1) == 1, multilabel.argmax(1), -1).astype(np.int64)
@@ -275,6 +288,40 @@ def _read(root, database, statements, fs, lead_names, progress, folder):
         config={"source": "ptbxl", "path": str(root), "fs": fs, "folds": sorted({f for _, f in kept}),
                 "skipped": skipped, "no_superclass": no_class},
     )
+
+
+def read_workers():
+    """Processes reading a large folder: `$ECGCORE_READ_WORKERS`, else one per core (at most 8)."""
+    value = os.environ.get(READ_WORKERS_ENV, "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{READ_WORKERS_ENV}={value!r} is invalid: must be an integer >= 1")
+        return int(value)
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def _signals(root, wanted, fs, lead_names):
+    """(signal or None, problem or None) of each wanted record, in order: in this process for a few records or
+    one worker, else by a process pool a window at a time (results never pile up beyond a window)."""
+    jobs = [(root, name, fs, lead_names) for _, name, _, _ in wanted]
+    workers = read_workers()
+    if workers == 1 or len(jobs) < PARALLEL_FROM:
+        yield from map(_read_one, jobs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the caller may be a job process with threads (heartbeat), which fork would copy mid-step
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for start in range(0, len(jobs), READ_WINDOW):
+            yield from pool.map(_read_one, jobs[start:start + READ_WINDOW], chunksize=16)
+
+
+def _read_one(job):
+    try:
+        return read_record(*job), None
+    except ValueError as e:
+        return None, str(e)
 
 
 def report(dataset):
