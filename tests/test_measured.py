@@ -233,3 +233,15 @@ def test_pretraining_runs_on_measured_targets_like_on_synthetic_ones(ptbxl_root)
     used = result.summary["n_train"] + result.summary["n_val"] + result.summary["n_test"]
     assert 0 < used <= len(measured.make_dataset(ptbxl_root))  # training-fold records only
     assert np.isfinite(result.predictions["y_pred"]).all()
+
+
+def test_building_reports_its_progress_reading_then_measuring(ptbxl_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("ECGCORE_CACHE", str(tmp_path))  # nothing cached: both stages run
+    seen = []
+    load_dataset({"source": "measured", "path": str(ptbxl_root), "fs": 100, "morphology": False},
+                 progress=lambda share, stage="reading": seen.append((stage, share)))
+    stages = [stage for stage, _ in seen]
+    assert stages[0] == "reading" and stages[-1] == "measuring the ECGs (neurokit2)"
+    assert stages == sorted(stages, key=lambda s: s != "reading")  # reading first, then measuring, not mixed
+    measuring = [share for stage, share in seen if stage != "reading"]
+    assert measuring == sorted(measuring) and measuring[-1] == 1.0 and 0 < measuring[0] < 1

@@ -137,18 +137,29 @@ def _chunks(n, workers):
     return [c for c in np.array_split(np.arange(n), max(4 * workers, -(-n // MEASURE_CHUNK))) if len(c)]
 
 
-def _map(func, calls, workers):
-    """[func(*args) for args in calls] in order, spread over `workers` processes. `calls` may be a generator
-    that reads each chunk's records: at most two calls per worker wait, so memory holds a few chunks, not the
-    set (all of PTB-XL at 500 Hz is 5.2 GB)."""
+def _map(func, calls, workers, done=None):
+    """[func(*args) for args in calls] in order, spread over `workers` processes (in this one for 1). `calls`
+    may be a generator that reads each chunk's records: at most two calls per worker wait, so memory holds a
+    few chunks, not the set (all of PTB-XL at 500 Hz is 5.2 GB). done(k): after the k-th result."""
     results, waiting = [], deque()
+
+    def collect(result):
+        results.append(result)
+        if done is not None:
+            done(len(results))
+
+    if workers <= 1:
+        for args in calls:
+            collect(func(*args))
+        return results
     # spawn, not fork: the caller (a training job) may already run torch's thread pools
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for args in calls:
             waiting.append(pool.submit(func, *args))
             if len(waiting) >= 2 * workers:
-                results.append(waiting.popleft().result())
-        results += [future.result() for future in waiting]
+                collect(waiting.popleft().result())
+        while waiting:
+            collect(waiting.popleft().result())
     return results
 
 
@@ -193,14 +204,17 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
            "stamp": ptbxl.folder_stamp(root, files)}
 
     def measure_records():
-        if measure_fs == data.fs:
-            return measure_targets(data.signals, data.fs, data.lead_names, morphology, interval_leads)
-        names = [str(database.loc[int(i), column]) for i in ids]
         workers = _workers(len(ids), None)
         chunks = _chunks(len(ids), workers)
+        done = None if progress is None else (
+            lambda k: progress(sum(map(len, chunks[:k])), len(ids), "measuring the ECGs (neurokit2)"))
+        if measure_fs == data.fs:
+            calls = ((data.signals[c], data.fs, data.lead_names, morphology, interval_leads, 1) for c in chunks)
+            return _concat(_map(measure_targets, calls, workers, done))
+        names = [str(database.loc[int(i), column]) for i in ids]
         calls = ((root, [names[i] for i in c], measure_fs, data.signals[c], data.fs, data.lead_names, morphology,
                   interval_leads) for c in chunks)  # read a chunk at a time, as _map takes them
-        return _concat(_map(_measure_files, calls, workers) if workers > 1 else [_measure_files(*c) for c in calls])
+        return _concat(_map(_measure_files, calls, workers, done))
 
     measured = _targets_set(key, ids, measure_records)
     measured.config = {**measured.config, "folds": use, "val_fold": val_fold, "test_fold": test_fold,

@@ -150,7 +150,8 @@ _OPTION_RULES = {"n": _whole(1), "seed": _whole(0), "batch_size": _whole(1), "fs
 
 def load_dataset(spec, progress=None):
     """Build (or fetch from cache) the DataSet that `spec` describes; a "report" key is ignored (see above).
-    progress: optional callable given the share built (0-1), for the sources that report it."""
+    progress: optional callable given the share built (0-1), for the sources that report it, and the stage's name
+    as a second argument for a stage after the first (e.g. "measuring the ECGs")."""
     if not isinstance(spec, dict) or "source" not in spec:
         raise ValueError(f"a data spec is a dict with a 'source' key, got {spec!r}")
     options = {k: v for k, v in spec.items() if k not in ("source", "report")}
@@ -166,8 +167,13 @@ def load_dataset(spec, progress=None):
     module, func = SOURCES[source]
     loader = getattr(importlib.import_module(module), func)
     if progress is not None and "progress" in inspect.signature(loader).parameters:
-        # the synthetic sources report a share, the PTB-XL readers (records done, records in all)
-        options["progress"] = lambda done, total=1: progress(done / total if total else 1.0)
+        # the synthetic sources report a share, the PTB-XL readers (records done, records in all); a source with
+        # several stages (the measured one: reading, then measuring) names the later ones
+        def share(done, total=1, stage=None):
+            value = done / total if total else 1.0
+            return progress(value) if stage is None else progress(value, stage)
+
+        options["progress"] = share
     return loader(**options)
 
 
