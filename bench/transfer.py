@@ -129,7 +129,12 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
+    p.add_argument("--report", type=Path, metavar="LOG",
+                   help="print the report of an earlier run from its output LOG (its arms line and cell rows), over "
+                        "the seeds it finished: for a run stopped early; the other options must be that run's")
     args = p.parse_args(argv)
+    if args.report:
+        return report_log(args)
     fractions = [float(f) for f in args.fractions.split(",")]
     sources = [s for s in args.sources.split(",") if s]
     unknown = [s for s in sources if s not in SOURCES]
@@ -185,7 +190,7 @@ def main(argv=None):
                 arms[name] = (strategy, [], "random", n if strategy == "combined" else 1)
         print("arms: " + ", ".join(f"{a} ({s}{', random init' if i == 'random' else ''})"
                                    for a, (s, _, i, _) in arms.items()), flush=True)
-        for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds
+        for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds (--report)
             for fraction in fractions:
                 for arm, (strategy, pretrained, init, backbones) in arms.items():
                     config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
@@ -204,6 +209,34 @@ def main(argv=None):
                                  "seconds": round(time.perf_counter() - t0, 1)})
                     print(json.dumps(rows[-1]), flush=True)
     report(pd.DataFrame(rows), arms, args, folds, fractions, t_start, load_start)
+
+
+def report_log(args):
+    """The report of a run from its printed output: the arms line, the folds line and one JSON row per cell;
+    only the seeds with every cell are kept."""
+    import re
+
+    arms, rows, folds, load_start = {}, [], {}, (float("nan"),) * 3
+    for line in args.report.read_text().splitlines():
+        if line.startswith("cores: "):
+            load_start = tuple(float(x) for x in line.split("at the start: ")[1].split())
+        elif line.startswith("arms: "):
+            for name, strategy, random in re.findall(r"([\w:.-]+) \((\w+)(, random init)?\)", line[6:]):
+                arms[name] = (strategy, [], "random" if random else "pretrained", 1)
+        elif line.startswith("PTB-XL "):
+            found = re.search(r"validation fold (\d+) .*test fold (\d+)", line)
+            folds = {"val_fold": int(found[1]), "test_fold": int(found[2])}
+        elif line.startswith('{"fraction"'):
+            rows.append(json.loads(line))
+    table = pd.DataFrame(rows)
+    fractions = sorted(table.fraction.unique())
+    cells = table.groupby("seed").size()
+    whole = cells.index[cells == len(fractions) * len(arms)]
+    table = table[table.seed.isin(whole)].reset_index(drop=True)
+    args.seeds = len(whole)
+    print(f"{args.report}: {len(whole)} whole seed(s) of {len(arms)} arms x {len(fractions)} fractions "
+          f"(seeds {list(map(int, whole))}); {len(rows) - len(table)} cell(s) of an unfinished seed left out")
+    report(table, arms, args, folds, fractions, time.perf_counter() - table.seconds.sum(), load_start)
 
 
 def report(table, arms, args, folds, fractions, t_start, load_start):
