@@ -312,7 +312,7 @@ def test_finetune_shows_a_ptbxl_folders_class_balance_before_training(browser, s
     page = new_page(browser)
     page.goto(base + "/Fine-tune")
     page.get_by_text("PTB-XL folder", exact=True).first.click()
-    folder = page.get_by_label("PTB-XL folder")
+    folder = page.get_by_role("textbox", name="PTB-XL folder")  # the radio option has the same label
     folder.fill(str(root))
     folder.press("Enter")
     page.get_by_text("Class balance").wait_for()

@@ -32,7 +32,7 @@ def balance_panel(path, label_mode):
     except ValueError as e:
         st.warning(str(e))
         return
-    st.markdown(f"**Class balance** ({say(label_mode)}): records per fold, from the folder's tables"
+    st.markdown(f"**Class balance**, {say(label_mode)}: records per fold, from the folder's tables"
                 + (" (a record counts once per superclass it has)" if label_mode == "multi" else
                    " (only records with exactly one superclass)"))
     st.dataframe(table.T, key=P + "balance")
