@@ -291,7 +291,8 @@ def test_the_demo_fills_data_efficiency_with_readable_arms_and_bands_inside_0_1(
     pretrained = runs.resolve_run(demo.config.arms[1].pretrained[0], runs_dir)
     page.goto(base + f"/Data_efficiency?sweep={demo.id}")
     page.get_by_text("27 done of 27 cells").wait_for(timeout=DEMO_S * 1000)  # the page follows it live
-    page.get_by_role("button", name="Gains (Markdown)").wait_for()  # the gains table, written after the plot
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.get_by_text(re.compile("over its control")).first.wait_for()  # the summary, written after the plot
     figure = "document.querySelector('.js-plotly-plot').data"
     legend = page.evaluate(f"() => {figure}.filter(t => t.fill !== 'toself').map(t => t.name)")
     assert set(legend) == {"scratch", f"freeze first block · {runs.title(pretrained)}",
@@ -299,7 +300,7 @@ def test_the_demo_fills_data_efficiency_with_readable_arms_and_bands_inside_0_1(
     bands = page.evaluate(f"() => {figure}.filter(t => t.fill === 'toself').map(t => Math.max(...t.y))")
     assert len(bands) == 3 and max(bands) <= 1.0  # the AUROC bands stop at 1
     text = page.locator('[data-testid="stMarkdown"]').all_inner_texts()
-    assert any("vs control" in t for t in text)  # the gains are given against the control too
+    assert any("over its control" in t for t in text)  # the gains are given against the control too
     shots(page, "data-efficiency-after-the-demo")
 
 

@@ -311,10 +311,19 @@ def _signals(root, wanted, fs, lead_names):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn: the caller may be a job process with threads (heartbeat), which fork would copy mid-step
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for start in range(0, len(jobs), READ_WINDOW):
-            yield from pool.map(_read_one, jobs[start:start + READ_WINDOW], chunksize=16)
+    from concurrent.futures.process import BrokenProcessPool
+
+    done = 0
+    try:
+        # spawn: the caller may be a job process with threads (heartbeat), which fork would copy mid-step
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for start in range(0, len(jobs), READ_WINDOW):
+                window = list(pool.map(_read_one, jobs[start:start + READ_WINDOW], chunksize=16))
+                done += len(window)
+                yield from window
+    except BrokenProcessPool:  # a worker could not start (e.g. this process's __main__ cannot be re-run)
+        warnings.warn("PTB-XL: the reading processes failed; reading the rest in this process", stacklevel=2)
+        yield from map(_read_one, jobs[done:])
 
 
 def _read_one(job):
