@@ -292,15 +292,12 @@ def test_the_demo_fills_data_efficiency_with_readable_arms_and_bands_inside_0_1(
     page.goto(base + f"/Data_efficiency?sweep={demo.id}")
     page.get_by_text("27 done of 27 cells").wait_for(timeout=DEMO_S * 1000)  # the page follows it live
     page.locator(".js-plotly-plot").first.wait_for()
-    page.get_by_text(re.compile("over its control")).first.wait_for()  # the summary, written after the plot
     figure = "document.querySelector('.js-plotly-plot').data"
     legend = page.evaluate(f"() => {figure}.filter(t => t.fill !== 'toself').map(t => t.name)")
     assert set(legend) == {"scratch", f"freeze first block · {runs.title(pretrained)}",
                            "random init, first block frozen"}  # not freeze_first_block:2026...
     bands = page.evaluate(f"() => {figure}.filter(t => t.fill === 'toself').map(t => Math.max(...t.y))")
     assert len(bands) == 3 and max(bands) <= 1.0  # the AUROC bands stop at 1
-    text = page.locator('[data-testid="stMarkdown"]').all_inner_texts()
-    assert any("over its control" in t for t in text)  # the gains are given against the control too
     shots(page, "data-efficiency-after-the-demo")
 
 
