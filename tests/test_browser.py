@@ -296,7 +296,9 @@ def test_the_demo_fills_data_efficiency_with_readable_arms_and_bands_inside_0_1(
     legend = page.evaluate(f"() => {figure}.filter(t => t.fill !== 'toself').map(t => t.name)")
     assert set(legend) == {"scratch", f"freeze first block · {runs.title(pretrained)}",
                            "random init, first block frozen"}  # not freeze_first_block:2026...
-    bands = page.evaluate(f"() => {figure}.filter(t => t.fill === 'toself').map(t => Math.max(...t.y))")
+    # _fullData: the arrays as plotly.js decoded them (data holds plotly's base64 typed-array objects)
+    bands = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData"
+                          ".filter(t => t.fill === 'toself').map(t => Math.max(...Array.from(t.y)))")
     assert len(bands) == 3 and max(bands) <= 1.0  # the AUROC bands stop at 1
     shots(page, "data-efficiency-after-the-demo")
 
