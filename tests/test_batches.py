@@ -60,14 +60,21 @@ def test_the_preprocessed_size_is_known_before_preprocessing():
     assert batches.preprocessed_bytes(ds, Preprocess(fs=333)) == 10 * 12 * 666 * 4  # ceil(1000 * 333 / 500)
 
 
-def test_a_set_streamed_from_disk_is_preprocessed_once_into_the_cache(saved, monkeypatch):
-    from ecgcore.data import cache, preprocess as prep
+@pytest.fixture
+def streaming(monkeypatch):
+    """Nothing fits the memory budget, batches are read in the training process, no preprocessed entry yet."""
+    from ecgcore.data import cache
 
-    cfg = config(task="pretrain", data=saved, epochs=1, seed=3, preprocess=Preprocess(leads="paper8", fs=50))
     monkeypatch.setenv(batches.BUDGET_ENV, "0")
     monkeypatch.setenv(batches.WORKERS_ENV, "0")
     for entry in cache.cache_dir().glob("preprocessed-*"):
         shutil.rmtree(entry)
+
+
+def test_a_set_streamed_from_disk_is_preprocessed_once_into_the_cache(saved, monkeypatch, streaming):
+    from ecgcore.data import cache, preprocess as prep
+
+    cfg = config(task="pretrain", data=saved, epochs=1, seed=3, preprocess=Preprocess(leads="paper8", fs=50))
     built = []
     real = prep.preprocess
     monkeypatch.setattr(prep, "preprocess", lambda *a: built.append(len(a[0])) or real(*a))
@@ -84,14 +91,11 @@ def test_a_set_streamed_from_disk_is_preprocessed_once_into_the_cache(saved, mon
     assert again.summary["test"] == first.summary["test"]
 
 
-def test_when_the_preprocessed_set_cannot_be_kept_each_batch_is_preprocessed_with_the_same_numbers(saved, monkeypatch):
+def test_when_the_preprocessed_set_cannot_be_kept_each_batch_is_preprocessed_with_the_same_numbers(saved, monkeypatch,
+                                                                                               streaming):
     from ecgcore.data import cache, preprocess as prep
 
     cfg = config(task="finetune", data=saved, epochs=1, seed=4, preprocess=Preprocess(leads="paper8", fs=50))
-    monkeypatch.setenv(batches.BUDGET_ENV, "0")
-    monkeypatch.setenv(batches.WORKERS_ENV, "0")
-    for entry in cache.cache_dir().glob("preprocessed-*"):
-        shutil.rmtree(entry)
     kept = fit(cfg, **QUIET)
 
     def full(*a):
