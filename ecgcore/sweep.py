@@ -27,6 +27,7 @@ from ecgcore import jobs, runs, transfer
 from ecgcore.config import CONTROLLED, JobConfig
 from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import metric_range, seed_interval
+from ecgcore.words import metric_name
 
 DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 DEFAULT_SEEDS = (0, 1, 2)
@@ -349,15 +350,17 @@ def pooled_gain(table, metric, arm, reference=SCRATCH):
     return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
 
 
-def summarize(table, metric, reference=SCRATCH, controls=None):
+def summarize(table, metric, reference=SCRATCH, controls=None, titles=None):
     """Per transfer arm: the fraction at which its mean first reaches the reference's mean at the largest
     fraction ("reaches scratch@100% with X% of the labels", None when not reached) and its paired gains.
 
     `controls` ({arm: its control arm}, SweepConfig.controls) adds each arm's paired gains over its control.
+    `titles` ({arm: what people call it}) names the arms in the text only; table and controls keep arm names.
     Returns a list of {"arm", "reference_fraction", "reference_mean", "reaches_at", "gains": DataFrame,
     "pooled": pooled_gain, "gains_vs_control": DataFrame or None, "control", "text"}.
     """
     controls = controls or {}
+    name = (titles or {}).get
     b = bands(table, metric)
     ref = b[(b.arm == reference) & (b.n > 0)]
     if ref.empty:
@@ -370,16 +373,17 @@ def summarize(table, metric, reference=SCRATCH, controls=None):
         reached = curve[curve["mean"].map(better)]
         reaches_at = float(reached.fraction.iloc[0]) if len(reached) else None
         g = gains(table, metric, arm, reference)
-        where = f"{reference}@{top.fraction:.0%}"
-        text = (f"{arm}: reaches {where} ({metric} {top['mean']:.3f}) with {reaches_at:.0%} of the labels"
-                if reaches_at is not None else f"{arm}: does not reach {where} ({metric} {top['mean']:.3f})")
+        where = f"{name(reference, reference)}@{top.fraction:.0%}"
+        level = f"({metric_name(metric)} {top['mean']:.3f})"
+        text = (f"{name(arm, arm)}: reaches {where} {level} with {reaches_at:.0%} of the labels"
+                if reaches_at is not None else f"{name(arm, arm)}: does not reach {where} {level}")
         pooled = pooled_gain(table, metric, arm, reference)
-        text += _gain_text(f"; gain over {reference}", g, pooled)
+        text += _gain_text(f"; gain over {name(reference, reference)}", g, pooled)
         control = controls.get(arm)
         vs_control = None
         if control in set(b.arm[b.n > 0]):
             vs_control = gains(table, metric, arm, control)
-            text += _gain_text(f"; over its control ({control})", vs_control,
+            text += _gain_text(f"; over its control ({name(control, control)})", vs_control,
                                pooled_gain(table, metric, arm, control))
         out.append({"arm": arm, "reference_fraction": float(top.fraction), "reference_mean": float(top["mean"]),
                     "reaches_at": reaches_at, "gains": g, "pooled": pooled, "control": control,

@@ -77,15 +77,24 @@ def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_ban
     from run_fixtures import tiny_config
 
     pre, npz = tiny_runs
+    arms = sweep.with_controls([sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)])])
     config = sweep.SweepConfig(base=tiny_config(npz, task="finetune", epochs=1), fractions=[1.0], seeds=[0, 1, 2],
-                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(pre.path)])])
+                               arms=arms)
     s = sweep.create_sweep(config, runs_dir)
-    for cell, auroc in zip(s.cells(), [0.99, 0.90, 1.0, 0.98, 1.0, 0.97]):
+    by_arm = {"scratch": [0.99, 0.90, 1.0], "random init, first block frozen": [0.90, 0.91, 0.92]}
+    for cell in s.cells():
+        auroc = by_arm.get(cell["arm"], [0.98, 1.0, 0.97])[cell["seed"]]
         fake_done(runs.get_run(runs_dir, cell["run_id"]), auroc)
     at = page("5_Data_efficiency").run()
     assert not at.exception and not at.error
-    arms = set(at.dataframe[0].value["Arm"])
-    assert arms == {"scratch", f"freeze first block · {runs.title(pre)}"}  # not freeze_first_block:2026...
+    named = f"freeze first block · {runs.title(pre)}"
+    # the summary and the gains table are computed on the arms' names, shown in people's words
+    (line,) = [m.value for m in at.markdown if m.value.startswith(f"- {named}: ")]
+    assert "over its control (random init, first block frozen) 100%: +0.073 [" in line
+    gains, table = at.dataframe[0].value, at.dataframe[1].value
+    assert gains.iloc[0]["100%"].startswith("+0.020 [") and "vs control +0.073 [" in gains.iloc[0]["100%"]
+    arms = set(table["Arm"])
+    assert arms == {"scratch", named, "random init, first block frozen"}  # not freeze_first_block:2026...
     import json
 
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)

@@ -51,7 +51,7 @@ def test_summary_reaches_scratch_at_full_labels():
     table.loc[(table.arm != "scratch") & (table.fraction == 0.1), "macro_auroc"] += 0.05
     (s,) = sweep.summarize(table, "macro_auroc")
     assert s["reaches_at"] == pytest.approx(0.1)
-    assert "reaches scratch@100% (macro_auroc 0.820) with 10% of the labels" in s["text"]
+    assert "reaches scratch@100% (Macro AUROC 0.820) with 10% of the labels" in s["text"]
 
 
 def test_summary_not_reached_and_lower_is_better():
@@ -86,6 +86,12 @@ def test_summary_reports_the_gain_over_the_matching_control():
     assert "over its control (random init, first block frozen) 10%: +0.050 [" in s["text"]
     assert "pooled over fractions" in s["text"]
     assert lines["random init, first block frozen"]["gains_vs_control"] is None  # a control has no control
+    # people's names go into the text only; the arms and their controls keep their names
+    (named,) = [s for s in sweep.summarize(table, "macro_auroc", titles={"freeze_first_block:pre": "transfer"},
+                                           controls={"freeze_first_block:pre": control.arm.iloc[0]})
+                if s["arm"] == "freeze_first_block:pre"]
+    assert named["text"].startswith("transfer: ") and named["control"] == control.arm.iloc[0]
+    assert named["gains_vs_control"].equals(s["gains_vs_control"])
 
 
 def test_unknown_metric_is_a_clear_error():

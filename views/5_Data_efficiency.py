@@ -99,7 +99,7 @@ def new_sweep_form():
 
 
 def readable(table, titles):
-    """The sweep table with its arms named as people call them (dashboard.arm_titles)."""
+    """A sweep table (or its bands) with its arms named as people call them (dashboard.arm_titles)."""
     return table.assign(arm=table["arm"].map(lambda a: titles.get(a, a))) if "arm" in table else table
 
 
@@ -118,21 +118,22 @@ def results(chosen, metric):
                     text=" · ".join(f"{n} {state}" for state, n in counts.items() if n) + f" of {total} cells")
         if unfinished and chosen.finished():
             st.rerun(scope="app")  # the last cell finished: redraw once without the timer
-        table = readable(chosen.table(), titles)
+        # computed on arm names (controls and study rows refer to them); people's names only where shown
+        table = chosen.table()
         if metric not in table or table[metric].notna().sum() == 0:
             st.info("The plot appears when the first cell is done.")
         else:
-            b = sweep.bands(table, metric)
+            b = readable(sweep.bands(table, metric), titles)
             fig = plots.sweep_figure(b, metric, title=chosen.config.name or sweep_title(chosen))
             st.plotly_chart(fig, config=plots.png_config(f"sweep-{chosen.id}"), key=f"fig-{chosen.id}")
             try:
-                for line in sweep.summarize(table, metric, controls=chosen.config.controls()):
+                for line in sweep.summarize(table, metric, controls=chosen.config.controls(), titles=titles):
                     st.markdown(f"- {line['text']}")
             except ValueError as e:
                 st.caption(f"No summary yet: {e}")
             st.session_state[P + "fig"] = fig
             gains_table(chosen, table, metric)
-        st.dataframe(say_columns(table), hide_index=True)
+        st.dataframe(say_columns(readable(table, titles)), hide_index=True)
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Table (CSV)", table.to_csv(index=False), f"sweep-{chosen.id}.csv", mime="text/csv",
                            key=P + "csv")
@@ -183,9 +184,9 @@ def compare(all_sweeps, metric):
         return
     frames = []
     for sweep_id in chosen:
-        table = readable(by_id[sweep_id].table(), ui.arm_titles(by_id[sweep_id].config))
+        table = by_id[sweep_id].table()
         if metric in table:
-            b = sweep.bands(table, metric)
+            b = readable(sweep.bands(table, metric), ui.arm_titles(by_id[sweep_id].config))
             frames.append(b.assign(arm=sweep_title(by_id[sweep_id]) + ": " + b.arm))
     if frames:
         st.plotly_chart(plots.sweep_figure(pd.concat(frames), metric), config=plots.png_config("sweeps-compared"),
