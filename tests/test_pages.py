@@ -167,6 +167,20 @@ def test_synthesize_widgets_speak_words_and_units(runs_dir):
     assert at.slider(key="r_amp").proto.format == "%.2f"
 
 
+def test_synthesize_choices_read_as_words_and_the_link_keeps_their_codes(runs_dir):
+    at = page("1_Synthesize")
+    at.query_params.update({"bundle_branch": "right"})
+    at.run()
+    assert not at.exception and not at.warning
+    box = at.selectbox(key="bundle_branch")
+    assert box.value == "right" and box.options == ["none", "right (RBBB)", "left (LBBB)"]
+    assert at.selectbox(key="qt_correction").options[0] == "the QT itself"
+    box.set_value("left").run()
+    assert at.query_params["bundle_branch"] == "left"  # the code, not "left (LBBB)"
+    at.selectbox(key="bundle_branch").set_value("none").run()
+    assert "bundle_branch" not in at.query_params  # the default leaves the address, as a bound widget's does
+
+
 def test_readme_preset_table_is_the_criteria_the_page_shows():
     from pathlib import Path
 

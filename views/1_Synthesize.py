@@ -143,6 +143,22 @@ def param_label(name, spec):
     return say(name, spec["unit"])
 
 
+def choice_widget(name, spec, label):
+    """A choice parameter shown in words and kept in the link as its code, by hand: a selectbox bound to the
+    URL would write the shown text there ("right (RBBB)"), and links keep code names ("right")."""
+    if name not in st.session_state:  # first run of the page, or back from the GAN view: the link decides
+        linked = st.query_params.get(name)
+        st.session_state[name] = linked if linked in spec["choices"] else spec["default"]
+    shown = QT_READINGS if name == "qt_correction" else {c: say(c) for c in spec["choices"]}
+    value = st.selectbox(label, spec["choices"], key=name, format_func=shown.get, help=spec["help"],
+                         on_change=mark_custom)
+    if value == spec["default"]:  # as a bound widget does: the address holds only what differs
+        st.query_params.pop(name, None)
+    else:
+        st.query_params[name] = value
+    return value
+
+
 def parameter_widgets():
     """One widget per engine parameter, in tabs by group, bound to the URL; returns {name: value}."""
     params = {}
@@ -153,9 +169,7 @@ def parameter_widgets():
                     continue
                 label = param_label(name, spec)
                 if spec["choices"] is not None:
-                    # no format_func: a bound selectbox writes the shown text into the URL, and links keep codes
-                    params[name] = st.selectbox(label, spec["choices"], index=spec["choices"].index(spec["default"]),
-                                                key=name, bind=URL, help=spec["help"], on_change=mark_custom)
+                    params[name] = choice_widget(name, spec, label)
                 else:
                     params[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]), float(spec["default"]),
                                              step=float(step(name)), format=f"%.{decimals(name)}f", key=name,
