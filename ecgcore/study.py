@@ -17,6 +17,7 @@ import pandas as pd
 
 from ecgcore import runs, sweep
 from ecgcore.labels import TARGETS
+from ecgcore.words import metric_name
 
 POOLED = "pooled"
 
@@ -112,6 +113,6 @@ def _column(fraction):
 
 def to_markdown(wide, metric="macro_auroc"):
     """The wide table as Markdown, under a line that says what the cells are."""
-    head = (f"Gain in {metric} over scratch [95% CI] and over the matching random-init control, paired by seed; "
+    head = (f"Gain in {metric_name(metric)} over scratch [95% CI] and over the matching random-init control, paired by seed; "
             "pooled = each seed's gains averaged over fractions.\n\n")
     return head + wide.to_markdown(index=False) + "\n"

@@ -72,6 +72,7 @@ def test_the_gains_table_pairs_by_seed_against_scratch_and_control():
     assert wide.loc[0, "10%"].startswith("+0.105 [") and " · vs control +0.065 [" in wide.loc[0, "10%"]
     md = study.to_markdown(wide)
     assert "| synthetic | qrs" in md and "over the matching random-init control" in md
+    assert md.startswith("Gain in Macro AUROC over scratch")  # the metric in words
     csv = long.to_csv(index=False)
     assert pd.read_csv(pd.io.common.StringIO(csv)).shape == long.shape
     # an arm with no control gets the scratch comparison only; an arm with no finished cell no row

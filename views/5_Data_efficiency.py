@@ -164,7 +164,7 @@ def gains_table(chosen, table, metric):
         return
     if long.empty:
         return
-    st.markdown(f"**Gains** in {metric} over scratch [95% CI] and over the matching random-init control "
+    st.markdown(f"**Gains** in {metric_name(metric)} over scratch [95% CI] and over the matching random-init control "
                 "(*vs control*), paired by seed; *pooled*: each seed's gains averaged over the fractions.")
     wide = study.gains_wide(long)
     st.dataframe(say_columns(wide), hide_index=True)
