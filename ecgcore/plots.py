@@ -39,13 +39,10 @@ def _wave_colour(name):
     return "#7f7f7f"
 
 
-def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_lead=RHYTHM_LEAD, height=400):
-    """One 12-lead record (12, L) in mV on ECG paper: 3x4 layout plus a rhythm strip, `height` pixels high
-    (the width follows: the paper's squares stay square).
-
-    `fiducials`, if given, maps a mark name (e.g. "p_on", "qrs_off") to that record's times in seconds (NaN
-    ignored); marks are drawn as ticks on every 3x4 row and as lines on the rhythm strip, named in words.
-    """
+def _paper(signal, fs, lead_names, rhythm_lead):
+    """The ECG paper's geometry in mm (y up): the strips [(lead, x, y, baseline)] (the 3x4 print, then the
+    rhythm strip),
+    the rows' baselines, the record's duration (s), and the sheet's width and height."""
     signal = np.asarray(signal, dtype=float)
     names = list(lead_names)
     if signal.ndim != 2 or signal.shape[0] != len(names):
@@ -55,32 +52,72 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
         raise ValueError(f"ECG paper layout needs leads {missing}, not in {names}")
     n_samples = signal.shape[1]
     duration = n_samples / fs
-    col_s = duration / 4
-    col_n = int(round(col_s * fs))
+    col_n = int(round(duration / 4 * fs))
     t_mm = np.arange(n_samples) / fs * MM_PER_S
-
-    # One trace for all 13 strips (NaN-separated): a slider redraw sends one array, not 13 traces.
-    xs, ys, label_x, label_y, label_text = [], [], [], [], []
     rows = [*PAPER_LAYOUT, (rhythm_lead,)]
     baselines = [(len(rows) - 1 - r) * ROW_MM + ROW_MM / 2 for r in range(len(rows))]
+    strips = []
     for r, row in enumerate(rows):
         for c, lead in enumerate(row):
             sl = slice(0, n_samples) if len(row) == 1 else slice(c * col_n, min((c + 1) * col_n, n_samples))
-            xs.append(t_mm[sl])
-            ys.append(signal[names.index(lead), sl] * MM_PER_MV + baselines[r])
-            xs.append([np.nan])
-            ys.append([np.nan])
-            label_x.append(t_mm[sl][0] + 1.5)
-            label_y.append(baselines[r] + 0.38 * ROW_MM)
-            label_text.append(lead)
+            strips.append((lead, t_mm[sl], signal[names.index(lead), sl] * MM_PER_MV + baselines[r], baselines[r]))
+    return strips, baselines, duration, duration * MM_PER_S, ROW_MM * len(rows)
+
+
+def _label_at(x, baseline):
+    """Where a strip's lead name sits: just right of its start, in the upper part of its row."""
+    return x[0] + 1.5, baseline + 0.38 * ROW_MM
+
+
+def _marks(fiducials, duration, baselines):
+    """{mark name: [(x, y_low, y_high), ...]}: a full-height line on the rhythm strip and a short tick at the
+    foot of each 3x4 row per mark time (the 3x4 columns are time-aligned, so a time has one x); NaN and times
+    outside the record left out, marks without any time too."""
+    out = {}
+    for name, seconds in (fiducials or {}).items():
+        times = np.asarray(seconds, dtype=float).ravel()
+        times = times[np.isfinite(times) & (times >= 0) & (times < duration)]
+        segments = []
+        for x in times * MM_PER_S:
+            segments.append((x, baselines[-1] - ROW_MM * 0.45, baselines[-1] + ROW_MM * 0.45))
+            segments += [(x, base - ROW_MM * 0.45, base - ROW_MM * 0.3) for base in baselines[:-1]]
+        if segments:
+            out[name] = segments
+    return out
+
+
+def _speed_text(fs):
+    return f"25 mm/s · 10 mm/mV · {fs:g} Hz"
+
+
+def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_lead=RHYTHM_LEAD, height=400):
+    """One 12-lead record (12, L) in mV on ECG paper: 3x4 layout plus a rhythm strip, `height` pixels high
+    (the width follows: the paper's squares stay square).
+
+    `fiducials`, if given, maps a mark name (e.g. "p_on", "qrs_off") to that record's times in seconds (NaN
+    ignored); marks are drawn as ticks on every 3x4 row and as lines on the rhythm strip, named in words.
+    """
+    strips, baselines, duration, width_mm, height_mm = _paper(signal, fs, lead_names, rhythm_lead)
+    # One trace for all 13 strips (NaN-separated): a slider redraw sends one array, not 13 traces.
+    xs, ys = [], []
+    for _, x, y, _ in strips:
+        xs += [x, [np.nan]]
+        ys += [y, [np.nan]]
+    labels = [_label_at(x, base) for _, x, _, base in strips]
     traces = [
         dict(type="scatter", x=np.concatenate(xs), y=np.concatenate(ys), mode="lines",
              line=dict(color="black", width=1), hoverinfo="skip", showlegend=False, name="ECG"),
-        dict(type="scatter", x=label_x, y=label_y, mode="text", text=label_text, textposition="middle right",
-             textfont=dict(size=12, color="black"), hoverinfo="skip", showlegend=False, name="leads"),
-        *_fiducial_traces(fiducials or {}, duration, baselines),
+        dict(type="scatter", x=[lx for lx, _ in labels], y=[ly for _, ly in labels], mode="text",
+             text=[lead for lead, *_ in strips], textposition="middle right", textfont=dict(size=12, color="black"),
+             hoverinfo="skip", showlegend=False, name="leads"),
     ]
-    width_mm, height_mm = duration * MM_PER_S, ROW_MM * len(rows)
+    for name, segments in _marks(fiducials, duration, baselines).items():
+        mx, my = [], []
+        for x, lo, hi in segments:
+            mx += [x, x, None]
+            my += [lo, hi, None]
+        traces.append(dict(type="scatter", x=mx, y=my, mode="lines", name=say(name), hoverinfo="name",
+                           line=dict(color=_wave_colour(name), width=1, dash="dot")))
     axis = dict(showgrid=False, showticklabels=False, zeroline=False, constrain="domain")
     # This redraws on every slider move: one Figure(...) call from plain dicts, unvalidated (a sixth of the
     # time; tests check that the same dicts pass plotly's validation). The 1 and 5 mm grid is one background
@@ -93,48 +130,63 @@ def ecg_paper(signal, fs, lead_names=LEADS, fiducials=None, title=None, rhythm_l
         title=dict(text=title) if title else None, plot_bgcolor="white", paper_bgcolor="white", height=height,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h", y=-0.02),
         annotations=[dict(x=width_mm, y=0, xanchor="right", yanchor="bottom", showarrow=False,
-                          text=f"25 mm/s · 10 mm/mV · {fs:g} Hz", font=dict(size=10, color="gray"))],
+                          text=_speed_text(fs), font=dict(size=10, color="gray"))],
     ))
 
 
-def grid_image(width_mm, height_mm):
-    """ECG paper's grid (1 mm minor, 5 mm major squares) for a `width_mm` x `height_mm` sheet, as an SVG data
-    URI; lines keep their pixel width whatever the zoom (non-scaling strokes)."""
+def ecg_paper_svg(signal, fs, lead_names=LEADS, fiducials=None, rhythm_lead=RHYTHM_LEAD):
+    """The same ECG paper as `ecg_paper`, as one SVG picture (text), its marks named in a key below the sheet.
+
+    Written by hand because plotly.js is the cost: the browser parses its 4.7 MB before the first chart shows,
+    over 1 s on a 2-core machine, while an SVG of 13 polylines is drawn by the browser itself at once. The
+    interactive figure stays one click away (zoom, hover) on the pages that offer both."""
+    strips, baselines, duration, width_mm, height_mm = _paper(signal, fs, lead_names, rhythm_lead)
+    marks = _marks(fiducials, duration, baselines)
+    key_mm = 7.0 if marks else 0.0
+    flip = lambda y: height_mm - y  # noqa: E731 - SVG's y points down
+    stroke = 'fill="none" vector-effect="non-scaling-stroke"'
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width_mm:g} {height_mm + key_mm:g}" '
+             f'width="{width_mm * 4:g}" height="{(height_mm + key_mm) * 4:g}" font-family="sans-serif">'
+             f'<rect width="{width_mm:g}" height="{height_mm + key_mm:g}" fill="white"/>', _grid_svg(width_mm, height_mm)]
+    for lead, x, y, base in strips:
+        ok = np.isfinite(y)
+        points = " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(x[ok], flip(y[ok])))
+        parts.append(f'<polyline points="{points}" stroke="black" stroke-width="1" {stroke}/>')
+        lx, ly = _label_at(x, base)
+        parts.append(f'<text x="{lx:.2f}" y="{flip(ly):.2f}" font-size="3.4" dominant-baseline="middle">{lead}</text>')
+    parts.append(f'<text x="{width_mm - 1:g}" y="{height_mm - 1:g}" font-size="2.6" fill="gray" '
+                 f'text-anchor="end">{_speed_text(fs)}</text>')
+    for i, (name, segments) in enumerate(marks.items()):
+        colour = _wave_colour(name)
+        d = "".join(f"M{x:.2f} {flip(hi):.2f}V{flip(lo):.2f}" for x, lo, hi in segments)
+        parts.append(f'<path d="{d}" stroke="{colour}" stroke-width="1" stroke-dasharray="2 2" {stroke}/>')
+        kx, ky = 2 + i * 38, height_mm + key_mm / 2
+        parts.append(f'<path d="M{kx:g} {ky:g}h6" stroke="{colour}" stroke-width="1.5" stroke-dasharray="2 2" '
+                     f'{stroke}/><text x="{kx + 8:g}" y="{ky:g}" font-size="3.2" dominant-baseline="middle">'
+                     f'{say(name)}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def _grid_svg(width_mm, height_mm):
+    """ECG paper's grid (1 mm minor, 5 mm major squares) over `width_mm` x `height_mm`, as SVG elements in mm;
+    lines keep their pixel width whatever the zoom (non-scaling strokes)."""
     line = 'fill="none" vector-effect="non-scaling-stroke"'
+    return (f'<defs><pattern id="minor" width="{GRID_MINOR_MM}" height="{GRID_MINOR_MM}" patternUnits="userSpaceOnUse">'
+            f'<path d="M{GRID_MINOR_MM} 0V{GRID_MINOR_MM}H0" stroke="{GRID_MINOR}" stroke-width="0.5" {line}/>'
+            f'</pattern><pattern id="major" width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
+            f'patternUnits="userSpaceOnUse"><rect width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
+            f'fill="url(#minor)"/><path d="M{GRID_MAJOR_MM} 0V{GRID_MAJOR_MM}H0" stroke="{GRID_MAJOR}" '
+            f'stroke-width="1" {line}/></pattern></defs>'
+            f'<rect width="{width_mm:g}" height="{height_mm:g}" fill="url(#major)"/>'
+            f'<path d="M0 0H{width_mm:g}M0 0V{height_mm:g}" stroke="{GRID_MAJOR}" stroke-width="1" {line}/>')
+
+
+def grid_image(width_mm, height_mm):
+    """The ECG paper's grid (`_grid_svg`) as an SVG data URI, the plotly figure's background picture."""
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width_mm:g} {height_mm:g}" '
-           f'width="{width_mm * 4:g}" height="{height_mm * 4:g}" preserveAspectRatio="none"><defs>'
-           f'<pattern id="minor" width="{GRID_MINOR_MM}" height="{GRID_MINOR_MM}" patternUnits="userSpaceOnUse">'
-           f'<path d="M{GRID_MINOR_MM} 0V{GRID_MINOR_MM}H0" stroke="{GRID_MINOR}" stroke-width="0.5" {line}/>'
-           f'</pattern><pattern id="major" width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
-           f'patternUnits="userSpaceOnUse"><rect width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
-           f'fill="url(#minor)"/><path d="M{GRID_MAJOR_MM} 0V{GRID_MAJOR_MM}H0" stroke="{GRID_MAJOR}" '
-           f'stroke-width="1" {line}/></pattern></defs>'
-           f'<rect width="{width_mm:g}" height="{height_mm:g}" fill="url(#major)"/>'
-           f'<path d="M0 0H{width_mm:g}M0 0V{height_mm:g}" stroke="{GRID_MAJOR}" stroke-width="1" {line}/></svg>')
+           f'width="{width_mm * 4:g}" height="{height_mm * 4:g}" preserveAspectRatio="none">'
+           f'{_grid_svg(width_mm, height_mm)}</svg>')
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-
-
-def _fiducial_traces(fiducials, duration, baselines):
-    """Ticks at each mark on the 3x4 strips and full-height lines on the rhythm strip, one trace per mark."""
-    rhythm_base = baselines[-1]
-    traces = []
-    for name, seconds in fiducials.items():
-        times = np.asarray(seconds, dtype=float).ravel()
-        times = times[np.isfinite(times) & (times >= 0) & (times < duration)]
-        if times.size == 0:
-            continue
-        xs, ys = [], []
-        for t in times:
-            # Columns of the 3x4 print are time-aligned, so a mark at time t sits at the same x on every row.
-            x = t * MM_PER_S
-            xs += [x, x, None]
-            ys += [rhythm_base - ROW_MM * 0.45, rhythm_base + ROW_MM * 0.45, None]
-            for base in baselines[:-1]:  # short ticks at the foot of each 3x4 row
-                xs += [x, x, None]
-                ys += [base - ROW_MM * 0.45, base - ROW_MM * 0.3, None]
-        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", name=say(name), hoverinfo="name",
-                           line=dict(color=_wave_colour(name), width=1, dash="dot")))
-    return traces
 
 
 # Per-epoch metrics drawn as learning curves, grouped by panel.

@@ -106,8 +106,11 @@ def metric(page, label):
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
-def ecg_path(page):
-    return page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.get_attribute("d")
+PAPER = '[data-testid="stImage"] img'  # Synthesize's ECG paper, a picture until "Zoom and hover"
+
+
+def ecg_picture(page):
+    return page.locator(PAPER).first.get_attribute("src")
 
 
 def new_page(browser):
@@ -127,8 +130,8 @@ def test_synthesize_pretrain_runs_end_to_end(browser, server, shots):  # browser
 
     # Synthesize: move the heart-rate slider; the plot and the HR label change
     page.goto(base + "/Synthesize")
-    page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for()
-    hr_before, path_before = metric(page, "HR"), ecg_path(page)
+    page.locator(PAPER).first.wait_for()
+    hr_before, picture_before = metric(page, "HR"), ecg_picture(page)
     assert hr_before == "70"
     slider = page.get_by_role("slider").first  # Rhythm tab, first parameter: hr
     slider.focus()
@@ -138,10 +141,13 @@ def test_synthesize_pretrain_runs_end_to_end(browser, server, shots):  # browser
                            " && e.closest('[data-testid=stMetric]').innerText.startsWith('HR'))")
     hr_after = metric(page, "HR")
     assert int(hr_after) > 150
-    page.wait_for_function("(d) => document.querySelector('.js-plotly-plot .scatterlayer .trace path.js-line')"
-                           ".getAttribute('d') !== d", arg=path_before)
+    page.wait_for_function(f"(src) => document.querySelector('{PAPER}').getAttribute('src') !== src",
+                           arg=picture_before)
     assert "hr=200" in page.url  # the setting lives in the link
     shots(page, "synthesize")
+    page.get_by_text("Zoom and hover", exact=True).click()  # the interactive chart instead of the picture
+    page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for()
+    assert page.locator(PAPER).count() == 0 and "zoom=true" in page.url
 
     # Pretrain: a tiny job; its learning curve appears
     page.goto(base + "/Pretrain")
@@ -223,7 +229,7 @@ def test_synthesize_says_what_a_link_got_wrong_and_shows_a_presets_criteria(brow
     base, _ = server
     page = new_page(browser)
     page.goto(base + "/Synthesize?hr=999&class=MI")
-    page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first.wait_for()
+    page.locator(PAPER).first.wait_for()
     notices = page.locator('[data-testid="stAlert"]')
     notices.filter(has_text="hr=999 is outside its range 30-200 bpm").wait_for()
     notices.filter(has_text="The link names class MI").wait_for()
@@ -300,6 +306,10 @@ def test_the_demo_fills_data_efficiency_with_readable_arms_and_bands_inside_0_1(
     bands = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData"
                           ".filter(t => t.fill === 'toself').map(t => Math.max(...Array.from(t.y)))")
     assert len(bands) == 3 and max(bands) <= 1.0  # the AUROC bands stop at 1
+    # the transfer arm is compared with scratch and with its random-init control, under its readable name
+    page.get_by_text(re.compile(r"freeze first block · .*over its control \(random init, first block frozen\)"))\
+        .wait_for()
+    page.get_by_text("Gains", exact=True).wait_for()  # the study's table under the plot
     shots(page, "data-efficiency-after-the-demo")
 
 

@@ -65,12 +65,39 @@ def test_ecg_paper_fiducials_one_trace_per_mark_and_drops_out_of_range():
     assert fig.data[2].line.color != fig.data[3].line.color
 
 
+def test_ecg_paper_picture_draws_the_figures_strips_and_marks():
+    import re
+
+    signal, fs = _record()
+    marks = {"p_on": [0.1, 1.1, 50.0], "qrs_off": [np.nan, 0.4]}
+    fig = plots.ecg_paper(signal, fs, fiducials=marks)
+    svg = plots.ecg_paper_svg(signal, fs, fiducials=marks)
+    height = 4 * plots.ROW_MM
+    assert svg.startswith("<svg ") and f'viewBox="0 0 250 {height + 7:g}"' in svg  # the sheet and a key below
+    strips = [np.array([p.split(",") for p in pts.split()], float)
+              for pts in re.findall(r'<polyline points="([^"]*)"', svg)]
+    assert len(strips) == 13
+    x, y = np.asarray(fig.data[0].x, float), np.asarray(fig.data[0].y, float)
+    points = np.concatenate(strips)
+    # the figure's points, y flipped (SVG's y points down), to the 0.01 mm written
+    assert np.allclose(points[:, 0], x[np.isfinite(x)], atol=0.006)
+    assert np.allclose(points[:, 1], height - y[np.isfinite(y)], atol=0.006)
+    assert re.findall(r">([^<>]+)</text>", svg)[:13] == list(fig.data[1].text)  # the lead names
+    assert "P onset" in svg and "J point (QRS end)" in svg  # the key names the marks in words
+    ticks = re.findall(r'<path d="(M[^"]*)" stroke="([^"]*)" stroke-width="1" stroke-dasharray', svg)
+    assert len(ticks) == 2 and ticks[0][1] != ticks[1][1]  # one path per mark, a colour each
+    assert ticks[0][0].count("M") == 2 * 4  # p_on at 0.1 and 1.1 s (not 50 s): rhythm line + 3 row ticks each
+    assert 'viewBox="0 0 250 120"' in plots.ecg_paper_svg(signal, fs)  # no marks, no key
+
+
 def test_ecg_paper_rejects_wrong_shape_and_missing_leads():
     signal, fs = _record()
     with pytest.raises(ValueError, match="12 leads"):
         plots.ecg_paper(signal[:8], fs)
     with pytest.raises(ValueError, match="aVR"):
         plots.ecg_paper(signal[:8], fs, lead_names=LEADS[:2] + LEADS[6:])
+    with pytest.raises(ValueError, match="12 leads"):
+        plots.ecg_paper_svg(signal[:8], fs)
 
 
 def test_learning_curves_overlay_runs_and_pick_mae_panel():

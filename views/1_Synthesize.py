@@ -201,6 +201,18 @@ def criteria(name):
                 + "\n".join(f"- {p}" for p in points) + f"\n\n**Leads to look at:** {leads}")
 
 
+def show_paper(signal, fs, fiducials, filename):
+    """The ECG on paper: a picture (drawn at once), or with "Zoom and hover" the interactive plotly figure."""
+    if st.session_state.get("zoom"):
+        st.plotly_chart(plots.ecg_paper(signal, fs, fiducials=fiducials, height=PAPER_HEIGHT),
+                        config=plots.png_config(filename), key="ecg")
+    else:
+        svg = plots.ecg_paper_svg(signal, fs, fiducials=fiducials)
+        st.image(svg, width="stretch", alt="the ECG on paper: 3x4 leads and a lead II rhythm strip")
+        st.download_button("Download the picture (SVG)", svg, f"{filename}.svg", mime="image/svg+xml",
+                           key="ecg_svg")
+
+
 def show_parametric(params, fs, seed, noise, marks):
     """The parametric engine's ECG with its exact labels, or the engine's error."""
     try:
@@ -218,8 +230,7 @@ def show_parametric(params, fs, seed, noise, marks):
     cols[4].metric("QTc (ms)", f"{float(qtc):.0f}",
                    help="QT corrected for the heart rate by Bazett: QT / (R-R in s)^1/2, at the realised rate")
     cols[5].metric("Class", name)
-    fig = plots.ecg_paper(signal, fs, fiducials=fiducials if marks else None, height=PAPER_HEIGHT)
-    st.plotly_chart(fig, config=plots.png_config("synthetic-ecg"), key="ecg")
+    show_paper(signal, fs, fiducials if marks else None, "synthetic-ecg")
     st.caption("Labels are the record's realised means over its beats: PR from P onset to QRS onset, QRS "
                "from QRS onset to J point, QT from QRS onset to T end (QT as measured; QTc is Bazett's "
                "correction of it). Copy the page's address to share this ECG.")
@@ -236,9 +247,7 @@ def show_gan(seed, fs, marks):
         col.metric(f"{name.upper()} ({unit})", "not measurable" if np.isnan(value) else f"{value:.0f}")
     cols[4].metric("In a data set", "kept" if all(np.isfinite(list(measured.values()))) else "dropped")
     fiducials = gan_marks(int(seed)) if marks else None
-    fig = plots.ecg_paper(gan.resample(twelve_from_eight(raw[None])[0], fs), fs, fiducials=fiducials,
-                          height=PAPER_HEIGHT)
-    st.plotly_chart(fig, config=plots.png_config("gan-ecg"), key="ecg")
+    show_paper(gan.resample(twelve_from_eight(raw[None])[0], fs), fs, fiducials, "gan-ecg")
     st.caption("Labels are **measured**, not known: neurokit2 (ecgcore.data.measure: prominence delineation of "
                "lead II at 500 Hz, median over beats), as a GAN data set's labels are; a record with a label not "
                "measurable is dropped from a data set. " + ("Wave marks are that delineation's. " if marks else "")
@@ -271,6 +280,9 @@ with controls:
     marks = st.toggle("Mark waves", False, key="marks", bind=URL,
                       help="P onset and offset, QRS onset, J point and T end of each beat"
                            + (", as neurokit2 delineates lead II." if is_gan else "."))
+    st.toggle("Zoom and hover", False, key="zoom", bind=URL,
+              help="The ECG as an interactive chart: drag to zoom into a beat, hover over a wave mark for its "
+                   "name. Off, the ECG is a picture, which shows at once and can be downloaded.")
     params = {} if is_gan else parameter_widgets()  # the GAN has no parameters
 
 
