@@ -173,6 +173,14 @@ def test_synthesize_says_which_number_is_the_qt_and_which_the_qtc(runs_dir):
     assert any("QTc is Bazett's correction" in c.value for c in at.caption)
 
 
+def test_synthesize_warns_when_the_qt_is_longer_than_a_beat(runs_dir):
+    at = page("1_Synthesize").run()
+    assert not at.warning  # 70 bpm, QT 400 ms: fits
+    at.slider(key="hr").set_value(200.0).run()  # R-R 300 ms, the QT still 400 ms
+    (warning,) = at.warning
+    assert "longer than one beat" in warning.value and "QT (4" in warning.value
+
+
 def test_synthesize_widgets_speak_words_and_units(runs_dir):
     at = page("1_Synthesize").run()
     assert at.slider(key="hr").label == "Heart rate (bpm)"

@@ -223,6 +223,11 @@ def show_parametric(params, fs, seed, noise, marks):
     name, why = shown_class(params)
     if why:
         st.warning(why)
+    rr_ms = 60000.0 / labels["hr"]
+    if labels["qt"] >= rr_ms:  # the engine draws it, but no heart does: say so rather than let it teach
+        st.warning(f"The QT ({labels['qt']:.0f} ms) is longer than one beat at {labels['hr']:.0f} bpm (R-R "
+                   f"{rr_ms:.0f} ms): each T wave runs into the next beat, which no real ECG shows. Lower the QT "
+                   "or the heart rate, or let the QT slider read as a QTc.")
     cols = st.columns([1, 1, 1, 1, 1, 1.3])
     for col, (target, unit) in zip(cols, TARGETS.items()):
         col.metric(f"{target.upper()} ({unit})", f"{labels[target]:.0f}", help=f"{say(target, unit)}, as realised")
