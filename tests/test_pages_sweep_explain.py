@@ -63,7 +63,7 @@ def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
     assert not at.exception
     assert at.selectbox(key="de_sweep").value == s.id
     assert "2 queued · 6 done of 8 cells" in at.get("progress")[0].proto.text
-    gains, table = at.dataframe[0].value, at.dataframe[1].value
+    gains, table = at.table[0].value, at.dataframe[0].value
     assert len(table) == 8 and table["Accuracy"].notna().sum() == 6  # columns in words
     assert any("transfer: " in m.value for m in at.markdown)  # the summary line of the transfer arm
     assert at.get("plotly_chart")
@@ -91,7 +91,7 @@ def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_ban
     # the summary and the gains table are computed on the arms' names, shown in people's words
     (line,) = [m.value for m in at.markdown if m.value.startswith(f"- {named}: ")]
     assert "over its control (random init, first block frozen) 100%: +0.073 [" in line
-    gains, table = at.dataframe[0].value, at.dataframe[1].value
+    gains, table = at.table[0].value, at.dataframe[0].value
     assert gains.iloc[0]["100%"].startswith("+0.020 [") and "vs control +0.073 [" in gains.iloc[0]["100%"]
     arms = set(table["Arm"])
     assert arms == {"scratch", named, "random init, first block frozen"}  # not freeze_first_block:2026...

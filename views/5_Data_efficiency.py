@@ -167,7 +167,7 @@ def gains_table(chosen, table, metric):
     st.markdown(f"**Gains** in {metric_name(metric)} over scratch [95% CI] and over the matching random-init control "
                 "(*vs control*), paired by seed; *pooled*: each seed's gains averaged over the fractions.")
     wide = study.gains_wide(long)
-    st.dataframe(say_columns(wide), hide_index=True)
+    st.table(say_columns(wide), hide_index=True)  # a few rows of long cells: wrapped in full, not cut off
     c1, c2 = st.columns(2)
     c1.download_button("Gains (CSV)", long.to_csv(index=False), f"gains-{chosen.id}.csv", mime="text/csv",
                        key=P + "gains_csv")
