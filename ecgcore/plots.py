@@ -29,6 +29,8 @@ GRID_MAJOR = "rgba(220,80,80,0.55)"
 GRID_MINOR_MM, GRID_MAJOR_MM = 1, 5
 # Fiducial colours by wave, so onsets/offsets of one wave share a colour.
 WAVE_COLOURS = {"p": "#1f77b4", "qrs": "#2ca02c", "t": "#9467bd", "r": "#ff7f0e"}
+# An SVG line of the paper: it keeps its pixel width whatever the picture's size or zoom.
+SVG_LINE = 'fill="none" vector-effect="non-scaling-stroke"'
 
 
 def _wave_colour(name):
@@ -41,8 +43,7 @@ def _wave_colour(name):
 
 def _paper(signal, fs, lead_names, rhythm_lead):
     """The ECG paper's geometry in mm (y up): the strips [(lead, x, y, baseline)] (the 3x4 print, then the
-    rhythm strip),
-    the rows' baselines, the record's duration (s), and the sheet's width and height."""
+    rhythm strip), the rows' baselines, the record's duration (s), and the sheet's width and height."""
     signal = np.asarray(signal, dtype=float)
     names = list(lead_names)
     if signal.ndim != 2 or signal.shape[0] != len(names):
@@ -144,14 +145,14 @@ def ecg_paper_svg(signal, fs, lead_names=LEADS, fiducials=None, rhythm_lead=RHYT
     marks = _marks(fiducials, duration, baselines)
     key_mm = 7.0 if marks else 0.0
     flip = lambda y: height_mm - y  # noqa: E731 - SVG's y points down
-    stroke = 'fill="none" vector-effect="non-scaling-stroke"'
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width_mm:g} {height_mm + key_mm:g}" '
              f'width="{width_mm * 4:g}" height="{(height_mm + key_mm) * 4:g}" font-family="sans-serif">'
-             f'<rect width="{width_mm:g}" height="{height_mm + key_mm:g}" fill="white"/>', _grid_svg(width_mm, height_mm)]
+             f'<rect width="{width_mm:g}" height="{height_mm + key_mm:g}" fill="white"/>',
+             _grid_svg(width_mm, height_mm)]
     for lead, x, y, base in strips:
         ok = np.isfinite(y)
         points = " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(x[ok], flip(y[ok])))
-        parts.append(f'<polyline points="{points}" stroke="black" stroke-width="1" {stroke}/>')
+        parts.append(f'<polyline points="{points}" stroke="black" stroke-width="1" {SVG_LINE}/>')
         lx, ly = _label_at(x, base)
         parts.append(f'<text x="{lx:.2f}" y="{flip(ly):.2f}" font-size="3.4" dominant-baseline="middle">{lead}</text>')
     parts.append(f'<text x="{width_mm - 1:g}" y="{height_mm - 1:g}" font-size="2.6" fill="gray" '
@@ -159,26 +160,24 @@ def ecg_paper_svg(signal, fs, lead_names=LEADS, fiducials=None, rhythm_lead=RHYT
     for i, (name, segments) in enumerate(marks.items()):
         colour = _wave_colour(name)
         d = "".join(f"M{x:.2f} {flip(hi):.2f}V{flip(lo):.2f}" for x, lo, hi in segments)
-        parts.append(f'<path d="{d}" stroke="{colour}" stroke-width="1" stroke-dasharray="2 2" {stroke}/>')
+        parts.append(f'<path d="{d}" stroke="{colour}" stroke-width="1" stroke-dasharray="2 2" {SVG_LINE}/>')
         kx, ky = 2 + i * 38, height_mm + key_mm / 2
         parts.append(f'<path d="M{kx:g} {ky:g}h6" stroke="{colour}" stroke-width="1.5" stroke-dasharray="2 2" '
-                     f'{stroke}/><text x="{kx + 8:g}" y="{ky:g}" font-size="3.2" dominant-baseline="middle">'
+                     f'{SVG_LINE}/><text x="{kx + 8:g}" y="{ky:g}" font-size="3.2" dominant-baseline="middle">'
                      f'{say(name)}</text>')
     return "".join(parts) + "</svg>"
 
 
 def _grid_svg(width_mm, height_mm):
-    """ECG paper's grid (1 mm minor, 5 mm major squares) over `width_mm` x `height_mm`, as SVG elements in mm;
-    lines keep their pixel width whatever the zoom (non-scaling strokes)."""
-    line = 'fill="none" vector-effect="non-scaling-stroke"'
+    """ECG paper's grid (1 mm minor, 5 mm major squares) over `width_mm` x `height_mm`, as SVG elements in mm."""
     return (f'<defs><pattern id="minor" width="{GRID_MINOR_MM}" height="{GRID_MINOR_MM}" patternUnits="userSpaceOnUse">'
-            f'<path d="M{GRID_MINOR_MM} 0V{GRID_MINOR_MM}H0" stroke="{GRID_MINOR}" stroke-width="0.5" {line}/>'
+            f'<path d="M{GRID_MINOR_MM} 0V{GRID_MINOR_MM}H0" stroke="{GRID_MINOR}" stroke-width="0.5" {SVG_LINE}/>'
             f'</pattern><pattern id="major" width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
             f'patternUnits="userSpaceOnUse"><rect width="{GRID_MAJOR_MM}" height="{GRID_MAJOR_MM}" '
             f'fill="url(#minor)"/><path d="M{GRID_MAJOR_MM} 0V{GRID_MAJOR_MM}H0" stroke="{GRID_MAJOR}" '
-            f'stroke-width="1" {line}/></pattern></defs>'
+            f'stroke-width="1" {SVG_LINE}/></pattern></defs>'
             f'<rect width="{width_mm:g}" height="{height_mm:g}" fill="url(#major)"/>'
-            f'<path d="M0 0H{width_mm:g}M0 0V{height_mm:g}" stroke="{GRID_MAJOR}" stroke-width="1" {line}/>')
+            f'<path d="M0 0H{width_mm:g}M0 0V{height_mm:g}" stroke="{GRID_MAJOR}" stroke-width="1" {SVG_LINE}/>')
 
 
 def grid_image(width_mm, height_mm):

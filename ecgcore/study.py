@@ -113,6 +113,6 @@ def _column(fraction):
 
 def to_markdown(wide, metric="macro_auroc"):
     """The wide table as Markdown, under a line that says what the cells are."""
-    head = (f"Gain in {metric_name(metric)} over scratch [95% CI] and over the matching random-init control, paired by seed; "
-            "pooled = each seed's gains averaged over fractions.\n\n")
+    head = (f"Gain in {metric_name(metric)} over scratch [95% CI] and over the matching random-init control, "
+            "paired by seed; pooled = each seed's gains averaged over fractions.\n\n")
     return head + wide.to_markdown(index=False) + "\n"

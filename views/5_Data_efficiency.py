@@ -164,8 +164,8 @@ def gains_table(chosen, table, metric):
         return
     if long.empty:
         return
-    st.markdown(f"**Gains** in {metric_name(metric)} over scratch [95% CI] and over the matching random-init control "
-                "(*vs control*), paired by seed; *pooled*: each seed's gains averaged over the fractions.")
+    st.markdown(f"**Gains** in {metric_name(metric)} over scratch [95% CI] and over the matching random-init "
+                "control (*vs control*), paired by seed; *pooled*: each seed's gains averaged over the fractions.")
     wide = study.gains_wide(long)
     st.table(say_columns(wide), hide_index=True)  # a few rows of long cells: wrapped in full, not cut off
     c1, c2 = st.columns(2)
