@@ -8,7 +8,7 @@ from ecgcore.data.measure import INTERVAL_TARGETS, Measurements
 from ecgcore.data import synthetic
 from ecgcore.data.sources import load_dataset
 from ecgcore.synth import gan
-from test_pages import labels, page, paper_svg
+from test_pages import labels, open_data_set, page, paper_svg
 
 
 def measured(seed):
@@ -68,7 +68,7 @@ def test_a_label_neurokit2_cannot_measure_shows_as_not_measurable(monkeypatch):
 
 
 def test_generate_gan_data_set_reports_kept_and_dropped_and_round_trips():
-    at = page("1_Synthesize").run()
+    at = open_data_set(page("1_Synthesize").run())
     at.number_input(key="ds_n").set_value(6)
     at.selectbox(key="ds_engine").set_value("gan")
     at.button[-1].click().run()  # the form's submit button
@@ -95,7 +95,7 @@ def test_config_survives_save_and_load(tmp_path):
 
 @pytest.mark.parametrize("choice", [{"ds_classes": ["MI"]}, {"ds_noise": False}])
 def test_gan_data_set_refuses_options_it_cannot_honour(choice):
-    at = page("1_Synthesize").run()
+    at = open_data_set(page("1_Synthesize").run())
     at.selectbox(key="ds_engine").set_value("gan")
     for key, value in choice.items():
         (at.multiselect if key == "ds_classes" else at.toggle)(key=key).set_value(value)

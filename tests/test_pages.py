@@ -61,6 +61,18 @@ def labels(at):
     return {m.label.split()[0]: m.value for m in at.metric}
 
 
+def show_tab(at, group):
+    """Open the Synthesize page's parameter tab `group` ("Intervals"): only the open tab's widgets are drawn."""
+    at.session_state["param_group"] = group
+    return at.run()
+
+
+def open_data_set(at):
+    """Open the Synthesize page's "Generate data set" section (drawn only while open)."""
+    at.session_state["data_set"] = True
+    return at.run()
+
+
 def paper_svg(at):
     """The ECG paper the page shows as a picture: its SVG text."""
     import base64
@@ -87,7 +99,7 @@ def test_synthesize_renders_defaults_with_labels_and_ecg(runs_dir):
 
 
 def test_synthesize_slider_changes_the_labels(runs_dir):
-    at = page("1_Synthesize").run()
+    at = show_tab(page("1_Synthesize").run(), "Intervals")
     at.slider(key="qrs").set_value(130.0).run()
     at.slider(key="pr").set_value(240.0).run()
     shown = labels(at)
@@ -102,9 +114,33 @@ def test_synthesize_preset_changes_the_class_and_parameters(runs_dir):
     assert labels(at)["Class"] == "CD"
     assert at.query_params["class"] == "CD"
     # CD's defining feature: a long PR (AV block) or a broad QRS (bundle branch block)
+    show_tab(at, "Intervals")
     assert at.slider(key="pr").value > 200 or at.slider(key="qrs").value >= 120
-    at.slider(key="hr").set_value(90.0).run()  # a manual change: no longer the preset's draw
+    assert labels(at)["Class"] == "CD"  # opening a tab changes nothing
+    show_tab(at, "Rhythm").slider(key="hr").set_value(90.0).run()  # a manual change: no longer the preset's draw
     assert labels(at)["Class"] == "custom"
+
+
+def test_synthesize_draws_only_the_open_tab_and_keeps_every_value(runs_dir):
+    from ecgcore.synth.presets import drawn_params
+
+    at = page("1_Synthesize")
+    at.query_params["t_lateral"] = "0.5"  # a closed tab's value, from the link
+    at.run()
+    assert [s.key for s in at.slider] == ["hr", "hrv"]  # the Rhythm tab's widgets only
+    assert at.query_params["t_lateral"] == "0.5"  # kept in the link, though its tab is closed
+    show_tab(at, "Intervals").slider(key="qrs").set_value(130.0).run()
+    show_tab(at, "Noise")
+    assert "qrs" not in [s.key for s in at.slider]
+    assert labels(at)["QRS"] == "130" and at.query_params["qrs"] == "130"  # a closed tab's value still counts
+    assert show_tab(at, "Intervals").slider(key="qrs").value == 130  # and shows again when its tab opens
+    assert show_tab(at, "Morphology").slider(key="t_lateral").value == 0.5
+    # a preset drawn while a tab is open: its widgets show the draw, not what they showed before
+    at.selectbox(key="preset").set_value("CD").run()
+    at.button(key="draw").click().run()
+    drawn = drawn_params("CD", 0)
+    assert at.slider(key="t_lateral").value == drawn["t_lateral"]
+    assert at.selectbox(key="bundle_branch").value == drawn["bundle_branch"] and labels(at)["Class"] == "CD"
 
 
 def test_synthesize_link_reopens_the_same_ecg(runs_dir):
@@ -155,12 +191,14 @@ def test_synthesize_bad_values_in_a_link_are_named_with_their_range(runs_dir):
     assert any("qt_correction='sometimes' is not one of none, bazett" in n for n in notices)
     assert len(notices) == 3  # pr=170 is a fine value
     # what the page shows is what it says: defaults for the refused values, the good one kept
-    assert at.slider(key="hr").value == 70 and at.slider(key="qrs").value == 90 and at.slider(key="pr").value == 170
+    assert at.slider(key="hr").value == 70
+    show_tab(at, "Intervals")
+    assert at.slider(key="qrs").value == 90 and at.slider(key="pr").value == 170
     assert labels(at)["PR"] == "170" and labels(at)["QRS"] == "90"
 
 
 def test_synthesize_says_which_number_is_the_qt_and_which_the_qtc(runs_dir):
-    at = page("1_Synthesize").run()
+    at = show_tab(page("1_Synthesize").run(), "Intervals")
     assert at.slider(key="qt").label == "QT interval (ms)"  # qt_correction none: the slider is the QT
     at.selectbox(key="preset").set_value("NORM").run()
     at.button(key="draw").click().run()  # presets draw a QTc (Bazett)
@@ -184,24 +222,26 @@ def test_synthesize_warns_when_the_qt_is_longer_than_a_beat(runs_dir):
 def test_synthesize_widgets_speak_words_and_units(runs_dir):
     at = page("1_Synthesize").run()
     assert at.slider(key="hr").label == "Heart rate (bpm)"
-    assert at.slider(key="baseline_mv").label == "Baseline wander (mV)"
-    assert at.slider(key="t_lateral").label == "T-wave scale, lateral leads (x normal)"
     assert at.slider(key="hr").proto.format == "%.0f"  # whole numbers without ".00"
+    show_tab(at, "Noise")
+    assert at.slider(key="baseline_mv").label == "Baseline wander (mV)"
+    show_tab(at, "Morphology")
+    assert at.slider(key="t_lateral").label == "T-wave scale, lateral leads (x normal)"
     assert at.slider(key="r_amp").proto.format == "%.2f"
 
 
 def test_synthesize_choices_read_as_words_and_the_link_keeps_their_codes(runs_dir):
     at = page("1_Synthesize")
     at.query_params.update({"bundle_branch": "right"})
-    at.run()
+    show_tab(at.run(), "Morphology")
     assert not at.exception and not at.warning
     box = at.selectbox(key="bundle_branch")
     assert box.value == "right" and box.options == ["none", "right (RBBB)", "left (LBBB)"]
-    assert at.selectbox(key="qt_correction").options[0] == "the QT itself"
     box.set_value("left").run()
     assert at.query_params["bundle_branch"] == "left"  # the code, not "left (LBBB)"
     at.selectbox(key="bundle_branch").set_value("none").run()
     assert "bundle_branch" not in at.query_params  # the default leaves the address, as a bound widget's does
+    assert show_tab(at, "Intervals").selectbox(key="qt_correction").options[0] == "the QT itself"
 
 
 def test_readme_preset_table_is_the_criteria_the_page_shows():
@@ -214,7 +254,7 @@ def test_readme_preset_table_is_the_criteria_the_page_shows():
 
 
 def test_synthesize_inconsistent_parameters_show_an_error_not_a_traceback(runs_dir):
-    at = page("1_Synthesize").run()
+    at = show_tab(page("1_Synthesize").run(), "Intervals")
     at.slider(key="qrs").set_value(200.0).run()
     at.slider(key="qt").set_value(250.0).run()
     assert not at.exception
@@ -222,7 +262,7 @@ def test_synthesize_inconsistent_parameters_show_an_error_not_a_traceback(runs_d
 
 
 def test_synthesize_generate_data_set_error_is_a_message(runs_dir):
-    at = page("1_Synthesize").run()
+    at = open_data_set(page("1_Synthesize").run())
     at.multiselect(key="ds_classes").set_value(["MI"])
     at.selectbox(key="ds_engine").set_value("ecgsyn")  # ECGSYN draws normal records only
     at.button[-1].click().run()
@@ -233,6 +273,8 @@ def test_synthesize_generate_data_set_error_is_a_message(runs_dir):
 def test_synthesize_generate_data_set_previews_labels(runs_dir, monkeypatch):
     monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
     at = page("1_Synthesize").run()
+    assert "ds_n" not in [w.key for w in at.number_input]  # the form is drawn only while its section is open
+    open_data_set(at)
     at.number_input(key="ds_n").set_value(40)
     at.multiselect(key="ds_classes").set_value(["NORM", "CD"])
     at.button[-1].click().run()  # the form's submit button

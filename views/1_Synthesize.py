@@ -1,7 +1,8 @@
 """Synthesize: one ECG on paper from the parametric engine (every parameter a widget, exact labels) or the
 DeepFake GAN (a seed, measured labels), and labelled data sets from any engine.
 
-The settings live in the URL (widgets bound to st.query_params), so a shared link opens the same ECG.
+The settings live in the URL (widgets bound to st.query_params; the engine parameters, whose closed tabs are not
+drawn, by hand), so a shared link opens the same ECG.
 """
 
 import numpy as np
@@ -26,14 +27,17 @@ ENGINE_NAMES = {"parametric": "parametric", "ecgsyn": "ecgsyn", "gan": "GAN (Dee
 VIEW_ENGINES = ("parametric", "gan")  # ECGSYN (~1 s a record, one parameter) is offered for data sets only
 # A preset's draw is kept in the URL by hand (not widgets): the class and the seed it was drawn with.
 CLASS, DRAW_SEED = "class", "draw_seed"
+STORE = "engine_params"  # session state: {parameter: value}, every engine parameter, open tab or not
 PAPER_HEIGHT = 440  # px: the ECG paper fills the view column of a wide (1400-1920 px) window
 
 
 def apply_preset():
-    """on_click: draw one parameter set from the chosen class's preset (seeded) into the widgets, each on
+    """on_click: draw one parameter set from the chosen class's preset (seeded) into the parameters, each on
     its slider's grid, so the widgets show exactly what is synthesized."""
     name, seed = st.session_state["preset"], int(st.session_state["seed"])
-    st.session_state.update(drawn_params(name, seed))
+    st.session_state[STORE].update(drawn_params(name, seed))
+    for key in PARAMS:  # the open tab's widgets take the drawn values when they are next drawn
+        st.session_state.pop(key, None)
     st.query_params[CLASS], st.query_params[DRAW_SEED] = name, str(seed)
 
 
@@ -43,19 +47,39 @@ def mark_custom():
         st.query_params.pop(key, None)
 
 
-def link_notices():
-    """What is wrong with the engine parameters a link gives, each naming the parameter and its range.
+def param_changed(name):
+    """on_change of parameter `name`'s widget: keep its new value."""
+    st.session_state[STORE][name] = st.session_state[name]
+    mark_custom()
 
-    Streamlit's bound widgets drop such a value (the default is shown and the address no longer holds it), so
-    page, address and labels agree; this says so instead of letting it pass silently."""
-    notices = []
+
+def linked_params():
+    """Every engine parameter's value from the link ({name: value}; the default where the link has none), and
+    what is wrong with the values it refused, each naming the parameter and its range."""
+    params, notices = {}, []
     for name, spec in PARAMS.items():
-        if name in st.query_params and name not in st.session_state:  # the link's value, not yet a widget's
-            problem = text_problem(name, st.query_params[name])
-            if problem:
-                default = spec["default"] if spec["choices"] else f"{spec['default']:g} {spec['unit']}".strip()
-                notices.append(f"{problem}: not used, the default {default} is shown")
-    return notices
+        params[name] = spec["default"]
+        if name not in st.query_params:
+            continue
+        text = st.query_params[name]
+        problem = text_problem(name, text)
+        if problem:
+            default = spec["default"] if spec["choices"] else f"{spec['default']:g} {spec['unit']}".strip()
+            notices.append(f"{problem}: not used, the default {default} is shown")
+        else:
+            params[name] = text if spec["choices"] else float(text)
+    return params, notices
+
+
+def link_params(params):
+    """Write the engine parameters into the link, as bound widgets do: only those that differ from their
+    default, numbers without trailing zeros ("hr=75"), choices as their codes ("bundle_branch=right")."""
+    for name, value in params.items():
+        text = value if PARAMS[name]["choices"] else f"{value:g}"
+        if value == PARAMS[name]["default"]:
+            st.query_params.pop(name, None)
+        elif st.query_params.get(name) != text:
+            st.query_params[name] = text
 
 
 def shown_class(params):
@@ -130,51 +154,43 @@ def kept_and_dropped(n, report):
             + ", ".join(f"{k.upper()} {v}" for k, v in report["dropped"].items()) + " (those records are dropped).")
 
 
-def qt_reading():
-    """How the QT slider reads now: its qt_correction (the widget's value, else the link's, else the default)."""
-    value = st.session_state.get("qt_correction", st.query_params.get("qt_correction"))
-    return value if value in QT_READINGS else PARAMS["qt_correction"]["default"]
-
-
-def param_label(name, spec):
+def param_label(name, spec, qt_reading):
     """A widget's label in words and units; the QT slider says whether it is the QT or a QTc."""
-    if name == "qt" and qt_reading() != "none":
-        return f"{QT_READINGS[qt_reading()]} ({spec['unit']})"
+    if name == "qt" and qt_reading != "none":
+        return f"{QT_READINGS[qt_reading]} ({spec['unit']})"
     return say(name, spec["unit"])
 
 
-def choice_widget(name, spec, label):
-    """A choice parameter shown in words and kept in the link as its code, by hand: a selectbox bound to the
-    URL would write the shown text there ("right (RBBB)"), and links keep code names ("right")."""
-    if name not in st.session_state:  # first run of the page, or back from the GAN view: the link decides
-        linked = st.query_params.get(name)
-        st.session_state[name] = linked if linked in spec["choices"] else spec["default"]
-    shown = QT_READINGS if name == "qt_correction" else {c: say(c) for c in spec["choices"]}
-    value = st.selectbox(label, spec["choices"], key=name, format_func=shown.get, help=spec["help"],
-                         on_change=mark_custom)
-    if value == spec["default"]:  # as a bound widget does: the address holds only what differs
-        st.query_params.pop(name, None)
-    else:
-        st.query_params[name] = value
-    return value
+def param_widget(name, spec, label):
+    """Parameter `name`'s widget, showing (and on a change keeping) its kept value; choices in words."""
+    if name not in st.session_state:  # its tab was closed, a preset was drawn, or the session is new
+        st.session_state[name] = st.session_state[STORE][name]
+    if spec["choices"] is not None:
+        shown = QT_READINGS if name == "qt_correction" else {c: say(c) for c in spec["choices"]}
+        return st.selectbox(label, spec["choices"], key=name, format_func=shown.get, help=spec["help"],
+                            on_change=param_changed, args=(name,))
+    return st.slider(label, float(spec["lo"]), float(spec["hi"]), step=float(step(name)),
+                     format=f"%.{decimals(name)}f", key=name, help=spec["help"], on_change=param_changed,
+                     args=(name,))
 
 
 def parameter_widgets():
-    """One widget per engine parameter, in tabs by group, bound to the URL; returns {name: value}."""
-    params = {}
-    for group, tab in zip(GROUPS, st.tabs([g.capitalize() for g in GROUPS])):
+    """The engine parameters, in tabs by group; returns every parameter's value {name: value}.
+
+    Only the open tab's widgets are drawn (a page of 29 sliders took seconds to show), so the values live in
+    session state (STORE), not in the widgets, and are written into the link by hand (link_params)."""
+    params = st.session_state[STORE]
+    tabs = st.tabs([g.capitalize() for g in GROUPS], key="param_group", on_change="rerun")
+    for group, tab in zip(GROUPS, tabs):
+        if not tab.open:
+            continue
         with tab:
             for name, spec in PARAMS.items():
-                if spec["group"] != group:
-                    continue
-                label = param_label(name, spec)
-                if spec["choices"] is not None:
-                    params[name] = choice_widget(name, spec, label)
-                else:
-                    params[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]), float(spec["default"]),
-                                             step=float(step(name)), format=f"%.{decimals(name)}f", key=name,
-                                             bind=URL, help=spec["help"], on_change=mark_custom)
-    return params
+                if spec["group"] == group:
+                    param_widget(name, spec, param_label(name, spec, params["qt_correction"]))
+    link_params(params)
+    return dict(params)
+
 
 def dataset_spec(engine, n, fs, seed, noise, classes, ranges):
     """The data spec the form describes; ValueError for an option the engine cannot honour."""
@@ -261,9 +277,61 @@ def show_gan(seed, fs, marks):
         st.info("neurokit2 could not delineate this record's lead II: no wave marks.")
 
 
+def generate_data_set():
+    """The data set form, its progress and the label distributions of the data set made last."""
+    with st.form("dataset"):
+        c1, c2, c3, c4 = st.columns(4)
+        n = c1.number_input("ECGs", 1, 50000, 2000, step=100, key="ds_n")
+        fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key="ds_fs")
+        seed = c3.number_input("Seed", 0, 10**6, 0, key="ds_seed")
+        noise = c4.toggle("Noise", value=True, key="ds_noise")
+        c1, c2 = st.columns([3, 1])
+        classes = c1.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
+                                 key="ds_classes")
+        engine = c2.selectbox("Engine", (*synthetic.ENGINES, "gan"), format_func=ENGINE_NAMES.get,
+                              key="ds_engine", help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, "
+                              "slow, normal records only; GAN: DeepFake ECGs, normal records only, labels measured "
+                              "(failures dropped)")
+        ranges = {}
+        with st.expander("Parameter ranges (for records without a class)"):
+            for name in ("hr", "pr", "qrs", "qt"):
+                spec = PARAMS[name]
+                # records without a class read qt as a QTc (NORMAL_RANGES' qt_correction is Bazett's)
+                label = f"{QT_READINGS['bazett']} ({spec['unit']})" if name == "qt" else say(name, spec["unit"])
+                ranges[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]),
+                                         (float(spec["lo"]), float(spec["hi"])), step=float(step(name)),
+                                         format=f"%.{decimals(name)}f", key="ds_range_" + name)
+        submitted = st.form_submit_button("Generate data set")
+
+    if submitted:
+        bar = st.progress(0.0, text="Synthesizing...")
+        try:
+            spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges)
+            data = load_dataset(spec, progress=lambda f: bar.progress(min(float(f), 1.0),
+                                                                       text=f"Synthesizing... {f:.0%}"))
+        except ValueError as e:
+            st.error(f"Could not generate the data set: {e}")
+        else:
+            bar.progress(1.0, text=f"{len(data)} ECGs ready (cached; Pretrain can use this data set).")
+            st.session_state["synth_dataset"] = spec
+
+    if "synth_dataset" in st.session_state:
+        spec = st.session_state["synth_dataset"]
+        targets, label, size, report = dataset_preview(spec)
+        if report is not None:
+            st.info(kept_and_dropped(spec["n"], report))
+        st.caption(f"Label distributions of the data set: {size} ECGs at {spec['fs']} Hz, seed {spec['seed']}"
+                   + (f", classes {', '.join(spec['classes'])}" if spec.get("classes") else ""))
+        st.plotly_chart(plots.label_histograms(targets, TARGETS, label=label if spec.get("classes") else None,
+                                               class_names=CLASS_NAMES),
+                        config=plots.png_config("label-distributions"), key="ds_hist")
+
+
 st.title("Synthesize")
-for notice in link_notices():
-    st.warning(f"From the link: {notice}.")
+if STORE not in st.session_state:  # a session's first run: the link decides
+    st.session_state[STORE], notices = linked_params()
+    for notice in notices:
+        st.warning(f"From the link: {notice}.")
 controls, view = st.columns([1, 3])
 with controls:
     view_engine = st.radio("Engine", VIEW_ENGINES, format_func=ENGINE_NAMES.get, key="engine", bind=URL,
@@ -297,48 +365,8 @@ with view:
     else:
         show_parametric(params, fs, seed, noise, marks)
 
-st.subheader("Generate data set")
-with st.form("dataset"):
-    c1, c2, c3, c4 = st.columns(4)
-    n = c1.number_input("ECGs", 1, 50000, 2000, step=100, key="ds_n")
-    fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key="ds_fs")
-    seed = c3.number_input("Seed", 0, 10**6, 0, key="ds_seed")
-    noise = c4.toggle("Noise", value=True, key="ds_noise")
-    c1, c2 = st.columns([3, 1])
-    classes = c1.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
-                             key="ds_classes")
-    engine = c2.selectbox("Engine", (*synthetic.ENGINES, "gan"), format_func=ENGINE_NAMES.get, key="ds_engine",
-                          help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, slow, normal records "
-                               "only; GAN: DeepFake ECGs, normal records only, labels measured (failures dropped)")
-    ranges = {}
-    with st.expander("Parameter ranges (for records without a class)"):
-        for name in ("hr", "pr", "qrs", "qt"):
-            spec = PARAMS[name]
-            # records without a class read qt as a QTc (NORMAL_RANGES' qt_correction is Bazett's)
-            label = f"{QT_READINGS['bazett']} ({spec['unit']})" if name == "qt" else say(name, spec["unit"])
-            ranges[name] = st.slider(label, float(spec["lo"]), float(spec["hi"]),
-                                     (float(spec["lo"]), float(spec["hi"])), step=float(step(name)),
-                                     format=f"%.{decimals(name)}f", key="ds_range_" + name)
-    submitted = st.form_submit_button("Generate data set")
-
-if submitted:
-    bar = st.progress(0.0, text="Synthesizing...")
-    try:
-        spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges)
-        data = load_dataset(spec, progress=lambda f: bar.progress(min(float(f), 1.0), text=f"Synthesizing... {f:.0%}"))
-    except ValueError as e:
-        st.error(f"Could not generate the data set: {e}")
-    else:
-        bar.progress(1.0, text=f"{len(data)} ECGs ready (cached; Pretrain can use this data set).")
-        st.session_state["synth_dataset"] = spec
-
-if "synth_dataset" in st.session_state:
-    spec = st.session_state["synth_dataset"]
-    targets, label, size, report = dataset_preview(spec)
-    if report is not None:
-        st.info(kept_and_dropped(spec["n"], report))
-    st.caption(f"Label distributions of the data set: {size} ECGs at {spec['fs']} Hz, seed {spec['seed']}"
-               + (f", classes {', '.join(spec['classes'])}" if spec.get("classes") else ""))
-    st.plotly_chart(plots.label_histograms(targets, TARGETS, label=label if spec.get("classes") else None,
-                                           class_names=CLASS_NAMES),
-                    config=plots.png_config("label-distributions"), key="ds_hist")
+# The form is drawn only while its section is open: the page's first paint is the ECG (see parameter_widgets).
+data_set = st.expander("Generate data set", key="data_set", on_change="rerun")
+if data_set.open:
+    with data_set:
+        generate_data_set()
