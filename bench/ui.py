@@ -54,9 +54,10 @@ LAST = '[data-testid="stExpander"] summary:has-text("Generate data set")'  # the
 
 
 def first_render_s(loads):
-    """Seconds from navigation to the Synthesize page showing its ECG paper, labels and last element, in chromium: cold (a
-    fresh browser context: empty HTTP cache) and warm (a returning visitor), with the page's picture of the
-    ECG and with the interactive chart (plotly.js fetched and parsed); and the home page for reference."""
+    """Seconds from navigation to the Synthesize page showing its ECG paper, labels and last element (the closed
+    Generate data set section), in chromium: cold (a fresh browser context: empty HTTP cache) and warm (a
+    returning visitor), with the page's picture of the ECG and with the interactive chart (plotly.js fetched and
+    parsed); and the home page for reference."""
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
