@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ecgcore import files, jobs, procs, runs  # noqa: E402
+from ecgcore import files, job, jobs, procs, runs  # noqa: E402
 from ecgcore.config import JobConfig  # noqa: E402
 
 DATA = {"source": "synthetic", "n": 200, "fs": 100, "seed": 0}
@@ -90,7 +90,7 @@ def sigstop(runs_dir, tally):
     pid = run.status()["pid"]
     os.kill(pid, signal.SIGSTOP)
     t0 = time.monotonic()
-    waited = until(lambda: jobs.refresh(runs_dir) and run.state == "failed", timeout=jobs.STALE_S + 30,
+    waited = until(lambda: jobs.refresh(runs_dir) and run.state == "failed", timeout=job.STALE_S + 30,
                    every=0.2)
     gone = until(lambda: not procs.is_process(pid), timeout=5)
     if waited is None or gone is None:
@@ -238,7 +238,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-faults-"))
     os.environ["ECGCORE_CACHE"] = str(tmp / "cache")
     os.environ["ECGCORE_MAX_JOBS"] = "2"
-    jobs.STALE_S = args.stale_s
+    job.STALE_S = args.stale_s
     tally, figures = Tally(), {}
     load_before = os.getloadavg()[0]
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecgcore import demo, explain, jobs, sweep  # noqa: E402
+from ecgcore import demo, explain, jobs, local_executor, sweep  # noqa: E402
 from ecgcore.data.sources import load_dataset  # noqa: E402
 
 GOAL_S = 300.0
@@ -40,7 +40,7 @@ def main():
     pretrain, scratch, _ = demo.demo_configs(epochs=args.epochs or demo.EPOCHS)
     # the machine may be shared: the load average says how much of the 2 cores the demo really had
     load_start = os.getloadavg()[0]
-    print(f"cores: {os.cpu_count()}, concurrent jobs: {jobs.max_jobs()}, epochs per run: {pretrain.epochs}, "
+    print(f"cores: {os.cpu_count()}, concurrent jobs: {local_executor.max_jobs()}, epochs per run: {pretrain.epochs}, "
           f"load average at start: {load_start:.1f}")
 
     t0 = time.perf_counter()

@@ -1,22 +1,46 @@
 """Where runs execute: one setting for the whole lab, `$ECGCORE_EXECUTOR` (or `python -m ecgcore --executor`).
 
-  local  (default) each job is a detached process on this machine, at most `jobs.max_jobs()` at once
-         (ecgcore.jobs.LocalExecutor); no daemon, no cluster.
+  local  (default) each job is a detached process on this machine, at most `local_executor.max_jobs()` at
+         once (ecgcore.local_executor.LocalExecutor); no daemon, no cluster.
   ray    each run is a Ray task on the cluster at `$RAY_ADDRESS` (Ray's own convention; unset: "auto", the
          cluster `ray start --head` started on this machine); Ray decides how many run at once
          (ecgcore.ray_executor.RayExecutor).
 
-The queue (ecgcore.jobs) and the job code that fills a run folder are the same for both: an executor only
-starts, watches and stops runs. A run records in its status which executor took it, so it is watched and
-stopped by that one even when the setting changes later.
+The queue (ecgcore.jobs) and the job code that fills a run folder (ecgcore.job) are the same for both: an
+executor only starts, watches and stops runs (the `Executor` protocol). A run records in its status which
+executor took it, so it is watched and stopped by that one even when the setting changes later.
+The queue depends on this protocol, the executors on the job code; neither executor imports the queue.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 EXECUTOR_ENV = "ECGCORE_EXECUTOR"
 NAMES = ("local", "ray")
+
+
+class Executor(Protocol):
+    """What the queue asks of an executor; `active` is a list of (Run, status dict) of queued/running runs."""
+
+    name: str
+    holds_dependents: bool  # True: a fine-tuning is handed over at once and starts after its pretraining
+
+    def slots(self):
+        """How many runs may run at once, None when the executor decides."""
+
+    def watch(self, active):
+        """The set of runs in `active` this executor holds (a live job, a task it was handed)."""
+
+    def start(self, run):
+        """Hand a queued run over (called under the runs directory's lock); it records itself in the status."""
+
+    def stop(self, run, status, grace_s=0.0):
+        """Stop the run's job or task (status: the run's status when the decision was taken)."""
+
+    def resources(self):
+        """{"executor", "cpus", "gpus", "nodes", "address", "note"}: what it runs on."""
 
 
 def executor_name():
@@ -35,7 +59,7 @@ def get_executor(name=None):
 
         return RayExecutor()
     if name == "local":
-        from ecgcore.jobs import LocalExecutor
+        from ecgcore.local_executor import LocalExecutor
 
         return LocalExecutor()
     raise ValueError(f"unknown executor {name!r}: must be one of {', '.join(NAMES)}")

@@ -1,55 +1,33 @@
-"""Jobs: the detached processes that fill run folders, and the queue that caps how many run at once.
+"""The run queue: which queued run starts next, on which executor, and cancel.
 
-`submit` creates a queued run and returns at once; the job runs as `python -m ecgcore run-job RUN_DIR` in its
-own session (it outlives the page or shell that started it), with stdout/stderr going to the run's log.txt.
-There is no daemon: every submit, refresh, cancel, wait poll and job exit calls `start_queued`, which, under
-the runs directory's lock, marks dead jobs failed ("interrupted") and starts queued runs oldest first while
-fewer than `max_jobs()` run. A fine-tuning run waits in the queue until its pretrained runs are done.
+`submit` creates a queued run and returns at once; an executor (ecgcore.executors) starts its job, by default
+as a detached local process (ecgcore.local_executor) that runs the job code (ecgcore.job). There is no
+daemon: every submit, refresh, cancel, wait poll and job exit calls `start_queued`, which, under the runs
+directory's lock, marks dead jobs failed ("interrupted") and starts queued runs oldest first while fewer
+than the executor's slots run. A fine-tuning run waits in the queue until its pretrained runs are done.
 A job process that finishes its run claims the next queued run in the same step and trains it too (a sweep's
 cells then pay python + torch start-up and data loading once per worker, not once per run); it exits when
 the queue has nothing for it. Each run keeps its own log.txt, heartbeat and cancel flag.
 
-That is the local executor (LocalExecutor). With `$ECGCORE_EXECUTOR=ray` (ecgcore.executors) the same queue
-step hands each startable run to Ray instead (ecgcore.ray_executor): no cap here, a fine-tuning is handed over
-at once and Ray starts it after its pretraining; the Ray task runs the same `run_job`.
+That is the local executor. With `$ECGCORE_EXECUTOR=ray` (ecgcore.executors) the same queue step hands
+each startable run to Ray instead (ecgcore.ray_executor): no cap here, a fine-tuning is handed over
+at once and Ray starts it after its pretraining; the Ray task runs the same job code.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import signal
-import sys
-import threading
 import time
-import traceback
-from datetime import datetime
-from pathlib import Path
 
-import numpy as np
-
+from ecgcore import job
 from ecgcore.executors import get_executor
-from ecgcore.files import now, write_bytes, write_json
-from ecgcore.procs import is_process, spawn
-from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, create_run, default_runs_dir, list_runs, lock_runs_dir, \
-    need_write, pretrained_problem, writable
+from ecgcore.files import now
+from ecgcore.local_executor import lingering
+from ecgcore.runs import ACTIVE_STATES, FINISHED, create_run, default_runs_dir, list_runs, lock_runs_dir, \
+    need_write, writable
 
-MAX_JOBS_ENV = "ECGCORE_MAX_JOBS"
-HEARTBEAT_S = 1.0  # a running job touches RUN_DIR/heartbeat this often
-STALE_S = 30.0  # no heartbeat for this long: the job is hung or gone (a vanished pid is caught at once)
 CANCEL_GRACE_S = 0.8  # how long `cancel` lets the job stop at its cancel flag before killing it
 CANCEL_S = 1.6  # by then the cancelled job's process is gone or training another run (else it is killed)
-PROGRESS_EVERY_S = 0.5  # status.json writes during an epoch are throttled to this
-
-
-def max_jobs():
-    """How many jobs run at once: `$ECGCORE_MAX_JOBS`, else one per two CPU cores (at least one)."""
-    value = os.environ.get(MAX_JOBS_ENV)
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{MAX_JOBS_ENV}={value!r} is invalid: must be an integer >= 1")
-        return int(value)
-    return max(1, (os.cpu_count() or 1) // 2)
 
 
 def submit(config, runs_dir=None, name=None):
@@ -99,7 +77,7 @@ def _fill_slots(runs_dir, claim=False):
     busy = {status.get("pid") for run, status in active if run in held}
     running += len({status["pid"] for run, status in statuses
                     if status["state"] in FINISHED and (status.get("executor") or "local") == "local"
-                    and status.get("pid") not in (None, os.getpid(), *busy) and _lingering(run, status["pid"])})
+                    and status.get("pid") not in (None, os.getpid(), *busy) and lingering(run, status["pid"])})
     cap = executor.slots()  # None: the executor (Ray) decides how many run at once
     for run, _ in active:
         if cap is not None and running >= cap:
@@ -110,7 +88,7 @@ def _fill_slots(runs_dir, claim=False):
         if problem:  # its own config.json is damaged: it can never start, and it is not its pretrained run's fault
             run.update_status(state="failed", finished=now(), message="damaged run folder", error=problem)
             continue
-        blocker = _waiting_for(run)
+        blocker = job.waiting_for(run)
         if blocker is None or (blocker == "" and executor.holds_dependents):
             if claim and claimed is None:
                 run.update_status(state="running", pid=os.getpid(), started=now(), message="loading data")
@@ -142,108 +120,11 @@ def _held(current, active):
     return set().union(*(executor.watch(group) for executor, group in groups.values()))
 
 
-class LocalExecutor:
-    """Jobs as detached processes on this machine (see the module docstring); the lock file caps how many."""
-
-    name = "local"
-    holds_dependents = False  # a fine-tuning waits in the queue until its pretrained runs are done
-
-    def slots(self):
-        return max_jobs()
-
-    def watch(self, active):
-        return {run for run, status in active if status["state"] == "running" and _alive(run, status)}
-
-    def start(self, run):
-        _launch(run)
-
-    def stop(self, run, status, grace_s=0.0):
-        """Kill the job's process group: SIGKILL at once, or SIGTERM first when given `grace_s`."""
-        pid = status.get("pid")
-        if grace_s:
-            _kill(pid, run, signal.SIGTERM)
-            deadline = time.monotonic() + grace_s
-            while _is_job(pid, run) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        _kill(pid, run)
-
-    def resources(self):
-        return {"executor": self.name, "cpus": os.cpu_count() or 1, "gpus": _local_gpus(), "nodes": 1,
-                "address": None, "note": f"{max_jobs()} job(s) at once"}
-
-
-def _local_gpus():
-    import torch
-
-    return torch.cuda.device_count()
-
-
-def _lingering(run, pid):
-    """Whether the process `pid` that ended `run` still lives (exiting, or training another run) and had a
-    heartbeat for `run` within STALE_S."""
-    beat = _age(run.path / "heartbeat")
-    return beat is not None and beat < STALE_S and _is_job(pid, run)
-
-
 def _last_log_line(run):
     """' (last log line: ...)' from the run's log.txt, '' when it has none: what the job said before it died
     (e.g. the CLI's 'error: [Errno 28] No space left on device' when it could not write its status)."""
     lines = [line for line in run.log_tail(5).splitlines() if line.strip()]
     return f" (last log line: {lines[-1].strip()[:300]})" if lines else ""
-
-
-def _waiting_for(run):
-    """None when `run` may start, '' while a pretrained run is still queued/running, else why it never can."""
-    try:
-        deps = [Run(path) for path in run.config.pretrained]
-    except ValueError as e:
-        return str(e)
-    problems = [p for p in map(pretrained_problem, deps) if p]
-    if problems:
-        return problems[0]
-    return "" if any(dep.state in ACTIVE_STATES for dep in deps) else None
-
-
-def _launch(run):
-    """Start the job's detached process and record its pid (called under the runs directory's lock)."""
-    proc = spawn(["run-job", str(run.path.resolve())], run.log_path)
-    run.update_status(state="running", executor="local", pid=proc.pid, started=now(), message="starting")
-
-
-def _alive(run, status):
-    """Whether the job filling `run` still lives: its pid is that job and its heartbeat is fresh."""
-    return _is_job(status.get("pid"), run) and fresh(run, status)
-
-
-def fresh(run, status):
-    """Whether `run`'s heartbeat is fresh (before its first beat: whether it is still in its start-up time)."""
-    beat = _age(run.heartbeat_path)
-    if beat is None:  # the job has not started its heartbeat yet: allow it the start-up time
-        started = status.get("started")
-        beat = time.time() - datetime.fromisoformat(started).timestamp() if started else 0.0
-    return beat < STALE_S
-
-
-def _is_job(pid, run):
-    """Whether process `pid` is `run`'s job (a job process names the first run it was started for and trains
-    later runs of the same directory too, so its command line names `run-job` and the runs directory)."""
-    return is_process(pid, b"run-job", os.fsencode(run.path.resolve().parent))
-
-
-def _age(path):
-    try:
-        return time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return None
-
-
-def _kill(pid, run, sig=signal.SIGKILL):
-    """Signal the job's process group, only while that pid still is `run`'s job."""
-    if _is_job(pid, run):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def cancel(run):
@@ -264,7 +145,7 @@ def cancel(run):
         pid, executor = status.get("pid"), _executor_of(status, get_executor())
         run.cancel_path.touch()
         until = t0 + CANCEL_GRACE_S
-        while run.state == "running" and (executor.name != "local" or _is_job(pid, run)) \
+        while run.state == "running" and (executor.name != "local" or job.is_job(pid, run)) \
                 and time.monotonic() < until:
             time.sleep(0.02)
         if run.state == "running":
@@ -272,9 +153,9 @@ def cancel(run):
             executor.stop(run, status)  # local: SIGKILL at once (everything the job writes is atomic)
         if executor.name == "local":
             until = t0 + CANCEL_S
-            while _is_job(pid, run) and not _training_another(pid, run) and time.monotonic() < until:
+            while job.is_job(pid, run) and not _training_another(pid, run) and time.monotonic() < until:
                 time.sleep(0.02)
-            if _is_job(pid, run) and not _training_another(pid, run):  # stuck on its way out
+            if job.is_job(pid, run) and not _training_another(pid, run):  # stuck on its way out
                 executor.stop(run, status)
                 _wait_gone(pid, run, 0.5)
     start_queued(run.runs_dir)
@@ -289,7 +170,7 @@ def _training_another(pid, run):
 
 def _wait_gone(pid, run, limit_s):
     until = time.monotonic() + limit_s
-    while _is_job(pid, run) and time.monotonic() < until:
+    while job.is_job(pid, run) and time.monotonic() < until:
         time.sleep(0.02)
 
 
@@ -306,27 +187,15 @@ def wait(run, on_progress=None, poll_s=0.5):
         time.sleep(poll_s)
 
 
-# ---- inside the job's process -------------------------------------------------------------------------------
-
 def run_job(run_dir, reuse=False):
     """Train the run in `run_dir` in this process and return its final state. Normally started by the queue;
     run by hand it starts a queued run at once. With `reuse` (the job process, `python -m ecgcore run-job`),
     it then claims the queue's next run and trains it here too, with stdout/stderr moved to that run's
     log.txt, until the queue has none for it."""
-    run = Run(Path(run_dir).resolve())
-    if not run.config_path.is_file():
-        raise FileNotFoundError(f"no run folder at {run.path} (config.json missing)")
-    with lock_runs_dir(run.runs_dir):
-        status = run.status()
-        if status["state"] in FINISHED:
-            raise ValueError(f"run {run.id} is already {status['state']}")
-        if status["state"] == "running" and status.get("pid") != os.getpid() and _alive(run, status):
-            raise ValueError(f"run {run.id} is already running in process {status['pid']}")
-        run.update_status(state="running", pid=os.getpid(), started=status.get("started") or now(),
-                          message="loading data")
+    run = job.claim(run_dir)
     state, run = _run_one(run, reuse)
     while run is not None:
-        _log_to(run.log_path)
+        job.log_to(run.log_path)
         run = _run_one(run, reuse)[1]
     return state
 
@@ -334,101 +203,14 @@ def run_job(run_dir, reuse=False):
 def _run_one(run, claim_next):
     """Train `run` (marked running by this process), record how it ended and start the queue's next runs:
     (final state, the run claimed for this process when `claim_next`, else None)."""
-    beating = threading.Event()
-    threading.Thread(target=_heartbeat, args=(run.heartbeat_path, beating), daemon=True).start()
     try:
-        end = _train(run)
+        end = job.train_run(run)
     except BaseException:  # KeyboardInterrupt, SystemExit: our slot is free all the same
         start_queued(run.runs_dir)
         raise
-    finally:
-        beating.set()
     if not claim_next:
-        state = _record_end(run, end)["state"]
+        state = job.record_end(run, end)["state"]
         start_queued(run.runs_dir)  # our slot is free: start the next queued run
         return state, None
     with lock_runs_dir(run.runs_dir):  # one step: no other process starts a job for the slot we keep
-        return _record_end(run, end)["state"], _fill_slots(run.runs_dir, claim=True)[1]
-
-
-def _record_end(run, end):
-    """Write how the run ended. When even that cannot be written (a full disk), say so in the log and give
-    up: the process exits, and the next look at the queue marks the run failed with that log line."""
-    try:
-        return run.update_status(**end)
-    except OSError as e:
-        print(f"error: cannot record the end of run {run.id} ({end.get('error') or end['state']}): {e}",
-              file=sys.stderr, flush=True)
-        raise
-
-
-def _log_to(path):
-    """Point this process's stdout and stderr (the file descriptors: tracebacks and warnings too) at `path`."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def _heartbeat(path, stop):
-    while not stop.is_set():
-        path.touch()
-        stop.wait(HEARTBEAT_S)
-
-
-def _train(run):
-    """Fit `run`'s config, reporting progress into its folder; returns the status fields that end the run."""
-    from ecgcore import train  # torch is imported only inside the job
-
-    config = run.config
-    cancel_flag = run.cancel_path
-    last_write = [0.0]
-
-    def on_batch(epoch, batch, n_batches, loss):
-        if time.monotonic() - last_write[0] < PROGRESS_EVERY_S:
-            return
-        last_write[0] = time.monotonic()
-        done = (epoch - 1 + (batch + 1) / n_batches) / config.epochs
-        run.update_status(progress=round(min(done, 1.0), 4), epoch=epoch,
-                          message=f"epoch {epoch}/{config.epochs}, batch {batch + 1}/{n_batches}, loss {loss:.4g}")
-
-    def on_epoch(record):
-        run.append_metrics(record)
-        epoch = record["epoch"]
-        run.update_status(progress=round(min(epoch / config.epochs, 1.0), 4), epoch=epoch,
-                          message=f"epoch {epoch}/{config.epochs} done, val_loss {record.get('val_loss', float('nan')):.4g}")
-
-    def on_load(share, stage="building the data set"):  # a large set can take minutes to build: say how far it is
-        if time.monotonic() - last_write[0] >= PROGRESS_EVERY_S or share >= 1:
-            last_write[0] = time.monotonic()
-            run.update_status(message=f"{stage}: {min(share, 1.0):.0%}")
-
-    def log(*args):
-        print(*args, flush=True)
-
-    log(f"{now()} run {run.id}: {config.task} {config.arch}, pid {os.getpid()}")
-    try:
-        result = train.fit(config, on_batch=on_batch, on_epoch=on_epoch, should_stop=cancel_flag.exists,
-                           on_load=on_load, log=log)
-        _save_result(run, result, train.save_model)
-    except train.Cancelled:
-        log(f"{now()} cancelled")
-        return dict(state="cancelled", finished=now(), message="cancelled")
-    except Exception as e:  # the job's whole point is to report any failure into status.json
-        traceback.print_exc()
-        sys.stderr.flush()
-        error = f"{type(e).__name__}: {e}"
-        return dict(state="failed", finished=now(), message="failed", error=error)
-    log(f"{now()} done")
-    return dict(state="done", progress=1.0, finished=now(), message="done")
-
-
-def _save_result(run, result, save_model):
-    """model.pt, summary.json and predictions.npz, each moved into place whole, before the state says done."""
-    save_model(result.model, run.model_path)  # atomic itself
-    write_json(run.summary_path, result.summary)
-    buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in result.predictions.items()})
-    write_bytes(run.predictions_path, buffer.getvalue())
+        return job.record_end(run, end)["state"], _fill_slots(run.runs_dir, claim=True)[1]

@@ -11,7 +11,7 @@ namespace NAMESPACE, using no CPU), which outlives them all and holds each run's
   still says running died with its worker ("interrupted"); a queued run it does not know (the cluster was
   restarted) is handed over again;
 - cancel asks it to `ray.cancel` the task.
-The task runs `jobs.run_job`, the local executor's job code, with stdout/stderr in the run's log.txt; run
+The task runs `job.run`, the same job code as a local job, with stdout/stderr in the run's log.txt; run
 folders (and the data-set cache) must be on storage every machine mounts at the same path (README: Ray).
 """
 
@@ -28,8 +28,7 @@ from pathlib import Path
 
 import ray
 
-from ecgcore import jobs
-from ecgcore.executors import EXECUTOR_ENV
+from ecgcore import job
 from ecgcore.procs import package_root
 from ecgcore.runs import Run
 
@@ -51,7 +50,7 @@ def connect():
             _probe(address)
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as e:
-            raise ValueError(f"{EXECUTOR_ENV}=ray, but no Ray cluster answers at RAY_ADDRESS={address} ({e}); "
+            raise ValueError(f"the Ray executor is chosen, but no Ray cluster answers at RAY_ADDRESS={address} ({e}); "
                              "start one with `ray start --head` or point RAY_ADDRESS at one") from None
 
 
@@ -84,7 +83,7 @@ def task_resources(config, cluster_gpus):
 
 
 class RayExecutor:
-    """Start, watch and stop runs as Ray tasks (the interface of jobs.LocalExecutor)."""
+    """Start, watch and stop runs as Ray tasks (ecgcore.executors.Executor)."""
 
     name = "ray"
     holds_dependents = True  # Ray starts a fine-tuning's task once its pretraining's task has ended
@@ -96,13 +95,13 @@ class RayExecutor:
         """The runs the dispatcher holds an unfinished task for; a running one also needs a fresh heartbeat."""
         held = set(ray.get(_dispatcher().held.remote([_key(run) for run, _ in active])))
         return {run for run, status in active
-                if _key(run) in held and (status["state"] != "running" or jobs.fresh(run, status))}
+                if _key(run) in held and (status["state"] != "running" or job.fresh(run, status))}
 
     def start(self, run):
         config = run.config
         options = task_resources(config, ray.cluster_resources().get("GPU", 0)) | {"name": f"ecgcore run {run.id}"}
         # the job code reads its settings (cache folder, ...) from ECGCORE_* variables, as a local job inherits them
-        env = {k: v for k, v in os.environ.items() if k.startswith("ECGCORE_")} | {EXECUTOR_ENV: self.name}
+        env = {k: v for k, v in os.environ.items() if k.startswith("ECGCORE_")}
         ray.get(_dispatcher().submit.remote(_key(run), [str(Path(p).resolve()) for p in config.pretrained],
                                             options, env))
         run.update_status(executor=self.name,
@@ -170,13 +169,13 @@ def run_task(path, env, *pretrained_ended):
     torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
     run = Run(path)
     # a pretraining Ray holds no reference for (taken by another executor) is waited for on its folder
-    while (blocker := jobs._waiting_for(run)) == "" and run.state == "queued":
+    while (blocker := job.waiting_for(run)) == "" and run.state == "queued":
         time.sleep(1.0)
     if blocker:
         return blocker  # the queue's next step fails the run with this reason
     with _output_to(run.log_path):
         try:
-            return jobs.run_job(path)
+            return job.run(path)
         except (ValueError, FileNotFoundError) as e:  # cancelled or deleted while it waited, or taken
             print(f"not started: {e}", flush=True)
             return str(e)
@@ -188,7 +187,7 @@ def _output_to(path):
     goes on to run other tasks."""
     saved = os.dup(1), os.dup(2)
     try:
-        jobs._log_to(path)
+        job.log_to(path)
         yield
     finally:
         sys.stdout.flush()

@@ -9,7 +9,7 @@ A run is a folder `RUNS_DIR/RUN_ID/` holding
   predictions.npz  test-split predictions (FitResult.predictions)
   model.pt         the best weights: a self-describing checkpoint (ecgcore.models.to_checkpoint)
   log.txt          the job's stdout and stderr, tracebacks included
-  heartbeat        touched every second by a running job (see ecgcore.jobs)
+  heartbeat        touched every second by a running job (see ecgcore.job)
   cancel           present once `cancel` asked the running job to stop
 This module is the one place that knows these names: everyone else asks a Run for `run.model_path` etc.
 Every JSON file is written whole to a temp file and moved into place (os.replace), so a reader never sees
@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -225,6 +226,17 @@ class Run:
             status.update(changes)
             write_json(self.status_path, status)
             return status
+
+    def beat(self):
+        """The running job's sign of life: touch the heartbeat file."""
+        self.heartbeat_path.touch()
+
+    def heartbeat_age(self):
+        """Seconds since the job's last heartbeat, None before its first."""
+        try:
+            return time.time() - self.heartbeat_path.stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def append_metrics(self, record):
         # one write() of one line in append mode: a reader sees whole lines or a partial last one (skipped)

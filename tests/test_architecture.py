@@ -13,8 +13,8 @@ FLOORS = [
     ("models", ("ecgcore.models", "ecgcore.transfer", "ecgcore.metrics")),
     ("run folders", ("ecgcore.runs",)),
     ("training and analysis", ("ecgcore.train", "ecgcore.explain", "ecgcore.plots", "ecgcore.export")),
-    ("jobs", ("ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study", "ecgcore.executors",
-              "ecgcore.ray_executor")),
+    ("jobs", ("ecgcore.job", "ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study",
+              "ecgcore.executors", "ecgcore.local_executor", "ecgcore.ray_executor")),
     ("interfaces", ("ecgcore.cli", "ecgcore.__main__")),
 ]
 ROOT = Path(ecgcore.__file__).parent
@@ -70,3 +70,51 @@ def test_the_floors_see_what_they_should():
     assert floor_of("ecgcore.somewhere_new") is None
     assert "ecgcore.data.measure" in imports(ROOT / "data" / "synthetic.py")
     assert not any(floor_of(t) > 1 for t in imports(ROOT / "synth" / "gan.py"))
+
+
+def import_graph():
+    """Every ecgcore module -> the ecgcore modules it imports (lazy imports too); a name imported from a
+    package (`from ecgcore.synth import PARAMS`) counts as that package."""
+    modules = {module_name(path): path for path in ROOT.rglob("*.py")}
+
+    def resolve(name):
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    return {m: {resolve(t) for t in imports(path)} - {m, ""} for m, path in modules.items()}
+
+
+def circles(graph):
+    """The import circles of `graph`: its strongly connected components of more than one module (Tarjan)."""
+    order, low, stack, found = {}, {}, [], []
+
+    def visit(module):
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for target in graph.get(module, ()):
+            if target not in order:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], order[target])
+        if low[module] == order[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_import_circle_even_within_a_floor():
+    assert circles(import_graph()) == []
+
+
+def test_the_circle_check_sees_a_circle():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []

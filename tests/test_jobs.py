@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ecgcore import files, jobs, runs
+from ecgcore import files, job, jobs, local_executor, runs
 from ecgcore.config import JobConfig
 from run_fixtures import tiny_config, tiny_dataset_npz
 
@@ -29,12 +29,12 @@ def fake_launch(monkeypatch):
     """Record the order runs would start in; a 'started' run counts as alive until its state changes."""
     started = []
 
-    def launch(run):
+    def launch(executor, run):
         started.append(run.id)
         run.update_status(state="running", pid=None, started=files.now())
 
-    monkeypatch.setattr(jobs, "_launch", launch)
-    monkeypatch.setattr(jobs, "_alive", lambda run, status: True)
+    monkeypatch.setattr(local_executor.LocalExecutor, "start", launch)
+    monkeypatch.setattr(local_executor, "alive", lambda run, status: True)
     return started
 
 
@@ -103,10 +103,10 @@ def test_finetune_fails_when_its_pretrained_run_failed(tmp_path, fake_launch):
 
 def test_max_jobs_default_and_bad_value(monkeypatch):
     monkeypatch.delenv("ECGCORE_MAX_JOBS", raising=False)
-    assert jobs.max_jobs() == max(1, (os.cpu_count() or 1) // 2)
+    assert local_executor.max_jobs() == max(1, (os.cpu_count() or 1) // 2)
     monkeypatch.setenv("ECGCORE_MAX_JOBS", "0")
     with pytest.raises(ValueError, match="ECGCORE_MAX_JOBS"):
-        jobs.max_jobs()
+        local_executor.max_jobs()
 
 
 def test_a_job_whose_process_died_is_marked_interrupted(tmp_path, sleeper):
@@ -125,7 +125,7 @@ def test_a_hung_job_with_a_stale_heartbeat_is_failed_and_stopped(tmp_path, sleep
     run = runs.create_run(JobConfig(), tmp_path)
     proc = sleeper(run)
     (run.path / "heartbeat").touch()
-    old = time.time() - jobs.STALE_S - 5
+    old = time.time() - job.STALE_S - 5
     os.utime(run.path / "heartbeat", (old, old))
     jobs.refresh(tmp_path)
     assert run.state == "failed"
@@ -207,7 +207,7 @@ def test_cancel_stops_a_training_job(tmp_path, npz):
     assert run.state == "running", run.log_tail()
     pid = run.status()["pid"]
     assert jobs.cancel(run)["state"] == "cancelled"
-    assert not jobs._is_job(pid, run)  # gone when cancel returns: its slot is really free
+    assert not job.is_job(pid, run)  # gone when cancel returns: its slot is really free
     assert run.state == "cancelled" and not (run.path / "model.pt").exists()
 
 
@@ -215,7 +215,7 @@ def test_a_finished_run_whose_process_still_lives_keeps_its_slot(tmp_path, monke
     """A job that wrote 'cancelled' (or 'done') and is still on its way out holds the slot until it is gone."""
     monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
     started = []
-    monkeypatch.setattr(jobs, "_launch", lambda run: started.append(run.id))
+    monkeypatch.setattr(local_executor.LocalExecutor, "start", lambda executor, run: started.append(run.id))
     first = runs.create_run(JobConfig(), tmp_path)
     proc = sleeper(first)
     (first.path / "heartbeat").touch()
@@ -245,7 +245,7 @@ def test_the_job_stops_itself_at_the_cancel_flag(tmp_path, monkeypatch):
     assert jobs.run_job(run.path) == "cancelled"
     status = run.status()
     assert status["message"] == "cancelled" and status["epoch"] == 1 and status["progress"] == 0.25
-    assert [m["epoch"] for m in run.metrics()] == [1] and (run.path / "heartbeat").exists()
+    assert [m["epoch"] for m in run.metrics()] == [1] and run.heartbeat_path.exists()
 
 
 def test_a_corrupt_pretrained_model_fails_the_run_clearly(tmp_path, npz):

@@ -214,9 +214,9 @@ def _damaged_runs_dir(root):
 
 
 def test_runs_list_shows_each_damaged_run_with_its_reason_and_the_others(tmp_path, capsys, monkeypatch):
-    from ecgcore import cli, jobs
+    from ecgcore import cli, local_executor
 
-    monkeypatch.setattr(jobs, "_launch", lambda run: None)  # nothing is started for real
+    monkeypatch.setattr(local_executor.LocalExecutor, "start", lambda executor, run: None)  # nothing starts for real
     root, healthy, bad = _damaged_runs_dir(tmp_path / "runs")
     assert cli.main(["runs", "list", "--runs-dir", str(root), "--json"]) == 0
     rows = {row["id"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
