@@ -5,14 +5,17 @@ PORT ?= 8501
 
 .PHONY: run test chromium bench bench-ptbxl
 
-$(VENV)/.installed-run: requirements.txt
+# requirements.txt holds the pins; the package itself goes on top without touching them (--no-deps)
+$(VENV)/.installed-run: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(VENV)/.installed-run $@
 
 run: $(VENV)/.installed-run

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from ecgcore import files, job, jobs, procs, runs  # noqa: E402
-from ecgcore.config import JobConfig  # noqa: E402
+from ecgcore import files, job, jobs, procs, runs
+from ecgcore.config import JobConfig
 
 DATA = {"source": "synthetic", "n": 200, "fs": 100, "seed": 0}
 TRAINING = JobConfig(task="pretrain", data=DATA, epochs=1000, batch_size=8, patience=0)

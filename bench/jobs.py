@@ -11,15 +11,12 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ecgcore import jobs, runs  # noqa: E402
-from ecgcore.config import JobConfig  # noqa: E402
+from ecgcore import jobs, runs
+from ecgcore.config import JobConfig
 
 
 def until(predicate, timeout=300, every=0.05):

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ecgcore.config import JobConfig  # noqa: E402
-from ecgcore.data.ptbxl import load_ptbxl, summary  # noqa: E402
-from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA  # noqa: E402
-from ecgcore.metrics import seed_interval  # noqa: E402
-from ecgcore.runs import create_run  # noqa: E402
-from ecgcore.train import fit, save_model  # noqa: E402
+from ecgcore.config import JobConfig
+from ecgcore.data.ptbxl import load_ptbxl, summary
+from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
+from ecgcore.metrics import seed_interval
+from ecgcore.runs import create_run
+from ecgcore.train import fit, save_model
 
 HEADLINE = {"multi": ("macro_auroc",), "single": ("accuracy", "macro_f1")}
 

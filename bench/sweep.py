@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ecgcore import demo, explain, jobs, local_executor, sweep  # noqa: E402
-from ecgcore.data.sources import load_dataset  # noqa: E402
+from ecgcore import demo, explain, jobs, local_executor, sweep
+from ecgcore.data.sources import load_dataset
 
 GOAL_S = 300.0
 

@@ -17,16 +17,12 @@ import json
 import os
 import time
 import tracemalloc
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clean clone
-
-from ecgcore.labels import TARGETS  # noqa: E402
-from ecgcore.synth import sample_params, synthesize  # noqa: E402
+from ecgcore.labels import TARGETS
+from ecgcore.synth import sample_params, synthesize
 
 
 def ecgcore_rate(fs, n):

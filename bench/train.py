@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ecgcore.config import ARCHS, JobConfig, Preprocess  # noqa: E402
-from ecgcore.data.dataset import DataSet  # noqa: E402
-from ecgcore.leads import LEADS  # noqa: E402
-from ecgcore.models import build_model  # noqa: E402
-from ecgcore.train import fit, resolve_device  # noqa: E402
+from ecgcore.config import ARCHS, JobConfig, Preprocess
+from ecgcore.data.dataset import DataSet
+from ecgcore.leads import LEADS
+from ecgcore.models import build_model
+from ecgcore.train import fit, resolve_device
 
 GOALS = {"hr": 1.0, "pr": 5.0, "qrs": 3.0, "qt": 5.0}
 

@@ -29,7 +29,6 @@ import argparse
 import importlib.util
 import json
 import os
-import sys
 import tempfile
 import time
 import warnings
@@ -39,15 +38,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ecgcore import study  # noqa: E402
-from ecgcore.config import CONTROLLED, JobConfig  # noqa: E402
-from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS  # noqa: E402
-from ecgcore.data.ptbxl import load_ptbxl  # noqa: E402
-from ecgcore.data.sources import load_dataset  # noqa: E402
-from ecgcore.runs import create_run  # noqa: E402
-from ecgcore.train import fit, load_preprocessed, save_model  # noqa: E402
+from ecgcore import study
+from ecgcore.config import CONTROLLED, JobConfig
+from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS
+from ecgcore.data.ptbxl import load_ptbxl
+from ecgcore.data.sources import load_dataset
+from ecgcore.runs import create_run
+from ecgcore.train import fit, load_preprocessed, save_model
 
 SOURCES = ("parametric", "gan", "measured", "mixed")
 

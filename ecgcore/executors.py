@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
+from ecgcore.extras import MissingExtra, need
+
 EXECUTOR_ENV = "ECGCORE_EXECUTOR"
 NAMES = ("local", "ray")
 
@@ -55,7 +57,8 @@ def get_executor(name=None):
     """The executor called `name` (default: the lab's setting)."""
     name = name or executor_name()
     if name == "ray":
-        from ecgcore.ray_executor import RayExecutor  # ray is imported only when it is asked for
+        need("ray", "The Ray executor")  # ray is imported only when it is asked for
+        from ecgcore.ray_executor import RayExecutor
 
         return RayExecutor()
     if name == "local":
@@ -70,7 +73,7 @@ def describe():
     the counts are the cluster's (Ray) or this machine's (local) and `error` says why Ray cannot be reached."""
     try:
         info = get_executor().resources()
-    except (ValueError, ConnectionError, RuntimeError) as e:
+    except (ValueError, ConnectionError, RuntimeError, MissingExtra) as e:
         info = {"executor": os.environ.get(EXECUTOR_ENV), "cpus": None, "gpus": None, "nodes": None,
                 "address": None, "error": str(e)}
     info.setdefault("error", None)

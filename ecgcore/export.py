@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ecgcore import runs as runlib
+from ecgcore.extras import need
 
 EXPERIMENT = "ECG Transfer Lab"
 TAG = "ecgcore.run_id"
@@ -176,6 +177,7 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
     if uri.startswith("file:") or "://" not in uri and ":" not in uri:
         # MLflow 3 keeps the file store in maintenance mode behind this switch; the user asked for one
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    need("mlflow", "Export to MLflow")
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
@@ -236,7 +238,7 @@ def to_tensorboard(run_list, log_dir, figures="png", log=print):
 
     import numpy as np
     from PIL import Image
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = need("torch.utils.tensorboard", "Export to TensorBoard").SummaryWriter
 
     todo = []
     for run in run_list:

@@ -7,7 +7,8 @@ import ecgcore
 
 # Bottom to top; a module belongs to the floor of the longest prefix that names it (README: Architecture).
 FLOORS = [
-    ("ground", ("ecgcore.labels", "ecgcore.leads", "ecgcore.words", "ecgcore.files", "ecgcore.procs")),
+    ("ground", ("ecgcore.labels", "ecgcore.leads", "ecgcore.words", "ecgcore.files", "ecgcore.procs",
+                "ecgcore.extras")),
     ("signals and configs", ("ecgcore.synth", "ecgcore.config")),
     ("data", ("ecgcore.data",)),
     ("models", ("ecgcore.models", "ecgcore.transfer", "ecgcore.metrics")),

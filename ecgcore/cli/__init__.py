@@ -10,6 +10,7 @@ import os
 import sys
 
 from ecgcore.executors import EXECUTOR_ENV, NAMES
+from ecgcore.extras import MissingExtra
 
 COMMANDS = ["synth", "train", "runs", "data", "sweep", "explain"]
 
@@ -34,6 +35,6 @@ def main(argv=None):
         os.environ[EXECUTOR_ENV] = args.executor
     try:
         return args.func(args) or 0
-    except (ValueError, OSError) as e:  # OSError: a full disk, a read-only folder, a missing file
+    except (ValueError, OSError, MissingExtra) as e:  # OSError: a full disk, a read-only folder, a missing file
         print(f"error: {e}", file=sys.stderr)
         return 2

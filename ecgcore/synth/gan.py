@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgcore.extras import need
 from ecgcore.leads import LEAD_SETS, PAPER_LEADS
 from ecgcore.synth.parametric import check_fs
 
@@ -33,8 +34,9 @@ UV_PER_UNIT = 6000.0  # the package's own scaling of the tanh output (deepfakeec
 @lru_cache(maxsize=2)
 def load_generator(device="cpu"):
     """The Pulse2Pulse generator with the package's trained weights, in eval mode on `device`."""
-    import deepfakeecg
     import torch
+
+    deepfakeecg = need("deepfakeecg", "The GAN engine")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the package's deprecated init call; weights replace it

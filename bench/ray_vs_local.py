@@ -9,8 +9,8 @@ in total time is what the executor costs: ray_overhead_per_cell_s = (ray_total_s
 Goal: under 1 s per cell, Ray's total within 1.2x the local one. The Ray cluster's start (ray.init) is timed
 apart: a lab starts its cluster once. `--cpus-per-run 1` instead lets Ray run `cores` cells at once.
 
-  python bench/ray.py              # the demo's epochs
-  python bench/ray.py --epochs 2   # shorter
+  python bench/ray_vs_local.py              # the demo's epochs
+  python bench/ray_vs_local.py --epochs 2   # shorter
 """
 
 from __future__ import annotations
@@ -18,16 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 # the repository root in place of this script's folder, where `import ray` would find this file, not Ray
-sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from ecgcore import demo, jobs, sweep  # noqa: E402
-from ecgcore.data.sources import load_dataset  # noqa: E402
+from ecgcore import demo, jobs, sweep
+from ecgcore.data.sources import load_dataset
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 SEEDS = (0, 1)
