@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from ecgcore import jobs, plots, runs
-from ecgcore.config import DEVICES, NORMALIZATIONS, Preprocess
+from ecgcore.config import DEVICES, NORMALIZATIONS, PAPER_SETUP, Preprocess
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
 from ecgcore.words import say
@@ -20,9 +20,6 @@ ACTIVE = runs.ACTIVE_STATES
 REFRESH_S = 2.0
 
 # The seed paper's configuration (arXiv 2508.11656); the Paper setup buttons copy these into the widgets.
-PAPER_SETUP = {"arch": "inception1d", "leads": "paper8", "fs": 500, "normalize": "minmax", "lr": 0.01,
-               "lr_decay": 0.99, "patience": 10, "strategy": "freeze_first_block", "label_mode": "single",
-               "one_per_target": True}
 PAPER_NOTE = (
     "Paper setup: `inception1d`, 8 leads (I, II, V1-V6), 500 Hz, per-lead min-max normalisation, one regressor "
     "per target, L1 loss, Adam lr 0.01 with exponential decay 0.99 per epoch, early stopping, "

@@ -19,6 +19,13 @@ INITS = ("pretrained", "random")  # where a reused network's weights come from; 
 LABEL_MODES = ("single", "multi")
 NORMALIZATIONS = ("zscore", "minmax", "none")
 DEVICES = ("auto", "cpu", "cuda")
+FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)  # the labelled fractions a sweep and the pages offer
+# The seed paper's set-up (arXiv 2508.11656) in JobConfig and Preprocess field names: `--setup paper` on the CLI
+# and the Paper setup button on the pages apply it. `fs` is the PTB-XL rate read; `one_per_target`: one
+# regressor per target.
+PAPER_SETUP = {"arch": "inception1d", "epochs": 100, "lr": 0.01, "lr_decay": 0.99, "patience": 10,
+               "leads": "paper8", "normalize": "minmax", "fs": 500, "strategy": "freeze_first_block",
+               "label_mode": "single", "one_per_target": True}
 
 
 def _number(value):

@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 
 from ecgcore import jobs, runs, transfer
-from ecgcore.config import CONTROLLED, JobConfig
+from ecgcore.config import CONTROLLED, FRACTIONS, JobConfig
 from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import metric_range, seed_interval
 from ecgcore.words import metric_name
 
-DEFAULT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 DEFAULT_SEEDS = (0, 1, 2)
 SCRATCH = "scratch"
 SWEEPS_FOLDER = "_sweeps"
@@ -84,7 +83,7 @@ class SweepConfig:
 
     base: JobConfig = field(default_factory=lambda: JobConfig(task="finetune"))
     arms: list = field(default_factory=lambda: [Arm()])
-    fractions: list = field(default_factory=lambda: list(DEFAULT_FRACTIONS))
+    fractions: list = field(default_factory=lambda: list(FRACTIONS))
     seeds: list = field(default_factory=lambda: list(DEFAULT_SEEDS))
     name: str = ""
 

@@ -150,3 +150,18 @@ def test_pretrain_then_finetune_round_trip(tmp_path, capsys):
     assert "freeze_first_block" in shown and "executor: local" in shown
     assert main(["runs", "delete", fine.id, "--runs-dir", runs_dir]) == 0
     assert [r.id for r in list_runs(runs_dir)] == [pre.id]
+
+
+def test_setup_paper_is_the_pages_paper_setup_and_flags_beside_it_win(tmp_path):
+    from ecgcore.config import PAPER_SETUP
+
+    configs = pretrain_configs(parse("pretrain", "--setup", "paper", "--lr", "0.001"))
+    assert [c.targets for c in configs] == [[t] for t in ("hr", "pr", "qrs", "qt")]  # one regressor per target
+    for c in configs:
+        assert (c.arch, c.epochs, c.lr_decay, c.patience) == ("inception1d", 100, 0.99, 10)
+        assert (c.preprocess.leads, c.preprocess.normalize) == ("paper8", "minmax")
+        assert c.lr == 0.001  # the flag given beside --setup wins
+    (fine,) = finetune_configs(parse("finetune", "--setup", "paper", "--ptbxl", str(tmp_path)))
+    assert (fine.data["fs"], fine.label_mode, fine.lr) == (500, "single", PAPER_SETUP["lr"])
+    (low,) = finetune_configs(parse("finetune", "--setup", "paper", "--ptbxl", str(tmp_path), "--fs", "100"))
+    assert low.data["fs"] == 100

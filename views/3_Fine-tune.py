@@ -4,9 +4,10 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import plots, runs
-from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
+from ecgcore.config import ARCHS, FRACTIONS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data import download
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
+from ecgcore.labels import PTBXL_RATES
 from ecgcore.words import say
 
 st.set_page_config(page_title="Fine-tune · ECG Transfer Lab", layout="wide")
@@ -77,7 +78,7 @@ def get_ptbxl():
                "records that are missing or damaged, then checks every record.")
     c1, c2 = st.columns([3, 1])
     dest = c1.text_input("Destination folder", "data/ptb-xl", key=P + "dl_dest")
-    rate = c2.selectbox("Rate (Hz)", [100, 500], key=P + "dl_fs")
+    rate = c2.selectbox("Rate (Hz)", list(PTBXL_RATES), key=P + "dl_fs")
     if not dest:
         return
     try:
@@ -96,7 +97,7 @@ with st.container(border=True):
         source = st.radio("Data set", ["simulated superclasses", "PTB-XL folder"], horizontal=True,
                           key=P + "source")
         c1, c2, c3 = st.columns(3)
-        fs = c2.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs")
+        fs = c2.selectbox("Sampling rate (Hz)", list(PTBXL_RATES), key=P + "fs")
         if source == "simulated superclasses":
             n = c1.number_input("ECGs", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100, key=P + "n")
             data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
@@ -138,7 +139,7 @@ with st.container(border=True):
                 pretrained += [str(by_id[i].path) for i in extra]
             arch = pretrained_run.config.arch
             c1.caption(f"Architecture and preprocessing follow the pretrained run: `{arch}`.")
-        fraction = c2.select_slider("Labelled fraction", [0.01, 0.05, 0.1, 0.25, 0.5, 1.0], value=1.0,
+        fraction = c2.select_slider("Labelled fraction", list(FRACTIONS), value=1.0,
                                     key=P + "fraction", format_func=lambda f: f"{f:.0%}")
         epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")
         seed = c4.number_input("Seed", 0, 10**6, 0, key=P + "seed")

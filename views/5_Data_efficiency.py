@@ -5,7 +5,7 @@ import streamlit as st
 
 import dashboard as ui
 from ecgcore import jobs, plots, study, sweep
-from ecgcore.config import ARCHS, LABEL_MODES, STRATEGIES, JobConfig
+from ecgcore.config import ARCHS, FRACTIONS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
 from ecgcore.synth.presets import DIFFICULTIES
 from ecgcore.words import metric_name, say, say_columns
@@ -52,8 +52,8 @@ def new_sweep_form():
                                     "fresh seeded init with the same freezing (e.g. 'random init, first block "
                                     "frozen'): a gain over it is what the pretrained weights bring, not freezing.")
         c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 1, 2])
-        fractions = c1.multiselect("Labelled fractions", list(sweep.DEFAULT_FRACTIONS),
-                                   default=list(sweep.DEFAULT_FRACTIONS), key=P + "fractions",
+        fractions = c1.multiselect("Labelled fractions", list(FRACTIONS),
+                                   default=list(FRACTIONS), key=P + "fractions",
                                    format_func=lambda f: f"{f:.0%}")
         n_seeds = c2.number_input("Seeds", 1, 10, len(sweep.DEFAULT_SEEDS), key=P + "seeds")
         epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")

@@ -8,7 +8,7 @@ import streamlit as st
 import dashboard as ui
 from ecgcore import explain as ex
 from ecgcore import plots
-from ecgcore.labels import TARGETS
+from ecgcore.labels import PTBXL_RATES, TARGETS
 from ecgcore.synth import PRESETS
 from ecgcore.words import say
 
@@ -43,7 +43,7 @@ def record_spec():
     if source == "synthetic":
         preset = c1.selectbox("Preset", [NORMAL, *PRESETS], key=P + "preset", bind=URL)
         seed = c2.number_input("Seed", 0, 10**6, 0, key=P + "seed", bind=URL)
-        fs = c3.selectbox("Sampling rate (Hz)", [100, 500], key=P + "fs", bind=URL)
+        fs = c3.selectbox("Sampling rate (Hz)", list(PTBXL_RATES), key=P + "fs", bind=URL)
         spec = {"source": "synthetic", "seed": int(seed), "fs": fs}
         return {**spec, "preset": preset} if preset != NORMAL else spec
     path = c1.text_input("PTB-XL folder or data set .npz", key=P + "path", placeholder="/data/ptb-xl", bind=URL)

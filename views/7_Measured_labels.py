@@ -9,6 +9,7 @@ import dashboard as ui
 from ecgcore.config import ARCHS, JobConfig
 from ecgcore.data import measure
 from ecgcore.data.measured import measurement_error
+from ecgcore.labels import PTBXL_RATES
 from ecgcore.leads import LEADS
 from ecgcore.words import say
 
@@ -21,7 +22,7 @@ P = "ml_"
 with st.container(border=True):
     folder = st.text_input("PTB-XL folder", key=P + "folder", placeholder="/path/to/ptbxl")
     c1, c2, c3, c4 = st.columns(4)
-    fs = c1.selectbox("Sampling rate served (Hz)", [100, 500], key=P + "fs")
+    fs = c1.selectbox("Sampling rate served (Hz)", list(PTBXL_RATES), key=P + "fs")
     val_fold, test_fold = ui.fold_inputs(P, c2, c3, suffix=" (never read)")
     ratio = c4.slider("Share of real records (the rest synthetic)", 0.1, 1.0, 1.0, 0.1, key=P + "ratio")
     morphology = st.checkbox("Also regress morphology (R, S, ST, T per lead and the QRS axis)", value=True,

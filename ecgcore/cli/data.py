@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 
+from ecgcore.labels import PTBXL_RATES
 from ecgcore.leads import LEAD_SETS
 
 
@@ -18,7 +19,7 @@ def register(sub):
                                        "Progress and outcome are kept in DIR/.ecgcore-download.json (what "
                                        "the dashboard shows); a second download into DIR is refused.")
     d.add_argument("--dest", required=True, metavar="DIR", help="folder to download into")
-    d.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
+    d.add_argument("--fs", type=int, choices=PTBXL_RATES, default=100, help="sampling rate (default 100 Hz)")
     d.add_argument("--base-url", metavar="URL",
                    help="index to download from (default $ECGCORE_PTBXL_URL, else PhysioNet's "
                         "https://physionet.org/files/)")
@@ -28,7 +29,7 @@ def register(sub):
                                        "single-label), the records kept, class counts, split sizes, classes "
                                        "with no records, empty splits and skipped bad records.")
     i.add_argument("path", metavar="PATH", help="a PTB-XL folder")
-    i.add_argument("--fs", type=int, choices=(100, 500), default=100, help="sampling rate (default 100 Hz)")
+    i.add_argument("--fs", type=int, choices=PTBXL_RATES, default=100, help="sampling rate (default 100 Hz)")
     i.add_argument("--leads", choices=tuple(LEAD_SETS), default="all", help="12 leads or the paper's 8")
     i.add_argument("--val-fold", type=int, help="validation fold (default auto: 9 when the folder has fold 10, "
                    "else 8)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ecgcore.cli.runs import add_runs_dir
 from ecgcore.cli.train import Progress, add_job_flags, data_spec, job_config
-from ecgcore.config import LABEL_MODES
+from ecgcore.config import FRACTIONS, LABEL_MODES
 
 
 def register(sub):
@@ -28,8 +28,9 @@ def register(sub):
                    help="add the random-init control of every arm that reuses a network (e.g. 'random init, first "
                         "block frozen'): the same architecture and freezing from a fresh seeded init, so a gain "
                         "over it is what the pretrained weights bring")
-    s.add_argument("--fractions", default="0.01,0.05,0.1,0.25,0.5,1",
-                   help="comma list of labelled fractions in (0, 1] (default 0.01,0.05,0.1,0.25,0.5,1)")
+    fractions = ",".join(f"{f:g}" for f in FRACTIONS)
+    s.add_argument("--fractions", default=fractions,
+                   help=f"comma list of labelled fractions in (0, 1] (default {fractions})")
     s.add_argument("--seeds", default="0,1,2", help="comma list of seeds (default 0,1,2)")
     s.add_argument("--label-mode", choices=LABEL_MODES, default="single")
     data = s.add_mutually_exclusive_group()

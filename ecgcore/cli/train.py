@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from ecgcore.cli.runs import add_runs_dir, headline
-from ecgcore.config import ARCHS, DEVICES, INITS, LABEL_MODES, NORMALIZATIONS, STRATEGIES
-from ecgcore.labels import TARGETS
+from ecgcore.config import ARCHS, DEVICES, INITS, LABEL_MODES, NORMALIZATIONS, PAPER_SETUP, STRATEGIES
+from ecgcore.labels import PTBXL_RATES, TARGETS
 from ecgcore.leads import LEAD_SETS
 from ecgcore.words import say
 
@@ -44,14 +44,14 @@ def register(sub):
     f.add_argument("--backbones", type=int, default=1, help="random backbones of a random-init `combined`")
     f.add_argument("--fraction", type=float, default=1.0, metavar="F",
                    help="share of the labelled training set used, in (0, 1] (default 1)")
-    f.add_argument("--label-mode", choices=LABEL_MODES, default="single",
+    f.add_argument("--label-mode", choices=LABEL_MODES,
                    help="single: softmax, one class per record (the paper's); multi: sigmoid (PTB-XL's benchmark)")
     data = f.add_mutually_exclusive_group()
     data.add_argument("--data", metavar="SPEC", help="data set: a spec .json file, inline JSON or a data set "
                       ".npz (default: the simulated superclasses)")
     data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder (ptbxl_database.csv and records*/)")
-    f.add_argument("--fs", type=int, choices=(100, 500), default=100,
-                   help="PTB-XL sampling rate to read (with --ptbxl; default 100)")
+    f.add_argument("--fs", type=int, choices=PTBXL_RATES,
+                   help="PTB-XL sampling rate to read (with --ptbxl; default 100, with --setup paper 500)")
     f.add_argument("--val-fold", type=int, help="PTB-XL validation fold (default auto: 9 when the folder has "
                    "fold 10, else 8)")
     f.add_argument("--test-fold", type=int, help="PTB-XL test fold (default auto: 10 when the folder has it, else 9)")
@@ -62,6 +62,8 @@ def register(sub):
 def add_job_flags(p):
     """The training, preprocessing and run flags every job shares (pretrain, finetune, sweep start)."""
     g = p.add_argument_group("training")
+    g.add_argument("--setup", choices=("paper",), help="start from the seed paper's set-up: "
+                   + ", ".join(f"{k} {v}" for k, v in PAPER_SETUP.items()) + "; flags given beside it win")
     g.add_argument("--arch", choices=ARCHS, help="network (default small_cnn)")
     g.add_argument("--epochs", type=int, help="maximum epochs (default 10)")
     g.add_argument("--batch-size", type=int, help="batch size (default 64)")
@@ -82,6 +84,11 @@ def add_job_flags(p):
     add_runs_dir(g)
 
 
+def _setup(args):
+    """The set-up --setup names ({} without one): the defaults of every flag left unset."""
+    return PAPER_SETUP if args.setup == "paper" else {}
+
+
 def data_spec(text):
     """A data spec from --data: inline JSON, a .json spec file, a data set folder or .npz (data.sources.parse_spec)."""
     from ecgcore.data.sources import parse_spec
@@ -93,9 +100,12 @@ def job_config(args, **fields):
     """A validated JobConfig from the shared flags plus the task's `fields` (unset flags keep the defaults)."""
     from ecgcore.config import JobConfig, Preprocess
 
+    paper = _setup(args)
     flags = {"arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
              "lr_decay": args.lr_decay, "patience": args.patience, "seed": args.seed, "device": args.device}
-    pre = {"leads": args.leads, "normalize": args.normalize, "fs": args.resample}
+    flags = {k: paper.get(k) if v is None else v for k, v in flags.items()}
+    pre = {"leads": args.leads or paper.get("leads"), "normalize": args.normalize or paper.get("normalize"),
+           "fs": args.resample}
     preprocess = Preprocess(**{k: v for k, v in pre.items() if v is not None}, bandpass=not args.no_bandpass)
     config = JobConfig(**{k: v for k, v in flags.items() if v is not None}, preprocess=preprocess,
                        name=args.name or "", **fields)
@@ -125,9 +135,10 @@ def pretrain_configs(args):
         raise ValueError(f"--targets: unknown target(s) {unknown or targets}; choose from {', '.join(TARGETS)} "
                          f"or, on the measured source, morphology targets such as r_amp_V1, st_II, qrs_axis")
     data = data_spec(args.data) if args.data else dict(DEFAULT_PRETRAIN_DATA)
-    groups = [[t] for t in targets] if args.per_target else [targets]
+    per_target = args.per_target or _setup(args).get("one_per_target", False)
+    groups = [[t] for t in targets] if per_target else [targets]
     configs = [job_config(args, task="pretrain", data=data, targets=g) for g in groups]
-    if args.per_target:  # each run names its target, so the runs of one call tell apart at a glance
+    if per_target:  # each run names its target, so the runs of one call tell apart at a glance
         for config in configs:
             config.name = "-".join(p for p in (args.name, config.targets[0]) if p)
     return configs
@@ -140,6 +151,7 @@ def finetune_configs(args):
 
     refs = [] if args.pretrained.strip().lower() == "none" else \
         [r.strip() for r in args.pretrained.split(",") if r.strip()]
+    paper = _setup(args)
     strategy = args.strategy or ("freeze_first_block" if refs or args.init == "random" else "scratch")
     if args.init == "random" and refs:
         raise ValueError("--init random (a control arm) uses no pretrained run: drop --pretrained")
@@ -152,13 +164,13 @@ def finetune_configs(args):
                          "several runs go with --strategy combined")
     pretrained = [str(resolve_run(ref, args.runs_dir).path.resolve()) for ref in refs]
     if args.ptbxl:
-        data = {"source": "ptbxl", "path": str(Path(args.ptbxl).resolve()), "fs": args.fs,
+        data = {"source": "ptbxl", "path": str(Path(args.ptbxl).resolve()), "fs": args.fs or paper.get("fs", 100),
                 "val_fold": args.val_fold, "test_fold": args.test_fold}
     else:
         data = data_spec(args.data) if args.data else dict(DEFAULT_FINETUNE_DATA)
     config = job_config(args, task="finetune", data=data, strategy=strategy, pretrained=pretrained,
                         init=args.init, backbones=args.backbones, fraction=args.fraction,
-                        label_mode=args.label_mode)
+                        label_mode=args.label_mode or paper.get("label_mode", "single"))
     return [config]
 
 

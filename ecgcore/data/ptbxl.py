@@ -23,7 +23,7 @@ import wfdb
 from ecgcore.data.cache import cached
 from ecgcore.data.dataset import Writer
 from ecgcore.data.splits import resolve_folds
-from ecgcore.labels import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES, PTBXL_RATES
 from ecgcore.leads import LEAD_SETS, LEADS, select
 
 DATABASE_CSV = "ptbxl_database.csv"
@@ -31,7 +31,7 @@ STATEMENTS_CSV = "scp_statements.csv"
 DATABASE_COLUMNS = ("ecg_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr")
 STATEMENT_COLUMNS = ("diagnostic", "diagnostic_class")
 # sampling rate -> (database column naming its records, records folder)
-RATES = {100: ("filename_lr", "records100"), 500: ("filename_hr", "records500")}
+RATES = dict(zip(PTBXL_RATES, [("filename_lr", "records100"), ("filename_hr", "records500")]))  # column, folder
 MODES = {"multi": "multi-label", "single": "single-label"}
 FLUSH_EVERY = 512  # records written between flushes of the data set file being built (bounds the memory it holds)
 READ_WORKERS_ENV = "ECGCORE_READ_WORKERS"
