@@ -107,14 +107,6 @@ def _samples(times_s, fs, n_samples):
     return np.sort(np.clip(np.round(times * fs), 0, n_samples - 1).astype(np.int64))
 
 
-def synthetic_fiducials(fiducials):
-    """One record's engine fiducials, (beats, 5) seconds in ecgcore.synth.FIDUCIALS order -> {mark: times}."""
-    from ecgcore.synth import FIDUCIALS
-
-    fiducials = np.asarray(fiducials, dtype=float)
-    return {name: fiducials[:, j] for j, name in enumerate(FIDUCIALS)}
-
-
 def wave_shares(attributions, labels):
     """{wave: {"share": part of sum |attribution| on the wave, "time": part of the samples it covers}}.
 
@@ -161,7 +153,7 @@ def load_record(spec):
         params, _ = sample_params(1, classes=[preset] if preset else None, seed=seed)
         params.update({k: np.atleast_1d(v) for k, v in (spec.get("params") or {}).items()})
         syn = synthesize(params, n=1, fs=spec.get("fs", 100), duration=spec.get("duration", 10.0), seed=seed)
-        return Record(syn.signals[0], syn.fs, syn.lead_names, synthetic_fiducials(syn.fiducials[0]),
+        return Record(syn.signals[0], syn.fs, syn.lead_names, syn.marks(0),
                       f"synthetic {preset or 'ECG'}, seed {seed}")
     if "data" in spec:
         from ecgcore.data.sources import load_dataset

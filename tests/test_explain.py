@@ -83,7 +83,7 @@ def qrs_regressor():
     config = JobConfig(task="pretrain", targets=["qrs"], epochs=6, lr=3e-3, patience=0, seed=0, device="cpu")
     result = fit(config, train_set, log=lambda *a: None)
     x, fs, _ = preprocess(syn.signals[N_TRAIN:], syn.fs, syn.lead_names, config.preprocess)
-    return result, x, fs, syn.fiducials[N_TRAIN:]
+    return result, x, fs, [syn.marks(i) for i in range(N_TRAIN, n)]
 
 
 def test_integrated_gradients_completeness(qrs_regressor):
@@ -101,7 +101,7 @@ def test_qrs_regressor_attends_to_the_qrs(qrs_regressor):
     result, x, fs, fiducials = qrs_regressor
     assert result.summary["test"]["r2_qrs"] > 0.5  # it did learn to read the QRS width
     attr = ex.explain(result.model, x, "integrated_gradients", target=0, regression=True, n_steps=16)
-    shares = [ex.wave_shares(a, ex.wave_labels(ex.synthetic_fiducials(f), x.shape[-1], fs))
+    shares = [ex.wave_shares(a, ex.wave_labels(f, x.shape[-1], fs))
               for a, f in zip(attr, fiducials)]
     qrs = np.array([s["QRS"]["share"] for s in shares])
     base = np.array([s["baseline"]["share"] for s in shares])

@@ -14,7 +14,7 @@ from ecgcore.data.measure import delineated_fiducials
 from ecgcore.data.sources import load_dataset
 from ecgcore.labels import CLASS_NAMES, TARGETS
 from ecgcore.leads import PAPER_LEADS, twelve_from_eight
-from ecgcore.synth import FIDUCIALS, PARAMS, gan, synthesize
+from ecgcore.synth import PARAMS, gan, synthesize
 from ecgcore.synth.params import corrected_qt, decimals, step, text_problem
 from ecgcore.synth.presets import CRITERIA, drawn_params, is_draw
 from ecgcore.words import QT_READINGS, say
@@ -104,10 +104,7 @@ def shown_class(params):
 @st.cache_data(max_entries=256, show_spinner=False)
 def one_record(params, fs, seed, noise):
     """One 10 s record at the display rate: (signal (12, L), labels, fiducials {mark: times s})."""
-    out = synthesize(dict(params), n=1, fs=fs, duration=10.0, seed=seed, noise=noise)
-    labels = {k: float(v[0]) for k, v in out.labels.items()}
-    fiducials = {name: out.fiducials[0, :, j] for j, name in enumerate(FIDUCIALS)}
-    return out.signals[0], labels, fiducials
+    return synthesize(dict(params), n=1, fs=fs, duration=10.0, seed=seed, noise=noise).record(0)
 
 
 def new_sample():

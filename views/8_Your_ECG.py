@@ -36,11 +36,9 @@ def measured(key, _record):
 @st.cache_data(max_entries=8, show_spinner=False)
 def twin(params, fs, duration):
     """The synthetic ECG with these engine parameters: (signal (12, L), labels, fiducials {mark: times s})."""
-    from ecgcore.synth import FIDUCIALS, synthesize
+    from ecgcore.synth import synthesize
 
-    out = synthesize(dict(params), n=1, fs=fs, duration=duration, seed=0, noise=False)
-    return (out.signals[0], {k: float(v[0]) for k, v in out.labels.items()},
-            {name: out.fiducials[0, :, j] for j, name in enumerate(FIDUCIALS)})
+    return synthesize(dict(params), n=1, fs=fs, duration=duration, seed=0, noise=False).record(0)
 
 
 record, key = ui.uploaded_record(P)

@@ -40,6 +40,14 @@ class Synthesis:
     def __len__(self):
         return len(self.signals)
 
+    def marks(self, i=0):
+        """Record i's fiducials as {mark: times s}, one name of FIDUCIALS each (what the plots draw)."""
+        return {name: self.fiducials[i, :, j] for j, name in enumerate(FIDUCIALS)}
+
+    def record(self, i=0):
+        """Record i as the pages show it: (signal (12, L) mV, {target: value}, {mark: times s})."""
+        return self.signals[i], {k: float(v[i]) for k, v in self.labels.items()}, self.marks(i)
+
 
 def check_fs(fs):
     """ValueError unless `fs` lies in FS_RANGE (the rates every synthetic engine serves)."""
