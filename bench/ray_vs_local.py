@@ -52,7 +52,7 @@ def main():
     os.environ["ECGCORE_CACHE"] = str(tmp / "cache")
     os.environ["ECGCORE_EXECUTOR"] = "local"
     os.environ["ECGCORE_RAY_CPUS"] = str(cpus_per_run)
-    pretrain, scratch, _ = demo.demo_configs(epochs=args.epochs or demo.EPOCHS)
+    pretrain, scratch, _ = demo.demo_configs(epochs=args.epochs)
     load_start = os.getloadavg()[0]
     print(f"cores: {cores}, epochs per run: {pretrain.epochs}, CPUs per Ray run: {cpus_per_run:g}, "
           f"load average at start: {load_start:.1f}")

@@ -34,7 +34,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     os.environ["ECGCORE_CACHE"] = str(tmp / "cache")  # a cold cache: synthesis is part of the demo's time
     runs_dir = tmp / "runs"
-    pretrain, scratch, _ = demo.demo_configs(epochs=args.epochs or demo.EPOCHS)
+    pretrain, scratch, _ = demo.demo_configs(epochs=args.epochs)
     # the machine may be shared: the load average says how much of the 2 cores the demo really had
     load_start = os.getloadavg()[0]
     print(f"cores: {os.cpu_count()}, concurrent jobs: {local_executor.max_jobs()}, epochs per run: {pretrain.epochs}, "

@@ -39,7 +39,7 @@ def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):
     config = demo_sweep.config
     assert [a.name for a in config.arms][::2] == ["scratch", "random init, first block frozen"]
     assert config.arms[1].pretrained == [str(pre.path.resolve())] and config.controls()
-    assert len(cells) == len(demo.SWEEP_FRACTIONS) * 3 * len(demo.SWEEP_SEEDS) and demo_sweep.id in at.success[0].value
+    assert len(cells) == len(demo.size().fractions) * 3 * len(demo.size().seeds) and demo_sweep.id in at.success[0].value
     assert config.base.data == scratch.config.data and config.base.data["difficulty"] == "hard"
     assert transfer.config.strategy == "freeze_first_block"
     assert transfer.config.pretrained == [str(pre.path.resolve())]
@@ -58,6 +58,17 @@ def test_demo_configs_are_small_and_valid():
         assert cfg.seed == 3 and cfg.epochs == 2 and cfg.arch == "small_cnn" and cfg.data["fs"] == 100
     assert pretrain.task == "pretrain" and scratch.task == transfer.task == "finetune"
     assert transfer.strategy == "freeze_first_block" and not transfer.pretrained
+
+
+def test_the_small_demo_is_the_same_pipeline_on_less(monkeypatch):
+    monkeypatch.setenv("ECGCORE_DEMO_SIZE", "small")
+    pretrain, scratch, _ = demo.demo_configs()
+    assert (pretrain.data["n"], scratch.data["n"], scratch.epochs) == (200, 200, 1)
+    config = demo.demo_sweep("/runs/pre")
+    assert (config.fractions, config.seeds) == ([0.25, 1.0], [0, 1]) and len(config.arms) == 3
+    monkeypatch.setenv("ECGCORE_DEMO_SIZE", "huge")
+    with pytest.raises(ValueError, match="ECGCORE_DEMO_SIZE='huge' is invalid: must be one of full, small"):
+        demo.demo_configs()
 
 
 def test_a_plain_streamlit_run_listens_on_this_machine_only():

@@ -129,7 +129,7 @@ def test_a_hung_job_with_a_stale_heartbeat_is_failed_and_stopped(tmp_path, sleep
     os.utime(run.path / "heartbeat", (old, old))
     jobs.refresh(tmp_path)
     assert run.state == "failed"
-    assert proc.wait(timeout=5) == -signal.SIGKILL
+    assert proc.wait(timeout=120) == -signal.SIGKILL
 
 
 def test_cancel_signals_a_job_that_ignores_the_flag(tmp_path, sleeper):
@@ -137,7 +137,7 @@ def test_cancel_signals_a_job_that_ignores_the_flag(tmp_path, sleeper):
     proc = sleeper(run, ignore_term=True)  # deaf to the flag and to SIGTERM: only SIGKILL stops it
     status = jobs.cancel(run)
     assert status["state"] == "cancelled" and "signal" in status["message"]
-    assert proc.wait(timeout=5) == -signal.SIGKILL
+    assert proc.wait(timeout=120) == -signal.SIGKILL
     assert (run.path / "cancel").exists()
 
 
@@ -201,7 +201,7 @@ def test_cancelling_a_run_a_job_process_took_over_leaves_the_queue_going(tmp_pat
 
 def test_cancel_stops_a_training_job(tmp_path, npz):
     run = jobs.submit(tiny_config(npz, epochs=500, batch_size=4), tmp_path)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a guard, not a timing
     while run.status()["epoch"] < 1 and time.monotonic() < deadline:  # training has really begun
         time.sleep(0.1)
     assert run.state == "running", run.log_tail()
