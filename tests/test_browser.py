@@ -18,6 +18,8 @@ import pytest
 
 from ecgcore import jobs, runs
 
+pytestmark = pytest.mark.slow  # a served app in a real browser, end to end
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -6,12 +6,11 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ecgcore import files, jobs, runs
 from ecgcore.config import JobConfig
 
-TIMEOUT = 60
+from apptest import page
 
 
 @pytest.fixture
@@ -20,10 +19,6 @@ def runs_dir(tmp_path, monkeypatch):
     yield tmp_path / "runs"
     for run in runs.list_runs(tmp_path / "runs"):  # never leave a job behind
         jobs.cancel(run)
-
-
-def page(name):
-    return AppTest.from_file(f"../views/{name}.py", default_timeout=TIMEOUT)
 
 
 def finished_run(runs_dir, **config):
@@ -518,7 +513,7 @@ def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
 def test_runs_page_lists_filters_and_compares(runs_dir):
     a = finished_run(runs_dir, task="pretrain", name="alpha")
     b = finished_run(runs_dir, task="pretrain", name="beta", lr=0.01)
-    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = page("4_Runs").run()
     assert not at.exception
     assert at.caption[0].value.startswith(f"Executor: local · {os.cpu_count()} CPUs, ")  # executors.describe
     assert set(at.dataframe[0].value["run"]) == {a.id, b.id}
@@ -533,7 +528,7 @@ def test_runs_page_lists_filters_and_compares(runs_dir):
 
 def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
     a = finished_run(runs_dir, task="finetune")
-    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = page("4_Runs").run()
     at.multiselect(key="runs_selected").set_value([a.id]).run()
     assert not at.exception
     labels = [d.proto.label for d in at.get("download_button")]
@@ -549,7 +544,7 @@ def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
 def test_skipped_records_reach_the_run_pages(runs_dir):
     run = finished_run(runs_dir, task="finetune")
     files.write_json(run.path / "summary.json", {**run.summary(), "skipped_records": 3})
-    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = page("4_Runs").run()
     at.multiselect(key="runs_selected").set_value([run.id]).run()
     assert not at.exception and any("3 bad record(s)" in w.value for w in at.warning)
     at = page("3_Fine-tune").run()
@@ -565,7 +560,7 @@ def test_runs_page_and_home_show_damaged_runs_beside_the_others(runs_dir):
     active = runs.create_run(JobConfig(name="bad-config"), runs_dir)
     runs.write_json(active.path / "status.json", {**active.status(), "state": "running", "pid": os.getpid()})
     (active.path / "config.json").write_text('{"task": ')
-    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = page("4_Runs").run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("run")
     assert table.loc[good.id, "mae_hr"] == 1.5 and pd.isna(table.loc[good.id, "problem"])
@@ -574,7 +569,7 @@ def test_runs_page_and_home_show_damaged_runs_beside_the_others(runs_dir):
     assert "config.json is damaged" in table.loc[active.id, "problem"]
     at.multiselect(key="runs_selected").set_value([summary.id]).run()
     assert not at.exception
-    home = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    home = page("app").run()
     assert not home.exception and any(active.id in w.value and "damaged" in w.value for w in home.warning)
 
 
@@ -583,7 +578,7 @@ def test_runs_page_lists_a_damaged_run_without_crashing(runs_dir):
     bad = runs_dir / "broken-run"
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
-    at = AppTest.from_file("../views/4_Runs.py", default_timeout=TIMEOUT).run()
+    at = page("4_Runs").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert table.set_index("run").loc["broken-run", "state"] == "failed"

@@ -1,11 +1,10 @@
 """AppTest of the Data efficiency and Explain pages: they render, show a sweep's results and explain a run."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ecgcore import files, jobs, runs, sweep
 
-TIMEOUT = 120
+from apptest import page
 
 
 @pytest.fixture
@@ -13,10 +12,6 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
     monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # no job process: the test fills runs
     return tmp_path / "runs"
-
-
-def page(name):
-    return AppTest.from_file(f"../views/{name}.py", default_timeout=TIMEOUT)
 
 
 @pytest.fixture

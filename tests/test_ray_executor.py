@@ -104,6 +104,7 @@ def test_ray_without_a_cluster_says_how_to_start_one(npz, tmp_path):
     assert run.state == "queued"
 
 
+@pytest.mark.slow
 def test_a_sweep_through_ray_matches_the_local_executor(ray_lab, npz, tmp_path, monkeypatch):
     # a local job has all cores' threads; a run on Ray as many as CPUs it asks for (float sums differ in the
     # last digits with another thread count), so each Ray run asks for this machine's cores

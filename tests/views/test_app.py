@@ -2,12 +2,12 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ecgcore import demo, jobs, runs, sweep
+
+from apptest import ROOT, page
 
 
 @pytest.fixture
@@ -20,14 +20,14 @@ def runs_dir(tmp_path, monkeypatch):
 
 
 def test_home_renders_with_no_runs(runs_dir):
-    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    at = page("app").run()
     assert not at.exception
     assert at.title[0].value == "ECG Transfer Lab"
     assert any("No run is in progress" in m.value for m in at.markdown)
 
 
 def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):
-    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    at = page("app").run()
     at.button[0].click().run()
     assert not at.exception and not at.error
     (demo_sweep,) = sweep.list_sweeps(runs_dir)
@@ -75,6 +75,6 @@ def test_a_plain_streamlit_run_listens_on_this_machine_only():
     """.streamlit/config.toml (read from the checkout) binds 127.0.0.1 and turns usage statistics off."""
     code = ("from streamlit import config; config.get_config_options(force_reparse=True); "
             "print(config.get_option('server.address'), config.get_option('browser.gatherUsageStats'))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ["127.0.0.1", "False"]

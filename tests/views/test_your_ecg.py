@@ -2,17 +2,12 @@
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 from upload_fixtures import KNOWN, csv_bytes, edf_bytes, known_ecg, wfdb_files
 
 from ecgcore import jobs, runs
 from ecgcore.leads import LEADS
 
-TIMEOUT = 120
-
-
-def page(name):
-    return AppTest.from_file(f"../views/{name}.py", default_timeout=TIMEOUT)
+from apptest import page
 
 
 def upload(at, files, key):

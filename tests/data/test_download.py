@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 from wfdb.io import download
 
-from streamlit.testing.v1 import AppTest
 
 from ecgcore import cli, files
 from ecgcore.data import download as ecg_download
 from ecgcore.data.download import download_ptbxl
 from ecgcore.data.ptbxl import load_ptbxl
 from ptbxl_fixture import make_ptbxl_fixture
+
+from apptest import page
 
 N_RECORDS = 14  # n_per_class=2: 10 single + 2 multi + 1 rhythm-only + 1 truncated (ecg_id 14)
 
@@ -271,7 +272,7 @@ def test_a_second_start_while_one_runs_is_refused(running_download):
 def test_finetune_page_shows_a_running_download_and_refuses_a_second(running_download, tmp_path, monkeypatch):
     dest, fake = running_download
     monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
-    at = AppTest.from_file("../views/3_Fine-tune.py", default_timeout=30).run()
+    at = page("3_Fine-tune").run()
     at.radio(key="ft_source").set_value("PTB-XL folder").run()
     at.text_input(key="ft_dl_dest").set_value(str(dest)).run()
     (bar,) = at.get("progress")
@@ -294,7 +295,7 @@ def test_finetune_page_starts_the_download_shows_progress_then_the_result(server
     monkeypatch.setenv(ecg_download.URL_ENV, server.url)  # the page starts downloads without a URL of its own
     monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
     dest = tmp_path / "from-page"
-    at = AppTest.from_file("../views/3_Fine-tune.py", default_timeout=30).run()
+    at = page("3_Fine-tune").run()
     at.radio(key="ft_source").set_value("PTB-XL folder").run()
     at.text_input(key="ft_dl_dest").set_value(str(dest)).run()
     assert "ft_dl_use" not in [b.key for b in at.button]  # nothing downloaded there yet
@@ -314,7 +315,7 @@ def test_finetune_page_shows_a_failed_download_as_an_error(tmp_path, monkeypatch
     monkeypatch.setenv(ecg_download.URL_ENV, "http://127.0.0.1:9/")
     monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
     dest = tmp_path / "fails"
-    at = AppTest.from_file("../views/3_Fine-tune.py", default_timeout=30).run()
+    at = page("3_Fine-tune").run()
     at.radio(key="ft_source").set_value("PTB-XL folder").run()
     at.text_input(key="ft_dl_dest").set_value(str(dest)).run()
     at.button(key="ft_dl_start").click().run()

@@ -4,7 +4,6 @@ entries are never read."""
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from ecgcore.data import cache
 from ecgcore.data.dataset import DataSet, Writer
 from ecgcore.leads import LEADS
+from ecgcore.procs import package_root
 
 
 def small_set(n=6, seed=0):
@@ -80,7 +80,7 @@ BUILDER = textwrap.dedent("""
 def test_concurrent_first_builders_all_succeed_and_one_builds(tmp_path):
     log = tmp_path / "builds.log"
     env = {"ECGCORE_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "PYTHONPATH": package_root()}
     procs = [subprocess.Popen([sys.executable, "-c", BUILDER, str(log)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(6)]
     results = [p.communicate(timeout=120) for p in procs]

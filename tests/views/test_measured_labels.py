@@ -1,16 +1,17 @@
 """AppTest of views/7_Measured_labels.py: a measured-label pretraining job from a PTB-XL folder, the error table."""
 
-from streamlit.testing.v1 import AppTest
 
 from ecgcore import runs
 from ecgcore.data.sources import load_dataset
 from ptbxl_fixture import make_ptbxl_fixture
 from test_pages import runs_dir  # noqa: F401  (the pages' fixture: a temporary runs folder, jobs cancelled after)
 
+from apptest import page
+
 
 def start(folder, ratio=1.0, morphology=True):
     """The page after Start pretraining was clicked with these choices."""
-    at = AppTest.from_file("../views/7_Measured_labels.py", default_timeout=60).run()
+    at = page("7_Measured_labels").run()
     at.text_input(key="ml_folder").input(str(folder)).run()
     at.slider(key="ml_ratio").set_value(ratio).run()
     if not morphology:
@@ -37,7 +38,7 @@ def test_starts_a_measured_pretraining_on_training_folds(runs_dir, tmp_path):  #
 
 
 def test_refuses_folds_that_clash(runs_dir, tmp_path):  # noqa: F811
-    at = AppTest.from_file("../views/7_Measured_labels.py", default_timeout=60).run()
+    at = page("7_Measured_labels").run()
     at.text_input(key="ml_folder").input(str(make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=1,
                                                                 folds=(1, 8, 9), bad_record=False))).run()
     at.selectbox(key="ml_test_fold").set_value(8).run()  # auto validation is fold 8 without fold 10
