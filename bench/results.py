@@ -51,11 +51,18 @@ def publish(bench, figures, save, *, markdown="", folder=RESULTS, today=None):
 def write_index(folder=RESULTS):
     """index.md: every report in the folder, newest first, by the title its first line gives."""
     rows = []
-    for path in sorted(folder.glob("[0-9]*.md"), reverse=True):
+    for path in sorted(folder.glob("[0-9]*.md"), key=_newest_first):
         date, bench = path.stem[:10], re.sub(r"-\d+$", "", path.stem[11:])
         title = path.read_text().splitlines()[0].lstrip("# ").strip()
+        title = title.split(": ", 1)[-1]  # "BENCH, DATE: what" -> "what": the date and bench have columns
         rows.append(f"| {date} | {bench} | [{title}]({path.name}) |")
     (folder / "index.md").write_text(INDEX_HEAD + "\n".join(rows) + "\n")
+
+
+def _newest_first(path):
+    """Sort key: by date, newest first; one day's second report of a bench (-2) before its first."""
+    number = re.search(r"-(\d+)$", path.stem[11:])
+    return (-int(path.stem[:10].replace("-", "")), -int(number.group(1)) if number else -1, path.stem)
 
 
 def _free_stem(folder, stem):
