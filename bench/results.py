@@ -84,7 +84,8 @@ def _report(bench, figures, stem, markdown):
              f"- settings: {_settings()}",
              f"- JSON line: [{stem}.json]({stem}.json)", "",
              "| figure | value |", "|---|---|"]
-    lines += [f"| `{key}` | {value if isinstance(value, str) else json.dumps(value)} |" for key, value in _flat(figures)]
+    lines += [f"| `{key}` | {value if isinstance(value, str) else json.dumps(value)} |"
+              for key, value in _flat(figures)]
     if markdown:
         lines += ["", markdown.strip()]
     return "\n".join(lines) + "\n"
