@@ -18,9 +18,10 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 INDEX_HEAD = """# Measured results
 
-Every figure the docs quote comes from one of these reports. A bench writes a new one with `--save`
-(`python bench/NAME.py --save`): its JSON line (`.json`) and this kind of dated page, then this list is rebuilt.
-Reports are never edited afterwards: a new measurement is a new report.
+What the benches measured, dated: the docs pages link these reports (or include their tables) instead of
+quoting the numbers. A bench writes a new one with `--save` (`python bench/NAME.py --save`): its JSON line
+(`.json`) and a dated page, then this list is rebuilt. A new measurement is a new report; an old one stays as it
+was measured.
 
 | date | bench | report |
 |---|---|---|
