@@ -1,9 +1,10 @@
-# Two set-up commands: `make run` and `make test`. Each creates .venv when missing and installs into it.
+# Two set-up commands: `make run` and `make test` (and `make docs` for the site). Each creates .venv when missing
+# and installs into it.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test chromium bench bench-ptbxl
+.PHONY: run test docs chromium bench bench-ptbxl
 
 # requirements.txt holds the pins; the package itself goes on top without touching them (--no-deps)
 $(VENV)/.installed-run: requirements.txt pyproject.toml
@@ -27,6 +28,10 @@ chromium:
 
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q tests
+
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link or a missing page fails it.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # Self-contained benches; the real-data ones need a PTB-XL folder: `make bench-ptbxl DATA=PATH`.
 bench: $(VENV)/.installed-dev

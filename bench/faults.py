@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 from ecgcore import files, job, jobs, procs, runs
 from ecgcore.config import JobConfig
 
+import results  # bench/results.py: the JSON line and --save
+
 DATA = {"source": "synthetic", "n": 200, "fs": 100, "seed": 0}
 TRAINING = JobConfig(task="pretrain", data=DATA, epochs=1000, batch_size=8, patience=0)
 
@@ -233,6 +235,7 @@ def main():
     ap.add_argument("--cancels", type=int, default=4, help="cancels timed under load")
     ap.add_argument("--stale-s", type=float, default=5.0, help="heartbeat age that fails a stopped job (the "
                     "library's STALE_S is 30 s; shortened here so the bench ends sooner)")
+    results.add_save(ap)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-faults-"))
     os.environ["ECGCORE_CACHE"] = str(tmp / "cache")
@@ -269,7 +272,7 @@ def main():
         print(note)
     for key, value in result.items():
         print(f"{key:22} {value}")
-    print(json.dumps(result))
+    results.publish("faults", result, args.save)
 
 
 if __name__ == "__main__":

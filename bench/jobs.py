@@ -7,7 +7,6 @@ Usage: python bench/jobs.py [--runs 100]. Uses a temp runs dir and cache; ends w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -17,6 +16,8 @@ from pathlib import Path
 
 from ecgcore import jobs, runs
 from ecgcore.config import JobConfig
+
+import results  # bench/results.py: the JSON line and --save
 
 
 def until(predicate, timeout=300, every=0.05):
@@ -30,6 +31,7 @@ def until(predicate, timeout=300, every=0.05):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=100, help="runs in the directory for the refresh timing")
+    results.add_save(ap)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     os.environ["ECGCORE_CACHE"] = str(tmp / "cache")
@@ -77,7 +79,7 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
     for k, v in figures.items():
         print(f"{k:28} {v}")
-    print(json.dumps(figures))
+    results.publish("jobs", figures, args.save)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from ecgcore.metrics import seed_interval
 from ecgcore.runs import create_run
 from ecgcore.train import fit, save_model
 
+import results  # bench/results.py: the JSON line and --save
+
 HEADLINE = {"multi": ("macro_auroc",), "single": ("accuracy", "macro_f1")}
 
 
@@ -51,6 +53,7 @@ def main(argv=None):
     p.add_argument("--pretrain-n", type=int, default=2000, help="synthetic records for the pretraining")
     p.add_argument("--pretrain-epochs", type=int, default=8)
     p.add_argument("--device", default="auto")
+    results.add_save(p)
     args = p.parse_args(argv)
     t_start = time.perf_counter()
 
@@ -93,7 +96,7 @@ def main(argv=None):
                       f"[{ci['low'] or float('nan'):.3f}, {ci['high'] or float('nan'):.3f}]  "
                       f"seeds: {', '.join(f'{v:.3f}' for v in values)}")
     out["seconds"] = round(time.perf_counter() - t_start, 1)
-    print(json.dumps(out))
+    results.publish("ptbxl", out, args.save)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ apart: a lab starts its cluster once. `--cpus-per-run 1` instead lets Ray run `c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 
 from ecgcore import demo, jobs, sweep
 from ecgcore.data.sources import load_dataset
+
+import results  # bench/results.py: the JSON line and --save
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 SEEDS = (0, 1)
@@ -45,6 +46,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo's)")
     parser.add_argument("--cpus-per-run", type=float, default=None,
                         help="CPUs each Ray run asks for (default: this machine's cores, as a local job)")
+    results.add_save(parser)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     cpus_per_run = args.cpus_per_run or cores
@@ -93,7 +95,7 @@ def main():
           f"{'met' if overhead < GOAL_OVERHEAD_S else 'MISSED'}); Ray / local total: {ratio:.2f}x (goal <= "
           f"{GOAL_RATIO}x: {'met' if ratio <= GOAL_RATIO else 'MISSED'}); test metrics identical: {identical}; "
           f"load average at the end: {load_end:.1f}")
-    print(json.dumps({
+    results.publish("ray_vs_local", {
         "bench": "ray", "cores": cores, "epochs": pretrain.epochs, "cpus_per_ray_run": cpus_per_run,
         "cells": cells, "local_total_s": round(local_s, 1), "ray_total_s": round(ray_s, 1),
         "local_cells_done": local_counts["done"], "ray_cells_done": ray_counts["done"],
@@ -101,7 +103,7 @@ def main():
         "ray_start_s": round(ray_start_s, 1), "metrics_identical": bool(identical),
         "goal_met": bool(overhead < GOAL_OVERHEAD_S and ratio <= GOAL_RATIO),
         "load_avg_start": round(load_start, 1), "load_avg_end": round(load_end, 1),
-    }))
+    }, args.save)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+import results  # bench/results.py: the JSON line and --save
+
 ROOT = Path(__file__).resolve().parents[1]
 GB = 1e9
 
@@ -274,6 +276,7 @@ def main(argv=None):
     p.add_argument("--force-stream", action="store_true",
                    help="stream the memory-mapped epoch from disk even when it would fit in memory (for a smaller "
                         "--epoch-records than the default)")
+    results.add_save(p)
     args = p.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
@@ -289,7 +292,7 @@ def main(argv=None):
         result["ptbxl_records"] = args.records
         result.update(bench_ptbxl(args.cache, args.records))
     result["load_end"] = load()
-    print(json.dumps(result))
+    results.publish("scale", result, args.save)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -24,12 +23,15 @@ from pathlib import Path
 from ecgcore import demo, explain, jobs, local_executor, sweep
 from ecgcore.data.sources import load_dataset
 
+import results  # bench/results.py: the JSON line and --save
+
 GOAL_S = 300.0
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo's)")
+    results.add_save(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     os.environ["ECGCORE_CACHE"] = str(tmp / "cache")  # a cold cache: synthesis is part of the demo's time
@@ -81,14 +83,14 @@ def main():
         print(f"attribution {method:<21} {times[method] * 1000:7.0f} ms per record (12 x "
               f"{result.signal.shape[-1]}), QRS share {result.shares['QRS']['share']:.0%}")
 
-    print(json.dumps({
+    results.publish("sweep", {
         "bench": "sweep", "cores": os.cpu_count(), "epochs": pretrain.epochs, "synth_s": round(t_synth, 1),
         "pretrain_s": round(t_pre, 1), "sweep_s": round(t_sweep, 1), "sweep_runs": n_cells,
         "sweep_job_processes": n_procs, "sweep_done": counts["done"], "demo_total_s": round(total, 1),
         "goal_s": GOAL_S, "goal_met": total < GOAL_S,
         "load_avg_start": round(load_start, 1), "load_avg_end": round(load_end, 1),
         "attribution_ms_per_record": {m: round(v * 1000, 1) for m, v in times.items()},
-    }))
+    }, args.save)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Figures:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import tracemalloc
@@ -23,6 +22,8 @@ import numpy as np
 
 from ecgcore.labels import TARGETS
 from ecgcore.synth import sample_params, synthesize
+
+import results  # bench/results.py: the JSON line and --save
 
 
 def ecgcore_rate(fs, n):
@@ -134,7 +135,9 @@ def gan_figures(quick):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer records (a smoke run)")
-    quick = parser.parse_args().quick
+    results.add_save(parser)
+    args = parser.parse_args()
+    quick = args.quick
     figures = {"cpus": os.cpu_count(), "affinity_cpus": len(os.sched_getaffinity(0))}
     for fs, n_ours, n_nk in ((100, 2000, 3), (500, 400, 2)):
         if quick:
@@ -157,7 +160,7 @@ def main():
             f"{t} r={agreement[f'{t}_{tag}_r']:.3f} median err {agreement[f'{t}_{tag}_median_err']:+.1f}"
             f" (dropped {agreement[f'{t}_{tag}_dropped']})" for t in TARGETS))
     figures.update(gan_figures(quick))
-    print(json.dumps(figures))
+    results.publish("synth", figures, args.save)
 
 
 if __name__ == "__main__":

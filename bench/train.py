@@ -16,7 +16,6 @@ The full run (10,000 ECGs, 40 epochs) is meant for a GPU; on a CPU the default i
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -27,6 +26,8 @@ from ecgcore.data.dataset import DataSet
 from ecgcore.leads import LEADS
 from ecgcore.models import build_model
 from ecgcore.train import fit, resolve_device
+
+import results  # bench/results.py: the JSON line and --save
 
 GOALS = {"hr": 1.0, "pr": 5.0, "qrs": 3.0, "qt": 5.0}
 
@@ -116,6 +117,7 @@ def main(argv=None):
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     parser.add_argument("--skip-quality", action="store_true")
+    results.add_save(parser)
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     args.quick = args.quick or (device.type == "cpu" and not args.full)
@@ -153,7 +155,7 @@ def main(argv=None):
               f"(best {q['best_epoch']}), {q['n_train']} train / {q['n_test']} test records")
         if args.quick:
             print("  (quick sizes: far too few records and epochs to test the goals; run on a GPU for that)")
-    print(json.dumps(out))
+    results.publish("train", out, args.save)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ from ecgcore.data.sources import load_dataset
 from ecgcore.runs import create_run
 from ecgcore.train import fit, load_preprocessed, save_model
 
+import results  # bench/results.py: the JSON line and --save
+
 SOURCES = ("parametric", "gan", "measured", "mixed")
 
 
@@ -129,6 +131,7 @@ def main(argv=None):
     p.add_argument("--report", type=Path, metavar="LOG",
                    help="print the report of an earlier run from its output LOG (its arms line and cell rows), over "
                         "the seeds it finished: for a run stopped early; the other options must be that run's")
+    results.add_save(p)
     args = p.parse_args(argv)
     if args.report:
         return report_log(args)
@@ -297,7 +300,7 @@ def report(table, arms, args, folds, fractions, t_start, load_start):
                 "load_start": round(load_start[0], 2), "load_end": round(load_end[0], 2)})
     print(f"{len(table)} cells in {table.seconds.sum():.0f} s ({table.seconds.mean():.1f} s per cell); whole bench "
           f"{out['seconds']:.0f} s; load average at the start {load_start[0]:.1f}, at the end {load_end[0]:.1f}")
-    print(json.dumps(out))
+    results.publish("transfer", out, args.save, markdown=study.to_markdown(wide))
 
 
 def _r(x):

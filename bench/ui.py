@@ -6,7 +6,6 @@ Usage: .venv/bin/python bench/ui.py [--reruns 30] [--loads 5]
 """
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -17,6 +16,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import results  # bench/results.py: the JSON line and --save
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -118,6 +119,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=30)
     parser.add_argument("--loads", type=int, default=5)
+    results.add_save(parser)
     args = parser.parse_args()
     os.environ.setdefault("ECGCORE_CACHE", tempfile.mkdtemp())
     median, p90 = rerun_ms(args.reruns)
@@ -142,7 +144,7 @@ def main():
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     result.update(load_average=round(os.getloadavg()[0], 1), rerun_goal_met=median < 150,
                   render_goal_met=result.get("first_render_cold_s", 99) < 2)
-    print(json.dumps(result))
+    results.publish("ui", result, args.save)
 
 
 if __name__ == "__main__":

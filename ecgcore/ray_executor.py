@@ -12,7 +12,7 @@ namespace NAMESPACE, using no CPU), which outlives them all and holds each run's
   restarted) is handed over again;
 - cancel asks it to `ray.cancel` the task.
 The task runs `job.run`, the same job code as a local job, with stdout/stderr in the run's log.txt; run
-folders (and the data-set cache) must be on storage every machine mounts at the same path (README: Ray).
+folders (and the data-set cache) must be on storage every machine mounts at the same path (docs/runs.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""The layering README's Architecture section promises: no module imports from a floor above its own."""
+"""The layering docs/architecture.md promises: no module imports from a floor above its own."""
 
 import ast
 from pathlib import Path
 
 import ecgcore
 
-# Bottom to top; a module belongs to the floor of the longest prefix that names it (README: Architecture).
+# Bottom to top; a module belongs to the floor of the longest prefix that names it (docs/architecture.md).
 FLOORS = [
     ("ground", ("ecgcore.labels", "ecgcore.leads", "ecgcore.words", "ecgcore.files", "ecgcore.procs",
                 "ecgcore.extras")),

@@ -239,15 +239,6 @@ def test_synthesize_choices_read_as_words_and_the_link_keeps_their_codes(runs_di
     assert show_tab(at, "Intervals").selectbox(key="qt_correction").options[0] == "the QT itself"
 
 
-def test_readme_preset_table_is_the_criteria_the_page_shows():
-    from pathlib import Path
-
-    from ecgcore.synth.presets import criteria_markdown
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert criteria_markdown() in readme  # one copy: edit presets.CRITERIA, then paste criteria_markdown()
-
-
 def test_synthesize_inconsistent_parameters_show_an_error_not_a_traceback(runs_dir):
     at = show_tab(page("1_Synthesize").run(), "Intervals")
     at.slider(key="qrs").set_value(200.0).run()

@@ -34,7 +34,7 @@ from ecgcore.data.dataset import META_FILE, DataSet
 from ecgcore.data.splits import resolve_folds
 
 # Intervals measured on lead II alone (the paper's way) and as the median over II, V2, V5 were compared on the
-# parametric engine's records (README "Pretraining on real ECGs with measured labels"): the median measured QRS
+# parametric engine's records (docs/results/2026-11-25-measurement-error.md): the median measured QRS
 # closer to the truth and the other intervals alike, so it is the default; leads absent from a set are skipped.
 DEFAULT_INTERVAL_LEADS = ("II", "V2", "V5")
 # From this many records on, measuring spreads over the cores (a worker's start-up costs a neurokit2 import).

@@ -60,7 +60,7 @@ PRESETS = {
 assert tuple(PRESETS) == tuple(sorted(PRESETS, key=CLASS_NAMES.index))
 
 # What a teacher shows for each preset: (what the preset draws, the criteria to point at, the leads to look at).
-# README's "Simulated classes" table is this table (criteria_markdown; a test keeps the two the same).
+# docs/classes.md's table is this table (criteria_markdown; a test keeps the two the same).
 CRITERIA = {
     "NORM": ("the normal ranges: HR 50-100 bpm, PR 120-200 ms, QRS 70-110 ms, QTc 370-440 ms (Bazett), axis -30 "
              "to 90 deg",
@@ -91,7 +91,7 @@ assert tuple(CRITERIA) == tuple(PRESETS)
 
 
 def criteria_markdown():
-    """CRITERIA as README's markdown table."""
+    """CRITERIA as docs/classes.md's markdown table."""
     rows = ["| class | what the preset draws | criteria to show | leads to look at |", "|---|---|---|---|"]
     rows += [f"| {c} | {draws} | {'; '.join(criteria)} | {leads} |" for c, (draws, criteria, leads) in CRITERIA.items()]
     return "\n".join(rows)

@@ -154,7 +154,8 @@ def test_measured_intervals_match_the_engine_within_tolerance():
               "qt": rng.uniform(350, 450, n), "axis": rng.uniform(-20, 80, n)}
     batch = synthesize(params, n=n, fs=500, seed=1, noise=False)
     values = measured.measure_targets(batch.signals, 500, batch.lead_names)
-    # Stated tolerances on the median absolute error (README table: measured 0.3 / 17 / 10 / 31 ms, axis 3 deg).
+    # Stated tolerances on the median absolute error (measured 0.3 / 17 / 10 / 31 ms, axis 3 deg; the reports in
+    # docs/results/).
     tolerance = {"hr": 2.0, "pr": 30.0, "qrs": 25.0, "qt": 50.0}
     for name, tol in tolerance.items():
         error = np.abs(values[name] - batch.labels[name])

@@ -103,7 +103,7 @@ def test_cli_reports_bad_values(tmp_path, capsys):
 def test_the_hard_task_holds_its_difficulty_bounds_on_a_small_sample():
     """The demo's hard task (difficulty "hard"): scratch small_cnn with all labels stays below 0.97 macro AUROC
     and with 5% below 0.85, yet learns (above 0.6): on the easy caricatures it reaches ~0.999. A small sample
-    (500 ECGs, 6 epochs) so the check stays quick; the demo's own figures are in README (bench/sweep.py)."""
+    (500 ECGs, 6 epochs) so the check stays quick; the demo's own figures are in docs/results/ (bench/sweep.py)."""
     from ecgcore.config import JobConfig
     from ecgcore.train import fit
 
