@@ -48,6 +48,7 @@ def test_an_installed_extra_imports_as_usual():
 
 def test_the_cli_says_which_extra_to_install_not_a_traceback(monkeypatch, tmp_path, capsys):
     block(monkeypatch, "ray")
+    monkeypatch.setenv("ECGCORE_EXECUTOR", "local")  # --executor sets it for the process: put it back after
     runs.create_run(JobConfig(epochs=1), tmp_path)  # a queued run: the queue's step asks for the executor
     code = cli.main(["--executor", "ray", "runs", "list", "--runs-dir", str(tmp_path)])
     assert code == 0 or (code == 2 and "pip install 'ecgcore[ray]'" in capsys.readouterr().err)
