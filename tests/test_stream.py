@@ -65,3 +65,9 @@ def test_a_stream_spec_passes_the_door_check_and_bad_ones_fail_there():
         check_spec({**SPEC, "n": 1})
     with pytest.raises(ValueError, match="no option"):
         check_spec({"source": "synthetic", "n": 10, "n_val": 3})  # n_val belongs to the stream only
+
+
+def test_fit_refuses_a_fraction_on_the_stream_instead_of_ignoring_it():
+    # every batch is fresh records: there is no labelled training set to take a share of
+    with pytest.raises(ValueError, match=r"fraction=0.5 .*stream.*set the stream's n"):
+        fit(config(data={**SPEC, "n_val": 8, "n_test": 10}, epochs=1, batch_size=8, fraction=0.5), **QUIET)
