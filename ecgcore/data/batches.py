@@ -1,7 +1,10 @@
 """Where the fit loop's batches come from: tensors on the device, or a DataLoader streaming from disk or the stream.
 
-Both paths hand the loop the same (inputs, standardised targets) batches in the same order, so a run gives the
-same numbers whichever it takes (tests/test_batches.py):
+Every batch source has one interface, whatever the data: `epoch(order, batch_size, n_batches, epoch)` yields
+(inputs, standardised targets) on the device, `outputs(model, index)` / `targets(index)` give what evaluation
+needs of the records at `index`, `apply(module, rows)` replaces inputs by a frozen prefix's outputs where that
+pays (only in memory; else it answers False). In memory and from disk give the same batches in the same order,
+so a run gives the same numbers whichever it takes (tests/test_batches.py):
 - InMemory: the preprocessed set lives on the device as one tensor and a batch is one index into it. Fast, and
   chosen whenever the preprocessed set fits `memory_budget()`.
 - Streamed: the records stay in their memory-mapped file, preprocessed once into the cache
@@ -155,3 +158,6 @@ class Streamed:
 
     def targets(self, index):
         return self.Y[torch.as_tensor(np.asarray(index)).to(self.Y.device)]
+
+    def apply(self, module, rows):
+        return False  # the inputs stay on disk: a frozen prefix runs with every batch
