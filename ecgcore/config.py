@@ -19,6 +19,9 @@ INITS = ("pretrained", "random")  # where a reused network's weights come from; 
 LABEL_MODES = ("single", "multi")
 NORMALIZATIONS = ("zscore", "minmax", "none")
 DEVICES = ("auto", "cpu", "cuda")
+# Resampling targets: below 50 Hz a QRS complex is a few samples; above 1000 Hz no source of the lab holds more
+# detail (the engines serve up to 1000 Hz, PTB-XL 500 Hz), the records only grow.
+RESAMPLE_HZ = (50.0, 1000.0)
 
 
 def is_number(value):
@@ -85,7 +88,8 @@ class JobConfig:
             ("backbones", is_whole(self.backbones) and self.backbones >= 1, "a whole number >= 1"),
             ("fraction", is_number(self.fraction) and 0 < self.fraction <= 1, "in (0, 1]"),
             ("epochs", is_whole(self.epochs) and self.epochs >= 1, "a whole number >= 1"),
-            ("batch_size", is_whole(self.batch_size) and self.batch_size >= 1, "a whole number >= 1"),
+            ("batch_size", is_whole(self.batch_size) and self.batch_size >= 2,
+             "a whole number >= 2 (batch norm needs two records per batch to train)"),
             ("lr", is_number(self.lr) and self.lr > 0, "a finite number > 0"),
             ("lr_decay", is_number(self.lr_decay) and 0 < self.lr_decay <= 1, "in (0, 1]"),
             ("weight_decay", is_number(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0"),
@@ -107,7 +111,8 @@ class JobConfig:
             ("preprocess.high_hz", is_number(p.high_hz) and is_number(p.low_hz) and p.high_hz > p.low_hz,
              "a finite number > low_hz"),
             ("preprocess.normalize", p.normalize in NORMALIZATIONS, f"one of {NORMALIZATIONS}"),
-            ("preprocess.fs", p.fs is None or (is_number(p.fs) and p.fs > 0), "a finite number > 0, or null"),
+            ("preprocess.fs", p.fs is None or (is_number(p.fs) and RESAMPLE_HZ[0] <= p.fs <= RESAMPLE_HZ[1]),
+             f"a rate in [{RESAMPLE_HZ[0]:g}, {RESAMPLE_HZ[1]:g}] Hz, or null (keep the data's rate)"),
             ("preprocess.leads", isinstance(p.leads, str) and p.leads in LEAD_SETS,
              " or ".join(map(repr, LEAD_SETS))),
         ]

@@ -21,6 +21,7 @@ from torch import nn
 
 from ecgcore import metrics, runs, transfer
 from ecgcore.data import batches, splits
+from ecgcore.data.admission import BUDGET_ENV, memory_budget
 from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess, preprocessed_on_disk
 from ecgcore.data.sources import Stream, default_data, load_dataset, parse
@@ -245,7 +246,7 @@ class Data:
 
 def _load(config, dataset, notes, on_load=None):
     """The Data that fit trains on: the data set (None: config.data or the task's default) and what the model
-    learns from it, records with no label dropped. When the preprocessed set fits batches.memory_budget() it is
+    learns from it, records with no label dropped. When the preprocessed set fits memory_budget() it is
     preprocessed into memory; otherwise its records stay in their memory-mapped file (preprocessed once into
     the cache when it can be) and a DataLoader reads each batch. A synthetic stream spec makes fresh records
     for every batch and holds its fixed holdout in memory."""
@@ -255,8 +256,8 @@ def _load(config, dataset, notes, on_load=None):
     setup = StreamSetup(SyntheticStream(options, config.val_size, config.test_size), config) \
         if isinstance(options, Stream) else None
     if setup is not None:
-        if config.fraction != 1:
-            raise ValueError(stream_fraction(config.fraction))
+        if options.fraction_problem(config.fraction):
+            raise ValueError(options.fraction_problem(config.fraction))
         dataset, from_spec = setup.holdout, False
     elif from_spec:
         if _data_key(spec, pre) in _data_cache:  # preprocessed by an earlier fit in this process
@@ -265,10 +266,10 @@ def _load(config, dataset, notes, on_load=None):
             dataset = load_dataset(spec, on_load)  # a cached or saved folder opens memory-mapped: nothing read yet
     if from_spec is not None:  # not preprocessed yet
         size = batches.preprocessed_bytes(dataset, pre)
-        if size > batches.memory_budget():
+        if size > memory_budget():
             lazy = _preprocessed_on_disk(dataset, pre, notes, on_load)
             notes.append(f"data streamed from disk: the preprocessed set ({size / 2**30:.1f} GiB) exceeds the "
-                         f"memory budget ({batches.memory_budget() / 2**30:.1f} GiB, ${batches.BUDGET_ENV})")
+                         f"memory budget ({memory_budget() / 2**30:.1f} GiB, ${BUDGET_ENV})")
         else:
             dataset = load_preprocessed(spec, pre, dataset) if from_spec else _preprocessed(dataset, pre)
     skipped = dataset.config.get("skipped") or []  # bad records the source skipped (PTB-XL: unreadable, bad fold)
@@ -295,12 +296,6 @@ def _load(config, dataset, notes, on_load=None):
             return batches.Streamed(lazy[0], rows, lazy[1], Y, device, seed=seed)
     lead_names = LEAD_SETS[pre.leads] if lazy or setup else dataset.lead_names
     return Data(dataset, y, strata, output_names, tuple(lead_names), source, setup)
-
-
-def stream_fraction(fraction):
-    """Why `fraction` is refused on a synthetic stream (fit and the door say the same)."""
-    return (f"fraction={fraction!r} has no meaning on a synthetic stream: every batch is fresh records, there is no "
-            "labelled training set to take a share of; set the stream's n (records per epoch) instead")
 
 
 def _preprocessed_on_disk(dataset, pre, notes, on_load):

@@ -87,3 +87,17 @@ def test_a_fraction_on_a_stream_is_refused(submit):
 
 def test_a_job_that_fits_is_queued(submit):
     assert submit(data={"source": "synthetic", "n": 10, "duration": 2.0}, batch_size=2).state == "queued"
+
+
+def test_the_memory_budget_reads_units_and_defaults_to_a_quarter_of_memory(monkeypatch):
+    from ecgcore.data import admission
+
+    monkeypatch.setenv(admission.BUDGET_ENV, "1.5G")
+    assert admission.memory_budget() == int(1.5 * 2**30)
+    monkeypatch.setenv(admission.BUDGET_ENV, "512mb")
+    assert admission.memory_budget() == 512 * 2**20
+    monkeypatch.setenv(admission.BUDGET_ENV, "lots")
+    with pytest.raises(ValueError, match="ECGCORE_MEMORY_BUDGET='lots' is invalid"):
+        admission.memory_budget()
+    monkeypatch.delenv(admission.BUDGET_ENV)
+    assert admission.memory_budget() == admission.machine_memory() // 4 and 2**28 < admission.memory_budget()

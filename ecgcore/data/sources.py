@@ -195,6 +195,7 @@ class Stream(Synthetic):
     n_test: int | None = None
     least: ClassVar[int] = 2
     engines: ClassVar[tuple] = ("parametric",)
+    HOLDOUT_MAX: ClassVar[int] = 2000  # fixed validation (and test) records at most: enough for stable metrics
 
     def check(self, where="data"):
         _must(where, "engine", self.engine, self.engine in self.engines,
@@ -205,6 +206,23 @@ class Stream(Synthetic):
 
     def shape(self):
         return None  # no set is built: batches are made as training goes
+
+    def holdout(self, val_size, test_size):
+        """(n_val, n_test): the fixed validation and test records, by default the run's shares of n."""
+        n_val = self.n_val if self.n_val is not None else min(self.HOLDOUT_MAX, round(val_size * self.n))
+        n_test = self.n_test if self.n_test is not None else min(self.HOLDOUT_MAX, round(test_size * self.n))
+        if n_test < 1:
+            raise ValueError(f"synthetic stream: n_test={n_test} (test_size={test_size} of n={self.n}): the test "
+                             "needs at least one record; give n_test")
+        return n_val, n_test
+
+    @staticmethod
+    def fraction_problem(fraction):
+        """Why `fraction` is refused on a stream (the door and fit say the same); None for 1."""
+        if fraction != 1:
+            return (f"fraction={fraction!r} has no meaning on a synthetic stream: every batch is fresh records, "
+                    "there is no labelled training set to take a share of; set the stream's n (records per epoch) "
+                    "instead")
 
     def to_spec(self):
         return {**super().to_spec(), "stream": True}

@@ -4,7 +4,7 @@ Spec: {"source": "synthetic", "stream": true, "n": N, ...} with make_dataset's o
 classes, noise, ranges; engine "parametric"), plus "n_val" / "n_test": ecgcore.data.sources.Stream. N records
 make one epoch; `fraction` has no meaning here (no fixed training set to take a share of). The records of batch b in epoch e are drawn with the seed (seed, e, b): no disk, reproducible, and no two batches alike.
 Validation and test stay fixed records: one cached synthetic data set (n_val + n_test records, default each
-the run's val_size / test_size share of N, at most HOLDOUT_MAX) drawn with a seed no batch uses. Target
+the run's val_size / test_size share of N, at most Stream.HOLDOUT_MAX) drawn with a seed no batch uses. Target
 standardisation is fitted on CALIBRATION records of "epoch 0", which training never reaches (train.fit).
 Generation runs in DataLoader workers while the model trains (bench/scale.py measures that it keeps up).
 """
@@ -23,7 +23,6 @@ from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
 from ecgcore.synth import sample_params, synthesize
 
-HOLDOUT_MAX = 2000  # fixed validation (and test) records at most: enough for stable metrics
 CALIBRATION = 1024  # records whose targets fit the standardisation
 
 
@@ -40,11 +39,7 @@ class SyntheticStream:
         self.n, self.seed = options.n, options.seed
         self.options = {"fs": float(options.fs), "duration": float(options.duration), "classes": options.classes,
                         "noise": options.noise, "ranges": options.ranges, "difficulty": options.difficulty}
-        self.n_val = options.n_val if options.n_val is not None else min(HOLDOUT_MAX, round(val_size * self.n))
-        self.n_test = options.n_test if options.n_test is not None else min(HOLDOUT_MAX, round(test_size * self.n))
-        if self.n_test < 1:
-            raise ValueError(f"synthetic stream: n_test={self.n_test} (test_size={test_size} of n={self.n}): the "
-                             "test needs at least one record; give n_test")
+        self.n_val, self.n_test = options.holdout(val_size, test_size)
 
     def records(self, epoch, batch, size):
         """A DataSet of `size` fresh records: batch `batch` of epoch `epoch`."""
