@@ -21,8 +21,7 @@ def test_each_source_takes_exactly_its_loaders_options_with_the_same_defaults(op
     """A loader's new option (a new key of the spec) must be added to its options class, or specs lose it."""
     params = {name: MISSING if p.default is p.empty else p.default  # required: no default either way
               for name, p in inspect.signature(loader).parameters.items() if name != "progress"}
-    fields = {f.name: f.default for f in fields(options)}
-    assert fields == params
+    assert {f.name: f.default for f in fields(options)} == params
 
 
 @pytest.mark.parametrize("spec", [

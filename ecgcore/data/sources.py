@@ -174,10 +174,10 @@ class Synthetic(Source):
         _must(where, "ranges", self.ranges, self.ranges is None or isinstance(self.ranges, dict),
               "a dict {parameter: [low, high] | value | [choices]}, or null")
         unknown = sorted(set(self.ranges or {}) - set(PARAMS))
-        _must(where, "ranges", self.ranges, not unknown, f"keyed by engine parameters ({', '.join(unknown)} "
-              "is none)")
-        _must(where, "difficulty", self.difficulty, isinstance(self.difficulty, str) and self.difficulty in DIFFICULTIES,
-              f"one of {tuple(DIFFICULTIES)}")
+        _must(where, "ranges", self.ranges, not unknown,
+              f"keyed by engine parameters (ecgcore.synth.PARAMS); {', '.join(unknown)} is not one")
+        _must(where, "difficulty", self.difficulty,
+              isinstance(self.difficulty, str) and self.difficulty in DIFFICULTIES, f"one of {tuple(DIFFICULTIES)}")
 
     def shape(self):
         return self.n, len(LEADS), int(round(self.duration * self.fs))
@@ -303,7 +303,7 @@ def _real(options, where):
 def _ptbxl_rate(where, fs):
     from ecgcore.data.ptbxl import check_rate  # pandas and wfdb only for PTB-XL specs
 
-    _must(where, "fs", fs, not isinstance(fs, bool), "100 or 500")
+    _must(where, "fs", fs, is_number(fs), "100 or 500 (Hz)")
     _prefixed(where, check_rate, fs)
 
 

@@ -2,7 +2,8 @@
 
 Spec: {"source": "synthetic", "stream": true, "n": N, ...} with make_dataset's options (fs, duration, seed,
 classes, noise, ranges; engine "parametric"), plus "n_val" / "n_test": ecgcore.data.sources.Stream. N records
-make one epoch; `fraction` has no meaning here (no fixed training set to take a share of). The records of batch b in epoch e are drawn with the seed (seed, e, b): no disk, reproducible, and no two batches alike.
+make one epoch; `fraction` has no meaning here (no fixed training set to take a share of). The records of batch
+b in epoch e are drawn with the seed (seed, e, b): no disk, reproducible, and no two batches alike.
 Validation and test stay fixed records: one cached synthetic data set (n_val + n_test records, default each
 the run's val_size / test_size share of N, at most Stream.HOLDOUT_MAX) drawn with a seed no batch uses. Target
 standardisation is fitted on CALIBRATION records of "epoch 0", which training never reaches (train.fit).
