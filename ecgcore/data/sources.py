@@ -141,28 +141,38 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Synthetic(Source):
-    """Records from the parametric engine or ECGSYN, exact labels (ecgcore.data.synthetic.make_dataset)."""
+class Made(Source):
+    """The options of the sources that make their records: n records of `duration` s at `fs` Hz from `seed`."""
 
-    name: ClassVar[str] = "synthetic"
     n: int = 1000
     fs: float = 100
     duration: float = 10.0
     seed: int = 0
-    classes: object = None  # None, "all", "NORM,MI" or a list of class names
-    engine: str = "parametric"
-    noise: bool = True
-    ranges: dict | None = None
-    difficulty: str = "easy"
     least: ClassVar[int] = 1  # records at least
-    engines: ClassVar[tuple] = ENGINES
+    durations: ClassVar[tuple] = (*DURATION_RANGE, "s")  # (shortest, longest, unit and why)
 
     def check(self, where="data"):
         _whole(where, "n", self.n, self.least)
         _must(where, "fs", self.fs, is_number(self.fs), "a number of Hz")
         _prefixed(where, check_fs, self.fs)
-        _within(where, "duration", self.duration, *DURATION_RANGE, "s")
+        _within(where, "duration", self.duration, *self.durations)
         _whole(where, "seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class Synthetic(Made):
+    """Records from the parametric engine or ECGSYN, exact labels (ecgcore.data.synthetic.make_dataset)."""
+
+    name: ClassVar[str] = "synthetic"
+    classes: object = None  # None, "all", "NORM,MI" or a list of class names
+    engine: str = "parametric"
+    noise: bool = True
+    ranges: dict | None = None
+    difficulty: str = "easy"
+    engines: ClassVar[tuple] = ENGINES
+
+    def check(self, where="data"):
+        super().check(where)
         _must(where, "classes", self.classes, self.classes is None or isinstance(self.classes, (str, list)),
               "null, 'all', 'NORM,MI' or a list of class names")
         _prefixed(where, resolve_classes, self.classes)
@@ -180,7 +190,7 @@ class Synthetic(Source):
               isinstance(self.difficulty, str) and self.difficulty in DIFFICULTIES, f"one of {tuple(DIFFICULTIES)}")
 
     def shape(self):
-        return self.n, len(LEADS), int(round(self.duration * self.fs))
+        return self.n, len(LEADS), int(round(self.duration * self.fs))  # the engines make all 12 leads
 
     def load(self, progress=None):
         return make_dataset(**asdict(self), progress=progress)
@@ -235,25 +245,18 @@ class Stream(Synthetic):
 
 
 @dataclass(frozen=True)
-class Gan(Source):
+class Gan(Made):
     """DeepFake ECG GAN records with measured labels (ecgcore.data.synthetic.make_gan_dataset)."""
 
     name: ClassVar[str] = "gan"
-    n: int = 1000
-    fs: float = 100
-    duration: float = 10.0
-    seed: int = 0
     leads: str = "all"
     batch_size: int = 64
+    durations: ClassVar[tuple] = (MIN_SECONDS, GAN_SECONDS, "s (a crop of the GAN's 10 s records)")
 
     def check(self, where="data"):
-        _whole(where, "n", self.n, 1)
-        _must(where, "fs", self.fs, is_number(self.fs), "a number of Hz")
-        _prefixed(where, check_fs, self.fs)
-        _within(where, "duration", self.duration, MIN_SECONDS, GAN_SECONDS, "s (a crop of the GAN's 10 s records)")
+        super().check(where)
         _must(where, "leads", self.leads, isinstance(self.leads, str) and self.leads in LEAD_SETS,
               f"one of {sorted(LEAD_SETS)}")
-        _whole(where, "seed", self.seed, 0)
         _whole(where, "batch_size", self.batch_size, 1)
 
     def shape(self):
@@ -264,19 +267,33 @@ class Gan(Source):
 
 
 @dataclass(frozen=True)
-class Ptbxl(Source):
-    """A PTB-XL folder: real ECGs with diagnostic labels (ecgcore.data.ptbxl.load_ptbxl)."""
+class Real(Source):
+    """The options of the sources of real ECGs: a PTB-XL folder at `path` (fs 100 or 500 Hz), its leads, and
+    the folds to read and to hold out (None: all, auto)."""
 
-    name: ClassVar[str] = "ptbxl"
     path: str
     fs: int = 100
-    leads: object = "all"
+    leads: object = "all"  # "all", "paper8" or a list of lead names
     val_fold: int | None = None
     test_fold: int | None = None
     folds: list | None = None
 
     def check(self, where="data"):
-        _real(self, where)
+        _must(where, "path", self.path, isinstance(self.path, str) and self.path, "a path")
+        _leads(where, "leads", self.leads)
+        _whole(where, "val_fold", self.val_fold, 1, optional=True)
+        _whole(where, "test_fold", self.test_fold, 1, optional=True)
+        _folds(where, "folds", self.folds)
+
+
+@dataclass(frozen=True)
+class Ptbxl(Real):
+    """A PTB-XL folder: real ECGs with diagnostic labels (ecgcore.data.ptbxl.load_ptbxl)."""
+
+    name: ClassVar[str] = "ptbxl"
+
+    def check(self, where="data"):
+        super().check(where)
         _ptbxl_rate(where, self.fs)
 
     def check_paths(self, where="data"):
@@ -289,15 +306,6 @@ class Ptbxl(Source):
         from ecgcore.data.ptbxl import load_ptbxl
 
         return load_ptbxl(**asdict(self), progress=progress)
-
-
-def _real(options, where):
-    """The options real ECGs share (Ptbxl, Measured)."""
-    _must(where, "path", options.path, isinstance(options.path, str) and options.path, "a path")
-    _leads(where, "leads", options.leads)
-    _whole(where, "val_fold", options.val_fold, 1, optional=True)
-    _whole(where, "test_fold", options.test_fold, 1, optional=True)
-    _folds(where, "folds", options.folds)
 
 
 def _ptbxl_rate(where, fs):
@@ -315,22 +323,16 @@ def _ptbxl_folder(where, path):
 
 
 @dataclass(frozen=True)
-class Measured(Source):
+class Measured(Real):
     """Real ECGs (a PTB-XL folder or a saved data set) with targets measured by neurokit2, training folds only
     (ecgcore.data.measured.make_dataset)."""
 
     name: ClassVar[str] = "measured"
-    path: str
-    fs: int = 100
-    leads: object = "all"
-    val_fold: int | None = None
-    test_fold: int | None = None
-    folds: list | None = None
     morphology: bool = True
     interval_leads: list | None = None
 
     def check(self, where="data"):
-        _real(self, where)
+        super().check(where)
         _must(where, "fs", self.fs, is_number(self.fs), "a number of Hz")
         _flag(where, "morphology", self.morphology)
         if self.interval_leads is not None:
