@@ -101,3 +101,15 @@ def test_the_memory_budget_reads_units_and_defaults_to_a_quarter_of_memory(monke
         admission.memory_budget()
     monkeypatch.delenv(admission.BUDGET_ENV)
     assert admission.memory_budget() == admission.machine_memory() // 4 and 2**28 < admission.memory_budget()
+
+
+def test_a_set_the_cache_holds_needs_no_disk(monkeypatch):
+    from ecgcore.data import admission
+    from ecgcore.data.sources import load_dataset
+
+    spec = {"source": "synthetic", "n": 6, "duration": 2.0, "seed": 41, "classes": "all"}
+    load_dataset(spec)  # now in the cache
+    monkeypatch.setattr(admission, "free_disk", lambda path: 1)  # a full disk
+    assert admission.admit(JobConfig(data=spec)).data["seed"] == 41  # "all" matches the names the entry records
+    with pytest.raises(ValueError, match=r"needs about [\d.]+ KiB of disk"):
+        admission.admit(JobConfig(data={**spec, "seed": 42}))

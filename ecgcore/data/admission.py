@@ -9,7 +9,7 @@ reads no data. It checks
 - what the job needs of the machine, estimated from the spec where it says how large the data is: disk for
   the data set's cache entry and for a preprocessed copy (a set past the memory budget streams from one), and
   memory for the preprocessed set held for training and the per-record bookkeeping of training (index
-  arrays, targets). Past what the machine has (its physical memory, the free space of the cache's disk), the
+  arrays, targets); a set the cache holds already needs no disk. Past what the machine has (its physical memory, the free space of the cache's disk), the
   job is refused with both figures.
 """
 
@@ -20,8 +20,10 @@ import shutil
 
 from ecgcore.config import JobConfig
 from ecgcore.data.cache import cache_dir
+from ecgcore.data.dataset import META_FILE
 from ecgcore.data.preprocess import output_shape
 from ecgcore.data.sources import Stored, Stream, Synthetic, default_data, parse
+from ecgcore.files import read_json
 from ecgcore.labels import CLASS_NAMES
 
 BUDGET_ENV = "ECGCORE_MEMORY_BUDGET"
@@ -104,7 +106,10 @@ def _fits(config, options):
         ready = (shape[0], *output_shape(shape, options.rate(), config.preprocess))
         in_memory = _bytes(ready) <= memory_budget()
         memory += shape[0] * per_record + (_bytes(ready) if in_memory else 0)
-        disk += (0 if isinstance(options, Stored) else _bytes(shape)) + (0 if in_memory else _bytes(ready))
+        built = 0 if isinstance(options, Stored) else _bytes(shape)  # a new cache entry
+        disk += built + (0 if in_memory else _bytes(ready))
+        if built and disk > free_disk(cache_dir()) and _cached(options):
+            disk -= built
     past = []
     if disk > free_disk(cache_dir()):
         past.append(f"about {_size(disk)} of disk in the data cache ({cache_dir()}, $ECGCORE_CACHE), which has "
@@ -113,6 +118,19 @@ def _fits(config, options):
         past.append(f"about {_size(memory)} of memory (the machine has {_size(machine_memory())})")
     if past:
         raise ValueError(f"data: this job needs {'; and '.join(past)}: use fewer or shorter records or a lower rate")
+
+
+def _cached(options):
+    """Whether the cache holds the set `options` builds already: an entry whose config (the spec that rebuilds
+    it) parses to the same options. Looked for only when the disk seems short, so a set that is there is not
+    counted as one to build."""
+    for meta in cache_dir().glob(f"{options.name}-*/{META_FILE}"):
+        try:
+            if parse(read_json(meta)["config"]) == options:
+                return True
+        except (OSError, ValueError, KeyError, TypeError):  # not ours to judge here: the loader reports damage
+            continue
+    return False
 
 
 def _bytes(shape):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -136,6 +136,10 @@ class Source:
     def from_options(cls, options, where):
         return cls(**options)
 
+    def normal(self):
+        """The same options, each in the one form its loader records (checked options only)."""
+        return self
+
     def to_spec(self):
         return {"source": self.name, **asdict(self)}
 
@@ -188,6 +192,9 @@ class Synthetic(Made):
               f"keyed by engine parameters (ecgcore.synth.PARAMS); {', '.join(unknown)} is not one")
         _must(where, "difficulty", self.difficulty,
               isinstance(self.difficulty, str) and self.difficulty in DIFFICULTIES, f"one of {tuple(DIFFICULTIES)}")
+
+    def normal(self):
+        return replace(self, classes=resolve_classes(self.classes))  # "all" -> the class names
 
     def shape(self):
         return self.n, len(LEADS), int(round(self.duration * self.fs))  # the engines make all 12 leads
@@ -513,7 +520,7 @@ def parse(spec, where="data"):
         raise ValueError(f"{where}: source {name!r} needs the option(s) {missing}")
     options = cls.from_options(options, where)
     options.check(where)
-    return options
+    return options.normal()
 
 
 def check_spec(spec, where="data"):
