@@ -2,8 +2,10 @@
 
 fit(config) reads load -> split -> build -> loop -> score: it loads and preprocesses the data set, splits it,
 builds the model for the strategy (ecgcore.transfer: fresh, or pretrained runs adapted), trains with Adam + ExponentialLR, stops early on a validation metric and restores the best
-weights, then scores the test split. Data live as tensors on the device the whole time: a batch is one
-index into them, so the loop adds little over the bare model step (bench/train.py measures it).
+weights, then scores the test split. The loop takes its batches from one batch source whatever the data
+(ecgcore.data.batches): tensors on the device when the set fits the memory budget (a batch is one index into
+them, so the loop adds little over the bare model step: bench/train.py measures it), else a DataLoader reading
+the memory-mapped set, or the synthetic stream making fresh records.
 """
 
 from __future__ import annotations
