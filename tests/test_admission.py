@@ -113,3 +113,21 @@ def test_a_set_the_cache_holds_needs_no_disk(monkeypatch):
     assert admission.admit(JobConfig(data=spec)).data["seed"] == 41  # "all" matches the names the entry records
     with pytest.raises(ValueError, match=r"needs about [\d.]+ KiB of disk"):
         admission.admit(JobConfig(data={**spec, "seed": 42}))
+
+
+@pytest.mark.parametrize("data, label_mode, message", [
+    ({"source": "synthetic", "n": 10}, "single", r"label_mode='single' needs class labels: the synthetic source .*classes"),
+    ({"source": "gan", "n": 10}, "single", "label_mode='single' needs class labels: the gan source"),
+    ({"source": "synthetic", "n": 10, "classes": "all"}, "multi", "label_mode='multi' needs 0/1 class rows"),
+])
+def test_fine_tuning_on_data_without_its_labels_is_refused(submit, data, label_mode, message):
+    refused(submit, message, task="finetune", data=data, label_mode=label_mode)
+
+
+def test_fine_tuning_on_a_stored_set_needs_its_labels(submit, tmp_path):
+    from run_fixtures import tiny_dataset_npz
+
+    npz = {"source": "npz", "path": str(tiny_dataset_npz(tmp_path / "d.npz", n=10))}  # label, no multilabel
+    refused(submit, r"label_mode='multi' needs 0/1 class rows: the npz source .* has none", task="finetune",
+            data=npz, label_mode="multi")
+    assert submit(task="finetune", data=npz).state == "queued"

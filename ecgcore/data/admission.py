@@ -4,13 +4,13 @@
 reads no data. It checks
 - the config's own fields (JobConfig.validate) and its data spec (ecgcore.data.sources: types, ranges, and
   that the files it names are a data set or a PTB-XL folder);
-- what the job asks of its data: pretraining targets the source gives, no `fraction` on a synthetic stream
-  (every batch is fresh records), a band-pass the data's rate allows;
+- what the job asks of its data: pretraining targets and fine-tuning labels the source gives, no `fraction` on
+  a synthetic stream (every batch is fresh records), a band-pass the data's rate allows;
 - what the job needs of the machine, estimated from the spec where it says how large the data is: disk for
-  the data set's cache entry and for a preprocessed copy (a set past the memory budget streams from one), and
-  memory for the preprocessed set held for training and the per-record bookkeeping of training (index
-  arrays, targets); a set the cache holds already needs no disk. Past what the machine has (its physical memory, the free space of the cache's disk), the
-  job is refused with both figures.
+  the data set's cache entry (none when the cache holds it) and for a preprocessed copy (a set past the memory
+  budget streams from one), and memory for the preprocessed set held for training and the per-record
+  bookkeeping of training (index arrays, targets). Past what the machine has (its physical memory, the free
+  space of the cache's disk), the job is refused with both figures.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 # Training's bookkeeping per training record: its position, the epoch's permutation and order (int64 each).
 INDEX_BYTES = 3 * 8
 SAMPLE_BYTES = 4  # float32
+LABELS = {"single": "class labels", "multi": "0/1 class rows"}  # what fine-tuning's label modes learn from
 
 
 def memory_budget():
@@ -85,10 +86,21 @@ def _asks(config, options):
             raise ValueError(f"targets {unknown} are not given by the {options.name} source: it gives "
                              + (", ".join(offered) if offered else "no regression targets (pretrain on the measured "
                                 "source for targets measured on real ECGs)"))
+    if config.task == "finetune" and config.label_mode not in options.labels():
+        raise ValueError(_no_labels(config.label_mode, options))
     pre, fs = config.preprocess, options.rate()
     if pre.bandpass and not pre.high_hz < fs / 2:
         raise ValueError(f"preprocess.high_hz={pre.high_hz!r} is invalid for data at {fs:g} Hz: the band-pass "
                          f"needs high_hz < fs/2 = {fs / 2:g} Hz (or preprocess.bandpass=false)")
+
+
+def _no_labels(mode, options):
+    where = f" at {options.path}" if isinstance(options, Stored) else ""
+    if options.labels():
+        hint = f" (label_mode={sorted(options.labels())[0]!r} takes its labels)"
+    else:
+        hint = ' (give the spec "classes", e.g. "all")' if isinstance(options, Synthetic) else ""
+    return f"label_mode={mode!r} needs {LABELS[mode]}: the {options.name} source{where} has none{hint}"
 
 
 def _fits(config, options):

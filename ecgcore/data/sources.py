@@ -7,6 +7,7 @@ class then answers, without reading data:
   check_paths(where)  the files and folders it names exist and are what it needs
   rate()              the sampling rate (Hz) of the records it gives
   targets()           the regression targets it gives (None: unknown before loading)
+  labels()            the label modes its class labels serve: "single" (`label`), "multi" (`multilabel`)
   shape()             (records, leads, samples) of the set it gives, when the spec says (else None)
 and `load(progress)` builds (or fetches from the cache) the DataSet with its source's loader:
   synthetic : Synthetic -> ecgcore.data.synthetic.make_dataset (engine "parametric" or "ecgsyn")
@@ -35,7 +36,7 @@ from typing import ClassVar
 import numpy as np
 
 from ecgcore.config import is_number, is_whole
-from ecgcore.data.dataset import META_FILE, SIGNALS_FILE, DataSet
+from ecgcore.data.dataset import META_FILE, RECORDS_FILE, SIGNALS_FILE, DataSet
 from ecgcore.data.measure import INTERVAL_TARGETS, morphology_targets
 from ecgcore.data.synthetic import ENGINES, make_dataset, make_gan_dataset
 from ecgcore.labels import TARGETS
@@ -126,6 +127,9 @@ class Source:
     def targets(self):
         return tuple(TARGETS)
 
+    def labels(self):
+        return set()
+
     def shape(self):
         return None
 
@@ -195,6 +199,9 @@ class Synthetic(Made):
 
     def normal(self):
         return replace(self, classes=resolve_classes(self.classes))  # "all" -> the class names
+
+    def labels(self):
+        return {"single"} if self.classes else set()
 
     def shape(self):
         return self.n, len(LEADS), int(round(self.duration * self.fs))  # the engines make all 12 leads
@@ -308,6 +315,9 @@ class Ptbxl(Real):
 
     def targets(self):
         return ()  # diagnostic labels only: the measured source measures regression targets on these ECGs
+
+    def labels(self):
+        return {"single", "multi"}
 
     def load(self, progress=None):
         from ecgcore.data.ptbxl import load_ptbxl
@@ -445,6 +455,9 @@ class Stored(Source):
     def targets(self):
         return tuple(self.header()["target_names"])
 
+    def labels(self):
+        return self.header()["labels"]
+
     def shape(self):
         h = self.header()
         return h["n"], len(h["lead_names"]), h["samples"]
@@ -469,12 +482,20 @@ def _folder_header(folder):
     signals = np.load(folder / SIGNALS_FILE, mmap_mode="r", allow_pickle=False)  # the header only
     if signals.ndim != 3:
         raise ValueError(f"{SIGNALS_FILE} is {signals.shape}, not (records, leads, samples)")
+    with zipfile.ZipFile(folder / RECORDS_FILE) as z:
+        labels = _label_modes(z.namelist())
     return {"n": int(signals.shape[0]), "fs": float(meta["fs"]), "lead_names": tuple(meta["lead_names"]),
-            "samples": int(signals.shape[2]), "target_names": tuple(meta["target_names"])}
+            "samples": int(signals.shape[2]), "target_names": tuple(meta["target_names"]), "labels": labels}
+
+
+def _label_modes(arrays):
+    """The label modes a stored set's arrays (names in its zip) serve."""
+    return {mode for mode, array in (("single", "label.npy"), ("multi", "multilabel.npy")) if array in arrays}
 
 
 def _npz_header(file):
     with zipfile.ZipFile(file) as z:
+        labels = _label_modes(z.namelist())
         missing = [name for name in NPZ_ARRAYS if name not in z.namelist()]
         if missing:
             raise ValueError(f"an .npz without the array(s) {', '.join(m[:-4] for m in missing)}")
@@ -487,7 +508,7 @@ def _npz_header(file):
     with np.load(file, allow_pickle=False) as z:  # reads only the small arrays asked for
         names = [str(t) for t in z["target_names"]] if "target_names" in z else [t for t in TARGETS if t in z]
         return {"n": int(shape[0]), "fs": float(z["fs"]), "lead_names": tuple(str(s) for s in z["lead_names"]),
-                "samples": int(shape[2]), "target_names": tuple(names)}
+                "samples": int(shape[2]), "target_names": tuple(names), "labels": labels}
 
 
 SOURCES = {cls.name: cls for cls in (Synthetic, Gan, Ptbxl, Measured, Mixed, Stored)}
