@@ -224,18 +224,15 @@ def _preprocessed(dataset, pre):
 @dataclass
 class Data:
     """What fit trains on, whatever the data (in memory, memory-mapped on disk, a synthetic stream): the records'
-    labels and one batch source for them (`batches`: the interface of ecgcore.data.batches)."""
+    labels and how to make their one batch source (the interface of ecgcore.data.batches)."""
 
     dataset: object  # DataSet: labels, record ids and config of the records used; signals only when in memory
     y: np.ndarray  # what the model learns: target values, class indices or 0/1 rows
     strata: np.ndarray | None  # classes to stratify splits by
     output_names: tuple
     lead_names: tuple  # of the preprocessed inputs
-    source: object  # (standardised targets on the device, standardise, device, seed) -> the batch source
+    batches: object  # (standardised targets on the device, standardise, device, seed) -> the batch source
     stream: StreamSetup | None = None  # a synthetic stream: fresh training records, `dataset` its holdout
-
-    def batches(self, Y, standardise, device, seed):
-        return self.source(Y, standardise, device, seed)
 
     def split(self, config, notes):
         """(parts, train_idx, y_train): validation/test records and the training records used."""
