@@ -26,14 +26,17 @@ FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)  # the labelled fractions a sweep 
 PAPER_SETUP = {"arch": "inception1d", "epochs": 100, "lr": 0.01, "lr_decay": 0.99, "patience": 10,
                "leads": "paper8", "normalize": "minmax", "fs": 500, "strategy": "freeze_first_block",
                "label_mode": "single", "one_per_target": True}
+# Resampling targets: below 50 Hz a QRS complex is a few samples; above 1000 Hz no source of the lab holds more
+# detail (the engines serve up to 1000 Hz, PTB-XL 500 Hz), the records only grow.
+RESAMPLE_HZ = (50.0, 1000.0)
 
 
-def _number(value):
+def is_number(value):
     """A real, finite number (not a bool, not text): what every numeric field must be."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _whole(value):
+def is_whole(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -89,19 +92,20 @@ class JobConfig:
             ("label_mode", self.label_mode in LABEL_MODES, f"one of {LABEL_MODES}"),
             ("strategy", self.strategy in STRATEGIES, f"one of {STRATEGIES}"),
             ("init", self.init in INITS, f"one of {INITS}"),
-            ("backbones", _whole(self.backbones) and self.backbones >= 1, "a whole number >= 1"),
-            ("fraction", _number(self.fraction) and 0 < self.fraction <= 1, "in (0, 1]"),
-            ("epochs", _whole(self.epochs) and self.epochs >= 1, "a whole number >= 1"),
-            ("batch_size", _whole(self.batch_size) and self.batch_size >= 1, "a whole number >= 1"),
-            ("lr", _number(self.lr) and self.lr > 0, "a finite number > 0"),
-            ("lr_decay", _number(self.lr_decay) and 0 < self.lr_decay <= 1, "in (0, 1]"),
-            ("weight_decay", _number(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0"),
-            ("patience", _whole(self.patience) and self.patience >= 0, "a whole number >= 0"),
-            ("val_size", _number(self.val_size) and 0 < self.val_size < 1, "in (0, 1)"),
-            ("test_size", _number(self.test_size) and 0 < self.test_size < 1 and _number(self.val_size)
+            ("backbones", is_whole(self.backbones) and self.backbones >= 1, "a whole number >= 1"),
+            ("fraction", is_number(self.fraction) and 0 < self.fraction <= 1, "in (0, 1]"),
+            ("epochs", is_whole(self.epochs) and self.epochs >= 1, "a whole number >= 1"),
+            ("batch_size", is_whole(self.batch_size) and self.batch_size >= 2,
+             "a whole number >= 2 (batch norm needs two records per batch to train)"),
+            ("lr", is_number(self.lr) and self.lr > 0, "a finite number > 0"),
+            ("lr_decay", is_number(self.lr_decay) and 0 < self.lr_decay <= 1, "in (0, 1]"),
+            ("weight_decay", is_number(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0"),
+            ("patience", is_whole(self.patience) and self.patience >= 0, "a whole number >= 0"),
+            ("val_size", is_number(self.val_size) and 0 < self.val_size < 1, "in (0, 1)"),
+            ("test_size", is_number(self.test_size) and 0 < self.test_size < 1 and is_number(self.val_size)
              and self.val_size + self.test_size < 1,
              "in (0, 1) with val_size + test_size < 1"),
-            ("seed", _whole(self.seed) and self.seed >= 0, "a whole number >= 0"),
+            ("seed", is_whole(self.seed) and self.seed >= 0, "a whole number >= 0"),
             ("device", self.device in DEVICES, f"one of {DEVICES}"),
             ("data", isinstance(self.data, dict), "a data spec (a dict, {} for the default set)"),
             ("targets", isinstance(self.targets, list) and all(isinstance(t, str) for t in self.targets),
@@ -110,11 +114,12 @@ class JobConfig:
              "a list of run folders"),
             ("name", isinstance(self.name, str), "text"),
             ("preprocess.bandpass", isinstance(p.bandpass, bool), "true or false"),
-            ("preprocess.low_hz", _number(p.low_hz) and p.low_hz > 0, "a finite number > 0"),
-            ("preprocess.high_hz", _number(p.high_hz) and _number(p.low_hz) and p.high_hz > p.low_hz,
+            ("preprocess.low_hz", is_number(p.low_hz) and p.low_hz > 0, "a finite number > 0"),
+            ("preprocess.high_hz", is_number(p.high_hz) and is_number(p.low_hz) and p.high_hz > p.low_hz,
              "a finite number > low_hz"),
             ("preprocess.normalize", p.normalize in NORMALIZATIONS, f"one of {NORMALIZATIONS}"),
-            ("preprocess.fs", p.fs is None or (_number(p.fs) and p.fs > 0), "a finite number > 0, or null"),
+            ("preprocess.fs", p.fs is None or (is_number(p.fs) and RESAMPLE_HZ[0] <= p.fs <= RESAMPLE_HZ[1]),
+             f"a rate in [{RESAMPLE_HZ[0]:g}, {RESAMPLE_HZ[1]:g}] Hz, or null (keep the data's rate)"),
             ("preprocess.leads", isinstance(p.leads, str) and p.leads in LEAD_SETS,
              " or ".join(map(repr, LEAD_SETS))),
         ]

@@ -31,7 +31,11 @@ CANCEL_S = 1.6  # by then the cancelled job's process is gone or training anothe
 
 
 def submit(config, runs_dir=None, name=None):
-    """Create a queued run for `config` and start it when a slot is free; returns the Run at once."""
+    """Create a queued run for `config` and start it when a slot is free; returns the Run at once. A config
+    that could only fail later is refused first, nothing queued (ecgcore.data.admission)."""
+    from ecgcore.data.admission import admit  # the data modules load only when a run is submitted
+
+    admit(config)
     run = create_run(config, runs_dir, name)
     start_queued(run.runs_dir)
     return run

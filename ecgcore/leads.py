@@ -24,6 +24,15 @@ def twelve_from_eight(signals):
     return np.concatenate([limb, precordial], axis=1).astype(signals.dtype, copy=False)
 
 
+def resolve_leads(leads):
+    """The lead names `leads` asks for: a LEAD_SETS key ("all", "paper8") or a list of names from LEADS."""
+    names = LEAD_SETS.get(leads, leads) if isinstance(leads, str) else leads
+    unknown = [n for n in names if n not in LEADS] if isinstance(names, (list, tuple)) else [leads]
+    if unknown or not names:
+        raise ValueError(f"leads={leads!r} is invalid: 'all', 'paper8' or a list of lead names from {list(LEADS)}")
+    return tuple(names)
+
+
 def select(signals, lead_names, wanted):
     """Pick `wanted` leads (names or a LEAD_SETS key) out of (N, C, L) signals named `lead_names`."""
     wanted = LEAD_SETS.get(wanted, wanted) if isinstance(wanted, str) else wanted

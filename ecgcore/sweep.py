@@ -25,6 +25,7 @@ import pandas as pd
 
 from ecgcore import jobs, runs, transfer
 from ecgcore.config import CONTROLLED, FRACTIONS, JobConfig
+from ecgcore.data.admission import admit
 from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import metric_range, seed_interval
 from ecgcore.words import metric_name
@@ -100,8 +101,8 @@ class SweepConfig:
             raise ValueError(f"fractions {self.fractions} and seeds {self.seeds} must not repeat a value")
         if not self.seeds:
             raise ValueError("seeds is empty: a sweep needs at least one seed")
-        for arm in self.arms:
-            cell_config(self, arm, self.fractions[0], self.seeds[0]).validate()
+        for arm in self.arms:  # what the door (jobs.submit) would refuse of a cell, before any cell is made
+            admit(cell_config(self, arm, min(self.fractions), self.seeds[0]))
             for path in arm.pretrained:  # fine-tuning reuses the network, so every arm has the base's arch
                 pre_config = runs.resolve_run(path).config
                 if pre_config.arch != self.base.arch or pre_config.preprocess.leads != self.base.preprocess.leads:

@@ -2,8 +2,10 @@
 
 fit(config) reads load -> split -> build -> loop -> score: it loads and preprocesses the data set, splits it,
 builds the model for the strategy (ecgcore.transfer: fresh, or pretrained runs adapted), trains with Adam + ExponentialLR, stops early on a validation metric and restores the best
-weights, then scores the test split. Data live as tensors on the device the whole time: a batch is one
-index into them, so the loop adds little over the bare model step (bench/train.py measures it).
+weights, then scores the test split. The loop takes its batches from one batch source whatever the data
+(ecgcore.data.batches): tensors on the device when the set fits the memory budget (a batch is one index into
+them, so the loop adds little over the bare model step: bench/train.py measures it), else a DataLoader reading
+the memory-mapped set, or the synthetic stream making fresh records.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from torch import nn
 
 from ecgcore import metrics, runs, transfer
 from ecgcore.data import batches, splits
+from ecgcore.data.admission import BUDGET_ENV, memory_budget
 from ecgcore.data.cache import config_key
 from ecgcore.data.preprocess import preprocess, preprocessed_on_disk
-from ecgcore.data.stream import CALIBRATION, StreamedSynthetic, SyntheticStream, is_stream
+from ecgcore.data.sources import Stream, default_data, load_dataset, parse
+from ecgcore.data.stream import CALIBRATION, StreamedSynthetic, SyntheticStream
 from ecgcore.files import atomic_write
 from ecgcore.leads import LEAD_SETS
 from ecgcore.models import build_model, from_checkpoint, is_checkpoint, to_checkpoint
@@ -52,38 +56,23 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     _seed_everything(config.seed)
     device = resolve_device(config.device)
     notes = []
-    dataset, y, strata, output_names, lazy, stream = _load(config, dataset, notes, on_load)
-    if stream is None:
-        parts, train_idx = _split(config, dataset, strata, notes)
-        y_train = y[train_idx]
-    else:  # fresh records every batch; validation and test are the stream's fixed holdout (`dataset`)
-        parts, train_idx, y_train = stream.parts, np.arange(stream.stream.n), stream.calibration_targets()
-        notes += parts.notes
-    lead_names = LEAD_SETS[config.preprocess.leads] if lazy or stream else dataset.lead_names
-    model, frozen = _build(config, lead_names, y_train, output_names, notes)
+    data = _load(config, dataset, notes, on_load)
+    dataset, y, output_names = data.dataset, data.y, data.output_names
+    parts, train_idx, y_train = data.split(config, notes)
+    model, frozen = _build(config, data.lead_names, y_train, output_names, notes)
     model.to(device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # few fixed shapes: autotuning pays off at once
 
     # --- the loop
-    Y = torch.from_numpy(y).to(device)
     standardise = (lambda t: (t - model.target_mean) / model.target_std) if config.task == "pretrain" else \
         (lambda t: t)
-    Y = standardise(Y)
-    # The batches: tensors on the device, or read from disk (`lazy`) by a DataLoader (ecgcore.data.batches)
-    if lazy is None:
-        data = batches.InMemory(dataset.signals, Y, device)
-    else:
-        data = batches.Streamed(*lazy[:3], Y, device, seed=config.seed)
-        notes.append(f"data streamed from disk: the preprocessed set ({lazy[3] / 2**30:.1f} GiB) exceeds the "
-                     f"memory budget ({batches.memory_budget() / 2**30:.1f} GiB, ${batches.BUDGET_ENV})")
-    train_data = data if stream is None else stream.source(config, model, standardise, device)
+    # one batch source whatever the data: tensors on the device, a DataLoader reading from disk, the stream
+    source = data.batches(standardise(torch.from_numpy(y).to(device)), standardise, device, config.seed)
     # A frozen prefix (linear probe's backbone, a frozen first block) gives every record the same output in every
     # epoch: compute it once for the records used and train the rest on it (same numbers, less time per epoch).
     net, prefix = model, transfer.fixed_prefix(model, config.strategy) if config.task == "finetune" else None
-    if prefix is not None and lazy is None and stream is None:
-        used = np.union1d(np.union1d(train_idx, parts.val), parts.test)
-        if data.apply(prefix[0], used):
-            net = prefix[1]
+    if prefix is not None and source.apply(prefix[0], np.union1d(np.union1d(train_idx, parts.val), parts.test)):
+        net = prefix[1]
     loss_fn = _loss_fn(config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -106,7 +95,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
             module.eval()
         order = train_t[torch.randperm(n_train, generator=generator)]
         total = torch.zeros((), device=device)
-        for b, (xb, yb) in enumerate(train_data.epoch(order, config.batch_size, n_batches, epoch)):
+        for b, (xb, yb) in enumerate(source.epoch(order, config.batch_size, n_batches, epoch)):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"cancelled in epoch {epoch}, batch {b}")
             loss = loss_fn(net(xb), yb)
@@ -123,7 +112,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
         record = {"epoch": epoch, "train_loss": total.item() / min(n_train, n_batches * config.batch_size),
                   "lr": optimizer.param_groups[0]["lr"]}
         scheduler.step()
-        val = _evaluate(config, net, data, y, parts.val, output_names, loss_fn)
+        val = _evaluate(config, net, source, y, parts.val, output_names, loss_fn)
         record["val_loss"] = val.get("loss")
         record.update({f"val_{k}": v for k, v in val.items()  # scalar metrics only, not counts
                        if k != "loss" and k.split("_")[0] != "n" and not isinstance(v, (dict, list))})
@@ -144,7 +133,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     model.load_state_dict(best)
     model.eval()
 
-    summary, predictions = _score(config, net, dataset, data, y, parts, output_names, loss_fn)
+    summary, predictions = _score(config, net, dataset, source, y, parts, output_names, loss_fn)
     summary.update(n_train=n_train, best_epoch=best_epoch, epochs_run=len(history), device=str(device),
                    notes=notes, skipped_records=len(dataset.config.get("skipped") or []))
     return FitResult(model=model, history=history, summary=summary, predictions=predictions)
@@ -200,8 +189,6 @@ def load_preprocessed(spec, pre, raw=None):
     DATA_CACHE_SIZE results stay in memory, so a job process that trains a sweep's cells one after another
     loads and filters their data set once (shared: never modify it); a file the spec names is part of the key
     by its size and mtime. raw: the set `spec` describes when the caller has loaded it already."""
-    from ecgcore.data.sources import load_dataset
-
     key = _data_key(spec, pre)
     if key in _data_cache:
         _data_cache.move_to_end(key)
@@ -234,20 +221,42 @@ def _preprocessed(dataset, pre):
 
 # --- pieces of fit ---------------------------------------------------------------------------------------
 
-def _load(config, dataset, notes, on_load=None):
-    """(dataset, y, strata, output_names, lazy, stream): the data set (None: config.data or the task's default)
-    and what the model learns from it - target values, class indices or 0/1 rows; records with none dropped.
-    When the preprocessed set fits batches.memory_budget(), `dataset` is it, preprocessed, and lazy is None;
-    otherwise lazy is (the set to stream, memory-mapped; the rows of its records kept; the preprocessing left to do
-    per batch, None when it is preprocessed already; the preprocessed size) and
-    `dataset` holds their labels only. For a synthetic stream spec, `dataset` is the stream's fixed holdout
-    and `stream` a StreamSetup (else None)."""
-    from ecgcore.data.sources import default_data, load_dataset
+@dataclass
+class Data:
+    """What fit trains on, whatever the data (in memory, memory-mapped on disk, a synthetic stream): the records'
+    labels and how to make their one batch source (the interface of ecgcore.data.batches)."""
 
+    dataset: object  # DataSet: labels, record ids and config of the records used; signals only when in memory
+    y: np.ndarray  # what the model learns: target values, class indices or 0/1 rows
+    strata: np.ndarray | None  # classes to stratify splits by
+    output_names: tuple
+    lead_names: tuple  # of the preprocessed inputs
+    batches: object  # (standardised targets on the device, standardise, device, seed) -> the batch source
+    stream: StreamSetup | None = None  # a synthetic stream: fresh training records, `dataset` its holdout
+
+    def split(self, config, notes):
+        """(parts, train_idx, y_train): validation/test records and the training records used."""
+        if self.stream is None:
+            parts, train_idx = _split(config, self.dataset, self.strata, notes)
+            return parts, train_idx, self.y[train_idx]
+        notes += self.stream.parts.notes  # fresh records every batch; validation and test: the fixed holdout
+        return self.stream.parts, np.arange(self.stream.stream.n), self.stream.calibration_targets()
+
+
+def _load(config, dataset, notes, on_load=None):
+    """The Data that fit trains on: the data set (None: config.data or the task's default) and what the model
+    learns from it, records with no label dropped. When the preprocessed set fits memory_budget() it is
+    preprocessed into memory; otherwise its records stay in their memory-mapped file (preprocessed once into
+    the cache when it can be) and a DataLoader reads each batch. A synthetic stream spec makes fresh records
+    for every batch and holds its fixed holdout in memory."""
     spec = config.data or default_data(config.task)
-    pre, setup, lazy, from_spec = config.preprocess, None, None, dataset is None
-    if from_spec and is_stream(spec):
-        setup = StreamSetup(SyntheticStream(spec, config.val_size, config.test_size), config)
+    pre, lazy, from_spec = config.preprocess, None, dataset is None
+    options = parse(spec) if from_spec else None
+    setup = StreamSetup(SyntheticStream(options, config.val_size, config.test_size), config) \
+        if isinstance(options, Stream) else None
+    if setup is not None:
+        if options.fraction_problem(config.fraction):
+            raise ValueError(options.fraction_problem(config.fraction))
         dataset, from_spec = setup.holdout, False
     elif from_spec:
         if _data_key(spec, pre) in _data_cache:  # preprocessed by an earlier fit in this process
@@ -256,8 +265,10 @@ def _load(config, dataset, notes, on_load=None):
             dataset = load_dataset(spec, on_load)  # a cached or saved folder opens memory-mapped: nothing read yet
     if from_spec is not None:  # not preprocessed yet
         size = batches.preprocessed_bytes(dataset, pre)
-        if size > batches.memory_budget():
-            lazy = (*_preprocessed_on_disk(dataset, pre, notes, on_load), size)
+        if size > memory_budget():
+            lazy = _preprocessed_on_disk(dataset, pre, notes, on_load)
+            notes.append(f"data streamed from disk: the preprocessed set ({size / 2**30:.1f} GiB) exceeds the "
+                         f"memory budget ({memory_budget() / 2**30:.1f} GiB, ${BUDGET_ENV})")
         else:
             dataset = load_preprocessed(spec, pre, dataset) if from_spec else _preprocessed(dataset, pre)
     skipped = dataset.config.get("skipped") or []  # bad records the source skipped (PTB-XL: unreadable, bad fold)
@@ -271,10 +282,19 @@ def _load(config, dataset, notes, on_load=None):
     y, strata = y[keep], None if strata is None else strata[keep]
     if lazy is None:
         dataset = dataset.subset(rows) if not keep.all() else dataset
+        signals = dataset.signals
+
+        def source(Y, standardise, device, seed):
+            in_memory = batches.InMemory(signals, Y, device)
+            return in_memory if setup is None else \
+                StreamedSynthetic(setup.stream, pre, setup.label_of, standardise, device, holdout=in_memory)
     else:  # the labels of the kept records; their signals stay on disk, read by row
-        lazy = (lazy[0], rows, lazy[1], size)
         dataset = replace(dataset, signals=np.zeros((len(dataset), 0, 0), np.float32), lead_names=()).subset(rows)
-    return dataset, y, strata, output_names, lazy, setup
+
+        def source(Y, standardise, device, seed):
+            return batches.Streamed(lazy[0], rows, lazy[1], Y, device, seed=seed)
+    lead_names = LEAD_SETS[pre.leads] if lazy or setup else dataset.lead_names
+    return Data(dataset, y, strata, output_names, tuple(lead_names), source, setup)
 
 
 def _preprocessed_on_disk(dataset, pre, notes, on_load):
@@ -291,7 +311,7 @@ def _preprocessed_on_disk(dataset, pre, notes, on_load):
 
 
 class StreamSetup:
-    """A synthetic stream ready for fit: its holdout (validation + test records) and its training batches."""
+    """A synthetic stream ready for fit: its holdout (validation + test records) and its training labels."""
 
     def __init__(self, stream, config):
         self.stream, self.config = stream, config
@@ -302,9 +322,6 @@ class StreamSetup:
 
     def calibration_targets(self):
         return self.label_of(self.stream.records(0, 0, min(CALIBRATION, self.stream.n)))
-
-    def source(self, config, model, standardise, device):
-        return StreamedSynthetic(self.stream, config.preprocess, self.label_of, standardise, device)
 
 
 def _split(config, dataset, strata, notes):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from ecgcore import files, job, jobs, local_executor, runs
@@ -260,16 +261,18 @@ def test_a_corrupt_pretrained_model_fails_the_run_clearly(tmp_path, npz):
 
 
 def test_a_crash_inside_fit_fails_the_run_with_the_error(tmp_path, npz):
+    from ecgcore.data.dataset import DataSet
+
     config = tiny_config(npz)
-    junk = tmp_path / "junk.npz"  # exists, so it passes the door; unreadable, so the job fails
-    junk.write_bytes(b"not a zip")
-    config.data = {"source": "npz", "path": str(junk)}
+    data = DataSet.load(npz)  # a data set, so it passes the door; a NaN sample, so preprocessing in the job fails
+    data.signals[3, 0, 5] = np.nan
+    config.data = {"source": "npz", "path": str(data.save(tmp_path / "junk.npz"))}
     run = jobs.submit(config, tmp_path)
     status = jobs.wait(run, poll_s=0.2)
     assert status["state"] == "failed"
-    assert "junk.npz is not a readable ecgcore data set" in status["error"]
+    assert "signals contain NaN or inf in 1 record(s)" in status["error"]
     log = (run.path / "log.txt").read_text()
-    assert "Traceback" in log and "junk.npz" in log
+    assert "Traceback" in log and "NaN" in log
 
 
 FULL_DISK_JOB = """

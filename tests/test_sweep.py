@@ -171,7 +171,13 @@ def test_bad_sweep_configs_are_clear_errors(tiny):
                           (dict(arms=[sweep.Arm(), sweep.Arm()]), "arm names must be distinct"),
                           (dict(arms=[sweep.Arm("linear_probe")]), "needs a pretrained run"),
                           (dict(base=JobConfig.from_dict({**config.base.to_dict(), "arch": "resnet1d"})),
-                           "is a small_cnn on leads 'all', but the sweep trains a resnet1d")):
+                           "is a small_cnn on leads 'all', but the sweep trains a resnet1d"),
+                          # a cell the door would refuse is refused for the whole sweep, before any is made
+                          (dict(base=JobConfig.from_dict({**config.base.to_dict(), "batch_size": 1})),
+                           "batch_size=1 is invalid"),
+                          (dict(base=JobConfig.from_dict({**config.base.to_dict(), "data": {
+                              "source": "synthetic", "stream": True, "n": 100, "classes": "all"}})),
+                           "fraction=.* has no meaning on a synthetic stream")):
         bad = sweep.SweepConfig(**{**config.__dict__, **change})
         with pytest.raises(ValueError, match=match):
             sweep.create_sweep(bad, runs_dir)

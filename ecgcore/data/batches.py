@@ -1,9 +1,12 @@
 """Where the fit loop's batches come from: tensors on the device, or a DataLoader streaming from disk or the stream.
 
-Both paths hand the loop the same (inputs, standardised targets) batches in the same order, so a run gives the
-same numbers whichever it takes (tests/test_batches.py):
+Every batch source has one interface, whatever the data: `epoch(order, batch_size, n_batches, epoch)` yields
+(inputs, standardised targets) on the device, `outputs(model, index)` / `targets(index)` give what evaluation
+needs of the records at `index`, `apply(module, rows)` replaces inputs by a frozen prefix's outputs where that
+pays (only in memory; else it answers False). In memory and from disk give the same batches in the same order,
+so a run gives the same numbers whichever it takes (tests/test_batches.py):
 - InMemory: the preprocessed set lives on the device as one tensor and a batch is one index into it. Fast, and
-  chosen whenever the preprocessed set fits `memory_budget()`.
+  chosen whenever the preprocessed set fits `ecgcore.data.admission.memory_budget()`.
 - Streamed: the records stay in their memory-mapped file, preprocessed once into the cache
   (ecgcore.data.preprocess.preprocessed_on_disk); a torch DataLoader reads each batch's records (in worker
   processes on a GPU, pinned memory; in the training process on a CPU). Memory holds a few batches, whatever
@@ -21,28 +24,8 @@ import torch
 from ecgcore.data.dataset import release
 from ecgcore.data.preprocess import output_shape, preprocess
 
-BUDGET_ENV = "ECGCORE_MEMORY_BUDGET"
 WORKERS_ENV = "ECGCORE_LOADER_WORKERS"
 EVAL_BATCH = 256
-UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-
-
-def memory_budget():
-    """Bytes of preprocessed signals the in-memory path may hold: `$ECGCORE_MEMORY_BUDGET` (bytes, or with a
-    K/M/G suffix: "6G"; 0 always streams), else a quarter of the machine's memory (the rest is for the
-    model, its activations, the raw set while it is preprocessed, and everything else the machine runs)."""
-    value = os.environ.get(BUDGET_ENV, "").strip().upper().removesuffix("B")
-    if not value:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-    number, unit = (value[:-1], value[-1]) if value[-1] in UNITS else (value, "")
-    try:
-        budget = float(number) * UNITS[unit]
-    except ValueError:
-        raise ValueError(f"{BUDGET_ENV}={os.environ[BUDGET_ENV]!r} is invalid: give bytes, e.g. 6000000000 or "
-                         "6G (0 always streams from disk)") from None
-    if budget < 0:
-        raise ValueError(f"{BUDGET_ENV}={os.environ[BUDGET_ENV]!r} is invalid: must be >= 0")
-    return int(budget)
 
 
 def preprocessed_bytes(dataset, pre):
@@ -155,3 +138,6 @@ class Streamed:
 
     def targets(self, index):
         return self.Y[torch.as_tensor(np.asarray(index)).to(self.Y.device)]
+
+    def apply(self, module, rows):
+        return False  # the inputs stay on disk: a frozen prefix runs with every batch

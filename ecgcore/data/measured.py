@@ -259,24 +259,20 @@ def _npz(file, val_fold, test_fold, folds, morphology, interval_leads):
     return data, measured
 
 
-def mixed_dataset(real, synthetic=None, ratio=0.5, n=None, seed=0):
+def mixed_dataset(real_set, synth_set, ratio=0.5, n=None, seed=0):
     """Measured-real and synthetic records together: `ratio` of the `n` records are real.
 
-    real, synthetic: data specs (ecgcore.data.sources; "source" defaults to "measured" / "synthetic"). The
-    synthetic part is made at the real part's rate unless its spec names one (then it is resampled), and
-    takes the real part's leads. n: total records (None: as many as both parts allow at this ratio).
-    Targets are the union of both parts' (NaN where a part lacks one: masked in training).
+    real_set, synth_set: the two parts, loaded (ecgcore.data.sources.Mixed loads them from the mixed spec).
+    The synthetic part is resampled to the real part's rate when it has another, and takes the real part's
+    leads. n: total records (None: as many as both parts allow at this ratio). Targets are the union of both
+    parts' (NaN where a part lacks one: masked in training).
     """
-    from ecgcore.data.preprocess import preprocess
     from ecgcore.config import Preprocess
-    from ecgcore.data.sources import load_dataset
+    from ecgcore.data.preprocess import preprocess
     from ecgcore.leads import select
 
     if not 0 <= ratio <= 1:
         raise ValueError(f"ratio={ratio!r} is invalid: the share of real records must be in [0, 1]")
-    real_set = load_dataset({"source": "measured", **real})
-    synthetic = {"source": "synthetic", "fs": real_set.fs, **(synthetic or {})}
-    synth_set = load_dataset(synthetic)
     signals, fs, _ = preprocess(synth_set.signals, synth_set.fs, synth_set.lead_names,
                                 Preprocess(bandpass=False, normalize="none", fs=real_set.fs))
     signals, _ = select(signals, synth_set.lead_names, real_set.lead_names)
@@ -302,7 +298,7 @@ def mixed_dataset(real, synthetic=None, ratio=0.5, n=None, seed=0):
     units = {**{t: measure.target_unit(t) for t in names}, **real_set.config.get("units", {})}
     config = {"source": "mixed", "ratio": float(ratio), "n": n, "n_real": n_real, "n_synthetic": n - n_real,
               "seed": seed, "targets": names, "units": units, "dropped": measure.count_dropped(targets),
-              "real": real_set.config, "synthetic": synthetic}
+              "real": real_set.config, "synthetic": synth_set.config}
     return DataSet(signals=np.concatenate([real_set.signals[take_real], signals[take_synth]]), fs=real_set.fs,
                    lead_names=real_set.lead_names, targets=targets, record_id=np.asarray(ids), config=config)
 

@@ -24,7 +24,7 @@ from ecgcore.data.cache import cached
 from ecgcore.data.dataset import Writer
 from ecgcore.data.splits import resolve_folds
 from ecgcore.labels import CLASS_NAMES, PTBXL_RATES
-from ecgcore.leads import LEAD_SETS, LEADS, select
+from ecgcore.leads import LEADS, resolve_leads, select
 
 DATABASE_CSV = "ptbxl_database.csv"
 STATEMENTS_CSV = "scp_statements.csv"
@@ -142,14 +142,6 @@ def folder_stamp(root, files):
     return digest.hexdigest()[:20]
 
 
-def _lead_names(leads):
-    names = LEAD_SETS.get(leads, leads) if isinstance(leads, str) else leads
-    unknown = [n for n in names if n not in LEADS] if isinstance(names, (list, tuple)) else [leads]
-    if unknown or not names:
-        raise ValueError(f"leads={leads!r} is invalid: 'all', 'paper8' or a list of lead names from {list(LEADS)}")
-    return tuple(names)
-
-
 def folder_folds(database):
     """The fold numbers the database lists (records without a usable strat_fold left out)."""
     return sorted({int(f) for f in fold_numbers(database).dropna()})
@@ -201,7 +193,7 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
     """
     root = Path(path).expanduser().resolve()
     fs = check_rate(fs)
-    lead_names = _lead_names(leads)
+    lead_names = resolve_leads(leads)
     database, statements = read_tables(root)
     val_fold, test_fold, fold_choice = resolve_folds(folder_folds(database), val_fold, test_fold)
     if folds is not None:

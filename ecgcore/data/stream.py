@@ -1,10 +1,11 @@
 """The synthetic stream: fresh parametric records for every batch, so pretraining never sees one ECG twice.
 
 Spec: {"source": "synthetic", "stream": true, "n": N, ...} with make_dataset's options (fs, duration, seed,
-classes, noise, ranges; engine "parametric"), plus "n_val" / "n_test". N records make one epoch. The records
-of batch b in epoch e are drawn with the seed (seed, e, b): no disk, reproducible, and no two batches alike.
+classes, noise, ranges; engine "parametric"), plus "n_val" / "n_test": ecgcore.data.sources.Stream. N records
+make one epoch; `fraction` has no meaning here (no fixed training set to take a share of). The records of batch
+b in epoch e are drawn with the seed (seed, e, b): no disk, reproducible, and no two batches alike.
 Validation and test stay fixed records: one cached synthetic data set (n_val + n_test records, default each
-the run's val_size / test_size share of N, at most HOLDOUT_MAX) drawn with a seed no batch uses. Target
+the run's val_size / test_size share of N, at most Stream.HOLDOUT_MAX) drawn with a seed no batch uses. Target
 standardisation is fitted on CALIBRATION records of "epoch 0", which training never reaches (train.fit).
 Generation runs in DataLoader workers while the model trains (bench/scale.py measures that it keeps up).
 """
@@ -23,13 +24,7 @@ from ecgcore.labels import CLASS_NAMES
 from ecgcore.leads import LEADS
 from ecgcore.synth import sample_params, synthesize
 
-HOLDOUT_MAX = 2000  # fixed validation (and test) records at most: enough for stable metrics
 CALIBRATION = 1024  # records whose targets fit the standardisation
-STREAM_OPTIONS = ("n", "fs", "duration", "seed", "classes", "noise", "ranges", "engine", "difficulty")
-
-
-def is_stream(spec):
-    return isinstance(spec, dict) and spec.get("source") == "synthetic" and bool(spec.get("stream"))
 
 
 def _seed(*entropy):
@@ -38,28 +33,14 @@ def _seed(*entropy):
 
 
 class SyntheticStream:
-    """A stream spec (see the module docstring) resolved: records per epoch, batches of records, the holdout."""
+    """A stream's options (ecgcore.data.sources.Stream, checked) resolved: records per epoch, batches of
+    records, the holdout."""
 
-    def __init__(self, spec, val_size=0.15, test_size=0.15):
-        unknown = sorted(set(spec) - {"source", "stream", "n_val", "n_test", "report", *STREAM_OPTIONS})
-        if unknown:
-            raise ValueError(f"synthetic stream: unknown option(s) {unknown}; known: "
-                             f"{sorted([*STREAM_OPTIONS, 'n_val', 'n_test'])}")
-        if spec.get("engine", "parametric") != "parametric":
-            raise ValueError(f"synthetic stream: engine={spec['engine']!r}; the stream draws from the "
-                             "parametric engine only")
-        self.n = int(spec.get("n", 1000))
-        if self.n < 2:
-            raise ValueError(f"synthetic stream: n={spec.get('n')!r} must be >= 2 records per epoch")
-        self.options = {"fs": float(spec.get("fs", 100)), "duration": float(spec.get("duration", 10.0)),
-                        "classes": spec.get("classes"), "noise": bool(spec.get("noise", True)),
-                        "ranges": spec.get("ranges"), "difficulty": spec.get("difficulty", "easy")}
-        self.seed = int(spec.get("seed", 0))
-        self.n_val = int(spec["n_val"] if spec.get("n_val") is not None else min(HOLDOUT_MAX, round(val_size * self.n)))
-        self.n_test = int(spec["n_test"] if spec.get("n_test") is not None
-                          else min(HOLDOUT_MAX, round(test_size * self.n)))
-        if self.n_val < 0 or self.n_test < 1:
-            raise ValueError(f"synthetic stream: n_val={self.n_val}, n_test={self.n_test}: need n_val >= 0, n_test >= 1")
+    def __init__(self, options, val_size=0.15, test_size=0.15):
+        self.n, self.seed = options.n, options.seed
+        self.options = {"fs": float(options.fs), "duration": float(options.duration), "classes": options.classes,
+                        "noise": options.noise, "ranges": options.ranges, "difficulty": options.difficulty}
+        self.n_val, self.n_test = options.holdout(val_size, test_size)
 
     def records(self, epoch, batch, size):
         """A DataSet of `size` fresh records: batch `batch` of epoch `epoch`."""
@@ -81,12 +62,13 @@ class SyntheticStream:
 
 
 class StreamedSynthetic:
-    """The stream's training batches for the fit loop: item (epoch, batch) made, preprocessed with `pre` and
-    labelled with `label_of(DataSet) -> y` in DataLoader workers; `standardise` maps y to the loss's scale."""
+    """The stream as a batch source (ecgcore.data.batches): training batches item (epoch, batch) made,
+    preprocessed with `pre` and labelled with `label_of(DataSet) -> y` in DataLoader workers, `standardise`
+    mapping y to the loss's scale; outputs and targets of the fixed holdout from `holdout` (an InMemory)."""
 
-    def __init__(self, stream, pre, label_of, standardise, device, workers=None):
+    def __init__(self, stream, pre, label_of, standardise, device, holdout, workers=None):
         self.stream, self.pre, self.label_of, self.standardise = stream, pre, label_of, standardise
-        self.device = device
+        self.device, self.holdout = device, holdout
         self.workers = loader_workers() if workers is None else workers
         self.n_leads = output_shape((1, 12, 1), 100, pre)[0]
 
@@ -100,6 +82,15 @@ class StreamedSynthetic:
             prefetch_factor=4 if self.workers else None)
         for x, y in loader:
             yield x.to(self.device, non_blocking=True), self.standardise(y.to(self.device, non_blocking=True))
+
+    def outputs(self, model, index):
+        return self.holdout.outputs(model, index)
+
+    def targets(self, index):
+        return self.holdout.targets(index)
+
+    def apply(self, module, rows):
+        return False  # fresh records every batch: no output to compute once
 
 
 class _Batches(torch.utils.data.Dataset):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecgcore.config import Preprocess
-from ecgcore.data import batches
+from ecgcore.data import admission, batches
 from ecgcore.data.dataset import DataSet
 from ecgcore.leads import LEAD_SETS
 from ecgcore import train
@@ -26,10 +26,10 @@ def saved(tmp_path_factory):
 @pytest.mark.parametrize("task", ["pretrain", "finetune"])
 def test_streaming_from_disk_gives_the_same_numbers_as_tensors_in_memory(saved, task, monkeypatch):
     cfg = config(task=task, data=saved, epochs=2, seed=3, preprocess=Preprocess(leads="paper8", fs=50))
-    monkeypatch.setenv(batches.BUDGET_ENV, "1G")
+    monkeypatch.setenv(admission.BUDGET_ENV, "1G")
     memory = fit(cfg, **QUIET)
     train._data_cache.clear()  # else the set preprocessed for the first run is reused
-    monkeypatch.setenv(batches.BUDGET_ENV, "0")  # nothing fits: stream every batch through a DataLoader worker
+    monkeypatch.setenv(admission.BUDGET_ENV, "0")  # nothing fits: stream every batch through a DataLoader worker
     monkeypatch.setenv(batches.WORKERS_ENV, "1")
     streamed = fit(cfg, **QUIET)
     assert any("streamed from disk" in n for n in streamed.summary["notes"])
@@ -39,18 +39,6 @@ def test_streaming_from_disk_gives_the_same_numbers_as_tensors_in_memory(saved, 
     assert streamed.summary["test"] == memory.summary["test"]
     for name, values in memory.predictions.items():
         np.testing.assert_array_equal(streamed.predictions[name], values)
-
-
-def test_the_budget_reads_units_and_defaults_to_a_quarter_of_memory(monkeypatch):
-    monkeypatch.setenv(batches.BUDGET_ENV, "1.5G")
-    assert batches.memory_budget() == int(1.5 * 2**30)
-    monkeypatch.setenv(batches.BUDGET_ENV, "512mb")
-    assert batches.memory_budget() == 512 * 2**20
-    monkeypatch.setenv(batches.BUDGET_ENV, "lots")
-    with pytest.raises(ValueError, match="ECGCORE_MEMORY_BUDGET='lots' is invalid"):
-        batches.memory_budget()
-    monkeypatch.delenv(batches.BUDGET_ENV)
-    assert 2**28 < batches.memory_budget() < 2**40
 
 
 def test_the_preprocessed_size_is_known_before_preprocessing():
@@ -65,7 +53,7 @@ def streaming(monkeypatch):
     """Nothing fits the memory budget, batches are read in the training process, no preprocessed entry yet."""
     from ecgcore.data import cache
 
-    monkeypatch.setenv(batches.BUDGET_ENV, "0")
+    monkeypatch.setenv(admission.BUDGET_ENV, "0")
     monkeypatch.setenv(batches.WORKERS_ENV, "0")
     for entry in cache.cache_dir().glob("preprocessed-*"):
         shutil.rmtree(entry)

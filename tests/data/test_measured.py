@@ -187,10 +187,20 @@ def test_mixed_source_has_the_chosen_ratio(ptbxl_root, ratio, n):
 
 def test_mixed_source_refuses_impossible_requests(ptbxl_root):
     real = {"path": str(ptbxl_root), "folds": [1]}
-    with pytest.raises(ValueError, match="ratio"):
-        measured.mixed_dataset(real, {"n": 10}, ratio=1.5)
+    with pytest.raises(ValueError, match=r"data.ratio=1.5 is invalid: must be a number in \[0, 1\]"):
+        load_dataset({"source": "mixed", "real": real, "synthetic": {"n": 10}, "ratio": 1.5})
     with pytest.raises(ValueError, match="real records"):
-        measured.mixed_dataset(real, {"n": 10}, ratio=0.9, n=100)
+        load_dataset({"source": "mixed", "real": real, "synthetic": {"n": 10}, "ratio": 0.9, "n": 100})
+
+
+def test_the_measured_source_never_calls_back_into_the_sources():
+    """mixed_dataset takes its two parts loaded: data/measured.py -> data/sources.py was a hidden loop."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(measured.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "ecgcore.data.sources" not in imported
 
 
 def test_unpaired_wave_lists_drop_the_interval_instead_of_failing(monkeypatch):

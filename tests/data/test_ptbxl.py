@@ -286,7 +286,7 @@ def test_source_spec_routes_here_with_json_options(base):
     calls = []
     with pytest.warns(UserWarning):
         ds = load_dataset({"source": "ptbxl", "path": str(base), "fs": 100, "leads": "paper8", "val_fold": 8,
-                           "test_fold": 9, "folds": [8, 9, 10], "progress": None})
+                           "test_fold": 9, "folds": [8, 9, 10]})
         load_ptbxl(base, folds=[8, 9], progress=lambda done, total: calls.append((done, total)))
     assert ds.signals.shape[1] == 8 and ds.config["val_fold"] == 8 and set(ds.fold) == {8, 9, 10}
     assert calls[-1][0] == calls[-1][1] == 11  # 5 + 5 single-label records + one multi-label
