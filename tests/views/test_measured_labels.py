@@ -1,10 +1,8 @@
 """AppTest of views/7_Measured_labels.py: a measured-label pretraining job from a PTB-XL folder, the error table."""
 
-
 from ecgcore import runs
 from ecgcore.data.sources import load_dataset
 from ptbxl_fixture import make_ptbxl_fixture
-from test_pages import runs_dir  # noqa: F401  (the pages' fixture: a temporary runs folder, jobs cancelled after)
 
 from apptest import page
 

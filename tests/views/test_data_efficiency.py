@@ -1,45 +1,9 @@
-"""AppTest of the Data efficiency and Explain pages: they render, show a sweep's results and explain a run."""
+"""AppTest of the Data efficiency page: a sweep's results, its arms and bands, starting studies."""
 
-import pytest
-
-from ecgcore import files, jobs, runs, sweep
+from ecgcore import runs, sweep
 
 from apptest import page
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("ECGCORE_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # no job process: the test fills runs
-    return tmp_path / "runs"
-
-
-@pytest.fixture
-def tiny_runs(runs_dir, tmp_path):
-    """A done pretraining run (trained in-process, tiny) and the npz it trained on."""
-    from run_fixtures import tiny_config, tiny_dataset_npz
-
-    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=30)
-    pre = runs.create_run(tiny_config(npz, targets=["hr", "qrs"], epochs=1), runs_dir)
-    assert jobs.run_job(pre.path) == "done"
-    return pre, npz
-
-
-def values(array):
-    """A plotly JSON array: a list, or plotly 6's typed array {"dtype", "bdata" (base64)}."""
-    import base64
-
-    import numpy as np
-
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
-    return np.asarray(array, dtype=float)
-
-
-def fake_done(run, accuracy):
-    """Mark a queued cell done with a hand-written summary (the page reads only status and summary)."""
-    files.write_json(run.path / "summary.json", {"test": {"accuracy": accuracy, "macro_auroc": accuracy}})
-    run.update_status(state="done", progress=1.0)
+from page_fixtures import fake_done, values
 
 
 def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
@@ -147,50 +111,3 @@ def test_data_efficiency_builds_the_per_target_study_from_four_regressors(tiny_r
                                                    "freeze_first_block", "combined"]
     assert s.config.controls() == {**{a.name: "random init, first block frozen" for a in s.config.arms[1:5]},
                                    s.config.arms[5].name: "random init, combined x4"}
-
-
-def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
-    pre, _ = tiny_runs
-    at = page("6_Explain").run()
-    assert not at.exception
-    at.selectbox(key="ex_method").set_value("gradcam")
-    at.selectbox(key="ex_target").set_value("qrs")
-    at.selectbox(key="ex_preset").set_value("CD")
-    at.run()
-    assert not at.exception and not at.error
-    assert any("output **QRS duration**" in m.value for m in at.markdown)
-    # the choices live in the URL, as codes
-    assert (at.query_params["run"], at.query_params["method"], at.query_params["output"]) == (pre.id, "gradcam", "qrs")
-    shares = at.dataframe[0].value
-    assert list(shares.wave) == ["P", "QRS", "ST-T", "baseline"]
-    assert shares["share of |attribution|"].sum() == pytest.approx(1.0)
-    # a second run on the same record, side by side
-    from run_fixtures import tiny_config
-
-    other = runs.create_run(tiny_config(pre.config.data["path"], targets=["hr", "qrs"], epochs=1, seed=1),
-                            runs.default_runs_dir())
-    assert jobs.run_job(other.path) == "done"
-    at.run()
-    at.selectbox(key="ex_other").set_value(other.id)
-    at.run()
-    assert not at.exception and not at.error
-    assert len(at.dataframe) == 2 and any("side by side" in h.value for h in at.subheader)
-
-
-def test_explain_lists_runs_newest_first_and_a_link_reopens_the_choices(tiny_runs):
-    from run_fixtures import tiny_config
-
-    pre, npz = tiny_runs
-    newer = runs.create_run(tiny_config(npz, targets=["hr", "qrs"], epochs=1, seed=2, name="newer"),
-                            runs.default_runs_dir())
-    assert jobs.run_job(newer.path) == "done"
-    at = page("6_Explain").run()
-    assert not at.exception
-    assert at.selectbox(key="ex_run").options[:2] == [runs.title(newer), runs.title(pre)]  # newest first
-    assert at.selectbox(key="ex_run").value == newer.id
-    link = page("6_Explain")
-    link.query_params.update({"run": pre.id, "method": "saliency", "output": "hr"})
-    link.run()
-    assert not link.exception
-    assert (link.selectbox(key="ex_run").value, link.selectbox(key="ex_method").value,
-            link.selectbox(key="ex_target").value) == (pre.id, "saliency", "hr")

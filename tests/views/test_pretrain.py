@@ -1,0 +1,87 @@
+"""AppTest of the Pretrain page: defaults, starting runs, the paper's setup, a finished run's results."""
+
+import pytest
+
+from ecgcore import jobs, runs
+
+from apptest import page
+from page_fixtures import finished_run
+
+
+def test_pretrain_renders_with_defaults_and_no_runs(runs_dir):
+    at = page("2_Pretrain").run()
+    assert not at.exception
+    assert any("No pretraining run yet" in i.value for i in at.info)
+
+
+def test_pretrain_start_creates_a_queued_run(runs_dir, monkeypatch):
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # no job starts: the run stays queued
+    at = page("2_Pretrain").run()
+    at.number_input(key="pt_n").set_value(100)
+    at.number_input(key="pt_epochs").set_value(1)
+    at.button(key="pt_start").click().run()
+    assert not at.exception and not at.error
+    made = runs.list_runs(runs_dir)
+    assert len(made) == 1
+    assert made[0].config.task == "pretrain" and made[0].config.data["n"] == 100 and made[0].config.epochs == 1
+    assert made[0].state == "queued" and made[0].status()["message"] == "queued"
+    assert at.query_params["run"] == made[0].id  # a reload shows this run
+
+
+def test_pretrain_can_pick_the_synthetic_stream_at_the_papers_scale(runs_dir, monkeypatch):
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])
+    at = page("2_Pretrain").run()
+    at.radio(key="pt_source").set_value("stream").run()
+    at.number_input(key="pt_n").set_value(120000)
+    at.button(key="pt_start").click().run()
+    assert not at.exception and not at.error
+    assert runs.list_runs(runs_dir)[0].config.data == {"source": "synthetic", "stream": True, "n": 120000,
+                                                       "fs": 100, "seed": 0}
+
+
+def test_pretrain_data_spec_is_parsed_like_the_cli(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("2_Pretrain").run()
+    at.radio(key="pt_source").set_value("spec").run()
+    assert at.button(key="pt_start").disabled  # nothing to train on yet
+    at.text_input(key="pt_spec").input("{not json").run()
+    assert not at.exception and "not valid JSON" in at.error[0].value
+    at.text_input(key="pt_spec").input('{"source": "synthetic", "n": 100, "fs": 100, "seed": 5}').run()
+    at.number_input(key="pt_epochs").set_value(1)
+    at.button(key="pt_start").click().run()
+    assert runs.list_runs(runs_dir)[0].config.data == {"source": "synthetic", "n": 100, "fs": 100, "seed": 5}
+
+
+def test_pretrain_one_run_per_target(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("2_Pretrain").run()
+    at.multiselect(key="pt_targets").set_value(["hr", "qt"])
+    at.checkbox(key="pt_one_per_target").check()
+    at.number_input(key="pt_n").set_value(100)
+    at.button(key="pt_start").click().run()
+    made = runs.list_runs(runs_dir)
+    assert sorted(r.config.targets[0] for r in made) == ["hr", "qt"]
+    assert all(len(r.config.targets) == 1 for r in made)
+
+
+def test_pretrain_paper_setup_fills_in_the_papers_configuration(runs_dir):
+    at = page("2_Pretrain").run()
+    at.button(key="pt_paper").click().run()
+    assert at.selectbox(key="pt_arch").value == "inception1d"
+    assert at.selectbox(key="pt_leads").value == "paper8"
+    assert at.selectbox(key="pt_fs").value == 500
+    assert at.selectbox(key="pt_normalize").value == "minmax"
+    assert at.number_input(key="pt_lr").value == pytest.approx(0.01)
+    assert at.number_input(key="pt_lr_decay").value == pytest.approx(0.99)
+    assert at.checkbox(key="pt_one_per_target").value is True
+    assert any("What differs here" in c.value for c in at.caption)
+
+
+def test_pretrain_shows_results_of_a_finished_run(runs_dir):
+    run = finished_run(runs_dir, task="pretrain", targets=["hr"])
+    at = page("2_Pretrain").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="pt_show").value == run.id
+    table = at.dataframe[0].value
+    assert list(table["target"]) == ["Heart rate"] and table["MAE"][0] == pytest.approx(1.5)
+    assert len(at.get("plotly_chart")) == 2  # learning curves + predicted vs true
