@@ -48,7 +48,7 @@ def _synth(args):
         dataset = make_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed,
                                classes=args.classes, engine=args.engine, noise=not args.no_noise,
                                progress=progress)
-    dataset.save(out)  # a folder shares the cache entry's signals file (a hard link), not a second copy
+    dataset.save(out)  # a copy: the user may edit it, the cache entry stays as built
     summary = ", ".join(f"{k} {v.mean():.0f}±{v.std():.0f}" for k, v in dataset.targets.items())
     print(f"wrote {out}: {len(dataset)} records x {len(dataset.lead_names)} leads x {dataset.signals.shape[-1]} "
           f"samples at {dataset.fs:g} Hz; {summary}")

@@ -7,6 +7,10 @@ read it (several jobs or Ray workers starting on one uncached set: one builds, t
 .partial folder is never read as a data set; one left by a killed builder is cleared by the next builder, or,
 for a resumable build (`resume=True`), continued where it stopped. Entries of the older one-file format
 (KIND-KEY.npz) are still read.
+
+A finished entry's files are read-only on disk, and nothing outside the cache links to them (`DataSet.save`
+copies). An entry proven damaged when opened (`dataset.Damaged`) is moved aside and rebuilt, once, with a
+notice on stderr; any other error (too many open files, EIO, a full disk) is raised and the entry kept.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import hashlib
 import json
 import os
 import shutil
+import stat
+import sys
 from pathlib import Path
 
-from ecgcore.data.dataset import DataSet, replace_folder
+from ecgcore.data.dataset import DataSet, Damaged, replace_folder
 from ecgcore.files import locked
 
 
@@ -67,6 +73,7 @@ def cached(config, build, kind="dataset", chunked=False, resume=False):
                 else:
                     dataset = build()
                     dataset.write_folder(partial)
+                _read_only(partial)
                 replace_folder(partial, entry)
                 return DataSet.load(entry) if dataset is None else dataset
         except FileNotFoundError:
@@ -82,8 +89,9 @@ def _read(entry):
         if path.exists():
             try:
                 return DataSet.load(path)
-            except ValueError:
+            except Damaged as e:
                 # a damaged entry is rebuilt, not trusted; moved aside first so no reader sees it half-deleted
+                print(f"ecgcore: the cached data set {path.name} was damaged ({e}); it is rebuilt", file=sys.stderr)
                 aside = path.with_name(path.name + f".damaged-{os.getpid()}")
                 try:
                     os.replace(path, aside)
@@ -91,6 +99,13 @@ def _read(entry):
                     continue
                 shutil.rmtree(aside, ignore_errors=True) if aside.is_dir() else aside.unlink(missing_ok=True)
     return None
+
+
+def _read_only(folder):
+    """Take the write bits off a finished entry's files: an entry is never edited, only replaced."""
+    for child in Path(folder).iterdir():
+        if child.is_file():
+            child.chmod(child.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def _remove_if_empty(folder):

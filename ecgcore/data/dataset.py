@@ -9,11 +9,16 @@ On disk a data set is a folder (the format of the cache, and of `save(PATH)` for
   signals.npy   the signals, read back memory-mapped (np.load(mmap_mode="r")): a set larger than memory loads
                 at once and pages in only the records a batch reads
   records.npz   the small per-record arrays above
-  dataset.json  fs, lead_names, class_names, target_names, n and config; written last, so a folder without
-                it is an unfinished write, never taken for a data set
+  dataset.json  fs, lead_names, class_names, target_names, n, the signals' shape and dtype, and config;
+                written last, so a folder without it is an unfinished write, never taken for a data set
 `Writer` fills such a folder chunk by chunk, so building a set never holds it whole in memory. The older
 single-file format, one `.npz` holding every array plus `fs`, `lead_names`, `class_names`, `target_names` and
 `config` (JSON text), is still read and written (`save("x.npz")`); it loads whole into memory.
+
+A folder is checked when it is opened: every dataset.json field for type and range, the signals' header
+and file size against the shape and dtype it records (format 1 folders, which do not record them, against
+`n` and the lead count), the per-record arrays against `n`. What fails is `Damaged`, naming the file; an
+OSError that proves nothing about the files (too many open files, EIO, a full disk) stays an OSError.
 
 `config` is the data spec that rebuilds the set (ecgcore.data.sources.load_dataset(config)) plus an optional
 "report" dict of what the source measured while building it (e.g. records kept and dropped); load_dataset
@@ -35,11 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from ecgcore.files import atomic_write
-from ecgcore.labels import CLASS_NAMES, TARGETS
+from ecgcore.labels import CLASS_NAMES, TARGETS, rate_hz
 
 SIGNALS_FILE, RECORDS_FILE, META_FILE = "signals.npy", "records.npz", "dataset.json"
-FORMAT = 1  # dataset.json's "format": bump when the folder's layout changes
+FORMAT = 2  # dataset.json's "format": bump when the folder's layout changes (2 adds "shape" and "dtype")
+FORMATS = (1, 2)  # the formats still read
 COPY_CHUNK = 1024  # records copied at once when a memory-mapped set is saved elsewhere
+
+
+class Damaged(ValueError):
+    """A data set file that is proven damaged (truncated, garbled, a field of the wrong type or range): the
+    message names the file. A cache entry that raises it is rebuilt; any other error keeps the entry."""
 
 
 @dataclass
@@ -114,21 +125,24 @@ class DataSet:
         folder = Path(folder)
         source = getattr(self, "_signals_file", None)
         if source is not None and source[1] is self.signals:
-            _link_or_copy(source[0], folder / SIGNALS_FILE)  # a loaded set saved elsewhere: no second copy
+            # a loaded set saved elsewhere: a copy of the file, never a link (the copy is the user's to edit
+            # and must not change a cache entry)
+            shutil.copyfile(source[0], folder / SIGNALS_FILE)
         else:
             out = np.lib.format.open_memmap(folder / SIGNALS_FILE, "w+", np.float32, self.signals.shape)
             for i in range(0, len(self), COPY_CHUNK):  # a memory-mapped set is read a chunk at a time
                 out[i:i + COPY_CHUNK] = self.signals[i:i + COPY_CHUNK]
             out.flush()
             del out
-        self._write_records(folder, len(self))
+        self._write_records(folder, len(self), self.signals.shape[1:])
 
-    def _write_records(self, folder, n):
+    def _write_records(self, folder, n, record_shape):
         folder = Path(folder)
         with open(folder / RECORDS_FILE, "wb") as f:
             np.savez(f, **self._per_record_arrays())
-        meta = {"format": FORMAT, "n": int(n), "fs": float(self.fs), "lead_names": list(self.lead_names),
-                "class_names": list(self.class_names), "target_names": list(self.targets), "config": self.config}
+        meta = {"format": FORMAT, "n": int(n), "shape": [int(n), *map(int, record_shape)], "dtype": "float32",
+                "fs": float(self.fs), "lead_names": list(self.lead_names), "class_names": list(self.class_names),
+                "target_names": list(self.targets), "config": self.config}
         (folder / META_FILE).write_text(json.dumps(meta))
 
     def _save_npz(self, path):
@@ -164,30 +178,120 @@ class DataSet:
                     fold=opt("fold"), record_id=opt("record_id"),
                     config=json.loads(str(z["config"])) if "config" in z else {},
                 )
-        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise ValueError(f"{path} is not a readable ecgcore data set: {type(e).__name__}: {e}") from e
+        except (KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise Damaged(f"{path} is not a readable ecgcore data set: {type(e).__name__}: {e}") from None
 
     @classmethod
     def _load_folder(cls, folder):
         if not (folder / META_FILE).is_file():
             raise ValueError(f"{folder} is not a finished ecgcore data set: it has no {META_FILE}")
         try:
-            meta = json.loads((folder / META_FILE).read_text())
-            signals = np.load(folder / SIGNALS_FILE, mmap_mode="r", allow_pickle=False)
-            if len(signals) != meta["n"]:
-                raise ValueError(f"{SIGNALS_FILE} holds {len(signals)} records, {META_FILE} says {meta['n']}")
-            with np.load(folder / RECORDS_FILE, allow_pickle=False) as z:
-                opt = lambda k: z[k] if k in z else None  # noqa: E731
-                dataset = cls(
-                    signals=signals, fs=meta["fs"], lead_names=meta["lead_names"],
-                    targets={t: z[t] for t in meta["target_names"]}, label=opt("label"),
-                    multilabel=opt("multilabel"), class_names=meta["class_names"], fold=opt("fold"),
-                    record_id=opt("record_id"), config=meta["config"],
-                )
-        except (KeyError, TypeError, ValueError, OSError) as e:
-            raise ValueError(f"{folder} is not a readable ecgcore data set: {e}") from e
-        dataset._signals_file = (folder / SIGNALS_FILE, dataset.signals)  # what save() may link, not copy
+            meta = _read_meta(folder / META_FILE)
+            signals = _open_signals(folder / SIGNALS_FILE, meta)
+            records = _read_records(folder / RECORDS_FILE, meta)
+            try:
+                dataset = cls(signals=signals, fs=meta["fs"], lead_names=meta["lead_names"],
+                              class_names=meta["class_names"], config=meta["config"], **records)
+            except ValueError as e:
+                raise Damaged(f"{folder / RECORDS_FILE} does not fit {META_FILE}: {e}") from None
+        except OSError as e:
+            if isinstance(e, FileNotFoundError):  # a finished folder missing a file is damaged
+                raise Damaged(f"{folder} is missing {Path(e.filename or '?').name}") from None
+            # proves nothing about the files: reported, and a cache entry is kept
+            raise OSError(e.errno, f"could not read {e.filename or folder}: {e.strerror}; the data set is kept, "
+                                   "try again", e.filename) from None
+        dataset._signals_file = (folder / SIGNALS_FILE, dataset.signals)  # what save() copies whole
         return dataset
+
+
+def _read_meta(path):
+    """dataset.json's fields, each checked for type and range; Damaged naming the file and field otherwise."""
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise Damaged(f"{path} is not JSON (truncated or garbled): {e}") from None
+
+    def bad(field, want):
+        raise Damaged(f"{path}: field {field!r} is {meta.get(field, 'missing')!r}, expected {want}")
+
+    if not isinstance(meta, dict):
+        raise Damaged(f"{path} holds {type(meta).__name__}, not an object of fields")
+    if meta.get("format", 1) not in FORMATS:
+        bad("format", f"one of {FORMATS} (a newer lab may have written it)")
+    if not _is_int(meta.get("n")) or meta["n"] < 0:
+        bad("n", "a whole number of records")
+    try:
+        meta["fs"] = rate_hz(meta.get("fs"), f"{path}, field 'fs'")
+    except ValueError as e:
+        raise Damaged(str(e)) from None
+    for field in ("lead_names", "class_names", "target_names"):
+        names = meta.get(field)
+        if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+            bad(field, "a list of names")
+    if not isinstance(meta.get("config", {}), dict):
+        bad("config", "an object (the data spec)")
+    meta.setdefault("config", {})
+    if meta.get("format", 1) >= 2:
+        shape = meta.get("shape")
+        if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(x) and x >= 0 for x in shape)
+                and shape[:2] == [meta["n"], len(meta["lead_names"])]):
+            bad("shape", f"[n, leads, samples] with n={meta['n']} and {len(meta['lead_names'])} leads")
+        if meta.get("dtype") != "float32":
+            bad("dtype", "'float32'")
+    return meta
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _open_signals(path, meta):
+    """signals.npy memory-mapped, its header and size checked against `meta` (Damaged when they disagree)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
+    except (ValueError, EOFError, SyntaxError) as e:
+        raise Damaged(f"{path} has no readable .npy header (truncated or garbled): {e}") from None
+    size = path.stat().st_size
+    want = tuple(meta["shape"]) if "shape" in meta else None
+    if dtype != np.float32 or fortran or len(shape) != 3:
+        raise Damaged(f"{path} holds {dtype} {shape}, not float32 (records, leads, samples)")
+    if (want is not None and shape != want) or shape[0] != meta["n"] or shape[1] != len(meta["lead_names"]):
+        raise Damaged(f"{path} holds shape {shape}, {META_FILE} records "
+                      f"{list(want) if want else [meta['n'], len(meta['lead_names']), '?']}")
+    if size != offset + int(np.prod(shape)) * 4:
+        raise Damaged(f"{path} is {size} bytes, its header's shape {shape} needs {offset + int(np.prod(shape)) * 4} "
+                      "(truncated or garbled)")
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def _read_records(path, meta):
+    """records.npz's per-record arrays as DataSet fields, each checked for kind; Damaged naming the file."""
+    n = meta["n"]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise Damaged(f"{path} is not a readable archive of per-record arrays (truncated or garbled): "
+                      f"{type(e).__name__}: {e}") from None
+    missing = [t for t in meta["target_names"] if t not in arrays]
+    if missing:
+        raise Damaged(f"{path} lacks the target arrays {missing} that {META_FILE} names")
+    kinds = {"label": "i", "fold": "i", "multilabel": "iub", "record_id": "U"}
+    for name, array in arrays.items():
+        kind = kinds.get(name, "f" if name in meta["target_names"] else None)
+        if kind is None:
+            continue
+        if array.dtype.kind not in kind or len(array) != n:
+            raise Damaged(f"{path}: {name} is {array.dtype} of {len(array)} entries, expected {n} "
+                          f"{'numbers' if kind != 'U' else 'names'}")
+    records = {name: arrays.get(name) for name in kinds}
+    records["targets"] = {t: arrays[t] for t in meta["target_names"]}
+    return records
 
 
 def release(signals):
@@ -239,7 +343,7 @@ class Writer:
         if n < full[0]:
             _shorten_npy(self.folder / SIGNALS_FILE, (int(n), *full[1:]))
         stub = np.zeros((int(n), full[1], 0), np.float32)  # the per-record arrays are checked against n
-        DataSet(signals=stub, **fields)._write_records(self.folder, n)
+        DataSet(signals=stub, **fields)._write_records(self.folder, n, full[1:])
         return self.folder
 
 
@@ -269,10 +373,3 @@ def replace_folder(new, path):
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(new, path)
-
-
-def _link_or_copy(source, dest):
-    try:
-        os.link(source, dest)  # read-only data: a hard link shares the bytes
-    except OSError:
-        shutil.copyfile(source, dest)

@@ -36,10 +36,10 @@ def test_round_trip_gives_the_same_arrays_and_config(tmp_path, name):
     assert isinstance(loaded.signals, np.memmap) == (name == "set")  # a folder's signals are memory-mapped
 
 
-def test_a_loaded_folder_saved_elsewhere_shares_its_signals_and_a_subset_copies(tmp_path):
+def test_a_loaded_folder_saved_elsewhere_is_a_copy_and_so_is_a_subset(tmp_path):
     loaded = DataSet.load(labelled_set().save(tmp_path / "a"))
-    loaded.save(tmp_path / "b")
-    assert (tmp_path / "b" / SIGNALS_FILE).stat().st_ino == (tmp_path / "a" / SIGNALS_FILE).stat().st_ino
+    assert_same(loaded, DataSet.load(loaded.save(tmp_path / "b")))
+    assert (tmp_path / "b" / SIGNALS_FILE).stat().st_ino != (tmp_path / "a" / SIGNALS_FILE).stat().st_ino
     part = loaded.subset([1, 3])
     assert_same(part, DataSet.load(part.save(tmp_path / "c")))
     assert (tmp_path / "c" / SIGNALS_FILE).stat().st_ino != (tmp_path / "a" / SIGNALS_FILE).stat().st_ino

@@ -117,14 +117,14 @@ def test_the_hard_task_holds_its_difficulty_bounds_on_a_small_sample():
     assert auroc[0.05] < 0.85, auroc
 
 
-def test_cli_writes_a_folder_sharing_the_cache_entry_and_training_reads_it(tmp_path, capsys):
+def test_cli_writes_a_folder_of_its_own_and_training_reads_it(tmp_path, capsys):
     out = tmp_path / "big"
     assert main(["synth", "--n", "12", "--fs", "100", "--seed", "4", "--duration", "3", "--out", str(out)]) == 0
     ds = DataSet.load(out)
     assert isinstance(ds.signals, np.memmap) and ds.signals.shape == (12, 12, 300)
     linked = [p for p in cache_dir().glob("synthetic-*/signals.npy")
               if p.stat().st_ino == (out / "signals.npy").stat().st_ino]
-    assert linked  # the cache entry's file, hard-linked: a 120,000-record set is not stored twice
+    assert not linked and list(cache_dir().glob("synthetic-*/signals.npy"))  # a copy: editing it leaves the cache
     assert ds.signals.tobytes() == make_dataset(n=12, fs=100, seed=4, duration=3).signals.tobytes()
     assert data_spec(str(out)) == {"source": "npz", "path": str(out.resolve())}
     assert load_dataset(data_spec(str(out))).config == ds.config
