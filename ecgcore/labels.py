@@ -8,12 +8,13 @@ PTBXL_RATES = (100, 500)
 RATE_RANGE_HZ = (50.0, 10000.0)
 
 
-def rate_hz(value, where):
-    """`value` as a sampling rate in Hz, or ValueError naming it and `where` it was read (a file, a field)
-    when it is not a finite number in RATE_RANGE_HZ."""
+def rate_hz(value, where, written=None):
+    """`value` as a sampling rate in Hz, or ValueError naming it (as `written`, when given: the text it was
+    read from) and `where` it was read (a file, a field) when it is not a finite number in RATE_RANGE_HZ."""
     low, high = RATE_RANGE_HZ
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{where}: sampling rate {value!r} is not a rate: give a number of Hz, {low:g}-{high:g}")
+        shown = value if written is None else written
+        raise ValueError(f"{where}: sampling rate {shown!r} is not a rate: give a number of Hz, {low:g}-{high:g}")
     return float(value)
 
 

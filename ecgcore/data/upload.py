@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgcore import leads as leadlib
+from ecgcore.labels import RATE_RANGE_HZ, rate_hz
 
 MIN_SECONDS = 3.0  # three beats at 60 bpm: neurokit2 measures nothing on less
 SHOWN_SECONDS = 10.0  # the ECG paper's and the models' length: longer records are cut to their first 10 s
@@ -32,6 +33,7 @@ TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 _PREFIX = re.compile(r"^(ecg|ekg|lead)[\s_\-:.]*", re.IGNORECASE)
 _ALIASES = {"MLII": "II", "MLI": "I", "MLIII": "III"}
 _BY_KEY = {name.upper(): name for name in leadlib.LEADS}
+_BOOLEAN = re.compile(rb"(?i)(?:^|[,;\t])\s*(?:true|false)\s*(?=$|[,;\t\r\n])", re.MULTILINE)
 
 
 def lead_name(label):
@@ -95,6 +97,9 @@ def read_upload(files, fs=None, units="mV"):
 
     fs (Hz) is needed for a CSV only (the file does not say it); units ("mV" or "uV") too, for a CSV.
     """
+    for name in dict(files):
+        if Path(str(name)).name in ("", ".", ".."):
+            raise ValueError(f"{str(name)!r} is not a file name: upload files named like rec.hea, rec.dat, ecg.csv")
     files = {Path(name).name: bytes(data) for name, data in dict(files).items()}
     if not files:
         raise ValueError(f"no file given: upload {FORMATS}")
@@ -119,6 +124,10 @@ def _read_wfdb(files, by_ext):
     if len(heads) != 1 or not dats:
         raise ValueError(f"a WFDB record is one .hea header with its .dat file; got {', '.join(sorted(files))}")
     record_name = Path(heads[0]).stem
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", record_name):  # wfdb mangles other characters in a record name
+        raise ValueError(f"{heads[0]}: WFDB record names may hold only letters a-z, digits, '_', '-' and '.'; "
+                         f"rename the record (its .hea, the .dat and the name inside the header) and upload again")
+    fs = _header_checks(heads[0], files[heads[0]])
     with tempfile.TemporaryDirectory(prefix="ecg-upload-") as tmp:
         for name, data in files.items():
             (Path(tmp) / name).write_bytes(data)
@@ -132,32 +141,83 @@ def _read_wfdb(files, by_ext):
     if record.p_signal is None or record.sig_name is None:
         raise ValueError(f"{heads[0]} holds no signals")
     scale = [_to_mv(unit, label, heads[0]) for unit, label in zip(record.units, record.sig_name)]
-    return record.p_signal.T * np.asarray(scale)[:, None], float(record.fs), record.sig_name, record_name
+    return record.p_signal.T * np.asarray(scale)[:, None], fs or float(record.fs), record.sig_name, record_name
+
+
+def _header_checks(name, header):
+    """The rate a WFDB header writes (None when it writes none: WFDB's default, 250 Hz, applies), checked
+    here because wfdb reads a rate it cannot parse as that default without a word; and ValueError for a
+    signal line whose data file is not a plain name (one that would lead out of the upload)."""
+    try:
+        lines = [ln for ln in header.decode("ascii").splitlines() if ln.strip() and not ln.startswith("#")]
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} is not a WFDB header: a header is plain ASCII text") from None
+    if not lines:
+        raise ValueError(f"{name} is empty: a WFDB header starts with the record line (name, signals, rate)")
+    fields = lines[0].split()
+    for line in lines[1:]:
+        data_file = line.split()[0]
+        if data_file != Path(data_file).name or data_file in ("..", "."):
+            raise ValueError(f"{name} names the data file {data_file!r}: only a file of the upload, by its bare "
+                             "name, can be read")
+    if len(fields) < 3:
+        return None
+    text = re.split(r"[/(]", fields[2], maxsplit=1)[0]  # "500/1000(0)": the rate, then counter freq and base
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    return rate_hz(value, f"{name}, its record line", written=text)
 
 
 def _read_csv(item, fs, units):
     import pandas as pd
 
     name, data = item
-    if not fs or not np.isfinite(fs) or not 50 <= fs <= 10000:
-        raise ValueError(f"sampling rate {fs!r} Hz is out of range: give the CSV's rate, 50-10000 Hz")
+    try:
+        fs = rate_hz(fs, f"{name} (the rate you gave, the CSV does not say it)")
+    except ValueError as e:
+        raise ValueError(f"{e}; give the CSV's rate") from None
+    if not data.strip():
+        raise ValueError(f"{name} is empty: a CSV needs a header row naming the leads and one row per sample")
     try:
         first = data.split(b"\n", 1)[0].decode()
-        sep = max([",", ";", "\t"], key=first.count)  # the header's separator: ",", ";" or tab (one column: ",")
-        table = pd.read_csv(io.BytesIO(data), sep=sep)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        data.decode()  # a CSV is text: say so here rather than pass a codec's message on
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{name} is not text in UTF-8 (byte {data[e.start]:#04x} at position {e.start} is not): "
+                         "save it as a UTF-8 CSV") from None
+    sep = max([",", ";", "\t"], key=first.count)  # the header's separator: ",", ";" or tab (one column: ",")
+    try:
+        columns = list(pd.read_csv(io.BytesIO(data), sep=sep, nrows=0).columns)
+        keep = [c for c in columns if lead_name(c)]
+        as_text = lambda: pd.read_csv(io.BytesIO(data), sep=sep, usecols=keep, dtype=str)  # noqa: E731
+        if _BOOLEAN.search(data):  # the float reader would take True/False for 1/0: look at the cells as text
+            _refuse_text_cell(name, as_text())
+        try:  # the fast path: lead columns straight to float32 (7 digits, a CSV's mV have 5; the peak memory
+            # of an upload stays near 2.5x its size, bench/upload.py)
+            table = pd.read_csv(io.BytesIO(data), sep=sep, usecols=keep, dtype=np.float32)
+        except ValueError:  # a cell that is not a number: read again as text to say which
+            _refuse_text_cell(name, as_text())
+            raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         raise ValueError(f"{name} is not a readable CSV (one column per lead, a header row naming the "
                          f"leads): {e}") from None
-    keep = [c for c in table.columns if lead_name(c)]
-    values = table[keep].apply(pd.to_numeric, errors="coerce")
-    text = table[keep].notna() & values.isna()  # a cell that is there but is not a number
+    ignored = [str(c) for c in columns if c not in keep]
+    signal, factor = table[keep].to_numpy(np.float32).T, _to_mv(units, "CSV", name)
+    del table
+    return (signal if factor == 1.0 else signal * factor), fs, [*map(str, keep), *ignored], name
+
+
+def _refuse_text_cell(name, table):
+    """ValueError naming the first cell of `table` (read as text) that is there but is not a number."""
+    import pandas as pd
+
+    values = table.apply(pd.to_numeric, errors="coerce")
+    text = table.notna() & values.isna()
     if text.to_numpy().any():
         col = text.any().idxmax()
         row = text[col].idxmax()
         raise ValueError(f"{name}: column {col}, line {row + 2} holds {table.at[row, col]!r}, not a number")
-    ignored = [str(c) for c in table.columns if c not in keep]
-    signal = values.to_numpy(np.float64).T * _to_mv(units, "CSV", name)
-    return signal, float(fs), [*map(str, keep), *ignored], name
 
 
 def _read_edf(item):
@@ -202,7 +262,7 @@ def _finish(signal, fs, labels, name):
     for label, row in zip(labels, signal):
         lead = lead_name(label)
         if lead and lead not in rows:  # a repeated lead: the first channel wins
-            rows[lead] = np.asarray(row, dtype=np.float64)
+            rows[lead] = row
     ignored = tuple(label for label in labels if lead_name(label) is None)
     if not rows:
         raise ValueError(f"no ECG lead recognised in {name}: its channels are {', '.join(labels) or 'none'}; "
@@ -218,11 +278,12 @@ def _finish(signal, fs, labels, name):
             first = int(np.argmax(bad))
             raise ValueError(f"{name}: lead {lead} has {int(bad.sum())} missing (NaN) samples, the first at "
                              f"{first / fs:.2f} s: fill or cut them before uploading")
-    derived = _derive_limb_leads(rows)
     keep = int(round(min(duration, SHOWN_SECONDS) * fs))
+    rows = {lead: np.asarray(row[:keep], dtype=np.float64) for lead, row in rows.items()}  # cut, then derive:
+    derived = _derive_limb_leads(rows)  # the same samples, without a second copy of a long file
     lead_names = tuple(lead for lead in leadlib.LEADS if lead in rows)
     notes = [f"The first {SHOWN_SECONDS:g} s of {duration:.0f} s are shown."] if duration > SHOWN_SECONDS else []
-    return UploadedRecord(signal=np.array([rows[lead][:keep] for lead in lead_names]), fs=float(fs),
+    return UploadedRecord(signal=np.array([rows[lead] for lead in lead_names]), fs=float(fs),
                           lead_names=lead_names, name=name, duration_s=duration, derived=derived,
                           ignored=ignored, notes=notes)
 

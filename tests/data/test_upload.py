@@ -86,8 +86,8 @@ def test_long_records_are_cut_to_ten_seconds_and_say_so(ecg):
     ({"a.csv": b"II,V1\n" + b"0.1,0.2\n" * 999 + b"0.1,\n" + b"0.1,0.2\n" * 1000}, {"fs": 500},
      r"lead V1 has 1 missing \(NaN\) samples, the first at 2.00 s"),
     ({"a.csv": b"II\n" + b"0.1\n" * 2000 + b"oops\n"}, {"fs": 500}, "column II, line 2002 holds 'oops'"),
-    ({"a.csv": b"\x89PNG\x00\x01\xff"}, {"fs": 500}, "a.csv is not a readable CSV"),
-    ({"a.csv": b"II\n" + b"0.1\n" * 2000}, {"fs": 5}, "sampling rate 5 Hz is out of range"),
+    ({"a.csv": b"\x89PNG\x00\x01\xff"}, {"fs": 500}, "a.csv is not text in UTF-8"),
+    ({"a.csv": b"II\n" + b"0.1\n" * 2000}, {"fs": 5}, "a.csv .*sampling rate 5 is not a rate.* 50-10000"),
     ({"r.hea": b"r 1 500 5000\nr.dat 16 200 16 0 0 0 0 II\n"}, {}, "one .hea header with its .dat file"),
     ({"r.hea": b"garbage", "r.dat": b"\x00" * 10}, {}, "r.hea is not a readable WFDB record"),
     ({"r.edf": b"not an edf file" * 50}, {}, "r.edf is not a readable EDF file"),
@@ -137,3 +137,64 @@ def test_saved_csv_reads_back(ecg):
     record = upload.read_upload({"a.csv": csv_bytes(ecg[0], LEADS)}, fs=500)
     again = upload.read_upload({"a.csv": record.to_csv().encode()}, fs=500)
     np.testing.assert_allclose(again.signal, record.signal, atol=1e-4)
+
+
+# ---- what an adversarial upload gets: a clear refusal, never a silent guess --------------------------------
+
+def with_rate(files, rate):
+    """The WFDB pair with its header's sampling rate field replaced by the text `rate`."""
+    head = files["rec.hea"].decode().split("\n")
+    first = head[0].split()
+    first[2] = rate
+    return {**files, "rec.hea": "\n".join([" ".join(first), *head[1:]]).encode()}
+
+
+@pytest.mark.parametrize("rate", ["-100", "nan", "inf", "1e12", "0", "abc"])
+def test_a_wfdb_header_rate_that_is_not_a_rate_is_refused_and_named(tmp_path, ecg, rate):
+    files = with_rate(wfdb_files(tmp_path, ecg[0]), rate)
+    with pytest.raises(ValueError, match=rf"rec.hea.*sampling rate '?{rate}'? .*50-10000"):
+        upload.read_upload(files)
+
+
+def test_a_wfdb_header_rate_in_range_is_read_as_written(tmp_path, ecg):
+    assert upload.read_upload(with_rate(wfdb_files(tmp_path, ecg[0]), "500.0")).fs == 500.0
+
+
+@pytest.mark.parametrize("name", ["..", "", "."])
+def test_a_file_name_that_is_no_name_is_refused(tmp_path, ecg, name):
+    files = {**wfdb_files(tmp_path, ecg[0]), name: b"x"}
+    with pytest.raises(ValueError, match="is not a file name"):
+        upload.read_upload(files)
+
+
+def test_a_wfdb_header_naming_a_data_file_outside_the_upload_is_refused(tmp_path, ecg):
+    files = wfdb_files(tmp_path, ecg[0])
+    files["rec.hea"] = files["rec.hea"].replace(b"rec.dat", b"../rec.dat")
+    with pytest.raises(ValueError, match=r"rec.hea names the data file '../rec.dat'"):
+        upload.read_upload(files)
+
+
+def test_a_wfdb_record_with_a_unicode_name_reads_or_says_what_to_rename(tmp_path, ecg):
+    files = wfdb_files(tmp_path, ecg[0], record="ekg_ü")
+    try:
+        record = upload.read_upload(files)
+    except ValueError as e:
+        assert "ekg_ü" in str(e) and "rename" in str(e) and "kg_" not in str(e).replace("ekg_ü", "")
+    else:
+        assert record.signal.shape == (12, 5000)
+
+
+def test_csv_true_false_cells_are_not_numbers(ecg):
+    data = b"II,V1\n" + b"0.1,True\n" * 1000 + b"0.1,False\n" * 1000  # pandas reads V1 as booleans
+    with pytest.raises(ValueError, match=r"column V1, line 2 holds 'True', not a number"):
+        upload.read_upload({"a.csv": data}, fs=500)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", r"a.csv is empty"),
+    (b"II,V1\n\xa4\xa4,1\n", r"a.csv is not text in UTF-8"),
+])
+def test_csv_messages_say_what_is_wrong_in_words(data, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        upload.read_upload({"a.csv": data}, fs=500)
+    assert "codec" not in str(caught.value) and "No columns to parse" not in str(caught.value)
