@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -234,10 +235,6 @@ def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_loca
 def to_tensorboard(run_list, log_dir, figures="png", log=print):
     """Write each run's event files to `log_dir`/<run id>/; return {ecgcore run id: folder} of the runs
     written (a run whose folder already exists is skipped and said so)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
     SummaryWriter = need("torch.utils.tensorboard", "Export to TensorBoard").SummaryWriter
 
     todo = []
@@ -250,28 +247,46 @@ def to_tensorboard(run_list, log_dir, figures="png", log=print):
     # TensorBoard shows images, not HTML
     pictures = rendered_figures(todo, "png" if figures == "png" else "none")
     written = {}
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
     for run in todo:
         folder = Path(log_dir) / run.id
         status = run.status()
         start = _ms(status.get("started") or status.get("created"))
-        with SummaryWriter(log_dir=str(folder)) as writer:
-            last = 0
-            for step, values in epoch_metrics(run):
-                for k, v in values.items():
-                    writer.add_scalar(k, v, step, walltime=(start or 0) / 1000 + step if start else None)
-                last = step
-            hparams = {k: _hparam(v) for k, v in flat_params(run.config).items()}
-            writer.add_hparams(hparams, {k: v for k, v in test_metrics(run.summary()).items()
-                                         if math.isfinite(v)} or {"epochs_run": float(last)}, run_name=".")
-            writer.add_text("config", "```\n" + run.config.to_json() + "\n```", 0)
-            if run.model_path.is_file():
-                writer.add_text("checkpoint", str(run.model_path.resolve()), 0)
-            for name, data in pictures[run.id].items():
-                image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-                writer.add_image(f"figures/{Path(name).stem}", image, last, dataformats="HWC")
+        # written into a hidden folder beside its place, moved there only when complete: a failed export
+        # leaves nothing that a later one would take for done
+        partial = Path(tempfile.mkdtemp(dir=log_dir, prefix=f".{run.id}.", suffix=".partial"))
+        try:
+            _write_events(SummaryWriter(log_dir=str(partial)), run, start, pictures[run.id])
+            os.replace(partial, folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
         written[run.id] = folder
         log(f"{run.id}: TensorBoard events in {folder}")
     return written
+
+
+def _write_events(writer, run, start, pictures):
+    """One run's scalars, hparams, config, checkpoint path and figures through the SummaryWriter `writer`."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with writer:
+        last = 0
+        for step, values in epoch_metrics(run):
+            for k, v in values.items():
+                writer.add_scalar(k, v, step, walltime=(start or 0) / 1000 + step if start else None)
+            last = step
+        hparams = {k: _hparam(v) for k, v in flat_params(run.config).items()}
+        writer.add_hparams(hparams, {k: v for k, v in test_metrics(run.summary()).items()
+                                     if math.isfinite(v)} or {"epochs_run": float(last)}, run_name=".")
+        writer.add_text("config", "```\n" + run.config.to_json() + "\n```", 0)
+        if run.model_path.is_file():
+            writer.add_text("checkpoint", str(run.model_path.resolve()), 0)
+        for name, data in pictures.items():
+            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            writer.add_image(f"figures/{Path(name).stem}", image, last, dataformats="HWC")
 
 
 def _hparam(text):

@@ -318,7 +318,10 @@ def png_config(filename):
 def to_png(figs):
     """Render figures to PNG bytes with kaleido (needs a Chrome/Chromium; one browser for the whole batch)."""
     import kaleido  # imported here: only exports need it, and it starts a browser
+    from choreographer.browsers.chromium import Chromium  # kaleido's browser finder
 
+    if Chromium.find_browser(skip_local=False) is None:  # kaleido would wait for one without a bound
+        raise RuntimeError("no Chrome or Chromium found: install chromium (or set BROWSER_PATH to one)")
     kaleido.start_sync_server(silence_warnings=True)
     try:
         with warnings.catch_warnings():  # plotly notes that its per-call browser options yield to the server's

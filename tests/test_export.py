@@ -120,3 +120,23 @@ def test_export_needs_a_destination_and_names_what_it_will_not_export(finished, 
     assert f"{queued.id}: not exported (queued" in capsys.readouterr().out
     assert main(["runs", "export", "nope", "--tensorboard", str(tmp_path / "tb"), "--runs-dir", str(runs_dir)]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
+
+
+def test_a_tensorboard_export_that_fails_half_way_leaves_nothing_that_counts_as_done(finished, tmp_path,
+                                                                                     monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    runs_dir, pre, _, _ = finished
+    log_dir = tmp_path / "tb"
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the export broke half way")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SummaryWriter, "add_text", fails)  # after the scalars and hparams were written
+        with pytest.raises(RuntimeError, match="half way"):
+            export.to_tensorboard([pre], log_dir, figures="none", log=lambda *a: None)
+    assert not log_dir.exists() or list(log_dir.iterdir()) == []  # no folder, not even a hidden partial one
+    said = []
+    assert export.to_tensorboard([pre], log_dir, figures="none", log=said.append) == {pre.id: log_dir / pre.id}
+    assert "TensorBoard events in" in said[0] and sorted(p.name for p in log_dir.iterdir()) == [pre.id]

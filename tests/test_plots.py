@@ -208,3 +208,11 @@ def test_measured_morphology_and_table_columns_read_as_words():
     assert metric_name("val_mae_t_amp_V2", {"t_amp_V2": "mV"}) == "MAE, T-wave amplitude, V2 (mV)"
     table = say_columns(pd.DataFrame(columns=["fraction", "arm", "seed", "macro_auroc", "test_mae_qt", 3]))
     assert list(table.columns) == ["Labelled fraction", "Arm", "Seed", "Macro AUROC", "MAE, QT interval", 3]
+
+
+def test_png_without_a_browser_says_so_at_once_instead_of_waiting(monkeypatch):
+    from choreographer.browsers.chromium import Chromium
+
+    monkeypatch.setattr(Chromium, "find_browser", classmethod(lambda cls, **kw: None))
+    with pytest.raises(RuntimeError, match="no Chrome or Chromium"):
+        plots.to_png([go.Figure()])
