@@ -7,6 +7,7 @@ with os.replace; on any failure the temporary is removed and the old file is lef
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -64,10 +65,36 @@ def json_default(o):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
-def read_json(path):
-    """The JSON in `path`; ValueError naming the file when it is missing or damaged."""
+def open_nofollow(path, flags, mode=0o644):
+    """os.open(`path`, `flags`) that never follows a symbolic link at `path`: the lab's own files are never
+    links, and following one would read or write outside the lab's folder (a shared runs folder, a cache).
+    ValueError naming the link when it is one."""
     try:
-        return json.loads(Path(path).read_text())
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"{path} is a link (to {os.readlink(path)}): the lab never follows a link out of "
+                             "its folder") from None
+        raise
+
+
+def read_text(path):
+    """The text (UTF-8) of `path`, not followed through a link (see open_nofollow)."""
+    with os.fdopen(open_nofollow(path, os.O_RDONLY), encoding="utf-8") as f:
+        return f.read()
+
+
+def append_text(path, text):
+    """Append `text` to `path` in one write (created when missing), not through a link (see open_nofollow)."""
+    with os.fdopen(open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def read_json(path):
+    """The JSON in `path` (never followed through a link); ValueError naming the file when it is missing,
+    a link or damaged."""
+    try:
+        return json.loads(read_text(path))
     except FileNotFoundError:
         raise ValueError(f"{path} is missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

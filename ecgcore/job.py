@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgcore.files import now, write_bytes, write_json
+from ecgcore.files import now, open_nofollow, write_bytes, write_json
 from ecgcore.procs import is_process
 from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, lock_runs_dir, pretrained_problem
 
@@ -38,10 +38,14 @@ def run(run_dir):
 def claim(run_dir):
     """The Run in `run_dir`, marked running by this process; ValueError when it is finished or another live
     job runs it, FileNotFoundError when there is no run folder."""
-    run = Run(Path(run_dir).resolve())
+    run = Run(Path(run_dir).absolute())  # not resolved: a run folder that is a link must be seen as one
     if not run.config_path.is_file():
         raise FileNotFoundError(f"no run folder at {run.path} (config.json missing)")
     with lock_runs_dir(run.runs_dir):
+        if run.links():  # written through, a link would put the job's files outside the runs folder
+            run.update_status(state="failed", finished=now(), message="damaged run folder", error=run.problem,
+                              force=True)
+            raise ValueError(f"run {run.id} is damaged: {run.problem}")
         status = run.status()
         if status["state"] in FINISHED:
             raise ValueError(f"run {run.id} is already {status['state']}")
@@ -112,7 +116,7 @@ def log_to(path):
     """Point this process's stdout and stderr (the file descriptors: tracebacks and warnings too) at `path`."""
     sys.stdout.flush()
     sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)

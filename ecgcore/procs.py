@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import ecgcore
+from ecgcore.files import open_nofollow  # a log that is a link is refused, never appended to
 
 
 def spawn(args, log_path):
@@ -16,7 +17,7 @@ def spawn(args, log_path):
     killpg stops just it) with stdout/stderr appended to `log_path`; returns the Popen."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root(), env.get("PYTHONPATH")) if p)
-    with open(log_path, "ab") as log:
+    with os.fdopen(open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "ecgcore", *args], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 

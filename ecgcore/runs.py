@@ -12,7 +12,9 @@ A run is a folder `RUNS_DIR/RUN_ID/` holding
   heartbeat        touched every second by a running job (see ecgcore.job)
   cancel           present once `cancel` asked the running job to stop
 This module is the one place that knows these names: everyone else asks a Run for `run.model_path` etc.
-Every JSON file is written whole to a temp file and moved into place (os.replace), so a reader never sees
+No file of a run folder is a link, nor the folder itself (the lab never makes one): a run with one is damaged,
+never started, and nothing of it is read or written through the link (files.open_nofollow), so a shared runs
+folder cannot be made to write or show a file outside it. Every JSON file is written whole to a temp file and moved into place (os.replace), so a reader never sees
 half a file; folders are created with exist_ok=False, so two sessions never share or overwrite a run.
 """
 
@@ -32,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgcore.config import JobConfig
-from ecgcore.files import json_default, locked, now, read_json, write_json, write_text
+from ecgcore.files import append_text, json_default, locked, now, open_nofollow, read_json, read_text, \
+    write_json, write_text
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.words import say
 
@@ -134,10 +137,18 @@ class Run:
         except TypeError as e:
             raise ValueError(f"{self.config_path} is damaged: {e}") from None
 
+    def links(self):
+        """The run folder, or its files, that are symbolic links (none in a healthy run)."""
+        return [p for p in (self.path, *(self.path / name for name in FILES.values())) if p.is_symlink()]
+
     @property
     def problem(self):
         """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden):
-        config.json, status.json (its state and fields) or, once written, summary.json."""
+        a link, config.json, status.json (its state and fields) or, once written, summary.json."""
+        links = self.links()
+        if links:
+            return (f"{links[0].name} is a link (to {os.readlink(links[0])}): a run folder holds no links, and "
+                    "nothing is read or written through one")
         try:
             self.config
             _checked_status(read_json(self.status_path), self.status_path)
@@ -172,8 +183,8 @@ class Run:
     def metrics(self):
         """Per-epoch records (list of dicts); a half-written last line (job mid-append) is skipped."""
         try:
-            lines = self.metrics_path.read_text().splitlines()
-        except FileNotFoundError:
+            lines = read_text(self.metrics_path).splitlines()
+        except (FileNotFoundError, ValueError):  # missing, or a link (the run's `problem` says so)
             return []
         records = []
         for line in lines:
@@ -203,7 +214,7 @@ class Run:
 
     def predictions(self):
         """Test-split predictions {name: array} once the run is done, else None."""
-        if not self.predictions_path.exists():
+        if not self.predictions_path.exists() or self.predictions_path.is_symlink():
             return None
         with np.load(self.predictions_path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -211,8 +222,9 @@ class Run:
     def log_tail(self, lines=40):
         """The last `lines` lines of log.txt ('' before the job starts)."""
         try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
+            with os.fdopen(open_nofollow(self.log_path, os.O_RDONLY), errors="replace") as f:
+                text = f.read()
+        except (FileNotFoundError, ValueError):  # missing, or a link (the run's `problem` says so)
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
@@ -228,8 +240,12 @@ class Run:
             return status
 
     def beat(self):
-        """The running job's sign of life: touch the heartbeat file."""
-        self.heartbeat_path.touch()
+        """The running job's sign of life: touch the heartbeat file (never through a link)."""
+        fd = open_nofollow(self.heartbeat_path, os.O_WRONLY | os.O_CREAT)
+        try:
+            os.utime(fd)
+        finally:
+            os.close(fd)
 
     def heartbeat_age(self):
         """Seconds since the job's last heartbeat, None before its first."""
@@ -240,8 +256,7 @@ class Run:
 
     def append_metrics(self, record):
         # one write() of one line in append mode: a reader sees whole lines or a partial last one (skipped)
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record, sort_keys=True, default=json_default) + "\n")
+        append_text(self.metrics_path, json.dumps(record, sort_keys=True, default=json_default) + "\n")
 
 
 # status fields a reader does arithmetic or formatting with: (what they must be, the check)

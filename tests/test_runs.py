@@ -295,3 +295,61 @@ def test_the_cli_reports_an_os_error_without_a_traceback(tmp_path, capsys, monke
     monkeypatch.setattr(jobs, "create_run", full)
     assert cli.main(["pretrain", "--runs-dir", str(tmp_path / "runs"), "--epochs", "1"]) == 2
     assert capsys.readouterr().err.startswith("error: [Errno 28] No space left on device")
+
+
+# ---- a run folder cannot be turned against the lab: no file of it is followed out through a link ----------
+
+@pytest.mark.parametrize("name", ["log.txt", "metrics.jsonl", "heartbeat"])
+def test_a_queued_run_with_a_file_linked_out_never_writes_there_and_is_damaged(tmp_path, name):
+    from ecgcore import jobs
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    run = runs.create_run(JobConfig(epochs=1), tmp_path / "runs")
+    os.symlink(outside, run.path / name)
+    assert name in run.problem and "link" in run.problem
+    with pytest.raises(ValueError, match="link"):
+        jobs.run_job(run.path)
+    assert outside.read_text() == "precious\n"
+    status = run.status()
+    assert status["state"] == "failed" and "link" in status["error"]
+    assert outside.read_text() == "precious\n"
+
+
+def test_the_queue_never_starts_a_run_with_a_link_and_shows_it_damaged(tmp_path, monkeypatch):
+    from ecgcore import jobs, local_executor
+
+    started = []
+    monkeypatch.setattr(local_executor.LocalExecutor, "start", lambda executor, run: started.append(run))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    run = runs.create_run(JobConfig(epochs=1), tmp_path / "runs")
+    os.symlink(outside, run.path / "log.txt")
+    jobs.start_queued(tmp_path / "runs")
+    assert started == [] and run.state == "failed" and "log.txt is a link" in run.status()["error"]
+    assert outside.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("name", ["summary.json", "config.json", "status.json", "log.txt", "metrics.jsonl"])
+def test_runs_show_never_prints_a_file_linked_from_outside(tmp_path, capsys, name):
+    from ecgcore import cli
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text('{"test": {"mae_hr": 7.77}, "task": "pretrain", "state": "done", "secret": "TOPSECRET"}\n')
+    run = runs.create_run(JobConfig(name="linked"), tmp_path / "runs")
+    run.update_status(state="done", progress=1.0)
+    files.write_json(run.path / "summary.json", {"test": {"mae_hr": 1.0}})
+    (run.path / name).unlink(missing_ok=True)
+    os.symlink(secret, run.path / name)
+    assert cli.main(["runs", "show", run.id, "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert cli.main(["runs", "list", "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "TOPSECRET" not in out and "7.77" not in out and "damaged" in out and "link" in out
+
+
+def test_a_run_folder_that_is_itself_a_link_is_damaged(tmp_path):
+    elsewhere = runs.create_run(JobConfig(name="elsewhere"), tmp_path / "other")
+    (tmp_path / "runs").mkdir()
+    os.symlink(elsewhere.path, tmp_path / "runs" / elsewhere.id)
+    (listed,) = runs.list_runs(tmp_path / "runs")
+    assert "link" in listed.problem
