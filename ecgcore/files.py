@@ -11,7 +11,9 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,17 +103,85 @@ def read_json(path):
         raise ValueError(f"{path} is damaged: {e}") from None
 
 
+ROOM_BYTES = 4 << 20  # free space below this is a full disk: a run's final status and log lines need far less
+
+
+def has_room(folder, need=ROOM_BYTES):
+    """Whether the disk of `folder` has `need` bytes free (a look that would write skips its write otherwise)."""
+    try:
+        return shutil.disk_usage(folder).free >= need
+    except OSError:
+        return False
+
+
+# Reads take no lock; a look that would also write (the queue step of `runs list`) only tries (wait_s=0).
+WRITE_WAIT_S = 10.0  # how long a change waits: a healthy holder keeps a lock for milliseconds
+STOPPED_GRACE_S = 1.0  # a holder stopped this long (SIGSTOP, Ctrl-Z) is not waited for, whatever the bound
+
+
+class LockBusy(TimeoutError):
+    """A folder's lock was not free within its bound (or its holder is stopped); the message names the holder."""
+
+
 @contextmanager
-def locked(folder):
+def locked(folder, wait_s=WRITE_WAIT_S):
     """Hold an exclusive lock on the folder `folder` (fcntl.flock on the folder itself: no lock file is left
     behind, and the lock goes when the process dies). Read-modify-writes of the folder's files by several
-    processes (jobs, pages, the CLI) then happen one at a time. FileNotFoundError when the folder is missing."""
+    processes (jobs, pages, the CLI) then happen one at a time. FileNotFoundError when the folder is missing.
+
+    The wait is bounded: past `wait_s` seconds (0: one try; None: as long as the holder works, e.g. a data
+    set being built) LockBusy names the holder's pid and state, and a holder that is stopped is named after
+    STOPPED_GRACE_S whatever `wait_s`, so no command hangs on a stopped process."""
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start, pause, stopped_since = time.monotonic(), 0.002, None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            waited = time.monotonic() - start
+            holder = lock_holder(folder)
+            stopped = holder is not None and holder[1] == "stopped"
+            stopped_since = (stopped_since or time.monotonic()) if stopped else None
+            if (wait_s is not None and waited >= wait_s) or (
+                    stopped and time.monotonic() - stopped_since >= min(STOPPED_GRACE_S, wait_s or STOPPED_GRACE_S)):
+                who = f"process {holder[0]} ({holder[1]})" if holder else "another process"
+                hint = (f"; resume it (kill -CONT {holder[0]}) or end it" if stopped else
+                        "; try again once it is done")
+                raise LockBusy(f"{folder} is locked: held by {who} for {waited:.1f} s or more{hint}")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
         yield
     finally:
         os.close(fd)
+
+
+_STATES = {"R": "running", "S": "sleeping", "D": "waiting on the disk", "T": "stopped", "t": "stopped",
+           "Z": "exiting"}
+
+
+def lock_holder(folder):
+    """(pid, state in words) of the process holding `folder`'s flock, from /proc/locks (Linux), else None."""
+    try:
+        st = os.stat(folder)
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        fields = line.split()
+        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK" or fields[5] != key:
+            continue  # "->": a process waiting for the lock, not holding it
+        pid = int(fields[4])
+        try:
+            code = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return pid, "gone"
+        return pid, _STATES.get(code, code)
+    return None
 
 
 def now():

@@ -21,7 +21,7 @@ import time
 
 from ecgcore import job
 from ecgcore.executors import get_executor
-from ecgcore.files import now
+from ecgcore.files import LockBusy, has_room, now
 from ecgcore.local_executor import lingering
 from ecgcore.runs import ACTIVE_STATES, FINISHED, create_run, default_runs_dir, list_runs, lock_runs_dir, \
     need_write, writable
@@ -37,22 +37,40 @@ def submit(config, runs_dir=None, name=None):
 
     admit(config)
     run = create_run(config, runs_dir, name)
-    start_queued(run.runs_dir)
+    try:
+        start_queued(run.runs_dir)
+    except LockBusy as e:  # queued all the same: the next look at the queue starts it
+        run.update_status(message=f"queued; not started yet: {e}")
     return run
 
 
 def refresh(runs_dir=None):
     """Look at every run: mark dead jobs failed, start queued runs into free slots; return list_runs().
-    A runs folder this user cannot write (a colleague's, a read-only mount) is only listed."""
+    A runs folder this user cannot write (a colleague's, a read-only mount), or whose lock another process
+    holds, or whose disk is full, is only listed: a look never waits and never needs to write."""
     if writable(runs_dir):
-        start_queued(runs_dir)
+        try_start_queued(runs_dir)
     return list_runs(runs_dir)
 
 
 def start_queued(runs_dir=None):
-    """The queue's one step (see the module docstring). Returns the runs it started."""
+    """The queue's one step (see the module docstring). Returns the runs it started; LockBusy when the runs
+    folder's lock is not free within files.WRITE_WAIT_S (or its holder is stopped)."""
     with lock_runs_dir(runs_dir):
         return _fill_slots(default_runs_dir(runs_dir))[0]
+
+
+def try_start_queued(runs_dir=None):
+    """The queue's step if it can be taken now: the runs folder's lock is free at once and its disk has room
+    (files.has_room); otherwise nothing. Returns the runs it started."""
+    folder = default_runs_dir(runs_dir)
+    if folder.is_dir() and not has_room(folder):
+        return []
+    try:
+        with lock_runs_dir(runs_dir, wait_s=0):
+            return _fill_slots(folder)[0]
+    except LockBusy:
+        return []
 
 
 def _fill_slots(runs_dir, claim=False):
@@ -162,7 +180,7 @@ def cancel(run):
             if job.is_job(pid, run) and not _training_another(pid, run):  # stuck on its way out
                 executor.stop(run, status)
                 _wait_gone(pid, run, 0.5)
-    start_queued(run.runs_dir)
+    try_start_queued(run.runs_dir)  # the cancel is done: the next run starts now or at the next look
     return run.status()
 
 
@@ -182,7 +200,7 @@ def wait(run, on_progress=None, poll_s=0.5):
     """Block until `run` finishes, calling `on_progress(status)` at each poll; return the final status.
     Each poll also drives the queue, so a run queued behind a dead job still starts."""
     while True:
-        start_queued(run.runs_dir)
+        try_start_queued(run.runs_dir)
         status = run.status()
         if on_progress:
             on_progress(status)

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgcore.config import JobConfig
-from ecgcore.files import append_text, json_default, locked, now, open_nofollow, read_json, read_text, \
-    write_json, write_text
+from ecgcore.files import WRITE_WAIT_S, append_text, json_default, locked, now, open_nofollow, read_json, \
+    read_text, write_json, write_text
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.words import say
 
@@ -395,12 +395,12 @@ def need_write(runs_dir, what):
 
 
 @contextmanager
-def lock_runs_dir(runs_dir):
+def lock_runs_dir(runs_dir, wait_s=WRITE_WAIT_S):
     """Hold the runs directory's lock (created when missing): the queue's decisions (which run starts next)
-    and deletions happen one at a time across every process."""
+    and deletions happen one at a time across every process. LockBusy past `wait_s` (files.locked)."""
     runs_dir = default_runs_dir(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with locked(runs_dir):
+    with locked(runs_dir, wait_s=wait_s):
         yield
 
 

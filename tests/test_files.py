@@ -91,3 +91,63 @@ def test_locked_holds_out_a_second_holder_until_released(tmp_path):
 
 def test_now_is_utc_iso_text():
     assert files.now().endswith("+00:00") and "T" in files.now()
+
+
+# ---- every lock wait has a bound, and past it a message naming the holder ------------------------------------
+
+HOLDER = """
+import sys, time
+from ecgcore import files
+with files.locked(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(3600)
+"""
+
+
+def process_state(pid):
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """A process that holds tmp_path/held's lock; yields (folder, Popen). Killed after the test."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "held"
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"  # a state, not a time: the lock is held now
+    yield folder, proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_stopped_holder_is_named_with_its_pid_and_state_not_waited_for(holder):
+    import signal
+
+    folder, proc = holder
+    proc.send_signal(signal.SIGSTOP)
+    while process_state(proc.pid) != "T":
+        time.sleep(0.01)
+    with pytest.raises(files.LockBusy, match=rf"process {proc.pid} \(stopped\)") as caught:
+        with files.locked(folder, wait_s=None):  # even a wait without a bound ends for a stopped holder
+            pass
+    assert str(folder) in str(caught.value)
+    proc.send_signal(signal.SIGCONT)
+
+
+def test_a_busy_holder_is_waited_for_up_to_the_bound_then_named(holder):
+    folder, proc = holder
+    with pytest.raises(files.LockBusy, match=rf"held by process {proc.pid} \((sleeping|running)\)"):
+        with files.locked(folder, wait_s=0.2):
+            pass
+
+
+def test_a_try_lock_says_at_once_whether_it_got_the_lock(holder, tmp_path):
+    folder, _ = holder
+    with pytest.raises(files.LockBusy):
+        with files.locked(folder, wait_s=0):
+            pass
+    with files.locked(tmp_path, wait_s=0):  # a free lock is taken
+        pass

@@ -311,3 +311,36 @@ def test_a_job_that_cannot_write_ends_failed_with_the_os_error_and_leaves_no_tem
     assert [p.name for p in run.path.iterdir() if ".tmp" in p.name] == []
     assert not (run.path / "model.pt").exists()
     assert "error: cannot record the end of run" in run.log_tail()
+
+
+def test_runs_list_and_show_skip_the_queue_step_while_a_stopped_process_holds_the_runs_lock(tmp_path, capsys):
+    """A process stopped (SIGSTOP) while holding the runs folder's lock never blocks runs list/show; runs cancel
+    waits a bounded time for a run's lock and names the holder."""
+    import signal
+    import subprocess
+    import sys
+
+    from ecgcore import cli
+
+    runs_dir = tmp_path / "runs"
+    run = runs.create_run(JobConfig(epochs=1), runs_dir)
+    holders = []
+    for folder in (runs_dir, run.path):
+        code = ("import sys, time\nfrom ecgcore import files\nwith files.locked(sys.argv[1]):\n"
+                "    print('locked', flush=True)\n    time.sleep(3600)\n")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "locked"
+        proc.send_signal(signal.SIGSTOP)
+        holders.append(proc)
+    try:
+        assert cli.main(["runs", "list", "--runs-dir", str(runs_dir)]) == 0
+        assert run.id in capsys.readouterr().out
+        assert cli.main(["runs", "show", run.id, "--runs-dir", str(runs_dir)]) == 0
+        assert cli.main(["runs", "cancel", run.id, "--runs-dir", str(runs_dir)]) == 2
+        err = capsys.readouterr().err
+        assert f"process {holders[1].pid} (stopped)" in err or f"process {holders[0].pid} (stopped)" in err
+    finally:
+        for proc in holders:
+            proc.kill()
+            proc.wait()
+    assert run.state == "queued"  # nothing was half done

@@ -58,7 +58,7 @@ def cached(config, build, kind="dataset", chunked=False, resume=False):
             return found
         partial.mkdir(parents=True, exist_ok=True)
         try:
-            with locked(partial):
+            with locked(partial, wait_s=None):  # a builder is waited for as long as it works
                 found = _read(entry)  # a builder we waited for finished it
                 if found is not None:
                     _remove_if_empty(partial)
