@@ -38,6 +38,9 @@ TAG = "ecgcore.run_id"
 FIGURE_FORMATS = ("png", "html", "none")
 STATUS = {"done": "FINISHED", "failed": "FAILED", "cancelled": "KILLED"}
 SUMMARY_COUNTS = ("n_train", "n_val", "n_test", "best_epoch", "epochs_run")
+STORE_TIMEOUT_S = 10.0  # how long the MLflow store may take to answer a connection or a request
+# The tracking URI schemes MLflow reads (a bare path is a file store); any other is refused before connecting.
+STORE_SCHEMES = ("file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 
 
 def _number(value):
@@ -168,21 +171,88 @@ def run_name(run):
     return run.config.name or run.id
 
 
-def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_location=None, log=print):
+def to_mlflow(run_list, uri, experiment=EXPERIMENT, figures="png", artifact_location=None, log=print,
+              timeout_s=STORE_TIMEOUT_S):
     """Write each run to the MLflow tracking store at `uri`; return {ecgcore run id: MLflow run id} of the runs
     written (runs already in the experiment are skipped and said so).
 
     artifact_location: where a new experiment keeps its files (default: a `sqlite:` store's folder +
-    /mlartifacts; other stores: MLflow's default).
+    /mlartifacts; other stores: MLflow's default). timeout_s bounds each connection and request; a store
+    that does not answer in time, or cannot be written, is a ValueError saying so (MLflow itself retries for
+    minutes).
     """
     if uri.startswith("file:") or "://" not in uri and ":" not in uri:
         # MLflow 3 keeps the file store in maintenance mode behind this switch; the user asked for one
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     need("mlflow", "Export to MLflow")
-    from mlflow.entities import Metric, Param
+    check_store(uri, timeout_s)
+    # MLflow's HTTP client retries with backoff for minutes by default: one try, within the bound
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, math.ceil(timeout_s)))
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
+    try:
+        return _to_mlflow(MlflowClient(tracking_uri=uri), uri, run_list, experiment, figures, artifact_location,
+                          log)
+    except MlflowException as e:
+        raise ValueError(f"the MLflow store {uri} refused the export: {str(e).splitlines()[0][:300]}") from None
+
+
+def check_store(uri, timeout_s=STORE_TIMEOUT_S):
+    """ValueError naming `uri` unless its scheme is one MLflow reads and, for a server or a sqlite file, it
+    answers within `timeout_s` (a server) and can be written (sqlite): checked here with our own bounds
+    because MLflow retries a refused connection or an unopenable database for minutes."""
+    from urllib.parse import urlparse
+
+    scheme = urlparse(uri).scheme if "://" in uri or uri.startswith("file:") else "file"
+    if scheme.split("+")[0] not in STORE_SCHEMES:
+        raise ValueError(f"{uri} is not an MLflow tracking URI: use one of {', '.join(STORE_SCHEMES)} "
+                         "(e.g. sqlite:///mlflow.db, http://host:5000, file:./mlruns)")
+    if scheme in ("http", "https"):
+        _check_server(uri, timeout_s)
+    elif scheme == "sqlite":
+        _check_sqlite(uri, timeout_s)
+
+
+def _check_server(uri, timeout_s):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s):
+            return
+    except urllib.error.HTTPError:  # it answers (a server without /health): MLflow's calls will tell the rest
+        return
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ValueError(f"no MLflow tracking server answers at {uri} within {timeout_s:g} s ({reason}); start "
+                         "it (mlflow server) or check the address, or raise --store-timeout") from None
+
+
+def _check_sqlite(uri, timeout_s):
+    import sqlite3
+
+    path = uri.split(":///", 1)[1] if ":///" in uri else ""
+    if path in ("", ":memory:"):
+        return
+    if Path(path).is_dir():
+        raise ValueError(f"the MLflow store {uri} names a folder, not a database file: add a file name "
+                         f"(e.g. sqlite:///{Path(path) / 'mlflow.db'})")
+    if not Path(path).parent.is_dir():
+        raise ValueError(f"the MLflow store {uri}: its folder {Path(path).parent} does not exist")
+    try:
+        with sqlite3.connect(path, timeout=timeout_s) as db:
+            db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails at once on a read-only file or folder
+            db.rollback()
+    except sqlite3.Error as e:
+        raise ValueError(f"the MLflow store {uri} cannot be written ({e}); export to a store you can write, "
+                         "or make this one writable") from None
+
+
+def _to_mlflow(client, uri, run_list, experiment, figures, artifact_location, log):
+    from mlflow.entities import Metric, Param
+
     found = client.get_experiment_by_name(experiment)
     if found is None:
         if artifact_location is None and uri.startswith("sqlite:///"):

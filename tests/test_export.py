@@ -140,3 +140,49 @@ def test_a_tensorboard_export_that_fails_half_way_leaves_nothing_that_counts_as_
     said = []
     assert export.to_tensorboard([pre], log_dir, figures="none", log=said.append) == {pre.id: log_dir / pre.id}
     assert "TensorBoard events in" in said[0] and sorted(p.name for p in log_dir.iterdir()) == [pre.id]
+
+
+# ---- a store that does not answer: one clear line and a non-zero exit, within a settable bound ------------
+
+@pytest.fixture
+def silent_server():
+    """A TCP server on 127.0.0.1 that accepts connections and never answers; yields its URL."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("store", ["refused", "silent", "directory", "ftp"])
+def test_an_unreachable_mlflow_store_gets_one_clear_line_and_exit_2(finished, tmp_path, capsys, silent_server,
+                                                                    store):
+    runs_dir, pre, _, _ = finished
+    uri = {"refused": "http://127.0.0.1:9", "silent": silent_server,
+           "directory": f"sqlite:///{tmp_path}",  # a folder, not a database file: sqlite cannot open it
+           "ftp": "ftp://127.0.0.1/mlruns"}[store]
+    assert main(["runs", "export", pre.id, "--mlflow", uri, "--figures", "none", "--store-timeout", "2",
+                 "--runs-dir", str(runs_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert uri in err

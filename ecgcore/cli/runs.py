@@ -32,6 +32,9 @@ def register(sub):
                    help="MLflow experiment (created when absent; default 'ECG Transfer Lab')")
     a.add_argument("--artifacts", metavar="URI", help="where a new MLflow experiment keeps its files (default: "
                                                       "beside a sqlite store's file, in mlartifacts/)")
+    a.add_argument("--store-timeout", type=float, default=None, metavar="S",
+                   help="seconds to wait for the MLflow store to answer, per connection and request (default "
+                        "10); past it the export stops with one line saying so")
     a.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files to DIR/<run id>/")
     a.add_argument("--figures", choices=["png", "html", "none"], default="png",
                    help="figures as PNG (kaleido and the local Chromium; default), HTML (MLflow only; plotly.js "
@@ -98,7 +101,8 @@ def _export(args):
         return 1 if args.runs else 0
     if args.mlflow:
         export.to_mlflow(run_list, args.mlflow, experiment=args.experiment or export.EXPERIMENT,
-                         figures=args.figures, artifact_location=args.artifacts)
+                         figures=args.figures, artifact_location=args.artifacts,
+                         timeout_s=args.store_timeout or export.STORE_TIMEOUT_S)
     if args.tensorboard:
         export.to_tensorboard(run_list, args.tensorboard, figures="none" if args.figures == "html" else args.figures)
     return 1 if skipped and args.runs else 0

@@ -224,10 +224,10 @@ def _read_meta(path):
         meta["fs"] = rate_hz(meta.get("fs"), f"{path}, field 'fs'")
     except ValueError as e:
         raise Damaged(str(e)) from None
-    for field in ("lead_names", "class_names", "target_names"):
-        names = meta.get(field)
+    for key in ("lead_names", "class_names", "target_names"):
+        names = meta.get(key)
         if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
-            bad(field, "a list of names")
+            bad(key, "a list of names")
     if not isinstance(meta.get("config", {}), dict):
         bad("config", "an object (the data spec)")
     meta.setdefault("config", {})

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgcore import leads as leadlib
-from ecgcore.labels import RATE_RANGE_HZ, rate_hz
+from ecgcore.labels import rate_hz
 
 MIN_SECONDS = 3.0  # three beats at 60 bpm: neurokit2 measures nothing on less
 SHOWN_SECONDS = 10.0  # the ECG paper's and the models' length: longer records are cut to their first 10 s
