@@ -9,8 +9,10 @@ so an executor can use the job code without importing the queue that uses the ex
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import shutil
 import sys
 import threading
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgcore.files import now, open_nofollow, write_bytes, write_json
+from ecgcore.files import has_room, now, open_nofollow, write_bytes, write_json
 from ecgcore.procs import is_process
 from ecgcore.runs import ACTIVE_STATES, FINISHED, Run, lock_runs_dir, pretrained_problem
 
@@ -51,8 +53,16 @@ def claim(run_dir):
             raise ValueError(f"run {run.id} is already {status['state']}")
         if status["state"] == "running" and status.get("pid") != os.getpid() and alive(run, status):
             raise ValueError(f"run {run.id} is already running in process {status['pid']}")
-        run.update_status(state="running", pid=os.getpid(), started=status.get("started") or now(),
-                          message="loading data")
+        try:
+            if not has_room(run.path):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run.path))
+            run.update_status(state="running", pid=os.getpid(), started=status.get("started") or now(),
+                              message="loading data")
+        except OSError as e:
+            if not disk_full(e, run):
+                raise
+            end = record_end(run, dict(state="failed", finished=now(), message="failed", error=_disk_full(e, run)))
+            raise ValueError(f"run {run.id}: {end['error']}") from None
     return run
 
 
@@ -69,8 +79,10 @@ def train_run(run):
 
 
 def record_end(run, end):
-    """Write how the run ended; returns its status. When even that cannot be written (a full disk), say so in
-    the log and raise: the process exits, and the queue's next look marks the run failed with that log line."""
+    """Write how the run ended, in the room its reserve gave back; returns its status. When even that cannot be
+    written, say so in the log and raise: the process exits, and the queue's next look marks the run failed
+    with that log line."""
+    run.release_reserve()
     try:
         return run.update_status(**end)
     except OSError as e:
@@ -122,6 +134,23 @@ def log_to(path):
     os.close(fd)
 
 
+def disk_full(error, run):
+    """Whether `error` came of a full disk: ENOSPC in its chain, or the run's disk has no room left (torch's
+    writer, for one, says only "file write failed")."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return not has_room(run.path)
+
+
+def _disk_full(error, run):
+    free = shutil.disk_usage(run.path).free
+    return (f"disk full: {free:,} bytes free where the run is ({run.runs_dir}); free some space and start it "
+            f"again ({type(error).__name__}: {error})")
+
+
 def _heartbeat(run, stop):
     while not stop.wait(HEARTBEAT_S):
         run.beat()
@@ -168,7 +197,7 @@ def _train(run):
     except Exception as e:  # the job's whole point is to report any failure into status.json
         traceback.print_exc()
         sys.stderr.flush()
-        error = f"{type(e).__name__}: {e}"
+        error = _disk_full(e, run) if disk_full(e, run) else f"{type(e).__name__}: {e}"
         return dict(state="failed", finished=now(), message="failed", error=error)
     log(f"{now()} done")
     return dict(state="done", progress=1.0, finished=now(), message="done")

@@ -11,6 +11,8 @@ A run is a folder `RUNS_DIR/RUN_ID/` holding
   log.txt          the job's stdout and stderr, tracebacks included
   heartbeat        touched every second by a running job (see ecgcore.job)
   cancel           present once `cancel` asked the running job to stop
+  .reserve         RESERVE_BYTES held from creation until the job writes the run's end: on a disk that fills
+                   up, giving them back leaves room for the final status that says "disk full"
 This module is the one place that knows these names: everyone else asks a Run for `run.model_path` etc.
 No file of a run folder is a link, nor the folder itself (the lab never makes one): a run with one is damaged,
 never started, and nothing of it is read or written through the link (files.open_nofollow), so a shared runs
@@ -35,14 +37,15 @@ import numpy as np
 
 from ecgcore.config import JobConfig
 from ecgcore.files import WRITE_WAIT_S, append_text, json_default, locked, now, open_nofollow, read_json, \
-    read_text, write_json, write_text
+    read_text, write_bytes, write_json, write_text
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.words import say
 
 # What each file of a run folder is called (see the module docstring); Run's *_path attributes name them.
 FILES = {"config": "config.json", "status": "status.json", "metrics": "metrics.jsonl", "summary": "summary.json",
          "predictions": "predictions.npz", "model": "model.pt", "log": "log.txt", "heartbeat": "heartbeat",
-         "cancel": "cancel"}
+         "cancel": "cancel", "reserve": ".reserve"}
+RESERVE_BYTES = 64 * 1024
 ACTIVE_STATES = ("queued", "running")  # a job will still change the run
 FINISHED = ("done", "failed", "cancelled")
 STATES = (*ACTIVE_STATES, *FINISHED)
@@ -128,6 +131,11 @@ class Run:
     config_path, status_path, metrics_path = _file("config"), _file("status"), _file("metrics")
     summary_path, predictions_path, model_path = _file("summary"), _file("predictions"), _file("model")
     log_path, heartbeat_path, cancel_path = _file("log"), _file("heartbeat"), _file("cancel")
+    reserve_path = _file("reserve")
+
+    def release_reserve(self):
+        """Give back the run's reserved bytes (before its final status is written)."""
+        self.reserve_path.unlink(missing_ok=True)
 
     @property
     def config(self):
@@ -320,6 +328,7 @@ def create_run(config, runs_dir=None, name=None):
     run = Run(path)
     write_text(run.config_path, config.to_json() + "\n")
     write_json(run.status_path, {**_blank_status(), "created": now(), "message": "queued"})
+    write_bytes(run.reserve_path, bytes(RESERVE_BYTES))
     return run
 
 

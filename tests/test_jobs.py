@@ -344,3 +344,71 @@ def test_runs_list_and_show_skip_the_queue_step_while_a_stopped_process_holds_th
             proc.kill()
             proc.wait()
     assert run.state == "queued"  # nothing was half done
+
+
+# ---- a full disk ends a run as failed with the words "disk full"; looking never needs to write ------------
+
+def no_room(monkeypatch, run=None):
+    """The disk reads as full: no bytes free, and every whole-file write of the lab fails with ENOSPC until
+    `run`'s reserve is given back (what giving it back does on a real disk)."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 0))
+    write = files.atomic_write
+
+    def full(path, *args):
+        if run is None or run.reserve_path.exists():
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write(path, *args)
+
+    monkeypatch.setattr(files, "atomic_write", full)
+
+
+def test_a_run_carries_a_reserve_for_its_final_status(tmp_path):
+    run = runs.create_run(JobConfig(epochs=1), tmp_path / "runs")
+    assert run.reserve_path.stat().st_size >= 16 * 1024
+
+
+def test_a_full_disk_at_the_start_fails_the_run_saying_disk_full(tmp_path, monkeypatch):
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=30)
+    run = runs.create_run(tiny_config(npz), tmp_path / "runs")
+    with monkeypatch.context() as patched:
+        no_room(patched, run)
+        with pytest.raises(ValueError, match="disk full"):
+            jobs.run_job(run.path)
+    assert run.state == "failed" and "disk full" in run.status()["error"]
+    assert not run.reserve_path.exists()  # spent on the final status
+
+
+def test_a_disk_that_fills_while_saving_fails_the_run_saying_disk_full(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from ecgcore import train
+
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=30)
+    run = runs.create_run(tiny_config(npz), tmp_path / "runs")
+    usage = namedtuple("usage", "total used free")
+
+    def torch_fails(model, path):  # what torch says when the disk fills under its writer
+        monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1 << 30, 1 << 30, 0))
+        raise RuntimeError("[enforce fail at inline_container.cc:783] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    monkeypatch.setattr(train, "save_model", torch_fails)
+    assert jobs.run_job(run.path) == "failed"
+    status = run.status()
+    assert "disk full" in status["error"] and status["state"] == "failed"
+
+
+def test_runs_list_and_show_work_on_a_full_disk(tmp_path, monkeypatch, capsys):
+    from ecgcore import cli
+
+    run = runs.create_run(JobConfig(epochs=1), tmp_path / "runs")
+    no_room(monkeypatch)
+    assert cli.main(["runs", "list", "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert cli.main(["runs", "show", run.id, "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert run.id in capsys.readouterr().out

@@ -112,7 +112,7 @@ def test_status_write_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run.update_status(state="running", progress=0.5)
     assert (run.path / "status.json").read_text() == before
-    assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "status.json"]  # no temp left
+    assert sorted(p.name for p in run.path.iterdir()) == [".reserve", "config.json", "status.json"]  # no temp left
 
 
 def test_finished_state_is_sticky(tmp_path):
@@ -191,7 +191,7 @@ def test_a_run_names_its_files_in_one_place(tmp_path):
     run = runs.create_run(JobConfig(), tmp_path)
     assert (run.config_path.name, run.status_path.name, run.model_path.name) == ("config.json", "status.json",
                                                                                  "model.pt")
-    assert {p.name for p in run.path.iterdir()} == {run.config_path.name, run.status_path.name}
+    assert {p.name for p in run.path.iterdir()} == {run.config_path.name, run.status_path.name, run.reserve_path.name}
 
 
 # ---- damaged files and read-only folders: every other run stays visible and usable --------------------------
