@@ -18,9 +18,11 @@ import os
 from typing import Protocol
 
 from ecgcore.extras import MissingExtra, need
+from ecgcore.runs import EXECUTORS as NAMES  # the names a run's status may record
 
 EXECUTOR_ENV = "ECGCORE_EXECUTOR"
-NAMES = ("local", "ray")
+# What asking an executor raises when it cannot be reached (no Ray cluster, its extra missing, a head gone).
+UNAVAILABLE = (ValueError, ConnectionError, RuntimeError, MissingExtra)
 
 
 class Executor(Protocol):
@@ -73,7 +75,7 @@ def describe():
     the counts are the cluster's (Ray) or this machine's (local) and `error` says why Ray cannot be reached."""
     try:
         info = get_executor().resources()
-    except (ValueError, ConnectionError, RuntimeError, MissingExtra) as e:
+    except UNAVAILABLE as e:
         info = {"executor": os.environ.get(EXECUTOR_ENV), "cpus": None, "gpus": None, "nodes": None,
                 "address": None, "error": str(e)}
     info.setdefault("error", None)

@@ -20,7 +20,7 @@ import os
 import time
 
 from ecgcore import job
-from ecgcore.executors import get_executor
+from ecgcore.executors import UNAVAILABLE, get_executor
 from ecgcore.files import LockBusy, has_room, now
 from ecgcore.local_executor import lingering
 from ecgcore.runs import ACTIVE_STATES, FINISHED, create_run, default_runs_dir, list_runs, lock_runs_dir, \
@@ -69,7 +69,7 @@ def try_start_queued(runs_dir=None):
     try:
         with lock_runs_dir(runs_dir, wait_s=0):
             return _fill_slots(folder)[0]
-    except LockBusy:
+    except (LockBusy, *UNAVAILABLE):  # a look lists what is there; the next submit or look starts the rest
         return []
 
 
@@ -134,12 +134,23 @@ def _executor_of(status, current):
 
 def _held(current, active):
     """The active runs (a list of (run, status)) that their executor holds: a running run whose job lives,
-    a queued run it has been handed (Ray holds it until it can start). Each is asked of its own executor."""
-    groups = {}
+    a queued run it has been handed (Ray holds it until it can start). Each is asked of its own executor; the
+    runs of an executor that cannot be asked (a Ray cluster gone) count as held: nothing is failed on a guess."""
+    groups, unknown = {}, set()
     for run, status in active:
-        executor = _executor_of(status, current)
+        try:
+            executor = _executor_of(status, current)
+        except UNAVAILABLE:
+            unknown.add(run)
+            continue
         groups.setdefault(executor.name, (executor, []))[1].append((run, status))
-    return set().union(*(executor.watch(group) for executor, group in groups.values()))
+    held = set(unknown)
+    for executor, group in groups.values():
+        try:
+            held |= executor.watch(group)
+        except UNAVAILABLE:
+            held |= {run for run, _ in group}
+    return held
 
 
 def _last_log_line(run):

@@ -46,6 +46,7 @@ FILES = {"config": "config.json", "status": "status.json", "metrics": "metrics.j
          "predictions": "predictions.npz", "model": "model.pt", "log": "log.txt", "heartbeat": "heartbeat",
          "cancel": "cancel", "reserve": ".reserve"}
 RESERVE_BYTES = 64 * 1024
+EXECUTORS = ("local", "ray")  # what a status' "executor" may name (ecgcore.executors.NAMES)
 ACTIVE_STATES = ("queued", "running")  # a job will still change the run
 FINISHED = ("done", "failed", "cancelled")
 STATES = (*ACTIVE_STATES, *FINISHED)
@@ -141,8 +142,13 @@ class Run:
     def config(self):
         """The run's JobConfig; ValueError when config.json is missing or damaged."""
         try:
-            return JobConfig.from_dict(read_json(self.config_path))
-        except TypeError as e:
+            data = read_json(self.config_path)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return JobConfig.from_dict(data).validate()  # every field's type and range, as at creation
+        except (TypeError, ValueError) as e:
+            if str(e).startswith(str(self.config_path)):
+                raise
             raise ValueError(f"{self.config_path} is damaged: {e}") from None
 
     def links(self):
@@ -161,6 +167,7 @@ class Run:
             self.config
             _checked_status(read_json(self.status_path), self.status_path)
             self.summary()
+            self.metrics(strict=True)
         except ValueError as e:
             return str(e)
         return None
@@ -175,7 +182,7 @@ class Run:
         except ValueError as e:
             return {**_blank_status(), "state": "failed", "error": f"damaged run folder: {e}"}
         blank = _blank_status()
-        return {**blank, **status, **{k: blank[k] for k in _bad_fields(status)}}
+        return {**blank, **status, **{k: blank.get(k) for k in _bad_fields(status)}}
 
     @property
     def state(self):
@@ -188,18 +195,27 @@ class Run:
         except (ValueError, KeyError, TypeError):
             return self.path.stat().st_mtime if self.path.exists() else 0.0
 
-    def metrics(self):
-        """Per-epoch records (list of dicts); a half-written last line (job mid-append) is skipped."""
+    def metrics(self, strict=False):
+        """Per-epoch records (list of dicts of numbers, "epoch" a whole number); a half-written last line (job
+        mid-append) is skipped. Any other line that is not such a record is skipped too, or with `strict`
+        a ValueError naming the file and line (what `problem` reports)."""
         try:
             lines = read_text(self.metrics_path).splitlines()
         except (FileNotFoundError, ValueError):  # missing, or a link (the run's `problem` says so)
             return []
         records = []
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
-                continue
+                record = None
+                why = "is not JSON"
+            else:
+                why = _bad_record(record)
+            if why is None:
+                records.append(record)
+            elif strict and not (number == len(lines) and record is None):  # a last line mid-append is not damage
+                raise ValueError(f"{self.metrics_path} is damaged: line {number} {why}")
         return records
 
     def summary(self):
@@ -209,6 +225,9 @@ class Run:
         summary = read_json(self.summary_path)
         if not isinstance(summary, dict):
             raise ValueError(f"{self.summary_path} is damaged: not a JSON object")
+        for key, (rule, ok) in _SUMMARY_RULES.items():
+            if key in summary and not ok(summary[key]):
+                raise ValueError(f"{self.summary_path} is damaged: {key}={summary[key]!r} is not {rule}")
         return summary
 
     def outputs(self):
@@ -267,6 +286,39 @@ class Run:
         append_text(self.metrics_path, json.dumps(record, sort_keys=True, default=json_default) + "\n")
 
 
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_time(v):
+    try:
+        return v is None or (isinstance(v, str) and datetime.fromisoformat(v) is not None)
+    except ValueError:
+        return False
+
+
+def _bad_record(record):
+    """None for a metrics line readers can use (a dict; "epoch" a whole number; values numbers, text or
+    null), else what is wrong with it."""
+    if not isinstance(record, dict):
+        return f"is {type(record).__name__}, not a record of the epoch's metrics"
+    epoch = record.get("epoch", 1)
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        return f"has epoch={epoch!r}, not a whole number"
+    for key, value in record.items():
+        if not (value is None or isinstance(value, str) or _is_number(value)):
+            return f"has {key}={value!r}, not a number"
+    return None
+
+
+# summary.json fields readers iterate or index: (what they must be, the check)
+_SUMMARY_RULES = {
+    "test": ("an object of test metrics", lambda v: isinstance(v, dict)),
+    "val": ("an object of validation metrics", lambda v: isinstance(v, dict)),
+    "targets": ("a list of target names", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
+    "class_names": ("a list of class names", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
+}
+
 # status fields a reader does arithmetic or formatting with: (what they must be, the check)
 _FIELD_RULES = {
     "progress": ("a number in [0, 1]", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -275,6 +327,8 @@ _FIELD_RULES = {
     "pid": ("a process id", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)),
     "message": ("text", lambda v: v is None or isinstance(v, str)),
     "error": ("text", lambda v: v is None or isinstance(v, str)),
+    "executor": (f"one of {EXECUTORS}", lambda v: v is None or v in EXECUTORS),
+    **{k: ("an ISO time", _is_time) for k in ("created", "started", "finished")},
 }
 
 

@@ -4,6 +4,8 @@ record carries a class label (round robin over the 5 superclasses), so the same 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ecgcore.config import JobConfig
@@ -27,3 +29,43 @@ def tiny_config(npz, task="pretrain", **changes):
     """A config that trains small_cnn on `npz` in about a second per epoch."""
     fields = dict(data={"source": "npz", "path": str(npz)}, arch="small_cnn", epochs=2, batch_size=16, patience=0)
     return JobConfig(task=task, **{**fields, **changes})
+
+
+# ---- run folders with a field of the wrong type (issue 24's finding 10) ----
+
+def _edit_json(path, **changes):
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+BAD_FIELDS = {
+    "config-targets": ("config.json", lambda run: _edit_json(run.config_path, targets=7), "targets"),
+    "summary-test": ("summary.json", lambda run: _edit_json(run.summary_path, test=[1, 2]), "test"),
+    "status-started": ("status.json", lambda run: _edit_json(run.status_path, started=5), "started"),
+    "status-executor": ("status.json", lambda run: _edit_json(run.status_path, executor="bogus"), "executor"),
+    "status-executor-number": ("status.json", lambda run: _edit_json(run.status_path, executor=5), "executor"),
+    "metrics-list": ("metrics.jsonl", lambda run: run.metrics_path.write_text('[1, 2]\n{"epoch": 2}\n'), "line 1"),
+    "metrics-epoch": ("metrics.jsonl", lambda run: run.metrics_path.write_text('{"epoch": "x", "val_loss": 1}\n'
+                                                                               '{"epoch": 2}\n'), "epoch"),
+}
+
+
+def bad_fields_runs(root):
+    """A runs folder `root` with a healthy done run and one done run per entry of BAD_FIELDS (a field of the
+    wrong type in each file readers use); returns (root, healthy, {key: run})."""
+    from ecgcore import files, runs
+
+    def done(name):
+        run = runs.create_run(JobConfig(name=name), root)
+        run.update_status(state="done", progress=1.0, message="done", started=files.now(), finished=files.now())
+        files.write_json(run.summary_path, {"task": "pretrain", "targets": ["hr"], "test": {"mae_hr": 1.25}})
+        run.append_metrics({"epoch": 1, "train_loss": 1.0, "val_loss": 1.0})
+        return run
+
+    healthy = done("healthy")
+    bad = {}
+    for key, (_, damage, _) in BAD_FIELDS.items():
+        bad[key] = done(key)
+        damage(bad[key])
+    return root, healthy, bad

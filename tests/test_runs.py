@@ -8,6 +8,7 @@ import pytest
 from ecgcore import files, runs
 from ecgcore.config import JobConfig
 from ecgcore.labels import CLASS_NAMES
+from run_fixtures import BAD_FIELDS, bad_fields_runs
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "..", "a..b", "", ".hidden", "-x", "a b", "x" * 129, "a\\b", 7])
@@ -353,3 +354,60 @@ def test_a_run_folder_that_is_itself_a_link_is_damaged(tmp_path):
     os.symlink(elsewhere.path, tmp_path / "runs" / elsewhere.id)
     (listed,) = runs.list_runs(tmp_path / "runs")
     assert "link" in listed.problem
+
+
+# ---- every field read from a run folder is checked where it is read ---------------------------------------
+
+@pytest.fixture
+def bad_fields_dir(tmp_path):
+    return bad_fields_runs(tmp_path / "runs")
+
+
+def test_a_bad_field_shows_its_run_damaged_naming_file_and_field_and_every_other_run_works(bad_fields_dir, capsys,
+                                                                                          tmp_path):
+    from ecgcore import cli
+
+    root, healthy, bad = bad_fields_dir
+    for key, run in bad.items():
+        file, _, field = BAD_FIELDS[key]
+        assert run.problem and file in run.problem and field in run.problem, (key, run.problem)
+    assert healthy.problem is None
+    assert cli.main(["runs", "list", "--runs-dir", str(root)]) == 0
+    assert cli.main(["runs", "list", "--json", "--runs-dir", str(root)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert {row["id"] for row in rows} == {healthy.id, *(run.id for run in bad.values())}
+    for run in [healthy, *bad.values()]:
+        assert cli.main(["runs", "show", run.id, "--runs-dir", str(root)]) == 0
+    capsys.readouterr()
+    assert cli.main(["runs", "export", "--tensorboard", str(tmp_path / "tb"), "--figures", "none",
+                     "--runs-dir", str(root)]) == 0
+    assert cli.main(["runs", "export", "--mlflow", f"sqlite:///{tmp_path / 'ml.db'}", "--figures", "none",
+                     "--runs-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"{healthy.id}: TensorBoard events" in out and f"{healthy.id}: MLflow run" in out
+    assert all(f"{run.id}: not exported (damaged" in out for run in bad.values())
+
+
+def test_a_ray_run_whose_cluster_is_gone_does_not_break_the_listing(tmp_path, capsys, monkeypatch):
+    from ecgcore import cli, executors
+
+    def no_cluster(name=None):
+        if (name or "local") == "ray":
+            raise ValueError("the Ray executor is chosen, but no Ray cluster answers at RAY_ADDRESS=auto")
+        return real(name)
+
+    real = executors.get_executor
+    monkeypatch.setattr(executors, "get_executor", no_cluster)
+    import ecgcore.jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "get_executor", no_cluster)
+    root = tmp_path / "runs"
+    ray_run = runs.create_run(JobConfig(name="on-ray"), root)
+    ray_run.update_status(state="running", executor="ray", started=files.now(), message="epoch 1")
+    other = runs.create_run(JobConfig(name="done"), root)
+    other.update_status(state="done", progress=1.0)
+    assert cli.main(["runs", "list", "--runs-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert ray_run.id in out and other.id in out
+    assert cli.main(["runs", "show", ray_run.id, "--runs-dir", str(root)]) == 0
+    assert ray_run.state == "running"  # nobody could ask Ray: it is not marked failed on a guess

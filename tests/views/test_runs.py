@@ -85,3 +85,17 @@ def test_runs_page_lists_a_damaged_run_without_crashing(runs_dir):
     table = at.dataframe[0].value
     assert table.set_index("run").loc["broken-run", "state"] == "failed"
     json.dumps(list(table["run"]))
+
+
+def test_runs_page_draws_every_run_when_some_have_a_field_of_the_wrong_type(runs_dir):
+    from run_fixtures import bad_fields_runs
+
+    _, healthy, bad = bad_fields_runs(runs_dir)
+    at = page("4_Runs").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value.set_index("run")
+    assert {healthy.id, *(run.id for run in bad.values())} <= set(table.index)
+    for run in bad.values():  # each one open on its own, then beside the healthy one: never a traceback
+        for chosen in ([run.id], [healthy.id, run.id]):
+            at.multiselect(key="runs_selected").set_value(chosen).run()
+            assert not at.exception, (run.id, at.exception)
