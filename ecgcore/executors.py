@@ -31,6 +31,10 @@ class Executor(Protocol):
     name: str
     holds_dependents: bool  # True: a fine-tuning is handed over at once and starts after its pretraining
 
+    def check(self):
+        """Nothing when the executor can take runs now, else ValueError saying why (no Ray cluster answers):
+        asked before a run is created, so a refused submit leaves nothing queued."""
+
     def slots(self):
         """How many runs may run at once, None when the executor decides."""
 

@@ -23,8 +23,8 @@ from ecgcore import job
 from ecgcore.executors import UNAVAILABLE, get_executor
 from ecgcore.files import LockBusy, has_room, now
 from ecgcore.local_executor import lingering
-from ecgcore.runs import ACTIVE_STATES, FINISHED, create_run, default_runs_dir, list_runs, lock_runs_dir, \
-    need_write, writable
+from ecgcore.runs import ACTIVE_STATES, FINISHED, create_run, default_runs_dir, delete_run, list_runs, \
+    lock_runs_dir, need_write, writable
 
 CANCEL_GRACE_S = 0.8  # how long `cancel` lets the job stop at its cancel flag before killing it
 CANCEL_S = 1.6  # by then the cancelled job's process is gone or training another run (else it is killed)
@@ -36,11 +36,16 @@ def submit(config, runs_dir=None, name=None):
     from ecgcore.data.admission import admit  # the data modules load only when a run is submitted
 
     admit(config)
+    get_executor().check()  # no Ray cluster answers: refused here, before anything is queued
     run = create_run(config, runs_dir, name)
     try:
         start_queued(run.runs_dir)
     except LockBusy as e:  # queued all the same: the next look at the queue starts it
         run.update_status(message=f"queued; not started yet: {e}")
+    except UNAVAILABLE:  # the executor went away between the check and the start: refused, nothing left queued
+        if run.state == "queued" and not run.status().get("executor"):
+            delete_run(run)
+        raise
     return run
 
 

@@ -35,6 +35,9 @@ class LocalExecutor:
     name = "local"
     holds_dependents = False  # a fine-tuning waits in the queue until its pretrained runs are done
 
+    def check(self):
+        pass  # this machine always takes runs; the queue's cap makes them wait for a slot
+
     def slots(self):
         return max_jobs()
 

@@ -46,12 +46,42 @@ def connect():
         if ray.is_initialized():
             return
         address = os.environ.get("RAY_ADDRESS") or "auto"
+        said = lambda: ""  # noqa: E731 - what Ray's client wrote on stderr while it tried
         try:
             _probe(address)
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            with _stderr_kept() as said:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as e:
+            if any(word in said() for word in ("InvalidAuthToken", "Unauthenticated")):
+                raise ValueError(
+                    f"the Ray cluster at RAY_ADDRESS={address} answers but refused the lab's token: it uses token "
+                    "authentication (on by default for `ray start --head` since Ray 2.59). Give the lab the head's "
+                    "token (`ray get-auth-token` on the head prints it) in RAY_AUTH_TOKEN, a file named by "
+                    "RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token, with RAY_AUTH_MODE=token") from None
             raise ValueError(f"the Ray executor is chosen, but no Ray cluster answers at RAY_ADDRESS={address} ({e}); "
                              "start one with `ray start --head` or point RAY_ADDRESS at one") from None
+
+
+@contextmanager
+def _stderr_kept():
+    """Copy what this process writes to stderr (file descriptor 2) meanwhile, and pass it on after: Ray's
+    C++ client says why it could not join a cluster only there (its exception says "Failed to connect")."""
+    import tempfile
+
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as copy:
+        sys.stderr.flush()
+        os.dup2(copy.fileno(), 2)
+        text = []
+        try:
+            yield lambda: "".join(text)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            copy.seek(0)
+            text.append(copy.read().decode(errors="replace"))
+            sys.stderr.write(text[0])
 
 
 def _probe(address, timeout_s=3.0):
@@ -88,6 +118,9 @@ class RayExecutor:
     name = "ray"
     holds_dependents = True  # Ray starts a fine-tuning's task once its pretraining's task has ended
 
+    def check(self):
+        connect()
+
     def slots(self):
         return None  # Ray, not the lock file, decides how many run at once
 
@@ -108,8 +141,9 @@ class RayExecutor:
                           message=f"queued in Ray ({options['num_cpus']:g} CPU, {options['num_gpus']} GPU)")
 
     def stop(self, run, status, grace_s=0.0):
-        """Cancel the run's task: a pending one never starts, a running one's worker is killed."""
-        ray.get(_dispatcher().cancel.remote(_key(run), status["state"] == "running"))
+        """Cancel the run's task, forced whatever the run's status says (Ray may have started a task whose
+        job has not claimed the run yet): a pending one never starts, a running one's worker is killed."""
+        ray.get(_dispatcher().cancel.remote(_key(run), True))
 
     def resources(self):
         connect()

@@ -100,8 +100,42 @@ def test_ray_without_a_cluster_says_how_to_start_one(npz, tmp_path):
                            str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no Ray cluster answers at RAY_ADDRESS=127.0.0.1:9" in proc.stderr
     assert "ray start --head" in proc.stderr
-    (run,) = runs.list_runs(tmp_path)  # kept queued: a later look hands it over once a cluster answers
-    assert run.state == "queued"
+    assert runs.list_runs(tmp_path) == []  # a refused submit leaves nothing queued for a later look to start
+
+
+def test_a_cluster_that_asks_for_a_token_is_named_so(monkeypatch):
+    """Ray says only "Failed to connect" when its head refuses the token; its C++ client writes why on stderr."""
+    def refused(*args, **kwargs):
+        os.write(2, b"gcs_client.cc:210: Failed to get cluster ID from GCS server: Unauthenticated: RPC error: "
+                    b"InvalidAuthToken: Authentication token is missing or incorrect\n")
+        raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6399")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refused)
+    monkeypatch.setattr(ray_executor, "_probe", lambda address: None)  # the head answers on its port
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6399")
+    with pytest.raises(ValueError, match="token") as caught:
+        ray_executor.connect()
+    assert "RAY_AUTH_TOKEN" in str(caught.value) and "no Ray cluster answers" not in str(caught.value)
+
+
+def test_cancel_forces_the_task_whatever_the_run_status_says(monkeypatch, tmp_path):
+    """A task Ray has started while the run's status still says queued (the job has not claimed it yet) is
+    forced too: a gentle cancel would let it go on."""
+    asked = []
+
+    class Dispatcher:
+        class cancel:
+            @staticmethod
+            def remote(key, force):
+                asked.append(force)
+
+    monkeypatch.setattr(ray_executor, "_dispatcher", lambda: Dispatcher)
+    monkeypatch.setattr(ray, "get", lambda ref: None)
+    run = runs.create_run(JobConfig(), tmp_path)
+    for state in ("queued", "running"):
+        ray_executor.RayExecutor().stop(run, {**run.status(), "state": state, "executor": "ray"})
+    assert asked == [True, True]
 
 
 @pytest.mark.slow
