@@ -88,6 +88,7 @@ def _read(entry):
     for path in (entry, legacy):
         if path.exists():
             try:
+                _no_links(path)
                 return DataSet.load(path)
             except Damaged as e:
                 # a damaged entry is rebuilt, not trusted; moved aside first so no reader sees it half-deleted
@@ -99,6 +100,14 @@ def _read(entry):
                     continue
                 shutil.rmtree(aside, ignore_errors=True) if aside.is_dir() else aside.unlink(missing_ok=True)
     return None
+
+
+def _no_links(entry):
+    """Damaged when the entry, or a file in it, is a symbolic link: the cache makes none, and reading through
+    one would train on whatever it points at."""
+    for path in (entry, *(entry.iterdir() if entry.is_dir() and not entry.is_symlink() else ())):
+        if path.is_symlink():
+            raise Damaged(f"{path} is a link (to {os.readlink(path)}): a cache entry holds no links")
 
 
 def _read_only(folder):

@@ -154,3 +154,14 @@ def test_the_new_format_records_shape_and_dtype_and_the_old_format_still_reads(t
     del data["shape"], data["dtype"]
     (folder / META_FILE).write_text(json.dumps({**data, "format": 1}))  # what today's entries hold
     np.testing.assert_array_equal(DataSet.load(folder).signals, small_set().signals)
+
+
+def test_a_cache_entry_file_linked_out_is_damaged_and_rebuilt_not_followed(entry, tmp_path, capsys):
+    outside = tmp_path / "outside.npy"
+    np.save(outside, np.zeros((6, 12, 20), np.float32))
+    writable(entry)
+    (entry / SIGNALS_FILE).unlink()
+    os.symlink(outside, entry / SIGNALS_FILE)
+    again = cache.cached({"x": 1}, small_set)
+    np.testing.assert_array_equal(again.signals, small_set().signals)
+    assert "is a link" in capsys.readouterr().err and np.load(outside).sum() == 0  # the outside file untouched
