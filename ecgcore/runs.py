@@ -28,6 +28,7 @@ import re
 import secrets
 import shutil
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -167,7 +168,7 @@ class Run:
             self.config
             _checked_status(read_json(self.status_path), self.status_path)
             self.summary()
-            self.metrics(strict=True)
+            self.metrics(strict=True, finished=self.state in FINISHED)
         except ValueError as e:
             return str(e)
         return None
@@ -195,10 +196,11 @@ class Run:
         except (ValueError, KeyError, TypeError):
             return self.path.stat().st_mtime if self.path.exists() else 0.0
 
-    def metrics(self, strict=False):
+    def metrics(self, strict=False, finished=False):
         """Per-epoch records (list of dicts of numbers, "epoch" a whole number); a half-written last line (job
         mid-append) is skipped. Any other line that is not such a record is skipped too, or with `strict`
-        a ValueError naming the file and line (what `problem` reports)."""
+        a ValueError naming the file and line (what `problem` reports); with `finished` too (no job appends
+        any more), a half last line is such damage as well."""
         try:
             lines = read_text(self.metrics_path).splitlines()
         except (FileNotFoundError, ValueError):  # missing, or a link (the run's `problem` says so)
@@ -214,7 +216,7 @@ class Run:
                 why = _bad_record(record)
             if why is None:
                 records.append(record)
-            elif strict and not (number == len(lines) and record is None):  # a last line mid-append is not damage
+            elif strict and (finished or not (number == len(lines) and record is None)):  # mid-append: not damage
                 raise ValueError(f"{self.metrics_path} is damaged: line {number} {why}")
         return records
 
@@ -243,8 +245,11 @@ class Run:
         """Test-split predictions {name: array} once the run is done, else None."""
         if not self.predictions_path.exists() or self.predictions_path.is_symlink():
             return None
-        with np.load(self.predictions_path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        try:
+            with np.load(self.predictions_path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{self.predictions_path} is damaged (truncated or garbled): {e}") from None
 
     def log_tail(self, lines=40):
         """The last `lines` lines of log.txt ('' before the job starts)."""
@@ -317,13 +322,18 @@ _SUMMARY_RULES = {
     "val": ("an object of validation metrics", lambda v: isinstance(v, dict)),
     "targets": ("a list of target names", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
     "class_names": ("a list of class names", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
+    "task": ("pretrain or finetune", lambda v: v in ("pretrain", "finetune")),
+    **{k: ("a whole number >= 0", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0))
+       for k in ("n_train", "n_val", "n_test", "best_epoch", "epochs_run", "skipped_records")},
+    **{k: ("a list", lambda v: isinstance(v, list)) for k in ("classes_present", "classes_absent", "notes")},
+    **{k: ("text", lambda v: isinstance(v, str)) for k in ("device", "selection_metric")},
 }
 
 # status fields a reader does arithmetic or formatting with: (what they must be, the check)
 _FIELD_RULES = {
     "progress": ("a number in [0, 1]", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                  and 0 <= v <= 1),
-    "epoch": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "epoch": ("a whole number >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
     "pid": ("a process id", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)),
     "message": ("text", lambda v: v is None or isinstance(v, str)),
     "error": ("text", lambda v: v is None or isinstance(v, str)),

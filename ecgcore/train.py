@@ -11,6 +11,7 @@ the memory-mapped set, or the synthetic stream making fresh records.
 from __future__ import annotations
 
 import copy
+import os
 import random
 import time
 from collections import OrderedDict
@@ -165,6 +166,8 @@ def load_model(run_dir):
     config, path = run.config, run.model_path
     if not path.is_file():
         raise ValueError(f"{path} is missing: the run has no trained model (not finished, or failed)")
+    if path.is_symlink():
+        raise ValueError(f"{path} is a link (to {os.readlink(path)}): a run's model is never read through one")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
