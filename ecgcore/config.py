@@ -153,6 +153,8 @@ class JobConfig:
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         d = dict(d)
+        if "preprocess" in d and not isinstance(d["preprocess"], (dict, Preprocess)):
+            raise ValueError(f"preprocess={d['preprocess']!r} is invalid: must be an object of preprocessing steps")
         if isinstance(d.get("preprocess"), dict):
             pknown = {f.name for f in fields(Preprocess)}
             bad = set(d["preprocess"]) - pknown

@@ -169,6 +169,8 @@ class Run:
             _checked_status(read_json(self.status_path), self.status_path)
             self.summary()
             self.metrics(strict=True, finished=self.state in FINISHED)
+            if self.state == "done" and self.metrics_path.is_file() and not self.metrics_path.stat().st_size:
+                raise ValueError(f"{self.metrics_path} is empty, though the run is done")
         except ValueError as e:
             return str(e)
         return None

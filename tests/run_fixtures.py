@@ -41,6 +41,8 @@ def _edit_json(path, **changes):
 
 BAD_FIELDS = {
     "config-targets": ("config.json", lambda run: _edit_json(run.config_path, targets=7), "targets"),
+    "config-preprocess": ("config.json", lambda run: _edit_json(run.config_path, preprocess=7), "preprocess"),
+    "metrics-empty": ("metrics.jsonl", lambda run: run.metrics_path.write_text(""), "empty"),
     "summary-test": ("summary.json", lambda run: _edit_json(run.summary_path, test=[1, 2]), "test"),
     "status-started": ("status.json", lambda run: _edit_json(run.status_path, started=5), "started"),
     "status-executor": ("status.json", lambda run: _edit_json(run.status_path, executor="bogus"), "executor"),

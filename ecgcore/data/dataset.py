@@ -185,6 +185,10 @@ class DataSet:
     def _load_folder(cls, folder):
         if not (folder / META_FILE).is_file():
             raise ValueError(f"{folder} is not a finished ecgcore data set: it has no {META_FILE}")
+        for name in (META_FILE, SIGNALS_FILE, RECORDS_FILE):
+            if (folder / name).is_symlink():  # the lab writes none; read through, it would load another file
+                raise Damaged(f"{folder / name} is a link (to {os.readlink(folder / name)}): a data set folder "
+                              "holds its own files")
         try:
             meta = _read_meta(folder / META_FILE)
             signals = _open_signals(folder / SIGNALS_FILE, meta)
@@ -216,7 +220,7 @@ def _read_meta(path):
 
     if not isinstance(meta, dict):
         raise Damaged(f"{path} holds {type(meta).__name__}, not an object of fields")
-    if meta.get("format", 1) not in FORMATS:
+    if not _is_int(meta.get("format", 1)) or meta.get("format", 1) not in FORMATS:
         bad("format", f"one of {FORMATS} (a newer lab may have written it)")
     if not _is_int(meta.get("n")) or meta["n"] < 0:
         bad("n", "a whole number of records")
@@ -273,7 +277,10 @@ def _read_records(path, meta):
     """records.npz's per-record arrays as DataSet fields, each checked for kind; Damaged naming the file."""
     n = meta["n"]
     try:
-        with np.load(path, allow_pickle=False) as z:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy under the archive's name
+            raise ValueError("it holds one array, not an archive")
+        with loaded as z:
             arrays = {k: z[k] for k in z.files}
     except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise Damaged(f"{path} is not a readable archive of per-record arrays (truncated or garbled): "

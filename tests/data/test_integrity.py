@@ -122,8 +122,19 @@ DAMAGE = [
     (META_FILE, meta("fs", None)), (META_FILE, meta("n", "6")), (META_FILE, meta("n", True)),
     (META_FILE, meta("n", 7)), (META_FILE, meta("lead_names", ["I"])), (META_FILE, meta("lead_names", 5)),
     (META_FILE, meta("class_names", "NORM")), (META_FILE, meta("target_names", ["zz"])),
-    (META_FILE, meta("config", [1])), (META_FILE, meta("format", 99)),
+    (META_FILE, meta("config", [1])), (META_FILE, meta("format", 99)), (META_FILE, meta("format", True)),
 ]
+
+
+def linked_out(path):
+    outside = path.parent.parent / f"outside-{path.name}"
+    outside.write_bytes(path.read_bytes() if path.suffix != ".npz" else b"")
+    np.save(outside.with_suffix(".npy"), np.zeros((6, 12, 20), np.float32))
+    path.unlink()
+    os.symlink(outside.with_suffix(".npy"), path)
+
+
+DAMAGE += [(name, linked_out) for name in (SIGNALS_FILE, RECORDS_FILE, META_FILE)]
 
 
 @pytest.mark.parametrize("name,damage", DAMAGE, ids=[f"{n}-{d.__name__}" for n, d in DAMAGE])
