@@ -327,7 +327,8 @@ _SUMMARY_RULES = {
     "task": ("pretrain or finetune", lambda v: v in ("pretrain", "finetune")),
     **{k: ("a whole number >= 0", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0))
        for k in ("n_train", "n_val", "n_test", "best_epoch", "epochs_run", "skipped_records")},
-    **{k: ("a list", lambda v: isinstance(v, list)) for k in ("classes_present", "classes_absent", "notes")},
+    **{k: ("a list", lambda v: isinstance(v, list)) for k in ("classes_present", "classes_absent", "notes",
+                                                             "classes_unseen_in_training")},
     **{k: ("text", lambda v: isinstance(v, str)) for k in ("device", "selection_metric")},
 }
 

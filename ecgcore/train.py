@@ -60,6 +60,9 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     data = _load(config, dataset, notes, on_load)
     dataset, y, output_names = data.dataset, data.y, data.output_names
     parts, train_idx, y_train = data.split(config, notes)
+    unseen = _unseen_classes(config, y_train, output_names)
+    if unseen:
+        notes.append(f"no training record of {', '.join(output_names[c] for c in unseen)}: never predicted")
     model, frozen = _build(config, data.lead_names, y_train, output_names, notes)
     model.to(device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # few fixed shapes: autotuning pays off at once
@@ -113,7 +116,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
         record = {"epoch": epoch, "train_loss": total.item() / min(n_train, n_batches * config.batch_size),
                   "lr": optimizer.param_groups[0]["lr"]}
         scheduler.step()
-        val = _evaluate(config, net, source, y, parts.val, output_names, loss_fn)
+        val = _evaluate(config, net, source, y, parts.val, output_names, loss_fn, unseen=unseen)
         record["val_loss"] = val.get("loss")
         record.update({f"val_{k}": v for k, v in val.items()  # scalar metrics only, not counts
                        if k != "loss" and k.split("_")[0] != "n" and not isinstance(v, (dict, list))})
@@ -134,7 +137,7 @@ def fit(config, dataset=None, *, on_batch=None, on_epoch=None, should_stop=None,
     model.load_state_dict(best)
     model.eval()
 
-    summary, predictions = _score(config, net, dataset, source, y, parts, output_names, loss_fn)
+    summary, predictions = _score(config, net, dataset, source, y, parts, output_names, loss_fn, unseen)
     summary.update(n_train=n_train, best_epoch=best_epoch, epochs_run=len(history), device=str(device),
                    notes=notes, skipped_records=len(dataset.config.get("skipped") or []))
     return FitResult(model=model, history=history, summary=summary, predictions=predictions)
@@ -356,20 +359,22 @@ def _build(config, lead_names, y_train, output_names, notes):
     return model, frozen
 
 
-def _score(config, model, dataset, data, y, parts, output_names, loss_fn):
+def _score(config, model, dataset, data, y, parts, output_names, loss_fn, unseen=()):
     """(summary, predictions) of the trained model: test and validation metrics, the test split's outputs."""
-    test = _evaluate(config, model, data, y, parts.test, output_names, loss_fn, keep_outputs=True)
+    test = _evaluate(config, model, data, y, parts.test, output_names, loss_fn, keep_outputs=True, unseen=unseen)
     outputs = test.pop("outputs", None)
     if config.task == "finetune" and test.get("macro_auroc") is not None:  # bootstrap over the test records
         ci = metrics.macro_auroc_interval(y[parts.test], outputs, config.label_mode == "multi", seed=config.seed)
         test.update(macro_auroc_lo=ci["low"], macro_auroc_hi=ci["high"])
-    val = _evaluate(config, model, data, y, parts.val, output_names, loss_fn)
+    val = _evaluate(config, model, data, y, parts.val, output_names, loss_fn, unseen=unseen)
     summary = {
         "task": config.task, "test": test, "val": val, "n_val": len(parts.val), "n_test": len(parts.test),
         "selection_metric": _selection_metric(config, parts),
         "classes_present": test.get("classes_present", []),
         ("targets" if config.task == "pretrain" else "class_names"): list(output_names),
     }
+    if config.task == "finetune":
+        summary["classes_unseen_in_training"] = [output_names[c] for c in unseen]
     return summary, _predictions(config, dataset, y, parts.test, outputs, output_names)
 
 
@@ -413,8 +418,22 @@ def _loss_fn(config):
     return nn.CrossEntropyLoss() if config.label_mode == "single" else nn.BCEWithLogitsLoss()
 
 
-def _evaluate(config, model, data, y, index, output_names, loss_fn, keep_outputs=False):
-    """Loss and metrics on the records at `index` of `data` (a batch source; {} when there are none)."""
+def _unseen_classes(config, y_train, output_names):
+    """The class indices with no training record (single-label: no record of the class; multi-label: no
+    record carrying it): the model never learnt them, so they are never predicted (see _evaluate)."""
+    if config.task != "finetune":
+        return []
+    if config.label_mode == "single":
+        seen = set(np.unique(np.asarray(y_train)[np.asarray(y_train) >= 0]).tolist())
+        return [c for c in range(len(output_names)) if c not in seen]
+    return [c for c in range(len(output_names)) if not np.asarray(y_train)[:, c].any()]
+
+
+def _evaluate(config, model, data, y, index, output_names, loss_fn, keep_outputs=False, unseen=()):
+    """Loss and metrics on the records at `index` of `data` (a batch source; {} when there are none). The
+    classes in `unseen` (no training record) get a score of 0: single-label, their logits are masked before the
+    softmax, so the other classes' probabilities sum to 1; multi-label, their sigmoid is 0. The loss is the
+    unmasked network's."""
     if not len(index):
         return {}
     model.eval()
@@ -425,7 +444,10 @@ def _evaluate(config, model, data, y, index, output_names, loss_fn, keep_outputs
         scores = model.destandardise(raw).cpu().numpy()
         out.update(metrics.regression_metrics(y[index], scores, output_names))
     else:
-        scores = (raw.softmax(dim=1) if config.label_mode == "single" else raw.sigmoid()).cpu().numpy()
+        masked = raw.clone()
+        if len(unseen):
+            masked[:, list(unseen)] = float("-inf")
+        scores = (masked.softmax(dim=1) if config.label_mode == "single" else masked.sigmoid()).cpu().numpy()
         out.update(metrics.classification_metrics(y[index], scores, output_names,
                                                   multilabel=config.label_mode == "multi"))
     if keep_outputs:

@@ -283,3 +283,21 @@ def test_fit_depends_only_on_its_config_so_a_reused_job_process_repeats_a_run_ex
     assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in first.history]
     assert [h["train_loss"] for h in other.history] != [h["train_loss"] for h in first.history]
     np.testing.assert_array_equal(again.predictions["y_pred"], first.predictions["y_pred"])
+
+
+@pytest.mark.parametrize("label_mode", ["single", "multi"])
+def test_a_class_with_no_training_records_is_never_predicted_and_named(label_mode):
+    """On the mini PTB-XL folder MI and HYP have no training record in single-label mode, and the model still
+    predicted MI for every test ECG: such a class is masked (score 0) and the summary names it."""
+    data = sine_set(n=120, seed=3, fold=np.arange(120) % 10 + 1)
+    unseen = (data.fold <= 8) & np.isin(data.label, [1, 4])  # MI and HYP only in the validation and test folds
+    data.label[unseen] = 0
+    data.multilabel[unseen] = np.eye(5, dtype=np.uint8)[0]
+    data.config = {"val_fold": 9, "test_fold": 10}
+    result = fit(config(task="finetune", label_mode=label_mode, epochs=2), data, **QUIET)
+    summary, scores = result.summary, result.predictions["y_score"]
+    assert summary["classes_unseen_in_training"] == ["MI", "HYP"]
+    assert np.all(scores[:, [1, 4]] == 0)
+    if label_mode == "single":
+        assert not np.isin(scores.argmax(axis=1), [1, 4]).any()
+        assert np.allclose(scores.sum(axis=1), 1.0)  # the other classes' probabilities, renormalised

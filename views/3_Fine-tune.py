@@ -181,6 +181,9 @@ def classification_results(run):
                         config=plots.png_config(f"{run.id}-roc"), key=f"roc-{run.id}")
     if test.get("classes_absent"):
         st.caption(f"Absent from the test split: {', '.join(test['classes_absent'])}.")
+    if summary.get("classes_unseen_in_training"):
+        st.caption(f"No training record of {', '.join(summary['classes_unseen_in_training'])}: the model never "
+                   "learnt these classes, so it never predicts them (their score is 0).")
 
 
 def results(run):
