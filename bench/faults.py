@@ -106,13 +106,16 @@ def sigstop(runs_dir, tally):
     return time.monotonic() - t0
 
 
-def cancel_under_load(runs_dir, tally, n, burners):
-    """Two training jobs plus `burners` CPU burners on the machine; cancel each job once it trains: seconds
-    until cancel returned with the job's process gone (or training another run)."""
+def cancel_under_load(runs_dir, tally, n, burners, load):
+    """Two training jobs plus `burners` CPU burners on the machine; once the load average reaches `load` (or
+    after 5 minutes), cancel each job once it trains: seconds until cancel returned with the job's process
+    gone (or training another run)."""
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(burners)]
     background = jobs.submit(TRAINING, runs_dir)  # the second training job
     times = []
     try:
+        if until(lambda: os.getloadavg()[0] >= load, timeout=300, every=1.0) is None:
+            tally.notes.append(f"the load average did not reach {load} before the cancels")
         for _ in range(n):
             run = jobs.submit(TRAINING, runs_dir)
             if until(lambda: training(run)) is None:
@@ -611,7 +614,8 @@ def full_disk(tmp, tally):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cancels", type=int, default=4, help="cancels timed under load")
-    ap.add_argument("--burners", type=int, default=4, help="CPU-bound processes beside the cancels (load >= 5)")
+    ap.add_argument("--burners", type=int, default=4, help="CPU-bound processes beside the cancels")
+    ap.add_argument("--load", type=float, default=5.0, help="the load average the cancels wait for")
     ap.add_argument("--parts", default="timed,fuzz", help="timed (the job scenarios), fuzz (damage, locks, "
                     "stores, a full disk), or both")
     ap.add_argument("--stale-s", type=float, default=5.0, help="heartbeat age that fails a stopped job (the "
@@ -630,7 +634,7 @@ def main():
         if "timed" in parts:
             figures["kill_to_failed_s"] = kill_mid_epoch(runs_dir, tally)
             figures["sigstop_to_failed_s"] = sigstop(runs_dir, tally)
-            times = cancel_under_load(runs_dir, tally, args.cancels, args.burners)
+            times = cancel_under_load(runs_dir, tally, args.cancels, args.burners, args.load)
             figures["cancel_median_s"] = statistics.median(times) if times else None
             figures["cancel_max_s"] = max(times) if times else None
             figures["load_during_cancels"] = os.getloadavg()[0]
