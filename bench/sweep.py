@@ -67,7 +67,7 @@ def main():
           f"{n_procs} job process(es)); {counts}")
     table = s.table()
     print(sweep.bands(table, "macro_auroc").to_string(index=False))
-    for line in sweep.summarize(table, "macro_auroc", controls=config.controls()):
+    for line in sweep.summarize(table, "macro_auroc", controls=config.controls(), baselines=config.baselines()):
         print(line["text"])
     load_end = os.getloadavg()[0]
     print(f"whole demo: {total:.1f} s (goal < {GOAL_S:.0f} s: {'met' if total < GOAL_S else 'MISSED'}); "

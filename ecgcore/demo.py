@@ -66,7 +66,8 @@ def demo_sweep(pretrained, epochs=None):
     """The demo's SweepConfig: scratch, transfer from the run `pretrained` and its control, at the size's
     fractions x seeds."""
     _, scratch, transfer = demo_configs(epochs=epochs)
-    arms = sweep.with_controls([sweep.Arm(), sweep.Arm(transfer.strategy, [str(pretrained)])])
+    # the demo keeps to its time budget: the arm's own control, not the random linear probe too
+    arms = sweep.with_controls([sweep.Arm(), sweep.Arm(transfer.strategy, [str(pretrained)])], random_probe=False)
     return sweep.SweepConfig(base=replace(scratch, name=""), arms=arms, fractions=list(size().fractions),
                              seeds=list(size().seeds), name="demo")
 

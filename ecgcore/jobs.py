@@ -21,7 +21,7 @@ import time
 
 from ecgcore import job
 from ecgcore.executors import UNAVAILABLE, get_executor
-from ecgcore.files import LockBusy, has_room, now
+from ecgcore.files import LockBusy, has_room, lock_holder, now
 from ecgcore.local_executor import lingering
 from ecgcore.runs import ACTIVE_STATES, FINISHED, create_run, default_runs_dir, delete_run, list_runs, \
     lock_runs_dir, need_write, writable
@@ -66,14 +66,14 @@ def start_queued(runs_dir=None):
 
 
 def try_start_queued(runs_dir=None):
-    """The queue's step if it can be taken now: the runs folder's lock is free at once and its disk has room
-    (files.has_room); otherwise nothing. Returns the runs it started."""
+    """The queue's step if it can be taken now: the runs folder's lock is free (no process holds it, by
+    /proc/locks) and its disk has room (files.has_room); otherwise nothing. Returns the runs it started. A
+    lock taken in the instant between the look and the step is waited for within start_queued's bound."""
     folder = default_runs_dir(runs_dir)
-    if folder.is_dir() and not has_room(folder):
+    if folder.is_dir() and (not has_room(folder) or lock_holder(folder) is not None):
         return []
     try:
-        with lock_runs_dir(runs_dir, wait_s=0):
-            return _fill_slots(folder)[0]
+        return start_queued(runs_dir)
     except (LockBusy, *UNAVAILABLE):  # a look lists what is there; the next submit or look starts the rest
         return []
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,12 +68,16 @@ class Arm:
                    backbones=len(self.pretrained) if self.strategy == "combined" else 1)
 
 
-def with_controls(arms):
+def with_controls(arms, random_probe=True):
     """`arms` plus the control of every arm that reuses a network, each control once (arms of one strategy from
-    different pretrained runs share it: a random network does not depend on the run it stands in for)."""
+    different pretrained runs share it: a random network does not depend on the run it stands in for), and,
+    with `random_probe`, a linear probe on a random frozen backbone: the control "Evaluation of ECG
+    Representations Must Be Fixed" (arXiv 2602.17531) found to match pretraining on many tasks."""
     out = list(arms)
-    for arm in arms:
-        control = arm.control()
+    extra = [arm.control() for arm in arms]
+    if random_probe and any(extra):
+        extra.append(Arm("linear_probe", init="random"))
+    for control in extra:
         if control is not None and control.name not in {a.name for a in out}:
             out.append(control)
     return out
@@ -111,6 +116,10 @@ class SweepConfig:
                         f"{pre_config.preprocess.leads!r}, but the sweep trains a {self.base.arch} on "
                         f"{self.base.preprocess.leads!r}: every arm must share the architecture and leads")
         return self
+
+    def baselines(self):
+        """The arms a transfer arm must beat: scratch and every random-init control in this sweep."""
+        return [a.name for a in self.arms if a.strategy == SCRATCH or a.init == "random"]
 
     def controls(self):
         """{arm name: the name of its control arm} for every arm whose control is in this sweep."""
@@ -239,7 +248,8 @@ class Sweep:
 
     def table(self):
         """The results table: one row per cell (fraction, arm, seed, run_id, state) plus the run's test metrics
-        (scalar entries of summary.json's "test", NaN until the run is done)."""
+        (scalar entries of summary.json's "test", NaN until the run is done) and its validation metrics as
+        val_<name> (what a choice between arms may look at: gains_vs_best)."""
         rows = []
         for cell in self.cells():
             row = {"fraction": cell["fraction"], "arm": cell["arm"], "seed": cell["seed"],
@@ -247,6 +257,8 @@ class Sweep:
             if cell["state"] == "done":
                 summary = self.run_of(cell).summary() or {}
                 row.update({k: v for k, v in summary.get("test", {}).items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                row.update({f"val_{k}": v for k, v in summary.get("val", {}).items()
                             if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rows.append(row)
         return pd.DataFrame(rows)
@@ -350,14 +362,121 @@ def pooled_gain(table, metric, arm, reference=SCRATCH):
     return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
 
 
-def summarize(table, metric, reference=SCRATCH, controls=None, titles=None):
+def _reach(curve, target, better):
+    """(fraction, lower_bound) where the curve {fraction: mean} first reaches `target`, interpolated linearly in
+    log fraction between the last point below and the first at or above it; lower_bound: already reached at
+    the smallest fraction (the true one may be smaller). (None, False) when it never does."""
+    points = sorted(curve.items())
+    for i, (fraction, mean) in enumerate(points):
+        if better(mean):
+            if i == 0:
+                return float(fraction), True
+            f0, m0 = points[i - 1]
+            t = (target - m0) / (mean - m0)
+            return float(np.exp(np.log(f0) + t * (np.log(fraction) - np.log(f0)))), False
+    return None, False
+
+
+def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resamples=2000, seed=0):
+    """How many times fewer labels `arm` needs to reach the reference's mean at the largest fraction: the
+    fraction where its mean curve reaches that score (interpolated in log fraction, `_reach`) and the
+    multiplier largest fraction / that fraction (arXiv 2509.25095's label-efficiency figure). The interval is a
+    bootstrap over seeds (each resample redraws the seeds of both arms, pairing them), its `level` percentiles;
+    a resample whose curve never reaches the score counts as the lowest value, and `multiplier_lo` is None when
+    the interval includes "never". Returns {"reached", "fraction", "multiplier", "multiplier_lo",
+    "multiplier_hi", "lower_bound", "reference_fraction", "target", "n" (seeds)}."""
+    wide = table.pivot_table(index=["seed", "fraction"], columns="arm", values=metric, aggfunc="first")
+    for name in (arm, reference):
+        if name not in wide:
+            raise ValueError(f"arm {name!r} has no {metric!r} values in the sweep table")
+    top = float(table.loc[(table.arm == reference) & table[metric].notna(), "fraction"].max())
+    better = (lambda m, t: m <= t) if lower_is_better(metric) else (lambda m, t: m >= t)
+    curves = wide[arm].unstack("fraction")  # seeds x fractions of the arm (NaN: a cell not done)
+    fractions = curves.columns.to_numpy(float)
+    values, reference_top = curves.to_numpy(float), wide[reference].xs(top, level="fraction").reindex(curves.index)
+    reference_top = reference_top.to_numpy(float)
+
+    def estimate(rows):  # the reach of the mean curves over the seeds at `rows`
+        target = np.nanmean(reference_top[rows])
+        means = np.nanmean(values[rows], axis=0)
+        curve = {f: m for f, m in zip(fractions, means) if np.isfinite(m)}
+        if not np.isfinite(target):
+            return None, False, target
+        return (*_reach(curve, target, lambda m: better(m, target)), target)
+
+    with warnings.catch_warnings():  # a resample of seeds that miss a cell gives an all-NaN mean: skipped
+        warnings.simplefilter("ignore", RuntimeWarning)
+        everyone = np.arange(len(values))
+        fraction, bound, target = estimate(everyone)
+        rng = np.random.default_rng(seed)
+        draws = []
+        for _ in range(resamples if len(values) > 1 else 0):
+            f, _, _ = estimate(rng.choice(everyone, size=len(everyone), replace=True))
+            draws.append(top / f if f else 0.0)
+    lo = hi = None
+    if draws:
+        lo, hi = (float(q) for q in np.quantile(draws, [(1 - level) / 2, (1 + level) / 2]))
+        lo = lo or None  # 0: some resamples never reach the score
+    multiplier = top / fraction if fraction else None
+    if multiplier is not None and not draws:
+        lo = hi = multiplier
+    seeds = list(curves.index)
+    return {"reached": fraction is not None, "fraction": fraction, "multiplier": multiplier, "multiplier_lo": lo,
+            "multiplier_hi": hi, "lower_bound": bool(bound), "reference_fraction": top,
+            "target": float(target) if np.isfinite(target) else None, "n": len(seeds)}
+
+
+def _best_baselines(table, metric, baselines):
+    """{fraction: the baseline with the best mean validation `metric` there} (val_<metric>: chosen on
+    validation, never on the test metric it is compared on)."""
+    select = f"val_{metric}"
+    if select not in table:
+        raise ValueError(f"the sweep table has no {select!r}: the strongest baseline is chosen on validation")
+    found = [b for b in baselines if b in set(table.arm)]
+    if not found:
+        raise ValueError(f"none of the baselines {list(baselines)} is in the sweep table")
+    means = table[table.arm.isin(found)].groupby(["fraction", "arm"])[select].mean().unstack("arm")
+    pick = means.idxmin(axis=1) if lower_is_better(metric) else means.idxmax(axis=1)
+    return pick.dropna().to_dict()
+
+
+def gains_vs_best(table, metric, arm, baselines):
+    """Per fraction: the gain of `arm` over the strongest of `baselines` there (scratch and the controls; the
+    one with the best mean validation metric), paired by seed, as baseline, n, gain, lo, hi."""
+    best = _best_baselines(table, metric, baselines)
+    rows = []
+    for fraction, baseline in sorted(best.items()):
+        g = gains(table[table.fraction == fraction], metric, arm, baseline)
+        if len(g):
+            rows.append({"fraction": fraction, "baseline": baseline, **g.iloc[0].drop("fraction").to_dict()})
+    return pd.DataFrame(rows, columns=["fraction", "baseline", "n", "gain", "lo", "hi"])
+
+
+def pooled_gain_vs_best(table, metric, arm, baselines):
+    """gains_vs_best pooled over fractions as pooled_gain pools: each seed's gains over the fraction's strongest
+    baseline averaged, then the 95% t-interval over seeds. {"n", "gain", "lo", "hi"}."""
+    best = _best_baselines(table, metric, baselines)
+    wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values=metric, aggfunc="first")
+    if arm not in wide:
+        raise ValueError(f"arm {arm!r} has no {metric!r} values in the sweep table")
+    diffs = pd.concat([(wide.loc[f, arm] - wide.loc[f, b]).rename(f) for f, b in best.items() if f in wide.index])
+    ci = _interval(diffs.dropna().groupby(level="seed").mean())
+    return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
+
+
+def summarize(table, metric, reference=SCRATCH, controls=None, titles=None, baselines=None):
     """Per transfer arm: the fraction at which its mean first reaches the reference's mean at the largest
     fraction ("reaches scratch@100% with X% of the labels", None when not reached) and its paired gains.
 
     `controls` ({arm: its control arm}, SweepConfig.controls) adds each arm's paired gains over its control.
     `titles` ({arm: what people call it}) names the arms in the text only; table and controls keep arm names.
+    `baselines` (SweepConfig.baselines; default: the reference and the controls) are what no arm of them is
+    compared against as a transfer arm would be. Each arm also gets its label efficiency (label_efficiency: the interpolated fraction and multiplier) and,
+    where the table holds validation metrics, its gains over the strongest baseline at each fraction (scratch
+    or a control, whichever scored best on validation: gains_vs_best), the comparison a verdict rests on.
     Returns a list of {"arm", "reference_fraction", "reference_mean", "reaches_at", "gains": DataFrame,
-    "pooled": pooled_gain, "gains_vs_control": DataFrame or None, "control", "text"}.
+    "pooled": pooled_gain, "gains_vs_control": DataFrame or None, "control", "label_efficiency",
+    "gains_vs_best": DataFrame or None, "pooled_vs_best", "text"}.
     """
     controls = controls or {}
     name = (titles or {}).get
@@ -385,10 +504,28 @@ def summarize(table, metric, reference=SCRATCH, controls=None, titles=None):
             vs_control = gains(table, metric, arm, control)
             text += _gain_text(f"; over its control ({name(control, control)})", vs_control,
                                pooled_gain(table, metric, arm, control))
+        efficiency = label_efficiency(table, metric, arm, reference)
+        text += "; " + _efficiency_text(efficiency)
+        present = [x for x in (baselines or [reference, *controls.values()]) if x in set(b.arm[b.n > 0])]
+        vs_best = pooled_best = None
+        if f"val_{metric}" in table and arm not in present and len(present) > 1:
+            vs_best = gains_vs_best(table, metric, arm, present)
+            pooled_best = pooled_gain_vs_best(table, metric, arm, present)
+            text += _gain_text("; over the strongest baseline on validation", vs_best, pooled_best)
         out.append({"arm": arm, "reference_fraction": float(top.fraction), "reference_mean": float(top["mean"]),
                     "reaches_at": reaches_at, "gains": g, "pooled": pooled, "control": control,
-                    "gains_vs_control": vs_control, "text": text})
+                    "gains_vs_control": vs_control, "label_efficiency": efficiency, "gains_vs_best": vs_best,
+                    "pooled_vs_best": pooled_best, "text": text})
     return out
+
+
+def _efficiency_text(e):
+    if not e["reached"]:
+        return "label multiplier: not reached"
+    interval = (f" [{e['multiplier_lo']:.1f}x, {e['multiplier_hi']:.1f}x]" if e["multiplier_lo"] else
+                f" [never reached, {e['multiplier_hi']:.1f}x]" if e["multiplier_hi"] else "")
+    bound = "at least " if e["lower_bound"] else ""
+    return f"label multiplier {bound}{e['multiplier']:.1f}x{interval} ({e['fraction']:.1%} of the labels)"
 
 
 def format_gain(gain, lo, hi):

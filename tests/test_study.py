@@ -22,15 +22,15 @@ def test_the_per_target_study_builds_the_right_grid(regressors):
     arms = study.per_target_arms([str(r.path) for r in made.values()])  # given QT first: the study orders them
     names = [a.name for a in arms]
     assert [a.strategy for a in arms] == ["scratch", *["freeze_first_block"] * 4, "combined",
-                                          "freeze_first_block", "combined"]
+                                          "freeze_first_block", "combined", "linear_probe"]
     assert [a.pretrained for a in arms[1:5]] == [[str(made[t].path)] for t in TARGETS]
     assert arms[5].pretrained == [str(made[t].path) for t in TARGETS]
-    assert names[6:] == ["random init, first block frozen", "random init, combined x4"]
+    assert names[6:] == ["random init, first block frozen", "random init, combined x4", "random init, linear probe"]
     assert (arms[7].init, arms[7].backbones, arms[7].pretrained) == ("random", 4, [])
     config = sweep.SweepConfig(base=tiny_config(npz, task="finetune", epochs=1), arms=arms, fractions=[0.5, 1.0],
                                seeds=[0, 1, 2])
     s = sweep.create_sweep(config, runs_dir, submit=False)
-    assert len(s.cells()) == 2 * 8 * 3
+    assert len(s.cells()) == 2 * 9 * 3
     rows = study.rows_of(s.config)
     assert [(r["target"], r["control"]) for r in rows] == [
         *[(t, "random init, first block frozen") for t in TARGETS], ("combined", "random init, combined x4")]

@@ -202,7 +202,7 @@ def test_killed_sweep_resumes_without_redoing_cells(no_queue, tiny, monkeypatch)
     assert [c["run_id"] is not None for c in cells] == [True] * 4 + [False] * 4
     # meanwhile the queue ran on: one cell done, one failed (its job died), one cancelled, one still queued
     done, failed, cancelled, queued = (runs.get_run(runs_dir, c["run_id"]) for c in cells[:4])
-    assert jobs.run_job(done.path) == "done"
+    assert jobs.run_job(done.path) == "done", done.status()
     failed.update_status(state="failed", error="interrupted")
     cancelled.update_status(state="cancelled")
     monkeypatch.setattr(jobs, "submit", submit)
@@ -262,7 +262,9 @@ def test_cli_start_builds_the_grid(no_queue, tiny, capsys):
     assert main(["sweep", "start", "--data", npz, "--arm", f"combined:{pre.id},{pre.id}=both", "--controls",
                  "--fractions", "1", "--seeds", "0", "--epochs", "1", "--runs-dir", str(runs_dir)]) == 0
     s2 = next(x for x in sweep.list_sweeps(runs_dir) if x.id != s.id)
-    assert [a.name for a in s2.config.arms] == ["scratch", "both", "random init, combined x2"]
+    assert [a.name for a in s2.config.arms] == ["scratch", "both", "random init, combined x2",
+                                                "random init, linear probe"]  # the ecg-fix control too
+    assert s2.config.baselines() == ["scratch", "random init, combined x2", "random init, linear probe"]
     assert s2.config.controls() == {"both": "random init, combined x2"}
     control = runs.get_run(runs_dir, s2.cells()[2]["run_id"]).config
     assert (control.strategy, control.init, control.backbones, control.pretrained) == ("combined", "random", 2, [])
@@ -280,3 +282,61 @@ def test_bands_stay_inside_the_metric_range():
     assert auroc["hi"] == 1.0 and auroc["lo"] < auroc["mean"] < 1.0
     mae = sweep.bands(table, "mae_hr").iloc[0]
     assert mae["lo"] == 0.0 and mae["hi"] > mae["mean"]  # an error is never below 0 either
+
+
+# ---- label efficiency as one number, and the gain over the strongest baseline --------------------------------
+
+def curve_table(arm_curve, scratch_curve, seeds=3, noise=0.0):
+    """A sweep table of two arms over the fractions of the curves ({fraction: mean}); seed s adds
+    noise * (s - 1) to the arm, so the seeds spread around the curve."""
+    rows = []
+    for arm, curve in (("scratch", scratch_curve), ("freeze_first_block:pre", arm_curve)):
+        for fraction, value in curve.items():
+            for seed in range(seeds):
+                shift = noise * (seed - (seeds - 1) / 2) if arm != "scratch" else 0.0
+                rows.append({"fraction": fraction, "arm": arm, "seed": seed, "macro_auroc": value + shift})
+    return pd.DataFrame(rows)
+
+
+SCRATCH_CURVE = {0.05: 0.60, 0.1: 0.65, 0.25: 0.72, 1.0: 0.80}
+
+
+def test_the_label_multiplier_interpolates_in_log_fraction():
+    table = curve_table({0.05: 0.70, 0.1: 0.78, 0.25: 0.84, 1.0: 0.86}, SCRATCH_CURVE)
+    eff = sweep.label_efficiency(table, "macro_auroc", "freeze_first_block:pre")
+    fraction = 0.1 * 2.5 ** (1 / 3)  # 0.80 lies a third of the way from 0.78 (10%) to 0.84 (25%), in log fraction
+    assert eff["reached"] and eff["fraction"] == pytest.approx(fraction)
+    assert eff["multiplier"] == pytest.approx(1.0 / fraction)
+    assert eff["multiplier_lo"] == pytest.approx(eff["multiplier"]) == pytest.approx(eff["multiplier_hi"])
+    spread = sweep.label_efficiency(curve_table({0.05: 0.70, 0.1: 0.78, 0.25: 0.84, 1.0: 0.86}, SCRATCH_CURVE,
+                                                seeds=5, noise=0.01), "macro_auroc", "freeze_first_block:pre")
+    assert spread["multiplier_lo"] < spread["multiplier"] < spread["multiplier_hi"]
+
+
+def test_a_curve_that_never_reaches_scratch_has_no_multiplier():
+    eff = sweep.label_efficiency(curve_table({0.05: 0.5, 0.1: 0.6, 0.25: 0.7, 1.0: 0.79}, SCRATCH_CURVE),
+                                 "macro_auroc", "freeze_first_block:pre")
+    assert eff["reached"] is False and eff["multiplier"] is None and eff["fraction"] is None
+
+
+def test_a_curve_above_scratch_from_the_smallest_fraction_gives_a_lower_bound():
+    eff = sweep.label_efficiency(curve_table({0.05: 0.81, 0.1: 0.82, 0.25: 0.84, 1.0: 0.86}, SCRATCH_CURVE),
+                                 "macro_auroc", "freeze_first_block:pre")
+    assert eff["reached"] and eff["fraction"] == pytest.approx(0.05) and eff["multiplier"] == pytest.approx(20)
+    assert eff["lower_bound"] is True
+
+
+def test_the_gain_over_the_best_baseline_picks_it_on_validation_not_on_test():
+    rows = []
+    # (test, validation) per arm at one fraction: control B is best on test but worse than control A on validation
+    arms = {"scratch": (0.70, 0.70), "random A": (0.74, 0.76), "random B": (0.78, 0.72), "transfer": (0.80, 0.80)}
+    for arm, (test, val) in arms.items():
+        for seed, shift in enumerate((-0.01, 0.0, 0.01)):
+            rows.append({"fraction": 0.1, "arm": arm, "seed": seed, "macro_auroc": test + shift,
+                         "val_macro_auroc": val + shift})
+    table = pd.DataFrame(rows)
+    best = sweep.gains_vs_best(table, "macro_auroc", "transfer", ["scratch", "random A", "random B"])
+    (row,) = best.itertuples()
+    assert row.baseline == "random A" and row.gain == pytest.approx(0.80 - 0.74)
+    assert sweep.pooled_gain_vs_best(table, "macro_auroc", "transfer",
+                                     ["scratch", "random A", "random B"])["gain"] == pytest.approx(0.06)

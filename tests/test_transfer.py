@@ -54,8 +54,8 @@ def test_a_control_and_its_pretrained_twin_see_the_same_labelled_subset(pretrain
     grid = sweep.SweepConfig(base=config(task="finetune", epochs=1), arms=sweep.with_controls([twin]))
     for arm in grid.arms:
         fit(sweep.cell_config(grid, arm, 0.5, 2), sine_set(), **QUIET)
-    assert [a.name for a in grid.arms] == [twin.name, "random init, first block frozen"]
-    assert len(seen) == 2 and seen[0] == seen[1] and 0 < len(seen[0]) < 60
+    assert [a.name for a in grid.arms] == [twin.name, "random init, first block frozen", "random init, linear probe"]
+    assert len(seen) == 3 and seen[0] == seen[1] == seen[2] and 0 < len(seen[0]) < 60
 
 
 def test_every_reusing_strategy_has_one_named_control():

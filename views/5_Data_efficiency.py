@@ -127,7 +127,8 @@ def results(chosen, metric):
             fig = plots.sweep_figure(b, metric, title=chosen.config.name or sweep_title(chosen))
             st.plotly_chart(fig, config=plots.png_config(f"sweep-{chosen.id}"), key=f"fig-{chosen.id}")
             try:
-                for line in sweep.summarize(table, metric, controls=chosen.config.controls(), titles=titles):
+                for line in sweep.summarize(table, metric, controls=chosen.config.controls(), titles=titles,
+                                            baselines=chosen.config.baselines()):
                     st.markdown(f"- {line['text']}")
             except ValueError as e:
                 st.caption(f"No summary yet: {e}")

@@ -146,7 +146,7 @@ def _print_results(sweep, metric, csv=None, png=None):
     print(f"\n{metric}: mean and 95% interval over seeds")
     print(b.to_string(index=False))
     try:
-        for line in summarize(table, metric, controls=sweep.config.controls()):
+        for line in summarize(table, metric, controls=sweep.config.controls(), baselines=sweep.config.baselines()):
             print(line["text"])
     except ValueError as e:  # no finished scratch cell yet: bands are still worth printing
         print(f"no summary yet: {e}", file=sys.stderr)

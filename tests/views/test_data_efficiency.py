@@ -50,10 +50,11 @@ def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_ban
     # the summary and the gains table are computed on the arms' names, shown in people's words
     (line,) = [m.value for m in at.markdown if m.value.startswith(f"- {named}: ")]
     assert "over its control (random init, first block frozen) 100%: +0.073 [" in line
+    assert "label multiplier" in line  # how many times fewer labels it needs, as one number
     gains, table = at.table[0].value, at.dataframe[0].value
     assert gains.iloc[0]["100%"].startswith("+0.020 [") and "vs control +0.073 [" in gains.iloc[0]["100%"]
     arms = set(table["Arm"])
-    assert arms == {"scratch", named, "random init, first block frozen"}  # not freeze_first_block:2026...
+    assert arms == {"scratch", named, "random init, first block frozen", "random init, linear probe"}
     import json
 
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -69,16 +70,17 @@ def test_data_efficiency_starts_a_sweep(tiny_runs, runs_dir):
     at.multiselect(key="de_sources").set_value([tiny_runs[0].id])
     at.run()
     # the random-init control is one choice away, and on by default
-    assert "2 fractions x 3 arms x 2 seeds = **12 runs**" in " ".join(c.value for c in at.caption)
+    assert "2 fractions x 4 arms x 2 seeds = **16 runs**" in " ".join(c.value for c in at.caption)
     at.checkbox(key="de_controls").uncheck().run()
     assert "2 fractions x 2 arms x 2 seeds = **8 runs**" in " ".join(c.value for c in at.caption)
     at.checkbox(key="de_controls").check().run()
     at.button(key="de_start").click().run()
     assert not at.exception and not at.error
     (s,) = sweep.list_sweeps(runs_dir)
-    assert len(s.cells()) == 12 and s.config.base.arch == "small_cnn"
+    assert len(s.cells()) == 16 and s.config.base.arch == "small_cnn"
     assert [(a.strategy, a.init) for a in s.config.arms] == [
-        ("scratch", "pretrained"), ("freeze_first_block", "pretrained"), ("freeze_first_block", "random")]
+        ("scratch", "pretrained"), ("freeze_first_block", "pretrained"), ("freeze_first_block", "random"),
+        ("linear_probe", "random")]  # the ecg-fix control: a linear probe on a random frozen backbone
     assert s.config.arms[2].name == "random init, first block frozen"
 
 
@@ -103,11 +105,11 @@ def test_data_efficiency_builds_the_per_target_study_from_four_regressors(tiny_r
     at.multiselect(key="de_fractions").set_value([0.1, 1.0])
     at.number_input(key="de_seeds").set_value(1)
     at.run()
-    assert "2 fractions x 8 arms x 1 seeds = **16 runs**" in " ".join(c.value for c in at.caption)
+    assert "2 fractions x 9 arms x 1 seeds = **18 runs**" in " ".join(c.value for c in at.caption)
     at.button(key="de_start").click().run()
     assert not at.exception and not at.error
     (s,) = sweep.list_sweeps(runs_dir)
     assert [a.strategy for a in s.config.arms] == ["scratch", *["freeze_first_block"] * 4, "combined",
-                                                   "freeze_first_block", "combined"]
+                                                   "freeze_first_block", "combined", "linear_probe"]
     assert s.config.controls() == {**{a.name: "random init, first block frozen" for a in s.config.arms[1:5]},
                                    s.config.arms[5].name: "random init, combined x4"}
