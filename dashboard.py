@@ -136,9 +136,10 @@ def pick_run(task, key):
     started = st.session_state.pop(STARTED, None)
     if started in ids:
         st.session_state[key] = started  # before the widget is drawn: it shows the new run in this rerun
-    wanted = st.query_params.get("run")
-    index = ids.index(wanted) if wanted in ids else 0
-    chosen = st.selectbox("Show run", ids, index=index, key=key,
+    elif st.session_state.get(key) not in ids:  # the choice comes from the state alone, never also a default
+        wanted = st.query_params.get("run")
+        st.session_state[key] = wanted if wanted in ids else ids[0]
+    chosen = st.selectbox("Show run", ids, key=key,
                           format_func=lambda i: run_label(candidates[ids.index(i)]),
                           help="Newest first. Run ids: " + ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     st.query_params["run"] = chosen

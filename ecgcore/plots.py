@@ -322,13 +322,19 @@ def to_png(figs):
 
     if Chromium.find_browser(skip_local=False) is None:  # kaleido would wait for one without a bound
         raise RuntimeError("no Chrome or Chromium found: install chromium (or set BROWSER_PATH to one)")
-    kaleido.start_sync_server(silence_warnings=True)
-    try:
-        with warnings.catch_warnings():  # plotly notes that its per-call browser options yield to the server's
-            warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
-            return [fig.to_image(format="png", scale=2) for fig in figs]
-    finally:
-        kaleido.stop_sync_server(silence_warnings=True)
+    for attempt in range(3):
+        kaleido.start_sync_server(silence_warnings=True)
+        try:
+            with warnings.catch_warnings():  # plotly notes that its per-call browser options yield to the server's
+                warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
+                return [fig.to_image(format="png", scale=2) for fig in figs]
+        except Exception as e:
+            # on a loaded machine kaleido may run its script before its page has loaded ("kaleido_scopes is
+            # not defined"): a fresh browser is tried, twice at most
+            if type(e).__name__ != "JavascriptError" or attempt == 2:
+                raise
+        finally:
+            kaleido.stop_sync_server(silence_warnings=True)
 
 
 # --- Data efficiency and Explain -------------------------------------------------------------------------

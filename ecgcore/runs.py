@@ -16,17 +16,20 @@ A run is a folder `RUNS_DIR/RUN_ID/` holding
 This module is the one place that knows these names: everyone else asks a Run for `run.model_path` etc.
 No file of a run folder is a link, nor the folder itself (the lab never makes one): a run with one is damaged,
 never started, and nothing of it is read or written through the link (files.open_nofollow), so a shared runs
-folder cannot be made to write or show a file outside it. Every JSON file is written whole to a temp file and moved into place (os.replace), so a reader never sees
-half a file; folders are created with exist_ok=False, so two sessions never share or overwrite a run.
+folder cannot be made to write or show a file outside it. Every JSON file is written whole to a temp file and
+moved into place (os.replace), so a reader never sees half a file; a run folder is filled under a hidden name
+and renamed into place, so a reader never sees one half made, and two sessions never share or overwrite a run.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 import zipfile
 from contextlib import contextmanager
@@ -383,20 +386,27 @@ def create_run(config, runs_dir=None, name=None):
     runs_dir = default_runs_dir(runs_dir)
     need_write(runs_dir, "creating a run")
     runs_dir.mkdir(parents=True, exist_ok=True)
-    for _ in range(100):
-        path = runs_dir / validate_run_id(new_run_id(config, config.name))
-        try:
-            path.mkdir(exist_ok=False)  # the claim: a second session creating the same id fails here
-            break
-        except FileExistsError:
-            continue
-    else:
+    # filled under a hidden name (no run id starts with "."), then renamed: a reader never sees a run folder
+    # without its config and status, which would read as damaged
+    draft = Run(Path(tempfile.mkdtemp(dir=runs_dir, prefix=".new-run-")))
+    try:
+        write_text(draft.config_path, config.to_json() + "\n")
+        write_json(draft.status_path, {**_blank_status(), "created": now(), "message": "queued"})
+        write_bytes(draft.reserve_path, bytes(RESERVE_BYTES))
+        os.chmod(draft.path, 0o755)  # mkdtemp's 0700 would hide the run from the other users of a shared folder
+        for _ in range(100):
+            path = runs_dir / validate_run_id(new_run_id(config, config.name))
+            if path.exists():
+                continue
+            try:
+                os.rename(draft.path, path)  # the claim: fails when a second session took the id meanwhile
+                return Run(path)
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
         raise FileExistsError(f"could not find a free run id in {runs_dir}")
-    run = Run(path)
-    write_text(run.config_path, config.to_json() + "\n")
-    write_json(run.status_path, {**_blank_status(), "created": now(), "message": "queued"})
-    write_bytes(run.reserve_path, bytes(RESERVE_BYTES))
-    return run
+    finally:
+        shutil.rmtree(draft.path, ignore_errors=True)
 
 
 def _pretrained_dir(path):

@@ -279,17 +279,18 @@ def test_finetune_shows_a_started_run_at_once(browser, server, shots):
     for _ in range(2):  # the second start must replace the first in "Show run" at once, without a reload
         before = {r.id for r in runs.list_runs(runs_dir)}
         page.get_by_role("button", name="Start fine-tuning").click()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 600  # a ceiling for a loaded machine, never a time the page must meet
         while not (set(r.id for r in runs.list_runs(runs_dir)) - before) and time.monotonic() < deadline:
             time.sleep(0.2)
         (new_id,) = {r.id for r in runs.list_runs(runs_dir)} - before
         started.append(runs.get_run(runs_dir, new_id))
-        # at once: the picker, the run id under it and its live panel name the new run (no reload, no 30 s wait)
+        # at once: the picker, the run id under it and its live panel name the new run, without a reload (only
+        # the click's rerun redraws the picker: the live panel's 2 s refresh does not), so the ceilings are generous
         expect(page.get_by_role("combobox", name="Show run")).to_have_value(runs.title(started[-1]),
-                                                                           timeout=20_000)
-        page.get_by_text(f"Run id {new_id}").wait_for(timeout=20_000)
+                                                                           timeout=120_000)
+        page.get_by_text(f"Run id {new_id}").wait_for(timeout=120_000)
         assert f"run={new_id}" in page.url
-    page.locator('[data-testid="stProgress"]').filter(has_text=runs.title(started[-1])).wait_for(timeout=20_000)
+    page.locator('[data-testid="stProgress"]').filter(has_text=runs.title(started[-1])).wait_for(timeout=120_000)
     shots(page, "finetune-right-after-start")
     for run in started:
         jobs.cancel(run)

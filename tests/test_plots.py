@@ -216,3 +216,24 @@ def test_png_without_a_browser_says_so_at_once_instead_of_waiting(monkeypatch):
     monkeypatch.setattr(Chromium, "find_browser", classmethod(lambda cls, **kw: None))
     with pytest.raises(RuntimeError, match="no Chrome or Chromium"):
         plots.to_png([go.Figure()])
+
+
+def test_png_tries_a_fresh_browser_when_kaleido_runs_before_its_page_loaded(monkeypatch):
+    """On a loaded machine kaleido raised "kaleido_scopes is not defined" (its JavascriptError) now and then."""
+    import kaleido
+
+    class JavascriptError(Exception):
+        pass
+
+    calls = []
+
+    def to_image(fig, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise JavascriptError("ReferenceError: kaleido_scopes is not defined")
+        return b"\x89PNG"
+
+    monkeypatch.setattr(kaleido, "start_sync_server", lambda **kw: None)
+    monkeypatch.setattr(kaleido, "stop_sync_server", lambda **kw: None)
+    monkeypatch.setattr(go.Figure, "to_image", to_image)
+    assert plots.to_png([go.Figure()]) == [b"\x89PNG"] and len(calls) == 2

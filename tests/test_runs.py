@@ -411,3 +411,19 @@ def test_a_ray_run_whose_cluster_is_gone_does_not_break_the_listing(tmp_path, ca
     assert ray_run.id in out and other.id in out
     assert cli.main(["runs", "show", ray_run.id, "--runs-dir", str(root)]) == 0
     assert ray_run.state == "running"  # nobody could ask Ray: it is not marked failed on a guess
+
+
+def test_a_run_being_created_is_never_seen_half_made(tmp_path, monkeypatch):
+    """The browser test caught a just-created run between its config and its status, read as damaged."""
+    seen = []
+    write_json = runs.write_json
+
+    def look_while_writing(path, obj):
+        seen.extend((run.id, run.problem) for run in runs.list_runs(tmp_path))  # a reader in the middle
+        return write_json(path, obj)
+
+    monkeypatch.setattr(runs, "write_json", look_while_writing)
+    run = runs.create_run(JobConfig(), tmp_path)
+    assert seen == [] and run.problem is None and [r.id for r in runs.list_runs(tmp_path)] == [run.id]
+    assert oct(run.path.stat().st_mode & 0o777) == "0o755"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.id]  # no draft left

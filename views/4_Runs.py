@@ -18,6 +18,7 @@ executor = executors.describe()  # which executor runs the jobs, with its cluste
 (st.warning if executor["error"] else st.caption)(executor["text"])
 
 HEADLINE = (*CLASSIFICATION_HEADLINE, *(f"mae_{t}" for t in TARGETS))  # the CLI's headline, MAE per target
+NAN = float("nan")
 # Short column heads for the headline metrics, so the table fits; the full words are in each column's help.
 SHORT = {"accuracy": "accuracy", "macro_f1": "macro F1", "macro_auroc": "AUROC", "macro_auroc_lo": "AUROC low",
          "macro_auroc_hi": "AUROC high",
@@ -34,9 +35,12 @@ def row(run):
     cfg = run.config
     out.update(name=cfg.name, started=datetime.fromtimestamp(run.created()).replace(microsecond=0),
                task=cfg.task, arch=cfg.arch, source=cfg.data.get("source", "default"),
-               strategy=say(cfg.strategy) if cfg.task == "finetune" else "", fraction=cfg.fraction, seed=cfg.seed)
+               strategy=say(cfg.strategy) if cfg.task == "finetune" else "",
+               fraction=cfg.fraction if cfg.task == "finetune" else NAN,  # a pretraining uses every record
+               seed=cfg.seed)
     test = (run.summary() or {}).get("test", {}) if status["state"] == "done" else {}
-    out.update({k: test.get(k) for k in HEADLINE})
+    # a metric a run has not (yet) got is blank, not "None"
+    out.update({k: test[k] if isinstance(test.get(k), (int, float)) else NAN for k in HEADLINE})
     return out
 
 
@@ -109,6 +113,10 @@ if len(chosen) >= 2:
     curves = {ui.run_label(r): r.metrics() for r in healthy if r.metrics()}
     if curves:
         st.plotly_chart(plots.learning_curves(curves), config=plots.png_config("compare-curves"), key="compare")
+        # every chosen run's per-epoch metrics in one file, a "run" column saying whose each line is
+        together = pd.concat([pd.DataFrame(r.metrics()).assign(run=r.id) for r in healthy if r.metrics()])
+        st.download_button("Metrics of these runs (CSV)", together.to_csv(index=False), "runs-metrics.csv",
+                           mime="text/csv", key="dl_csv_many")
 
 if len(chosen) == 1:
     run = chosen[0]

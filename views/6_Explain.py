@@ -76,9 +76,11 @@ def show(run, spec, method, target, column, key):
     if result.note:
         column.warning(result.note)
     if result.shares:
-        column.dataframe(pd.DataFrame([{"wave": w, "share of |attribution|": s["share"], "share of time": s["time"]}
-                                       for w, s in result.shares.items()]), hide_index=True, key=f"{key}-shares",
-                         column_config={c: st.column_config.NumberColumn(format="percent")
+        # percents with one decimal each (6.2%, 6.7%), not as many as each number happens to need
+        column.dataframe(pd.DataFrame([{"wave": w, "share of |attribution|": 100 * s["share"],
+                                        "share of time": 100 * s["time"]} for w, s in result.shares.items()]),
+                         hide_index=True, key=f"{key}-shares",
+                         column_config={c: st.column_config.NumberColumn(format="%.1f%%")
                                         for c in ("share of |attribution|", "share of time")})
     return result.shares
 
@@ -113,8 +115,11 @@ if other_id == "none":
     show(run, spec, method, target, st, "one")
 else:
     left, right = st.columns(2)
-    shares = {run_id: show(run, spec, method, target, left, "left"),
-              other_id: show(by_id[other_id], spec, method, target, right, "right")}
+    names = [ui.run_label(run), ui.run_label(by_id[other_id])]  # the legend names runs as people do
+    if names[0] == names[1]:
+        names = [f"{name} ({rid})" for name, rid in zip(names, (run_id, other_id))]
+    shares = {names[0]: show(run, spec, method, target, left, "left"),
+              names[1]: show(by_id[other_id], spec, method, target, right, "right")}
     shares = {k: v for k, v in shares.items() if v}
     if len(shares) == 2:
         st.subheader("Per-wave shares, side by side")

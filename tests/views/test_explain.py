@@ -21,7 +21,7 @@ def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
     assert (at.query_params["run"], at.query_params["method"], at.query_params["output"]) == (pre.id, "gradcam", "qrs")
     shares = at.dataframe[0].value
     assert list(shares.wave) == ["P", "QRS", "ST-T", "baseline"]
-    assert shares["share of |attribution|"].sum() == pytest.approx(1.0)
+    assert shares["share of |attribution|"].sum() == pytest.approx(100.0)  # percents, shown with one decimal
     # a second run on the same record, side by side
     from run_fixtures import tiny_config
 
@@ -33,6 +33,11 @@ def test_explain_renders_overlay_shares_and_side_by_side(tiny_runs):
     at.run()
     assert not at.exception and not at.error
     assert len(at.dataframe) == 2 and any("side by side" in h.value for h in at.subheader)
+    import json
+
+    legend = {t["name"] for t in json.loads(at.get("plotly_chart")[-1].proto.spec)["data"]}
+    names = legend - {"share of time"}  # runs named as people do: by name (or what they train) and start time
+    assert len(names) == 2 and all(any(n.startswith(runs.title(r)) for r in (pre, other)) for n in names)
 
 
 def test_explain_lists_runs_newest_first_and_a_link_reopens_the_choices(tiny_runs):

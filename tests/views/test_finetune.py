@@ -140,3 +140,21 @@ def test_finetune_results_side_by_side_with_scratch_twin(runs_dir):
     per_class = [d.value for d in at.dataframe if "Class" in d.value.columns][0]
     assert list(per_class["Class"]) == ["NORM", "MI", "STTC", "CD", "HYP"]  # class order, not alphabetical
     assert set(per_class.columns) == {"Class", "Precision", "Recall", "F1", "Test ECGs of the class"}
+
+
+def test_showing_a_started_run_gives_no_session_state_warning(runs_dir, monkeypatch):
+    """The server log said 'widget with key "ft_show" was created with a default value but also had its value
+    set via the Session State API' each time a started run was shown at once."""
+    from streamlit.elements.lib import policies
+
+    said = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda text, *args, **kw: said.append(text % args))
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])
+    finished_run(runs_dir, task="finetune", strategy="scratch", name="old run")
+    at = page("3_Fine-tune").run()
+    at.number_input(key="ft_n").set_value(100)
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    at.run()
+    assert not at.exception and not [s for s in said if "Session State API" in s]

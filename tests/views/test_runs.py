@@ -99,3 +99,22 @@ def test_runs_page_draws_every_run_when_some_have_a_field_of_the_wrong_type(runs
         for chosen in ([run.id], [healthy.id, run.id]):
             at.multiselect(key="runs_selected").set_value(chosen).run()
             assert not at.exception, (run.id, at.exception)
+
+
+def test_runs_table_leaves_blank_what_a_run_has_not(runs_dir):
+    pre = finished_run(runs_dir, task="pretrain", name="pre")
+    fine = finished_run(runs_dir, task="finetune", name="fine", fraction=0.25)
+    at = page("4_Runs").run()
+    table = at.dataframe[0].value.set_index("run")
+    assert pd.isna(table.loc[pre.id, "fraction"]) and table.loc[fine.id, "fraction"] == 0.25
+    assert pd.isna(table.loc[pre.id, "accuracy"]) and "None" not in table.astype(str).to_numpy().ravel().tolist()
+
+
+def test_runs_page_downloads_the_metrics_of_several_runs_in_one_csv(runs_dir):
+    a = finished_run(runs_dir, task="pretrain", name="alpha")
+    b = finished_run(runs_dir, task="pretrain", name="beta")
+    at = page("4_Runs").run()
+    at.multiselect(key="runs_selected").set_value([a.id, b.id]).run()
+    assert not at.exception
+    (button,) = [d for d in at.get("download_button") if d.proto.label == "Metrics of these runs (CSV)"]
+    assert button.proto.label
