@@ -100,7 +100,7 @@ def test_explain_an_uploaded_record_with_a_run(tiny_run, tmp_path, ecg):
     assert runs.title(tiny_run) in heading and "bpm" in heading
     table = at.dataframe[0].value  # per-wave shares from neurokit2's delineation of the upload's lead II
     assert set(table["wave"]) == {"P", "QRS", "ST-T", "baseline"}
-    assert table["share of time"].sum() == pytest.approx(1.0)
+    assert table["share of time"].sum() == pytest.approx(100.0)  # percents
     # an upload without the precordial leads: the 12-lead run says plainly which it lacks
     data = edf_bytes(tmp_path, ecg[0][:2], ["I", "II"])
     at = upload(at, {"rec.edf": data}, "ex_files")
