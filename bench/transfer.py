@@ -20,7 +20,11 @@ measured source never sees the validation or test fold. The preprocessed PTB-XL 
 every cell. Prints mean AUROC per arm, the study's table (rows source x target, columns fractions, cells gain over
 scratch [95% CI] and over the control, paired by seed; pooled = each seed's gains averaged over fractions, then
 the interval over seeds), its Markdown, the time per cell, and ends with one JSON line: gain_FRACTION_SOURCE
-(+ _lo/_hi), gain_vs_control_FRACTION_SOURCE (+ _lo/_hi), FRACTION "pooled" too, auroc_FRACTION_ARM, ...
+(+ _lo/_hi), gain_vs_control_FRACTION_SOURCE (+ _lo/_hi), FRACTION "pooled" too, auroc_FRACTION_ARM, and with
+--controls (which adds "control-linear_probe", a linear probe on a random frozen backbone: the ecg-fix control)
+gain_vs_best_FRACTION_ARM (+ _lo/_hi; over the strongest of scratch and the controls at that fraction, chosen on
+validation), verdict_FRACTION_ARM (+1: that interval above 0, -1: below, 0: across) and label_multiplier_ARM
+(+ _lo/_hi, _reached: sweep.label_efficiency). One test fold: no rotation over folds yet.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecgcore import study
+from ecgcore import study, sweep
 from ecgcore.config import CONTROLLED, JobConfig
 from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS
 from ecgcore.data.ptbxl import load_ptbxl
@@ -185,6 +189,7 @@ def main(argv=None):
                     arms[f"{source}-combined"] = ("combined", [run for _, run in singles], "pretrained", 1)
         if args.controls:
             used = {(strategy, len(pre)) for strategy, pre, _, _ in arms.values() if strategy in CONTROLLED}
+            used.add(("linear_probe", 1))  # the ecg-fix control: a linear probe on a random frozen backbone
             for strategy, n in sorted(used):
                 name = "control" if strategy == args.strategy else f"control-{strategy}"
                 arms[name] = (strategy, [], "random", n if strategy == "combined" else 1)
@@ -284,6 +289,26 @@ def report(table, arms, args, folds, fractions, t_start, load_start):
         fraction = r.fraction if r.fraction == study.POOLED else format(r.fraction, "g")
         key = f"{'gain' if r.versus == 'scratch' else 'gain_vs_control'}_{fraction}_{r.arm}"
         out.update({key: _r(r.gain), f"{key}_lo": _r(r.lo), f"{key}_hi": _r(r.hi)})
+    baselines = ["scratch", *controls]
+    print("\nover the strongest baseline at each fraction (scratch or a control, best on validation), and the label "
+          "multiplier (fraction at which the arm reaches scratch's score at the largest fraction)")
+    for arm in sorted(set(table.arm) - set(baselines)):
+        best = sweep.gains_vs_best(table, "macro_auroc", arm, baselines)
+        pooled = sweep.pooled_gain_vs_best(table, "macro_auroc", arm, baselines)
+        for fraction, baseline, gain, lo, hi in [(format(r.fraction, "g"), r.baseline, r.gain, r.lo, r.hi)
+                                                 for r in best.itertuples()] + \
+                [(study.POOLED, "each fraction's strongest", pooled["gain"], pooled["lo"], pooled["hi"])]:
+            key = f"gain_vs_best_{fraction}_{arm}"
+            out.update({key: _r(gain), f"{key}_lo": _r(lo), f"{key}_hi": _r(hi)})
+            # +1: the interval of the gain over the strongest baseline is above 0, -1 below, 0 across
+            out[f"verdict_{fraction}_{arm}"] = (1 if _r(lo) is not None and lo > 0 else
+                                                -1 if _r(hi) is not None and hi < 0 else 0)
+            print(f"  {arm} {fraction}: {sweep.format_gain(gain, lo, hi)} over {baseline}")
+        eff = sweep.label_efficiency(table, "macro_auroc", arm)
+        out.update({f"label_multiplier_{arm}": _r(eff["multiplier"]), f"label_multiplier_{arm}_lo":
+                    _r(eff["multiplier_lo"]), f"label_multiplier_{arm}_hi": _r(eff["multiplier_hi"]),
+                    f"label_multiplier_{arm}_reached": eff["reached"]})
+        print(f"  {arm}: {sweep._efficiency_text(eff)}")
     wide = study.gains_wide(long)
     print("\ngain in macro AUROC over scratch [95% CI] and over the matching random-init control ('vs control'), "
           "paired by seed; pooled = each seed's gains averaged over the fractions, then the interval over seeds")
