@@ -256,10 +256,9 @@ class Sweep:
                    "run_id": cell["run_id"], "state": cell["state"]}
             if cell["state"] == "done":
                 summary = self.run_of(cell).summary() or {}
-                row.update({k: v for k, v in summary.get("test", {}).items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
-                row.update({f"val_{k}": v for k, v in summary.get("val", {}).items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                for part, prefix in (("test", ""), ("val", "val_")):
+                    row.update({prefix + k: v for k, v in summary.get(part, {}).items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -334,31 +333,38 @@ def _interval(values):
     return {"n": ci["n"], "mean": nan(ci["mean"]), "lo": nan(ci["low"]), "hi": nan(ci["high"])}
 
 
-def gains(table, metric, arm, reference=SCRATCH):
-    """Per fraction: the gain of `arm` over `reference`, paired by seed (arm's seed s minus reference's seed s
-    at the same fraction), as n pairs, mean and 95% t-interval (lo, hi)."""
+def _paired(table, metric, arm, reference):
+    """`arm` minus `reference` per (fraction, seed), pairs with both values only. `reference` is an arm name, or
+    {fraction: arm name} for a reference that differs by fraction (the strongest baseline)."""
     wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values=metric, aggfunc="first")
-    for name in (arm, reference):
+    by_fraction = reference if isinstance(reference, dict) else None
+    for name in (arm, *(set(by_fraction.values()) if by_fraction else [reference])):
         if name not in wide:
             raise ValueError(f"arm {name!r} has no {metric!r} values in the sweep table")
-    diff = (wide[arm] - wide[reference]).dropna()
+    if by_fraction is None:
+        return (wide[arm] - wide[reference]).dropna()
+    fractions = wide.index.get_level_values("fraction")
+    chosen = pd.Series([by_fraction.get(f) for f in fractions], index=wide.index)
+    base = pd.Series([wide.at[i, b] if b is not None else np.nan for i, b in chosen.items()], index=wide.index)
+    return (wide[arm] - base).dropna()
+
+
+def gains(table, metric, arm, reference=SCRATCH):
+    """Per fraction: the gain of `arm` over `reference` (an arm, or {fraction: arm}), paired by seed (arm's seed
+    s minus reference's seed s at the same fraction), as n pairs, mean and 95% t-interval (lo, hi)."""
     rows = []
-    for fraction, values in diff.groupby(level="fraction"):
+    for fraction, values in _paired(table, metric, arm, reference).groupby(level="fraction"):
         ci = _interval(values)
         rows.append({"fraction": fraction, "n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]})
     return pd.DataFrame(rows, columns=["fraction", "n", "gain", "lo", "hi"])
 
 
 def pooled_gain(table, metric, arm, reference=SCRATCH):
-    """The gain of `arm` over `reference` pooled over fractions: each seed's paired gains averaged over the
-    fractions where both arms have that seed, then the 95% t-interval over seeds (seeds are the independent
-    repeats; the fractions of one seed share its split and init). {"n" (seeds), "gain", "lo", "hi"}."""
-    wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values=metric, aggfunc="first")
-    for name in (arm, reference):
-        if name not in wide:
-            raise ValueError(f"arm {name!r} has no {metric!r} values in the sweep table")
-    per_seed = (wide[arm] - wide[reference]).dropna().groupby(level="seed").mean()
-    ci = _interval(per_seed)
+    """The gain of `arm` over `reference` (an arm, or {fraction: arm}) pooled over fractions: each seed's paired
+    gains averaged over the fractions where both arms have that seed, then the 95% t-interval over seeds (seeds
+    are the independent repeats; the fractions of one seed share its split and init). {"n" (seeds), "gain",
+    "lo", "hi"}."""
+    ci = _interval(_paired(table, metric, arm, reference).groupby(level="seed").mean())
     return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
 
 
@@ -420,10 +426,9 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
     multiplier = top / fraction if fraction else None
     if multiplier is not None and not draws:
         lo = hi = multiplier
-    seeds = list(curves.index)
     return {"reached": fraction is not None, "fraction": fraction, "multiplier": multiplier, "multiplier_lo": lo,
             "multiplier_hi": hi, "lower_bound": bool(bound), "reference_fraction": top,
-            "target": float(target) if np.isfinite(target) else None, "n": len(seeds)}
+            "target": float(target) if np.isfinite(target) else None, "n": len(values)}
 
 
 def _best_baselines(table, metric, baselines):
@@ -444,24 +449,15 @@ def gains_vs_best(table, metric, arm, baselines):
     """Per fraction: the gain of `arm` over the strongest of `baselines` there (scratch and the controls; the
     one with the best mean validation metric), paired by seed, as baseline, n, gain, lo, hi."""
     best = _best_baselines(table, metric, baselines)
-    rows = []
-    for fraction, baseline in sorted(best.items()):
-        g = gains(table[table.fraction == fraction], metric, arm, baseline)
-        if len(g):
-            rows.append({"fraction": fraction, "baseline": baseline, **g.iloc[0].drop("fraction").to_dict()})
-    return pd.DataFrame(rows, columns=["fraction", "baseline", "n", "gain", "lo", "hi"])
+    out = gains(table, metric, arm, best)
+    out.insert(1, "baseline", out.fraction.map(best))
+    return out
 
 
 def pooled_gain_vs_best(table, metric, arm, baselines):
     """gains_vs_best pooled over fractions as pooled_gain pools: each seed's gains over the fraction's strongest
     baseline averaged, then the 95% t-interval over seeds. {"n", "gain", "lo", "hi"}."""
-    best = _best_baselines(table, metric, baselines)
-    wide = table.pivot_table(index=["fraction", "seed"], columns="arm", values=metric, aggfunc="first")
-    if arm not in wide:
-        raise ValueError(f"arm {arm!r} has no {metric!r} values in the sweep table")
-    diffs = pd.concat([(wide.loc[f, arm] - wide.loc[f, b]).rename(f) for f, b in best.items() if f in wide.index])
-    ci = _interval(diffs.dropna().groupby(level="seed").mean())
-    return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
+    return pooled_gain(table, metric, arm, _best_baselines(table, metric, baselines))
 
 
 def summarize(table, metric, reference=SCRATCH, controls=None, titles=None, baselines=None):
@@ -470,10 +466,11 @@ def summarize(table, metric, reference=SCRATCH, controls=None, titles=None, base
 
     `controls` ({arm: its control arm}, SweepConfig.controls) adds each arm's paired gains over its control.
     `titles` ({arm: what people call it}) names the arms in the text only; table and controls keep arm names.
-    `baselines` (SweepConfig.baselines; default: the reference and the controls) are what no arm of them is
-    compared against as a transfer arm would be. Each arm also gets its label efficiency (label_efficiency: the interpolated fraction and multiplier) and,
-    where the table holds validation metrics, its gains over the strongest baseline at each fraction (scratch
-    or a control, whichever scored best on validation: gains_vs_best), the comparison a verdict rests on.
+    `baselines` (SweepConfig.baselines; default: the reference and the controls) are the arms a transfer arm is
+    compared with as a whole. Each arm also gets its label efficiency (label_efficiency: the interpolated
+    fraction and multiplier) and, where the table holds validation metrics and there are two baselines or more,
+    its gains over the strongest baseline at each fraction (scratch or a control, whichever scored best on
+    validation: gains_vs_best), the comparison a verdict rests on.
     Returns a list of {"arm", "reference_fraction", "reference_mean", "reaches_at", "gains": DataFrame,
     "pooled": pooled_gain, "gains_vs_control": DataFrame or None, "control", "label_efficiency",
     "gains_vs_best": DataFrame or None, "pooled_vs_best", "text"}.
