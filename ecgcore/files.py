@@ -80,9 +80,9 @@ def open_nofollow(path, flags, mode=0o644):
         raise
 
 
-def read_text(path):
-    """The text (UTF-8) of `path`, not followed through a link (see open_nofollow)."""
-    with os.fdopen(open_nofollow(path, os.O_RDONLY), encoding="utf-8") as f:
+def read_text(path, errors="strict"):
+    """The text (UTF-8; `errors` as open's) of `path`, not followed through a link (see open_nofollow)."""
+    with os.fdopen(open_nofollow(path, os.O_RDONLY), encoding="utf-8", errors=errors) as f:
         return f.read()
 
 
@@ -146,7 +146,7 @@ def locked(folder, wait_s=WRITE_WAIT_S):
             stopped = holder is not None and holder[1] == "stopped"
             stopped_since = (stopped_since or time.monotonic()) if stopped else None
             if (wait_s is not None and waited >= wait_s) or (
-                    stopped and time.monotonic() - stopped_since >= min(STOPPED_GRACE_S, wait_s or STOPPED_GRACE_S)):
+                    stopped and time.monotonic() - stopped_since >= STOPPED_GRACE_S):
                 who = f"process {holder[0]} ({holder[1]})" if holder else "another process"
                 hint = (f"; resume it (kill -CONT {holder[0]}) or end it" if stopped else
                         "; try again once it is done")
@@ -176,12 +176,18 @@ def lock_holder(folder):
         if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK" or fields[5] != key:
             continue  # "->": a process waiting for the lock, not holding it
         pid = int(fields[4])
-        try:
-            code = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return pid, "gone"
-        return pid, _STATES.get(code, code)
+        code = process_state(pid)
+        return pid, "gone" if code is None else _STATES.get(code, code)
     return None
+
+
+def process_state(pid):
+    """Process `pid`'s one-letter state from /proc/PID/stat ("R", "S", "T", "Z", ...), None when it is gone or
+    there is no /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def now():

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import ecgcore
-from ecgcore.files import open_nofollow  # a log that is a link is refused, never appended to
+from ecgcore.files import open_nofollow, process_state  # open_nofollow: a log that is a link is refused
 
 
 def spawn(args, log_path):
@@ -34,10 +34,12 @@ def is_process(pid, *markers):
     if not pid:
         return False
     if Path("/proc/self/stat").exists():
+        state = process_state(pid)
+        if state is None:
+            return False
         try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, IndexError):
+        except OSError:
             return False
         # a process that has just exec'd can show an empty command line for a moment: not proof of death
         return state not in ("Z", "X") and (not cmdline or all(m in cmdline for m in markers))

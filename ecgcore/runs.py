@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgcore.config import JobConfig
-from ecgcore.files import WRITE_WAIT_S, append_text, json_default, locked, now, open_nofollow, read_json, \
-    read_text, write_bytes, write_json, write_text
+from ecgcore.config import JobConfig, is_whole
+from ecgcore.files import append_text, json_default, locked, now, open_nofollow, read_json, read_text, \
+    write_bytes, write_json, write_text
 from ecgcore.labels import CLASS_NAMES
 from ecgcore.words import say
 
@@ -169,10 +169,10 @@ class Run:
                     "nothing is read or written through one")
         try:
             self.config
-            _checked_status(read_json(self.status_path), self.status_path)
+            state = _checked_status(read_json(self.status_path), self.status_path)["state"]
             self.summary()
-            self.metrics(strict=True, finished=self.state in FINISHED)
-            if self.state == "done" and self.metrics_path.is_file() and not self.metrics_path.stat().st_size:
+            self.metrics(strict=True, finished=state in FINISHED)
+            if state == "done" and self.metrics_path.is_file() and not self.metrics_path.stat().st_size:
                 raise ValueError(f"{self.metrics_path} is empty, though the run is done")
         except ValueError as e:
             return str(e)
@@ -259,8 +259,7 @@ class Run:
     def log_tail(self, lines=40):
         """The last `lines` lines of log.txt ('' before the job starts)."""
         try:
-            with os.fdopen(open_nofollow(self.log_path, os.O_RDONLY), errors="replace") as f:
-                text = f.read()
+            text = read_text(self.log_path, errors="replace")
         except (FileNotFoundError, ValueError):  # missing, or a link (the run's `problem` says so)
             return ""
         return "\n".join(text.splitlines()[-lines:])
@@ -313,7 +312,7 @@ def _bad_record(record):
     if not isinstance(record, dict):
         return f"is {type(record).__name__}, not a record of the epoch's metrics"
     epoch = record.get("epoch", 1)
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+    if not is_whole(epoch) or epoch < 0:
         return f"has epoch={epoch!r}, not a whole number"
     for key, value in record.items():
         if not (value is None or isinstance(value, str) or _is_number(value)):
@@ -328,7 +327,7 @@ _SUMMARY_RULES = {
     "targets": ("a list of target names", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
     "class_names": ("a list of class names", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v)),
     "task": ("pretrain or finetune", lambda v: v in ("pretrain", "finetune")),
-    **{k: ("a whole number >= 0", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0))
+    **{k: ("a whole number >= 0", lambda v: v is None or (is_whole(v) and v >= 0))
        for k in ("n_train", "n_val", "n_test", "best_epoch", "epochs_run", "skipped_records")},
     **{k: ("a list", lambda v: isinstance(v, list)) for k in ("classes_present", "classes_absent", "notes",
                                                              "classes_unseen_in_training")},
@@ -339,8 +338,8 @@ _SUMMARY_RULES = {
 _FIELD_RULES = {
     "progress": ("a number in [0, 1]", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                  and 0 <= v <= 1),
-    "epoch": ("a whole number >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-    "pid": ("a process id", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)),
+    "epoch": ("a whole number >= 0", lambda v: is_whole(v) and v >= 0),
+    "pid": ("a process id", lambda v: v is None or (is_whole(v) and v > 0)),
     "message": ("text", lambda v: v is None or isinstance(v, str)),
     "error": ("text", lambda v: v is None or isinstance(v, str)),
     "executor": (f"one of {EXECUTORS}", lambda v: v is None or v in EXECUTORS),
@@ -353,14 +352,15 @@ def _bad_fields(status):
 
 
 def _checked_status(status, path, strict=True):
-    """ValueError naming `path` unless `status` is a dict with a valid state (and, when `strict`, every field
-    of _FIELD_RULES valid)."""
+    """`status`, or ValueError naming `path` unless it is a dict with a valid state (and, when `strict`, every
+    field of _FIELD_RULES valid)."""
     if not isinstance(status, dict) or status.get("state") not in STATES:
         raise ValueError(f"{path} has no valid state")
     bad = _bad_fields(status) if strict else []
     if bad:
         rule = _FIELD_RULES[bad[0]][0]
         raise ValueError(f"{path} is damaged: {bad[0]}={status[bad[0]]!r} is not {rule}")
+    return status
 
 
 def _blank_status():
@@ -481,12 +481,12 @@ def need_write(runs_dir, what):
 
 
 @contextmanager
-def lock_runs_dir(runs_dir, wait_s=WRITE_WAIT_S):
+def lock_runs_dir(runs_dir):
     """Hold the runs directory's lock (created when missing): the queue's decisions (which run starts next)
-    and deletions happen one at a time across every process. LockBusy past `wait_s` (files.locked)."""
+    and deletions happen one at a time across every process. LockBusy past files.locked's bound."""
     runs_dir = default_runs_dir(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with locked(runs_dir, wait_s=wait_s):
+    with locked(runs_dir):
         yield
 
 

@@ -423,10 +423,11 @@ def _unseen_classes(config, y_train, output_names):
     record carrying it): the model never learnt them, so they are never predicted (see _evaluate)."""
     if config.task != "finetune":
         return []
+    y_train = np.asarray(y_train)
     if config.label_mode == "single":
-        seen = set(np.unique(np.asarray(y_train)[np.asarray(y_train) >= 0]).tolist())
+        seen = set(np.unique(y_train[y_train >= 0]).tolist())
         return [c for c in range(len(output_names)) if c not in seen]
-    return [c for c in range(len(output_names)) if not np.asarray(y_train)[:, c].any()]
+    return [c for c in range(len(output_names)) if not y_train[:, c].any()]
 
 
 def _evaluate(config, model, data, y, index, output_names, loss_fn, keep_outputs=False, unseen=()):
@@ -444,8 +445,9 @@ def _evaluate(config, model, data, y, index, output_names, loss_fn, keep_outputs
         scores = model.destandardise(raw).cpu().numpy()
         out.update(metrics.regression_metrics(y[index], scores, output_names))
     else:
-        masked = raw.clone()
+        masked = raw
         if len(unseen):
+            masked = raw.clone()
             masked[:, list(unseen)] = float("-inf")
         scores = (masked.softmax(dim=1) if config.label_mode == "single" else masked.sigmoid()).cpu().numpy()
         out.update(metrics.classification_metrics(y[index], scores, output_names,

@@ -104,10 +104,6 @@ with files.locked(sys.argv[1]):
 """
 
 
-def process_state(pid):
-    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-
-
 @pytest.fixture
 def holder(tmp_path):
     """A process that holds tmp_path/held's lock; yields (folder, Popen). Killed after the test."""
@@ -128,7 +124,7 @@ def test_a_stopped_holder_is_named_with_its_pid_and_state_not_waited_for(holder)
 
     folder, proc = holder
     proc.send_signal(signal.SIGSTOP)
-    while process_state(proc.pid) != "T":
+    while files.process_state(proc.pid) != "T":
         time.sleep(0.01)
     with pytest.raises(files.LockBusy, match=rf"process {proc.pid} \(stopped\)") as caught:
         with files.locked(folder, wait_s=None):  # even a wait without a bound ends for a stopped holder

@@ -110,11 +110,12 @@ if len(chosen) >= 2:
     st.markdown("**Config differences**" if len(differing) else "The configs are identical.")
     if len(differing):
         st.dataframe(differing.astype(str))
-    curves = {ui.run_label(r): r.metrics() for r in healthy if r.metrics()}
+    per_run = {r: r.metrics() for r in healthy}  # each metrics.jsonl read once
+    curves = {ui.run_label(r): m for r, m in per_run.items() if m}
     if curves:
         st.plotly_chart(plots.learning_curves(curves), config=plots.png_config("compare-curves"), key="compare")
         # every chosen run's per-epoch metrics in one file, a "run" column saying whose each line is
-        together = pd.concat([pd.DataFrame(r.metrics()).assign(run=r.id) for r in healthy if r.metrics()])
+        together = pd.concat([pd.DataFrame(m).assign(run=r.id) for r, m in per_run.items() if m])
         st.download_button("Metrics of these runs (CSV)", together.to_csv(index=False), "runs-metrics.csv",
                            mime="text/csv", key="dl_csv_many")
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgcore.config import is_whole
 from ecgcore.files import atomic_write
 from ecgcore.labels import CLASS_NAMES, TARGETS, rate_hz
 
@@ -220,9 +221,9 @@ def _read_meta(path):
 
     if not isinstance(meta, dict):
         raise Damaged(f"{path} holds {type(meta).__name__}, not an object of fields")
-    if not _is_int(meta.get("format", 1)) or meta.get("format", 1) not in FORMATS:
+    if not is_whole(meta.get("format", 1)) or meta.get("format", 1) not in FORMATS:
         bad("format", f"one of {FORMATS} (a newer lab may have written it)")
-    if not _is_int(meta.get("n")) or meta["n"] < 0:
+    if not is_whole(meta.get("n")) or meta["n"] < 0:
         bad("n", "a whole number of records")
     try:
         meta["fs"] = rate_hz(meta.get("fs"), f"{path}, field 'fs'")
@@ -237,16 +238,12 @@ def _read_meta(path):
     meta.setdefault("config", {})
     if meta.get("format", 1) >= 2:
         shape = meta.get("shape")
-        if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(x) and x >= 0 for x in shape)
+        if not (isinstance(shape, list) and len(shape) == 3 and all(is_whole(x) and x >= 0 for x in shape)
                 and shape[:2] == [meta["n"], len(meta["lead_names"])]):
             bad("shape", f"[n, leads, samples] with n={meta['n']} and {len(meta['lead_names'])} leads")
         if meta.get("dtype") != "float32":
             bad("dtype", "'float32'")
     return meta
-
-
-def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _open_signals(path, meta):
