@@ -21,6 +21,10 @@ import numpy as np
 GROUPS = ("inferior", "lateral", "anterior")
 QT_CORRECTIONS = ("none", "bazett", "fridericia", "framingham")
 BUNDLE_BRANCH = ("none", "right", "left")
+# the rhythms the engine draws (ecgcore.synth.rhythms: their timing and criteria); "sinus" is the default
+RHYTHMS = ("sinus", "sinus_arrhythmia", "afib", "aflutter", "avb2_mobitz1", "avb2_mobitz2", "avb3", "pac", "pvc",
+           "vt", "junctional", "paced")
+ESCAPE_RATIO = 1.3  # third-degree AV block: the atrial rate is at least this many times the escape rate
 
 
 def _spec(default, lo, hi, unit, group, help, choices=None):
@@ -31,6 +35,53 @@ PARAMS = {
     # rhythm
     "hr": _spec(70.0, 30.0, 200.0, "bpm", "rhythm", "Mean heart rate."),
     "hrv": _spec(20.0, 0.0, 150.0, "ms", "rhythm", "Beat-to-beat variability: standard deviation of the R-R interval."),
+    "rhythm": _spec("sinus", None, None, "", "rhythm",
+                    "The heart rhythm (ecgcore.synth.rhythms): sinus, or an arrhythmia drawn beat by beat. The rate "
+                    "`hr` is the sinus (atrial) rate; in atrial fibrillation the mean ventricular rate, in a "
+                    "junctional or paced rhythm that rhythm's rate.", choices=RHYTHMS),
+    "resp_rate": _spec(15.0, 6.0, 30.0, "/min", "rhythm", "Breaths per minute (sinus arrhythmia)."),
+    "rsa": _spec(150.0, 0.0, 400.0, "ms", "rhythm",
+                 "Sinus arrhythmia: how much the R-R interval swings with breathing, peak to peak."),
+    "f_rate": _spec(450.0, 350.0, 600.0, "/min", "rhythm", "Atrial fibrillation: rate of the fibrillatory f waves."),
+    "f_amp": _spec(0.08, 0.0, 0.3, "mV", "rhythm",
+                   "Amplitude of the fibrillatory f waves (atrial fibrillation) or flutter F waves (atrial flutter)."),
+    "flutter_rate": _spec(300.0, 250.0, 350.0, "/min", "rhythm", "Atrial flutter: rate of the F waves."),
+    "conduction": _spec("2:1", None, None, "", "rhythm",
+                        "Atrial flutter: F waves per conducted beat ('variable': 2, 3 or 4 at random).",
+                        choices=("2:1", "3:1", "4:1", "variable")),
+    "av_ratio": _spec("4:3", None, None, "", "rhythm",
+                      "Second-degree AV block: P waves per group : beats conducted (the last P of a group is "
+                      "blocked).", choices=("3:2", "4:3", "5:4")),
+    "pr_step": _spec(60.0, 10.0, 150.0, "ms", "rhythm",
+                     "Mobitz I (Wenckebach): how much the PR lengthens after the first beat of a group; each "
+                     "further step is half the last."),
+    "escape": _spec("junctional", None, None, "", "rhythm",
+                    "Third-degree AV block: the escape rhythm, junctional (narrow QRS) or ventricular (wide QRS).",
+                    choices=("junctional", "ventricular")),
+    "escape_rate": _spec(45.0, 20.0, 60.0, "bpm", "rhythm",
+                         "Third-degree AV block: rate of the escape rhythm (junctional 40-60, ventricular 20-40); "
+                         "the atrial rate `hr` must be at least 1.3 times it."),
+    "ectopic_rate": _spec(15.0, 1.0, 50.0, "%", "rhythm",
+                          "Premature atrial or ventricular beats: the share of beats followed by one (isolated "
+                          "and couplets)."),
+    "coupling": _spec(0.6, 0.4, 0.9, "x R-R", "rhythm",
+                      "Coupling interval of a premature beat: its distance from the beat before, as a share of "
+                      "the R-R interval."),
+    "pvc_pattern": _spec("isolated", None, None, "", "rhythm",
+                         "Premature ventricular beats: isolated (at random), bigeminy (every other beat), trigeminy "
+                         "(every third beat) or couplets (two in a row, at random).",
+                         choices=("isolated", "bigeminy", "trigeminy", "couplets")),
+    "vt_rate": _spec(170.0, 120.0, 250.0, "bpm", "rhythm", "Ventricular tachycardia: its rate."),
+    "wide_qrs": _spec(150.0, 120.0, 200.0, "ms", "rhythm",
+                      "QRS duration of the beats that start in the ventricles: premature ventricular beats, "
+                      "ventricular tachycardia, ventricular escape and paced beats."),
+    "junctional_p": _spec("retrograde", None, None, "", "rhythm",
+                          "Junctional rhythm: retrograde P waves (inverted in II, III, aVF, just after the QRS) "
+                          "or none.", choices=("retrograde", "absent")),
+    "pacing": _spec("ventricular", None, None, "", "rhythm",
+                    "Paced rhythm: which chamber the pacemaker stimulates at the rate `hr`: ventricular (a spike "
+                    "and a wide QRS, no P), atrial (a spike, a P wave, a normal QRS after the PR) or dual "
+                    "(atrial and ventricular spikes, the AV delay = PR).", choices=("ventricular", "atrial", "dual")),
     # intervals
     "pr": _spec(160.0, 80.0, 400.0, "ms", "intervals", "PR interval: P onset to QRS onset."),
     "p_dur": _spec(100.0, 40.0, 160.0, "ms", "intervals",
@@ -156,6 +207,11 @@ def validate_params(params, n=None):
                 raise ValueError(f"parameter {name!r}={value[out][0]:g} {spec['unit']} is out of range "
                                  f"[{spec['lo']:g}, {spec['hi']:g}] {spec['unit']}")
         full[name] = value
+    slow = (full["rhythm"] == "avb3") & (full["hr"] < ESCAPE_RATIO * full["escape_rate"])
+    if slow.any():
+        i = np.flatnonzero(slow)[0]
+        raise ValueError(f"rhythm 'avb3': the atrial rate hr={full['hr'][i]:g} bpm must be at least {ESCAPE_RATIO:g} x "
+                         f"the escape rate ({full['escape_rate'][i]:g} bpm): raise hr or lower escape_rate")
     qt = realised_qt(full["qt"], full["qt_correction"], 60.0 / full["hr"])
     short = qt < full["qrs"] + MIN_T_MS
     if short.any():

@@ -84,6 +84,12 @@ def _limb(magnitude, degrees):
     return magnitude[:, None] * np.cos(np.radians(np.asarray(degrees)[..., None] - LIMB_DEG))
 
 
+def p_wave_amplitudes(p_amp, degrees, precordial=1.0):
+    """(N, 8) amplitude in I, II, V1-V6 of a P wave of `p_amp` (N,) mV along the frontal direction `degrees`,
+    its precordial share scaled by `precordial` (the sinus P: 60 deg and 1, as `amplitudes` draws it)."""
+    return np.concatenate([_limb(p_amp, degrees), precordial * p_amp[:, None] * P_PRECORDIAL], axis=1)
+
+
 def _mode_table(mode, key):
     """(N, ...) stack of a mode-table entry per record."""
     return np.stack([MODES[m][key] for m in MODE_NAMES])[mode]
