@@ -20,3 +20,10 @@ def rate_hz(value, where, written=None):
 
 # Regression targets and their units; sources may add morphology targets (see ecgcore.data.measure).
 TARGETS = {"hr": "bpm", "pr": "ms", "qrs": "ms", "qt": "ms"}
+
+# Rhythm targets, given by the data sets whose spec draws rhythms (ecgcore.data.synthetic.rhythm_targets): how
+# irregular the R-R intervals are, how fast the atria go, how many atrial activations per QRS, and the count of
+# each kind of beat in the record (MIT-BIH symbols N, A, V, j, E, /).
+RHYTHM_TARGETS = {"rr_cv": "share", "atrial_rate": "/min", "conduction": "per QRS", "beats_normal": "beats",
+                  "beats_atrial_premature": "beats", "beats_ventricular": "beats", "beats_junctional": "beats",
+                  "beats_escape": "beats", "beats_paced": "beats"}

@@ -1,4 +1,4 @@
-"""`synth --n N --fs FS --seed S [--classes ...] --out PATH`: write a labelled synthetic data set (a folder, or
+"""`synth --n N --fs FS --seed S [--classes ...] [--rhythms ...] --out PATH`: write a labelled synthetic data set (a folder, or
 one .npz)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ def register(sub):
                                    "with --classes) and save them as a data set folder (signals.npy, read "
                                    "memory-mapped, records.npz, dataset.json: any size) or, for a PATH ending "
                                    "in .npz, one .npz: signals, hr, pr, qrs, qt, [label], fs, lead_names, "
-                                   "class_names, config (loaded whole). Made once per config and seed, chunk by "
+                                   "class_names, config (loaded whole); with --rhythms also rhythm, rhythm_names, "
+                                   "beat_samples, beat_types, atrial_samples and the rhythm targets. Made once per config and seed, chunk by "
                                    "chunk with a progress bar, then read from the cache; a GAN build that is "
                                    "interrupted goes on where it stopped when run again.")
     p.add_argument("--n", type=int, required=True, help="number of records")
@@ -21,6 +22,10 @@ def register(sub):
     p.add_argument("--classes", metavar="NAMES",
                    help="'all' or comma-separated simulated classes (NORM,MI,STTC,CD,HYP): a balanced "
                         "classification set; without it records draw from the normal ranges")
+    p.add_argument("--rhythms", metavar="NAMES",
+                   help="'all' or comma-separated rhythms (sinus, sinus_arrhythmia, afib, aflutter, avb2_mobitz1, "
+                        "avb2_mobitz2, avb3, pac, pvc, vt, junctional, paced): a balanced set labelled by rhythm, "
+                        "with beat annotations; combines with --classes (the classes then set the morphology)")
     p.add_argument("--engine", choices=("parametric", "ecgsyn", "gan"), default="parametric",
                    help="parametric (fast, default), ecgsyn (neurokit2's ECGSYN, ~1 s per record) or gan "
                         "(DeepFake ECG GAN, 10 s normal records with measured labels; failures dropped)")
@@ -32,14 +37,17 @@ def register(sub):
 
 
 def _synth(args):
+    import numpy as np
+
     from ecgcore.cli.data import progress_bar
     from ecgcore.data.synthetic import make_dataset, make_gan_dataset
 
     out = Path(args.out)
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to overwrite it")
-    if args.engine == "gan" and (args.classes or args.no_noise):
-        raise ValueError("--engine gan makes normal ECGs as the GAN learnt them: no --classes or --no-noise")
+    if args.engine == "gan" and (args.classes or args.rhythms or args.no_noise):
+        raise ValueError("--engine gan makes normal ECGs as the GAN learnt them: no --classes, --rhythms or "
+                         "--no-noise")
     bar = progress_bar(args.engine)
     progress = lambda share: bar(round(share * args.n), args.n)  # noqa: E731
     if args.engine == "gan":
@@ -47,9 +55,10 @@ def _synth(args):
     else:
         dataset = make_dataset(n=args.n, fs=args.fs, duration=args.duration, seed=args.seed,
                                classes=args.classes, engine=args.engine, noise=not args.no_noise,
-                               progress=progress)
+                               rhythms=args.rhythms, progress=progress)
     dataset.save(out)  # a copy: the user may edit it, the cache entry stays as built
-    summary = ", ".join(f"{k} {v.mean():.0f}±{v.std():.0f}" for k, v in dataset.targets.items())
+    summary = ", ".join(f"{k} {np.nanmean(v):.3g}±{np.nanstd(v):.2g}" for k, v in dataset.targets.items()
+                        if np.isfinite(v).any())
     print(f"wrote {out}: {len(dataset)} records x {len(dataset.lead_names)} leads x {dataset.signals.shape[-1]} "
           f"samples at {dataset.fs:g} Hz; {summary}")
     if "report" in dataset.config:
@@ -57,5 +66,6 @@ def _synth(args):
         print(f"labels measured: kept {report['n_kept']} of {dataset.config['n']} records; failed per "
               "target: " + ", ".join(f"{k} {v}" for k, v in report["dropped"].items()))
     if dataset.label is not None:
+        what = "rhythms" if dataset.rhythm_names else "classes"
         counts = {name: int((dataset.label == i).sum()) for i, name in enumerate(dataset.class_names)}
-        print("classes: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+        print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))

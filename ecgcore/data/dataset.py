@@ -3,7 +3,10 @@
 A data set is signals + labels + the config that made them. Its per-record arrays are plain (no pickles):
 `signals` (N, C, L) float32, one float32 array per target (`hr`, `pr`, `qrs`, `qt`, ... NaN where a record
 has no value), optional `label` (N,) int64 single-label class index (-1: none), optional `multilabel` (N, K)
-uint8, optional `fold` (N,) int64 (PTB-XL's strat_fold), optional `record_id` (N,) str.
+uint8, optional `fold` (N,) int64 (PTB-XL's strat_fold), optional `record_id` (N,) str. A set whose records
+have rhythms (ecgcore.synth.rhythms) also holds `rhythm` (N,) int64, an index into `rhythm_names`, and its beat
+annotations: `beat_samples` (N, B) int64 QRS onset samples, -1 padded; `beat_types` (N, B) str MIT-BIH beat
+symbols, '' padded; `atrial_samples` (N, A) int64 onsets of the atrial activations (P or F waves), -1 padded.
 
 On disk a data set is a folder (the format of the cache, and of `save(PATH)` for a PATH not ending in .npz):
   signals.npy   the signals, read back memory-mapped (np.load(mmap_mode="r")): a set larger than memory loads
@@ -46,6 +49,9 @@ from ecgcore.labels import CLASS_NAMES, TARGETS, rate_hz
 SIGNALS_FILE, RECORDS_FILE, META_FILE = "signals.npy", "records.npz", "dataset.json"
 FORMAT = 2  # dataset.json's "format": bump when the folder's layout changes (2 adds "shape" and "dtype")
 FORMATS = (1, 2)  # the formats still read
+# the optional per-record arrays besides the targets, and the kind of numbers (numpy dtype kinds) each holds
+PER_RECORD = {"label": "i", "multilabel": "iub", "fold": "i", "record_id": "U", "rhythm": "i", "beat_samples": "i",
+              "beat_types": "U", "atrial_samples": "i"}
 COPY_CHUNK = 1024  # records copied at once when a memory-mapped set is saved elsewhere
 
 
@@ -66,6 +72,11 @@ class DataSet:
     fold: np.ndarray | None = None
     record_id: np.ndarray | None = None
     config: dict = field(default_factory=dict)
+    rhythm: np.ndarray | None = None
+    rhythm_names: tuple = ()
+    beat_samples: np.ndarray | None = None
+    beat_types: np.ndarray | None = None
+    atrial_samples: np.ndarray | None = None
 
     def __post_init__(self):
         self.signals = np.asanyarray(self.signals, dtype=np.float32)  # any: a memory map stays one
@@ -76,6 +87,7 @@ class DataSet:
             raise ValueError(f"{c} signal channels but {len(self.lead_names)} lead names")
         self.lead_names = tuple(self.lead_names)
         self.class_names = tuple(self.class_names)
+        self.rhythm_names = tuple(self.rhythm_names)
         self.targets = {k: np.asarray(v, dtype=np.float32) for k, v in self.targets.items()}
         for name, values in self._per_record_arrays().items():
             if len(values) != n:
@@ -83,7 +95,7 @@ class DataSet:
 
     def _per_record_arrays(self):
         arrays = dict(self.targets)
-        for name in ("label", "multilabel", "fold", "record_id"):
+        for name in PER_RECORD:
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
         return arrays
@@ -101,9 +113,9 @@ class DataSet:
         take = lambda a: None if a is None else a[index]  # noqa: E731
         return DataSet(
             signals=self.signals[index], fs=self.fs, lead_names=self.lead_names,
-            targets={k: v[index] for k, v in self.targets.items()}, label=take(self.label),
-            multilabel=take(self.multilabel), class_names=self.class_names, fold=take(self.fold),
-            record_id=take(self.record_id), config=self.config,
+            targets={k: v[index] for k, v in self.targets.items()}, class_names=self.class_names,
+            config=self.config, rhythm_names=self.rhythm_names,
+            **{name: take(getattr(self, name)) for name in PER_RECORD},
         )
 
     def save(self, path):
@@ -143,7 +155,8 @@ class DataSet:
             np.savez(f, **self._per_record_arrays())
         meta = {"format": FORMAT, "n": int(n), "shape": [int(n), *map(int, record_shape)], "dtype": "float32",
                 "fs": float(self.fs), "lead_names": list(self.lead_names), "class_names": list(self.class_names),
-                "target_names": list(self.targets), "config": self.config}
+                "target_names": list(self.targets), "config": self.config,
+                **({"rhythm_names": list(self.rhythm_names)} if self.rhythm_names else {})}
         (folder / META_FILE).write_text(json.dumps(meta))
 
     def _save_npz(self, path):
@@ -151,6 +164,7 @@ class DataSet:
             "signals": self.signals, "fs": np.float64(self.fs),
             "lead_names": np.array(self.lead_names), "class_names": np.array(self.class_names),
             "target_names": np.array(list(self.targets), dtype=str), "config": np.array(json.dumps(self.config)),
+            **({"rhythm_names": np.array(self.rhythm_names)} if self.rhythm_names else {}),
             **self._per_record_arrays(),
         }
 
@@ -174,10 +188,11 @@ class DataSet:
                 opt = lambda k: z[k] if k in z else None  # noqa: E731
                 return cls(
                     signals=z["signals"], fs=float(z["fs"]), lead_names=tuple(str(s) for s in z["lead_names"]),
-                    targets={t: z[t] for t in names if t in z}, label=opt("label"), multilabel=opt("multilabel"),
+                    targets={t: z[t] for t in names if t in z},
                     class_names=tuple(str(s) for s in z["class_names"]) if "class_names" in z else CLASS_NAMES,
-                    fold=opt("fold"), record_id=opt("record_id"),
                     config=json.loads(str(z["config"])) if "config" in z else {},
+                    rhythm_names=tuple(str(s) for s in z["rhythm_names"]) if "rhythm_names" in z else (),
+                    **{name: opt(name) for name in PER_RECORD},
                 )
         except (KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise Damaged(f"{path} is not a readable ecgcore data set: {type(e).__name__}: {e}") from None
@@ -196,7 +211,8 @@ class DataSet:
             records = _read_records(folder / RECORDS_FILE, meta)
             try:
                 dataset = cls(signals=signals, fs=meta["fs"], lead_names=meta["lead_names"],
-                              class_names=meta["class_names"], config=meta["config"], **records)
+                              class_names=meta["class_names"], config=meta["config"],
+                              rhythm_names=meta.get("rhythm_names", ()), **records)
             except ValueError as e:
                 raise Damaged(f"{folder / RECORDS_FILE} does not fit {META_FILE}: {e}") from None
         except OSError as e:
@@ -229,7 +245,9 @@ def _read_meta(path):
         meta["fs"] = rate_hz(meta.get("fs"), f"{path}, field 'fs'")
     except ValueError as e:
         raise Damaged(str(e)) from None
-    for key in ("lead_names", "class_names", "target_names"):
+    for key in ("lead_names", "class_names", "target_names", "rhythm_names"):
+        if key == "rhythm_names" and key not in meta:  # only a set with rhythms has them
+            continue
         names = meta.get(key)
         if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
             bad(key, "a list of names")
@@ -285,15 +303,14 @@ def _read_records(path, meta):
     missing = [t for t in meta["target_names"] if t not in arrays]
     if missing:
         raise Damaged(f"{path} lacks the target arrays {missing} that {META_FILE} names")
-    kinds = {"label": "i", "fold": "i", "multilabel": "iub", "record_id": "U"}
     for name, array in arrays.items():
-        kind = kinds.get(name, "f" if name in meta["target_names"] else None)
+        kind = PER_RECORD.get(name, "f" if name in meta["target_names"] else None)
         if kind is None:
             continue
         if array.dtype.kind not in kind or len(array) != n:
             raise Damaged(f"{path}: {name} is {array.dtype} of {len(array)} entries, expected {n} "
                           f"{'numbers' if kind != 'U' else 'names'}")
-    records = {name: arrays.get(name) for name in kinds}
+    records = {name: arrays.get(name) for name in PER_RECORD}
     records["targets"] = {t: arrays[t] for t in meta["target_names"]}
     return records
 

@@ -39,12 +39,12 @@ from ecgcore.config import is_number, is_whole
 from ecgcore.data.dataset import META_FILE, RECORDS_FILE, SIGNALS_FILE, DataSet
 from ecgcore.data.measure import INTERVAL_TARGETS, morphology_targets
 from ecgcore.data.synthetic import ENGINES, make_dataset, make_gan_dataset
-from ecgcore.labels import TARGETS
+from ecgcore.labels import RHYTHM_TARGETS, TARGETS
 from ecgcore.leads import LEAD_SETS, LEADS, resolve_leads
 from ecgcore.synth.gan import GAN_SECONDS, MIN_SECONDS
 from ecgcore.synth.parametric import DURATION_RANGE, check_fs
 from ecgcore.synth.params import PARAMS
-from ecgcore.synth.presets import DIFFICULTIES, resolve_classes
+from ecgcore.synth.presets import DIFFICULTIES, resolve_classes, resolve_rhythms
 
 # With no data argument, pretraining and fine-tuning use these small embedded synthetic sets.
 DEFAULT_PRETRAIN_DATA = {"source": "synthetic", "n": 2000, "fs": 100, "seed": 0}
@@ -177,6 +177,7 @@ class Synthetic(Made):
     noise: bool = True
     ranges: dict | None = None
     difficulty: str = "easy"
+    rhythms: object = None  # None (sinus), "all", "afib,vt" or a list of rhythm names
     engines: ClassVar[tuple] = ENGINES
 
     def check(self, where="data"):
@@ -184,10 +185,14 @@ class Synthetic(Made):
         _must(where, "classes", self.classes, self.classes is None or isinstance(self.classes, (str, list)),
               "null, 'all', 'NORM,MI' or a list of class names")
         _prefixed(where, resolve_classes, self.classes)
+        _must(where, "rhythms", self.rhythms, self.rhythms is None or isinstance(self.rhythms, (str, list)),
+              "null, 'all', 'afib,vt' or a list of rhythm names")
+        _prefixed(where, resolve_rhythms, self.rhythms)
         _must(where, "engine", self.engine, self.engine in self.engines, f"one of {self.engines}")
-        if self.engine == "ecgsyn" and self.classes is not None:
-            raise ValueError(f"{where}.classes: engine 'ecgsyn' draws normal records only; classes need engine "
-                             "'parametric'")
+        for option in ("classes", "rhythms"):
+            if self.engine == "ecgsyn" and getattr(self, option) is not None:
+                raise ValueError(f"{where}.{option}: engine 'ecgsyn' draws normal records only; {option} need "
+                                 "engine 'parametric'")
         _flag(where, "noise", self.noise)
         _must(where, "ranges", self.ranges, self.ranges is None or isinstance(self.ranges, dict),
               "a dict {parameter: [low, high] | value | [choices]}, or null")
@@ -197,11 +202,14 @@ class Synthetic(Made):
         _must(where, "difficulty", self.difficulty,
               isinstance(self.difficulty, str) and self.difficulty in DIFFICULTIES, f"one of {tuple(DIFFICULTIES)}")
 
-    def normal(self):
-        return replace(self, classes=resolve_classes(self.classes))  # "all" -> the class names
+    def normal(self):  # "all" -> the names
+        return replace(self, classes=resolve_classes(self.classes), rhythms=resolve_rhythms(self.rhythms))
 
     def labels(self):
-        return {"single"} if self.classes else set()
+        return {"single"} if self.classes or self.rhythms else set()
+
+    def targets(self):
+        return (*TARGETS, *(RHYTHM_TARGETS if self.rhythms else ()))
 
     def shape(self):
         return self.n, len(LEADS), int(round(self.duration * self.fs))  # the engines make all 12 leads

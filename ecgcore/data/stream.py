@@ -19,8 +19,7 @@ from ecgcore.data.batches import loader_workers
 from ecgcore.data.dataset import DataSet
 from ecgcore.data.preprocess import output_shape, preprocess
 from ecgcore.data.splits import Split
-from ecgcore.data.synthetic import make_dataset
-from ecgcore.labels import CLASS_NAMES
+from ecgcore.data.synthetic import labelled, make_dataset
 from ecgcore.leads import LEADS
 from ecgcore.synth import sample_params, synthesize
 
@@ -39,7 +38,8 @@ class SyntheticStream:
     def __init__(self, options, val_size=0.15, test_size=0.15):
         self.n, self.seed = options.n, options.seed
         self.options = {"fs": float(options.fs), "duration": float(options.duration), "classes": options.classes,
-                        "noise": options.noise, "ranges": options.ranges, "difficulty": options.difficulty}
+                        "noise": options.noise, "ranges": options.ranges, "difficulty": options.difficulty,
+                        "rhythms": options.rhythms}
         self.n_val, self.n_test = options.holdout(val_size, test_size)
 
     def records(self, epoch, batch, size):
@@ -47,10 +47,9 @@ class SyntheticStream:
         seed = _seed(self.seed, epoch, batch)
         o = self.options
         params, label = sample_params(size, classes=o["classes"], seed=seed, ranges=o["ranges"],
-                                      difficulty=o["difficulty"])
+                                      difficulty=o["difficulty"], rhythms=o["rhythms"])
         made = synthesize(params, n=size, fs=o["fs"], duration=o["duration"], seed=seed, noise=o["noise"])
-        return DataSet(signals=made.signals, fs=o["fs"], lead_names=LEADS, targets=made.labels, label=label,
-                       class_names=CLASS_NAMES)
+        return DataSet(signals=made.signals, fs=o["fs"], lead_names=LEADS, **labelled(made, label, o["rhythms"]))
 
     def holdout(self):
         """The fixed validation + test records (cached on disk like any synthetic data set) and their Split."""

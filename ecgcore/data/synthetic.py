@@ -1,7 +1,8 @@
 """Data sets from the synthetic engines (ecgcore.synth), each cached on disk by the config that makes it.
 
   make_dataset      drawn parameters -> the parametric engine or ECGSYN -> targets hr, pr, qrs, qt exact
-                    (the engine made them), optional class labels from the presets.
+                    (the engine made them), optional class labels from the presets; with rhythms, the rhythm as
+                    the label, the beat annotations and the rhythm targets (labels.RHYTHM_TARGETS).
   make_gan_dataset  DeepFake GAN ECGs (ecgcore.synth.gan) -> targets measured by ecgcore.data.measure, as the
                     GAN paper's were (by GE MUSE): HR, PR, QRS and QT of lead II at 500 Hz (neurokit2
                     prominence delineation, median over beats), before resampling. A record whose measurement
@@ -22,12 +23,12 @@ from ecgcore.data.cache import cached
 from ecgcore.data.dataset import Writer
 from ecgcore.data.measure import INTERVAL_TARGETS, measure_intervals
 from ecgcore.files import read_json, write_json
-from ecgcore.labels import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES, RHYTHM_TARGETS
 from ecgcore.leads import LEAD_SETS, LEADS, PAPER_LEADS, twelve_from_eight
 from ecgcore.synth import gan
 from ecgcore.synth.ecgsyn import synthesize_ecgsyn
 from ecgcore.synth.parametric import synthesize
-from ecgcore.synth.presets import resolve_classes, sample_params
+from ecgcore.synth.presets import resolve_classes, resolve_rhythms, sample_params
 
 ENGINES = ("parametric", "ecgsyn")  # the engines that draw from parameters (the GAN has none)
 # Part of the cache key, not of the config: bump one when its output or config layout changes for the same config.
@@ -37,33 +38,78 @@ GAN_PROGRESS, GAN_TARGETS = "progress.json", "targets.npy"  # a GAN build's stat
 GAN_LABELS = "measured: neurokit2 prominence delineation of lead II at 500 Hz, median over beats"
 
 
+# beat symbol counted by each beats_ rhythm target
+BEAT_COUNTS = {"beats_normal": "N", "beats_atrial_premature": "A", "beats_ventricular": "V", "beats_junctional": "j",
+               "beats_escape": "E", "beats_paced": "/"}
+
+
+def rhythm_targets(made):
+    """{target: (n,) float64} of labels.RHYTHM_TARGETS from a Synthesis's beat annotations: the R-R coefficient of
+    variation over the record's QRS onsets (NaN below 3 beats), the atrial rate from its atrial activations (NaN
+    below 2: fibrillation has none), atrial activations per QRS (NaN without atrial activations), and the
+    number of beats of each symbol."""
+    n = len(made.beat_samples)
+    out = {name: np.full(n, np.nan) for name in RHYTHM_TARGETS}
+    for i in range(n):
+        beats = made.beat_samples[i][made.beat_samples[i] >= 0] / made.fs
+        atrial = made.atrial_samples[i][made.atrial_samples[i] >= 0] / made.fs
+        rr = np.diff(beats)
+        if len(rr) >= 2:
+            out["rr_cv"][i] = rr.std() / rr.mean()
+        if len(atrial) >= 2:
+            out["atrial_rate"][i] = 60.0 / np.diff(atrial).mean()
+        if len(atrial) and len(beats):
+            out["conduction"][i] = len(atrial) / len(beats)
+    for name, symbol in BEAT_COUNTS.items():
+        out[name] = (made.beat_types == symbol).sum(axis=1).astype(float)
+    return out
+
+
+def labelled(made, label, rhythms):
+    """The DataSet fields of a Synthesis `made` beyond its signals: targets and, with `rhythms` (the names the
+    spec asked for), the rhythm as the label (class_names the rhythms), the beat annotations and the rhythm
+    targets; else the class `label` (or None) over CLASS_NAMES."""
+    if rhythms is None:
+        return {"targets": made.labels, "label": label, "class_names": CLASS_NAMES}
+    rhythm = np.array([rhythms.index(r) for r in made.params["rhythm"]], dtype=np.int64)
+    return {"targets": {**made.labels, **rhythm_targets(made)}, "label": rhythm, "class_names": tuple(rhythms),
+            "rhythm": rhythm, "rhythm_names": tuple(rhythms), "beat_samples": made.beat_samples,
+            "beat_types": made.beat_types, "atrial_samples": made.atrial_samples}
+
+
 def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="parametric", noise=True,
-                 ranges=None, difficulty="easy", progress=None):
+                 ranges=None, difficulty="easy", rhythms=None, progress=None):
     """A labelled synthetic DataSet, from the disk cache when this config was made before.
 
     classes: None (every record from the normal ranges), "all", "NORM,MI" or a list of CLASS_NAMES: a
     balanced classification set with `label` = index into CLASS_NAMES. engine: "parametric" (fast, every
     option) or "ecgsyn" (neurokit2's ECGSYN, slow; normal records only). ranges: {param: (lo, hi) | value |
     [choices]} overriding the normal ranges. difficulty: "easy" (clear caricatures of each class) or "hard"
-    (subtle, overlapping classes in ambulatory noise: ecgcore.synth.presets.HARD_PRESETS). progress: optional callable given the share done, 0-1 (not part of
-    the config). The DataSet's config is these arguments plus "source": "synthetic".
+    (subtle, overlapping classes in ambulatory noise: ecgcore.synth.presets.HARD_PRESETS). rhythms: None (sinus
+    rhythm), "all", "afib,vt" or a list of RHYTHMS: a balanced rhythm classification set whose `label` is the
+    rhythm (with classes too, the classes set each record's morphology); it also holds the beat annotations and
+    the rhythm targets. progress: optional callable given the share done, 0-1 (not part of the config). The
+    DataSet's config is these arguments plus "source": "synthetic" ("rhythms" only when given).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} is unknown; choose one of {ENGINES}")
     classes = resolve_classes(classes)
-    if engine == "ecgsyn" and classes is not None:
-        raise ValueError("engine 'ecgsyn' draws normal records only; classes need engine 'parametric'")
+    rhythms = resolve_rhythms(rhythms)
+    if engine == "ecgsyn" and (classes is not None or rhythms is not None):
+        raise ValueError("engine 'ecgsyn' draws normal records only; classes and rhythms need engine 'parametric'")
     config = {"source": "synthetic", "n": int(n), "fs": float(fs), "duration": float(duration), "seed": int(seed),
               "classes": classes, "engine": engine, "noise": bool(noise), "difficulty": difficulty,
               "ranges": {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in (ranges or {}).items()}
-              or None}
+              or None, **({"rhythms": rhythms} if rhythms is not None else {})}  # sinus sets keep their cache key
 
     def build(folder):
-        params, label = sample_params(n, classes=classes, seed=seed, ranges=ranges, difficulty=difficulty)
+        params, label = sample_params(n, classes=classes, seed=seed, ranges=ranges, difficulty=difficulty,
+                                      rhythms=rhythms)
         if engine == "ecgsyn":  # slow enough that sets stay small: made whole, then written
             signals, labels = synthesize_ecgsyn(params, fs, duration, seed=seed, noise=noise, progress=progress)
             writer = Writer(folder, n, *signals.shape[1:])
             writer.write(0, signals)
+            fields = {"targets": labels, "label": label, "class_names": CLASS_NAMES}
         else:  # straight into the file a chunk at a time: memory holds a few chunks, whatever n
             writer = Writer(folder, n, len(LEADS), int(round(duration * fs)))
 
@@ -72,10 +118,10 @@ def make_dataset(n=1000, fs=100, duration=10.0, seed=0, classes=None, engine="pa
                 if progress is not None:
                     progress(share)
 
-            labels = synthesize(params, n=n, fs=fs, duration=duration, seed=seed, noise=noise, progress=written,
-                                out=writer.signals).labels
-        writer.finish(n, fs=float(fs), lead_names=LEADS, targets=labels, label=label, class_names=CLASS_NAMES,
-                      config=config)
+            made = synthesize(params, n=n, fs=fs, duration=duration, seed=seed, noise=noise, progress=written,
+                              out=writer.signals)
+            fields = labelled(made, label, rhythms)
+        writer.finish(n, fs=float(fs), lead_names=LEADS, config=config, **fields)
 
     dataset = cached({**config, "engine_version": ENGINE_VERSION}, build, kind="synthetic", chunked=True)
     if progress is not None:

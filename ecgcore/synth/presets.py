@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ecgcore.labels import CLASS_NAMES
-from ecgcore.synth.params import GROUPS, MIN_T_MS, PARAMS, corrected_qt, on_grid, realised_qt, validate_params
+from ecgcore.synth.params import (ESCAPE_RATIO, GROUPS, MIN_T_MS, PARAMS, RHYTHMS, corrected_qt, on_grid,
+                                  realised_qt, validate_params)
 
 NORMAL_RANGES = {
     "hr": (50.0, 100.0), "hrv": (10.0, 60.0),
@@ -97,6 +98,64 @@ def criteria_markdown():
     return "\n".join(rows)
 
 
+# The ranges each rhythm draws from, on top of the record's normal (or class) ranges: rates and conduction as a
+# teacher would show them. Third-degree block draws its escape rate by the escape's kind (ESCAPE_RATES).
+RHYTHM_PRESETS = {
+    "sinus": {},
+    "sinus_arrhythmia": {"hr": (55.0, 90.0), "resp_rate": (10.0, 20.0), "rsa": (150.0, 350.0)},
+    "afib": {"hr": (60.0, 140.0), "f_rate": (350.0, 600.0), "f_amp": (0.03, 0.15)},
+    "aflutter": {"flutter_rate": (250.0, 350.0), "conduction": ["2:1", "3:1", "4:1", "variable"],
+                 "f_amp": (0.1, 0.25)},
+    "avb2_mobitz1": {"hr": (60.0, 100.0), "pr": (140.0, 220.0), "av_ratio": ["3:2", "4:3", "5:4"],
+                     "pr_step": (40.0, 120.0)},
+    "avb2_mobitz2": {"hr": (60.0, 100.0), "pr": (140.0, 200.0), "av_ratio": ["3:2", "4:3", "5:4"]},
+    "avb3": {"hr": (60.0, 100.0), "escape": ["junctional", "ventricular"]},
+    "pac": {"ectopic_rate": (10.0, 30.0), "coupling": (0.5, 0.75)},
+    "pvc": {"ectopic_rate": (10.0, 30.0), "coupling": (0.45, 0.7), "wide_qrs": (130.0, 180.0),
+            "pvc_pattern": ["isolated", "bigeminy", "trigeminy", "couplets"]},
+    "vt": {"vt_rate": (130.0, 220.0), "wide_qrs": (130.0, 190.0)},
+    "junctional": {"hr": (40.0, 60.0), "junctional_p": ["retrograde", "absent"]},
+    "paced": {"hr": (60.0, 80.0), "pacing": ["ventricular", "atrial", "dual"], "wide_qrs": (140.0, 180.0)},
+}
+assert tuple(RHYTHM_PRESETS) == RHYTHMS
+ESCAPE_RATES = {"junctional": (40.0, 55.0), "ventricular": (20.0, 40.0)}
+RHYTHM_STREAM = 26  # sample_params draws rhythms from the stream seeded [seed, RHYTHM_STREAM]
+
+
+def resolve_rhythms(rhythms):
+    """None -> None; "all" -> every rhythm; "afib,vt" or ["afib", "vt"] -> that list, checked."""
+    if rhythms is None:
+        return None
+    if isinstance(rhythms, str):
+        rhythms = list(RHYTHMS) if rhythms == "all" else [r.strip() for r in rhythms.split(",") if r.strip()]
+    rhythms = list(rhythms)
+    bad = [r for r in rhythms if r not in RHYTHMS]
+    if bad or not rhythms or len(set(rhythms)) != len(rhythms):
+        raise ValueError(f"rhythms={rhythms!r} must be distinct names from {list(RHYTHMS)} (or 'all')")
+    return rhythms
+
+
+def _draw_rhythms(params, n, rhythms, seed):
+    """Give the records rhythms, split as evenly as possible in random order, each drawing its RHYTHM_PRESETS
+    ranges; from its own random stream, so the other parameters are drawn as without rhythms."""
+    rng = np.random.default_rng([seed, RHYTHM_STREAM])
+    which = np.array(rhythms, dtype=object)[rng.permutation(np.arange(n) % len(rhythms))]
+    params["rhythm"] = which
+    for rhythm in rhythms:
+        rows = np.flatnonzero(which == rhythm)
+        for name, spec in RHYTHM_PRESETS[rhythm].items():
+            if name not in params:
+                params[name] = _draw(name, PARAMS[name]["default"], n, rng)
+            params[name][rows] = _draw(name, spec, len(rows), rng)
+        if rhythm == "avb3":
+            for kind, (lo, hi) in ESCAPE_RATES.items():
+                kind_rows = rows[params["escape"][rows] == kind]
+                params.setdefault("escape_rate", np.full(n, PARAMS["escape_rate"]["default"]))
+                params["escape_rate"][kind_rows] = rng.uniform(lo, hi, len(kind_rows))
+            params["hr"][rows] = np.maximum(params["hr"][rows], ESCAPE_RATIO * params["escape_rate"][rows] + 1.0)
+    return params
+
+
 def resolve_classes(classes):
     """None -> None; "all" -> every class; "NORM,MI" or ["NORM", "MI"] -> that list, checked."""
     if classes is None:
@@ -166,7 +225,7 @@ assert tuple(HARD_PRESETS) == tuple(PRESETS)
 DIFFICULTIES = {"easy": (NORMAL_RANGES, PRESETS), "hard": (HARD_RANGES, HARD_PRESETS)}
 
 
-def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy"):
+def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy", rhythms=None):
     """Draw parameters for `n` records: (params {name: (n,) array}, class index (n,) or None).
 
     Without classes every record draws from NORMAL_RANGES (updated by `ranges`, {name: (lo, hi) | value |
@@ -174,6 +233,9 @@ def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy"):
     records are split as evenly as possible between them, in random order, each drawing a variant of its
     class's preset on top; the class index refers to CLASS_NAMES. QTs too short for the QRS are lengthened.
     difficulty: "easy" (NORMAL_RANGES and PRESETS, clear caricatures) or "hard" (HARD_RANGES and HARD_PRESETS).
+    rhythms: None (sinus), "all", "afib,vt" or a list of RHYTHMS: the records are split evenly between them too
+    (params["rhythm"]), each drawing its RHYTHM_PRESETS ranges from a stream of its own (the other draws are
+    the same as without rhythms).
     """
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty={difficulty!r} is unknown; choose one of {tuple(DIFFICULTIES)}")
@@ -196,6 +258,9 @@ def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy"):
                 rows = np.flatnonzero((label == CLASS_NAMES.index(c)) & (which == v))
                 for name, spec in overrides.items():
                     params[name][rows] = _draw(name, spec, len(rows), rng)
+    rhythms = resolve_rhythms(rhythms)
+    if rhythms is not None:
+        params = _draw_rhythms(params, n, rhythms, seed)
     # keep the QT long enough for the QRS at this heart rate (PARAMS' cross-check), with 10 ms to spare
     rr, min_qt = 60.0 / params["hr"], params["qrs"] + MIN_T_MS + 10.0
     shortest = corrected_qt(min_qt, params["qt_correction"], rr)
