@@ -112,8 +112,9 @@ def _beats_in_record(onsets, p, fs, length):
     return inside, hr
 
 
-def _place(template, onsets, length):
-    """Sum of `template` (C, N, T) started at each onset (N, B) -> (N, C, length); zero outside the beats."""
+def _place(template, onsets, length, out=None):
+    """Sum of `template` (C, N, T) started at each onset (N, B) -> (N, C, length); zero outside the beats. With
+    `out` ((N, C, length) float32) the sum is added into it."""
     n_leads, n, t_len = template.shape
     # index t_len of each record's row is a zero that every sample outside a beat points at
     template = np.concatenate([template, np.zeros((n_leads, n, 1))], axis=2).astype(np.float32)
@@ -125,7 +126,7 @@ def _place(template, onsets, length):
     t = np.arange(length)
     record = np.arange(n)[:, None]
     overlapping = int(np.ceil(t_len / np.diff(onsets, axis=1).min()))  # beats one sample can lie in
-    out = np.zeros((n, n_leads, length), dtype=np.float32)
+    out = np.zeros((n, n_leads, length), dtype=np.float32) if out is None else out
     for k in range(overlapping):
         b = beat - k
         local = t - onsets.ravel().take(record * onsets.shape[1] + np.maximum(b, 0))
@@ -216,8 +217,11 @@ def _merge(n, parts, p, onsets, fs, length):
 
 def _events(times, fs, length, t_len):
     """Rows with events and their onsets in samples (R, B), only those before the record's end, padded past it
-    with onsets t_len apart (so _place sees increasing onsets and never reaches a pad)."""
+    with onsets t_len apart (so _place sees increasing onsets and never reaches a pad). When most rows have
+    events, every row is given (a row of pads only adds nothing): cheaper than gathering rows out and back."""
     rows = [i for i, ts in enumerate(times) if any(t * fs < length - 0.5 for t in ts)]
+    if len(rows) >= 0.6 * len(times):
+        rows = list(range(len(times)))
     samples = [np.round(np.asarray(times[i]) * fs).astype(np.int64) for i in rows]
     samples = [s[s < length] for s in samples]
     width = max((len(s) for s in samples), default=0) + 1
@@ -230,7 +234,9 @@ def _events(times, fs, length, t_len):
 def _add_events(out, template, times, fs, length):
     """Add `template` (8, N, T) at each record's event times (a list per record, s) into `out` (N, 8, L)."""
     rows, onsets = _events(times, fs, length, template.shape[2])
-    if rows:
+    if len(rows) == len(out):
+        _place(template, onsets, length, out=out)
+    elif rows:
         out[rows] += _place(template[:, rows], onsets, length)
 
 
@@ -297,18 +303,24 @@ def _arrhythmia(p, fs, length, rng):
     narrow, _ = _template(p, mode, qt, fs, ms * p["pr"], ventricle)
     p_shape, span = _template(p, mode, qt, fs, zero, ["p"], amp=np.ones((n, len(WAVES), 8)))
     left = np.full(n, MODE_NAMES.index("left"))
-    wide_p, wide_qt = _wide(p, hr, VENTRICULAR_AXIS)
-    paced_p, _ = _wide(p, hr, PACED_AXIS)
-    wide, _ = _template(wide_p, left, wide_qt, fs, ms * p["pr"], ventricle)
-    paced, _ = _template(paced_p, left, wide_qt, fs, ms * p["pr"], ventricle)
+    wide_qt = _wide(p, hr, VENTRICULAR_AXIS)[1]
     signals = _continuous_atria(p, timings, f_seeds, fs, length)
     p_amp = {"P": p_wave_amplitudes(p["p_amp"], 60.0), "P'": p_wave_amplitudes(0.9 * p["p_amp"], -30.0, 0.5),
              "retrograde": p_wave_amplitudes(0.8 * p["p_amp"], -90.0, -0.5)}
     for wave, amp in p_amp.items():
         template = p_shape[0][None] * amp.T[:, :, None]  # the P time course (N, T) in each lead
         _add_events(signals, template, [[a for a, w in tm.atrial if w == wave] for tm in timings], fs, length)
-    for template, symbols in ((narrow, rhythms.NARROW), (wide, ("V", "E")), (paced, ("/",))):
-        _add_events(signals, template, [[b[0] for b in tm.beats if b[1] in symbols] for tm in timings], fs, length)
+    _add_events(signals, narrow, [[b[0] for b in tm.beats if b[1] in rhythms.NARROW] for tm in timings], fs, length)
+    for symbols, axis in ((("V", "E"), VENTRICULAR_AXIS), (("/",), PACED_AXIS)):  # the few records that have them
+        times = [[b[0] for b in tm.beats if b[1] in symbols] for tm in timings]
+        having = [i for i, t in enumerate(times) if t]
+        if having:
+            sub = {k: v[having] for k, v in p.items()}
+            template = _template(_wide(sub, hr[having], axis)[0], left[having], wide_qt[having], fs,
+                                 ms * sub["pr"], ventricle)[0]
+            part = np.zeros((len(having), 8, length), dtype=np.float32)
+            _add_events(part, template, [times[i] for i in having], fs, length)
+            signals[having] += part
     spike = np.repeat(SPIKE_MV[:, None, None], n, 1).repeat(max(1, int(round(SPIKE_S * fs))), 2)
     _add_events(signals, spike, [tm.spikes for tm in timings], fs, length)
     # per beat in the record: fiducials, symbol; the labels over the rhythm's label beats
