@@ -17,6 +17,19 @@ NAMES = {
     "hrv": "Heart-rate variability (SD of R-R)", "p_dur": "P-wave duration",
     "qt_correction": "QT slider reads as", "axis": "QRS axis", "p_amp": "P-wave amplitude",
     "r_amp": "R-wave amplitude", "t_amp": "T-wave amplitude", "bundle_branch": "Bundle branch block",
+    # the rhythm parameters (ecgcore.synth.rhythms)
+    "rhythm": "Rhythm", "resp_rate": "Breathing rate", "rsa": "R-R swing with breathing",
+    "f_rate": "Fibrillatory wave rate", "f_amp": "f / F wave amplitude", "flutter_rate": "Flutter wave rate",
+    "conduction": "Flutter conduction (F waves : beat)", "av_ratio": "AV block ratio (P waves : beats)",
+    "pr_step": "PR lengthening (Wenckebach)", "escape": "Escape rhythm", "escape_rate": "Escape rate",
+    "ectopic_rate": "Premature beats", "coupling": "Coupling interval", "pvc_pattern": "Premature ventricular beats",
+    "vt_rate": "Tachycardia rate", "wide_qrs": "QRS of ventricular beats", "junctional_p": "Retrograde P wave",
+    "pacing": "Paced chamber",
+    # the rhythm targets (ecgcore.labels.RHYTHM_TARGETS)
+    "rr_cv": "R-R irregularity (coefficient of variation)", "atrial_rate": "Atrial rate",
+    "beats_normal": "Normal beats", "beats_atrial_premature": "Premature atrial beats",
+    "beats_ventricular": "Ventricular beats", "beats_junctional": "Junctional beats",
+    "beats_escape": "Ventricular escape beats", "beats_paced": "Paced beats",
     # measured morphology (ecgcore.data.measure: KIND_LEAD, e.g. r_amp_V5, and the axis)
     "s_amp": "S-wave amplitude", "st": "ST level", "qrs_axis": "QRS axis",
     **{f"st_{g}": f"ST level, {t}" for g, t in _TERRITORIES.items()},

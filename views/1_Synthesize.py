@@ -1,5 +1,6 @@
-"""Synthesize: one ECG on paper from the parametric engine (every parameter a widget, exact labels) or the
-DeepFake GAN (a seed, measured labels), and labelled data sets from any engine.
+"""Synthesize: one ECG on paper from the parametric engine (every parameter a widget, exact labels, a rhythm
+strip with beat marks and a ladder diagram) or the DeepFake GAN (a seed, measured labels), a "What rhythm is
+this?" quiz, and labelled data sets from any engine.
 
 The settings live in the URL (widgets bound to st.query_params; the engine parameters, whose closed tabs are not
 drawn, by hand), so a shared link opens the same ECG.
@@ -8,15 +9,16 @@ drawn, by hand), so a shared link opens the same ECG.
 import numpy as np
 import streamlit as st
 
-from ecgcore import plots
+from ecgcore import plots, rhythm_strip
 from ecgcore.data import synthetic
 from ecgcore.data.measure import delineated_fiducials
 from ecgcore.data.sources import load_dataset
 from ecgcore.labels import CLASS_NAMES, TARGETS
-from ecgcore.leads import PAPER_LEADS, twelve_from_eight
+from ecgcore.leads import LEADS, PAPER_LEADS, twelve_from_eight
 from ecgcore.synth import PARAMS, gan, synthesize
-from ecgcore.synth.params import corrected_qt, decimals, step, text_problem
-from ecgcore.synth.presets import CRITERIA, drawn_params, is_draw
+from ecgcore.synth import rhythms
+from ecgcore.synth.params import RHYTHMS, corrected_qt, decimals, step, text_problem
+from ecgcore.synth.presets import CRITERIA, drawn_params, is_draw, quiz
 from ecgcore.words import QT_READINGS, say
 
 st.set_page_config(page_title="Synthesize · ECG Transfer Lab", layout="wide")
@@ -31,14 +33,25 @@ STORE = "engine_params"  # session state: {parameter: value}, every engine param
 PAPER_HEIGHT = 440  # px: the ECG paper fills the view column of a wide (1400-1920 px) window
 
 
+def take_draw(drawn):
+    """Put a drawn parameter set into the parameters; the open tab's widgets show it when next drawn."""
+    st.session_state[STORE].update(drawn)
+    for key in PARAMS:
+        st.session_state.pop(key, None)
+
+
 def apply_preset():
     """on_click: draw one parameter set from the chosen class's preset (seeded) into the parameters, each on
     its slider's grid, so the widgets show exactly what is synthesized."""
     name, seed = st.session_state["preset"], int(st.session_state["seed"])
-    st.session_state[STORE].update(drawn_params(name, seed))
-    for key in PARAMS:  # the open tab's widgets take the drawn values when they are next drawn
-        st.session_state.pop(key, None)
+    take_draw(drawn_params(name, seed))
     st.query_params[CLASS], st.query_params[DRAW_SEED] = name, str(seed)
+
+
+def apply_rhythm_preset():
+    """on_click: draw the chosen rhythm's rates and conduction (and normal ranges otherwise) with the seed."""
+    take_draw(drawn_params(seed=int(st.session_state["seed"]), rhythm=st.session_state[STORE]["rhythm"]))
+    mark_custom()
 
 
 def mark_custom():
@@ -103,8 +116,10 @@ def shown_class(params):
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def one_record(params, fs, seed, noise):
-    """One 10 s record at the display rate: (signal (12, L), labels, fiducials {mark: times s})."""
-    return synthesize(dict(params), n=1, fs=fs, duration=10.0, seed=seed, noise=noise).record(0)
+    """One 10 s record at the display rate: (signal (12, L), labels, fiducials {mark: times s}, annotations
+    {"beats": [(sample, symbol)], "atrial": [samples], "label_beat": symbol})."""
+    made = synthesize(dict(params), n=1, fs=fs, duration=10.0, seed=seed, noise=noise)
+    return (*made.record(0), {**made.annotations(0), "label_beat": str(made.label_beats[0])})
 
 
 def new_sample():
@@ -163,12 +178,28 @@ def param_widget(name, spec, label):
     if name not in st.session_state:  # its tab was closed, a preset was drawn, or the session is new
         st.session_state[name] = st.session_state[STORE][name]
     if spec["choices"] is not None:
-        shown = QT_READINGS if name == "qt_correction" else {c: say(c) for c in spec["choices"]}
+        shown = {"qt_correction": QT_READINGS, "rhythm": {r: rhythm_name(r) for r in RHYTHMS}}.get(
+            name, {c: say(c) for c in spec["choices"]})
         return st.selectbox(label, spec["choices"], key=name, format_func=shown.get, help=spec["help"],
                             on_change=param_changed, args=(name,))
     return st.slider(label, float(spec["lo"]), float(spec["hi"]), step=float(step(name)),
                      format=f"%.{decimals(name)}f", key=name, help=spec["help"], on_change=param_changed,
                      args=(name,))
+
+
+RHYTHM_ONLY = {name for names in rhythms.PARAMETERS.values() for name in names}
+
+
+def shown_for_rhythm(name, rhythm):
+    """Whether parameter `name` has a widget in the tabs: not the rhythm itself (it sits beside the presets),
+    nor what the chosen rhythm ignores, and a rhythm's own parameters only while that rhythm is chosen."""
+    return (name != "rhythm" and name not in rhythms.IGNORES.get(rhythm, ())
+            and (name not in RHYTHM_ONLY or name in rhythms.PARAMETERS[rhythm]))
+
+
+def rhythm_name(code):
+    """A rhythm in words: "afib" -> "atrial fibrillation"."""
+    return rhythms.CRITERIA[code][0]
 
 
 def parameter_widgets():
@@ -183,7 +214,7 @@ def parameter_widgets():
             continue
         with tab:
             for name, spec in PARAMS.items():
-                if spec["group"] == group:
+                if spec["group"] == group and shown_for_rhythm(name, params["rhythm"]):
                     param_widget(name, spec, param_label(name, spec, params["qt_correction"]))
     link_params(params)
     return dict(params)
@@ -226,10 +257,37 @@ def show_paper(signal, fs, fiducials, filename):
                            key="ecg_svg")
 
 
+def shown_value(value):
+    """A label as the metrics show it: a whole number, or "none" where the record has no such interval."""
+    return "none" if not np.isfinite(value) else f"{value:.0f}"
+
+
+def qtc_metric(labels, correction):
+    """(label, value, help) of the QTc beside the labels: the correction the QT slider reads, named; Bazett's
+    when the slider is the QT itself."""
+    correction = "bazett" if correction == "none" else correction
+    name = QT_READINGS[correction]
+    value = corrected_qt(labels["qt"], correction, 60.0 / labels["hr"])
+    return f"{name} (ms)", shown_value(float(value)), f"The QT corrected for the heart rate ({name}), at the " \
+                                                     "realised rate"
+
+
+def show_strip(signal, fs, annotations, fiducials, rhythm, annotate=True):
+    """Lead II as a rhythm strip; with `annotate`, each beat's symbol and the ladder diagram."""
+    atrial_wave = "F" if rhythm == "aflutter" else "P"
+    beats = annotations["beats"] if annotate else []
+    p_onsets = fiducials["p_on"][:len(beats)] if annotate else []
+    fig = rhythm_strip.rhythm_strip(signal[LEADS.index("II")], fs, beats, p_onsets,
+                                    annotations["atrial"] if annotate else [],
+                                    atrial_marks=annotate and bool(st.session_state.get("atrial_marks")),
+                                    atrial_wave=atrial_wave, fibrillation=annotate and rhythm == "afib")
+    st.plotly_chart(fig, config=plots.png_config("rhythm-strip"), key="rhythm_strip")
+
+
 def show_parametric(params, fs, seed, noise, marks):
     """The parametric engine's ECG with its exact labels, or the engine's error."""
     try:
-        signal, labels, fiducials = one_record(tuple(params.items()), fs, int(seed), noise)
+        signal, labels, fiducials, annotations = one_record(tuple(params.items()), fs, int(seed), noise)
     except ValueError as e:  # e.g. a QT too short for the QRS: the engine says which parameter to change
         st.error(str(e))
         return
@@ -241,19 +299,61 @@ def show_parametric(params, fs, seed, noise, marks):
         st.warning(f"The QT ({labels['qt']:.0f} ms) is longer than one beat at {labels['hr']:.0f} bpm (R-R "
                    f"{rr_ms:.0f} ms): each T wave runs into the next beat, which no real ECG shows. Lower the QT "
                    "or the heart rate, or let the QT slider read as a QTc.")
-    cols = st.columns([1, 1, 1, 1, 1, 1.3])
+    cols = st.columns([1, 1, 1, 1, 1.5, 1])
     for col, (target, unit) in zip(cols, TARGETS.items()):
-        col.metric(f"{target.upper()} ({unit})", f"{labels[target]:.0f}", help=f"{say(target, unit)}, as realised")
-    qtc = corrected_qt(labels["qt"], "bazett", 60.0 / labels["hr"])
-    cols[4].metric("QTc (ms)", f"{float(qtc):.0f}",
-                   help="QT corrected for the heart rate by Bazett: QT / (R-R in s)^1/2, at the realised rate")
-    cols[5].metric("Class", name)
+        why_none = " (none: no P wave conducts the beats)" if target == "pr" else ""
+        col.metric(f"{target.upper()} ({unit})", shown_value(labels[target]),
+                   help=f"{say(target, unit)}, as realised over the record's "
+                        f"{rhythms.BEAT_SYMBOLS[annotations['label_beat']]} beats{why_none}")
+    cols[4].metric(*qtc_metric(labels, params["qt_correction"])[:2], help=qtc_metric(labels, params["qt_correction"])[2])
+    rhythm = params["rhythm"]
+    cols[5].metric("Class", name, help="The simulated diagnostic class whose preset drew these parameters; "
+                                       "custom: not a preset's draw (set by hand, or changed since Draw).")
     show_paper(signal, fs, fiducials if marks else None, "synthetic-ecg")
+    correction = QT_READINGS["bazett" if params["qt_correction"] == "none" else params["qt_correction"]]
     st.caption("Labels are the record's realised means over its beats: PR from P onset to QRS onset, QRS "
-               "from QRS onset to J point, QT from QRS onset to T end (QT as measured; QTc is Bazett's "
-               "correction of it). Copy the page's address to share this ECG.")
+               "from QRS onset to J point, QT from QRS onset to T end (QT as measured; the "
+               f"{correction.split(', ')[1]} QTc corrects it for the rate). Copy the page's address to share this "
+               "ECG.")
+    if rhythm != "sinus" or st.session_state.get("strip"):
+        show_strip(signal, fs, annotations, fiducials, rhythm)
+        st.markdown(f"**Rhythm: {rhythm_name(rhythm)}.** What to show: {rhythms.CRITERIA[rhythm][1]}. Beats: "
+                    + ", ".join(f"{k} {v}" for k, v in rhythms.BEAT_SYMBOLS.items()
+                                if k in {t for _, t in annotations["beats"]}) + ".")
     if name != "custom":
         criteria(name)
+
+
+def show_quiz(fs, noise):
+    """"What rhythm is this?": quiz number `quiz` (in the link) shows an ECG; the answer on a click."""
+    number = int(st.session_state["quiz"])
+    rhythm, drawn = quiz(number)
+    signal, labels, fiducials, annotations = one_record(tuple(drawn.items()), fs, number, noise)
+    revealed = st.session_state.get("revealed") == number
+    st.markdown(f"**Quiz ECG {number}: what rhythm is this?** Read the rhythm strip (lead II), then choose.")
+    show_paper(signal, fs, None, f"quiz-{number}")
+    show_strip(signal, fs, annotations, fiducials, rhythm, annotate=revealed)
+    c1, c2, c3 = st.columns([2, 1, 1])
+    guess = c1.selectbox("Your answer", RHYTHMS, index=None, format_func=rhythm_name, key="quiz_answer",
+                         placeholder="choose a rhythm")
+    c2.button("Show the answer", on_click=reveal, args=(number,), key="reveal", type="primary")
+    c3.button("Next ECG", on_click=next_quiz, key="next_quiz")
+    if revealed:
+        verdict = "" if guess is None else ("Right: " if guess == rhythm else f"Not {rhythm_name(guess)}: ")
+        st.success(f"{verdict}it is **{rhythm_name(rhythm)}**: {rhythms.CRITERIA[rhythm][1]}. HR "
+                   f"{shown_value(labels['hr'])} bpm, PR {shown_value(labels['pr'])} ms, QRS "
+                   f"{shown_value(labels['qrs'])} ms.", icon=None)
+    st.caption("Copy the page's address to hand out this quiz: the same number shows the same ECG (the answer "
+               "is not in the link).")
+
+
+def reveal(number):
+    st.session_state["revealed"] = number
+
+
+def next_quiz():
+    st.session_state["quiz"] = int(st.session_state["quiz"]) + 1
+    st.session_state.pop("quiz_answer", None)
 
 
 def show_gan(seed, fs, marks):
@@ -335,11 +435,23 @@ with controls:
                            horizontal=True, help="parametric: every parameter a widget, exact labels. GAN: "
                            "realistic normal ECGs from the DeepFake ECG generator; no parameters, labels measured.")
     is_gan = view_engine == "gan"
-    if not is_gan:
+    is_quiz = not is_gan and st.radio("Mode", ("Explore", "Quiz"), key="mode", bind=URL, horizontal=True,
+                                      help="Explore: every parameter a widget. Quiz: \"What rhythm is this?\", an "
+                                           "ECG by number, the answer on a click.") == "Quiz"
+    if is_quiz:
+        st.number_input("Quiz number", 0, 10**6, 0, key="quiz", bind=URL,
+                        help="Each number is one ECG of a rhythm drawn at random: share the link for the same quiz.")
+    elif not is_gan:
         c1, c2 = st.columns([2, 1])
-        c1.selectbox("Preset", CLASS_NAMES, key="preset", bind=URL,
+        c1.selectbox("Preset", CLASS_NAMES, key="preset", bind=URL, index=None, placeholder="choose a class",
                      help="A simulated diagnostic class: its parameters are drawn from the class's ranges.")
-        c2.button("Draw", on_click=apply_preset, key="draw", help="Draw the class's parameters with this seed.")
+        c2.button("Draw", on_click=apply_preset, key="draw", help="Draw the class's parameters with this seed.",
+                  disabled=st.session_state.get("preset") is None)
+        c1, c2 = st.columns([2, 1])
+        with c1:
+            param_widget("rhythm", PARAMS["rhythm"], "Rhythm")
+        c2.button("Draw", on_click=apply_rhythm_preset, key="draw_rhythm",
+                  help="Draw this rhythm's rates and conduction (and normal intervals) with this seed.")
     c1, c2 = st.columns(2)
     seed = c1.number_input("Seed", 0, 10**6, 0, key="seed", bind=URL)
     fs = c2.selectbox("Display rate (Hz)", [100, 250, 500], index=1, key="fs", bind=URL)
@@ -347,18 +459,26 @@ with controls:
         st.button("New sample", on_click=new_sample, key="new_sample", help="The next seed's ECG.")
     else:
         noise = st.toggle("Noise", True, key="noise", bind=URL)
+    if not is_gan and not is_quiz:
+        st.toggle("Rhythm strip", False, key="strip", bind=URL,
+                  help="Lead II with each beat's symbol and a ladder diagram (always shown for rhythms other than "
+                       "sinus).")
+        st.toggle("Mark P and F waves", False, key="atrial_marks", bind=URL,
+                  help="On the rhythm strip: each atrial activation (P wave, or F wave in flutter).")
     marks = st.toggle("Mark waves", False, key="marks", bind=URL,
                       help="P onset and offset, QRS onset, J point and T end of each beat"
                            + (", as neurokit2 delineates lead II." if is_gan else "."))
     st.toggle("Zoom and hover", False, key="zoom", bind=URL,
               help="The ECG as an interactive chart: drag to zoom into a beat, hover over a wave mark for its "
                    "name. Off, the ECG is a picture, which shows at once and can be downloaded.")
-    params = {} if is_gan else parameter_widgets()  # the GAN has no parameters
+    params = {} if is_gan or is_quiz else parameter_widgets()  # the GAN has no parameters
 
 
 with view:
     if is_gan:
         show_gan(seed, fs, marks)
+    elif is_quiz:
+        show_quiz(fs, noise)
     else:
         show_parametric(params, fs, seed, noise, marks)
 

@@ -269,11 +269,23 @@ def sample_params(n, classes=None, seed=0, ranges=None, difficulty="easy", rhyth
     return validate_params(params, n), label
 
 
-def drawn_params(name, seed=0):
-    """One record's parameters from class `name`'s preset with `seed`, each number on its widget's grid (the
-    values a page shows and then synthesizes): {parameter: float, or str for a choice}."""
-    drawn, _ = sample_params(1, classes=[name], seed=seed)
+def drawn_params(name=None, seed=0, rhythm=None):
+    """One record's parameters from class `name`'s preset (None: the normal ranges) and, with `rhythm`, that
+    rhythm's ranges, drawn with `seed`, each number on its widget's grid (the values a page shows and then
+    synthesizes): {parameter: float, or str for a choice}."""
+    drawn, _ = sample_params(1, classes=None if name is None else [name], seed=seed,
+                             rhythms=None if rhythm is None else [rhythm])
     return {k: str(v[0]) if PARAMS[k]["choices"] is not None else on_grid(k, v[0]) for k, v in drawn.items()}
+
+
+QUIZ_STREAM = 7  # which rhythm quiz number `seed` shows is drawn from the stream seeded [seed, QUIZ_STREAM]
+
+
+def quiz(seed):
+    """Quiz number `seed`: (its rhythm, one record's parameters drawn from that rhythm's preset): the same
+    seed, the same ECG, so a teacher can hand out a quiz as a link."""
+    rhythm = RHYTHMS[int(np.random.default_rng([seed, QUIZ_STREAM]).integers(len(RHYTHMS)))]
+    return rhythm, drawn_params(seed=seed, rhythm=rhythm)
 
 
 def is_draw(params, name, seed=0):

@@ -51,6 +51,18 @@ CRITERIA = {
               "wave after an atrial spike"),
 }
 assert tuple(CRITERIA) == RHYTHMS
+# The rhythm parameters each rhythm reads, beside hr and hrv (a page shows only these for the chosen rhythm).
+PARAMETERS = {
+    "sinus": (), "sinus_arrhythmia": ("resp_rate", "rsa"), "afib": ("f_rate", "f_amp"),
+    "aflutter": ("flutter_rate", "conduction", "f_amp"), "avb2_mobitz1": ("av_ratio", "pr_step"),
+    "avb2_mobitz2": ("av_ratio",), "avb3": ("escape", "escape_rate"), "pac": ("ectopic_rate", "coupling"),
+    "pvc": ("pvc_pattern", "ectopic_rate", "coupling", "wide_qrs"), "vt": ("vt_rate", "wide_qrs"),
+    "junctional": ("junctional_p",), "paced": ("pacing", "wide_qrs"),
+}
+assert tuple(PARAMETERS) == RHYTHMS
+# The general rhythm parameters a rhythm does not read: flutter's ventricular rate follows its F waves and its
+# conduction, and fibrillation and a pacemaker set their own beat-to-beat variability.
+IGNORES = {"aflutter": ("hr", "hrv"), "afib": ("hrv",), "paced": ("hrv",)}
 BEAT_SYMBOLS = {"N": "normal", "A": "atrial premature", "V": "ventricular", "j": "junctional", "E": "ventricular escape",
                 "/": "paced"}
 # The atrial waves the engine draws: sinus P, premature atrial P (another axis), retrograde P (from the AV

@@ -137,9 +137,9 @@ def test_synthesize_says_which_number_is_the_qt_and_which_the_qtc(runs_dir):
     assert at.slider(key="qt").label == "QTc, Bazett (ms)"
     shown = labels(at)
     # the QTc metric is the slider's value (at the realised rate, within a few ms); the QT metric is the QT
-    assert int(shown["QTc"]) == pytest.approx(at.slider(key="qt").value, abs=8)
-    assert int(shown["QT"]) != int(shown["QTc"])
-    assert any("QTc is Bazett's correction" in c.value for c in at.caption)
+    assert int(shown["QTc,"]) == pytest.approx(at.slider(key="qt").value, abs=8)
+    assert int(shown["QT"]) != int(shown["QTc,"])
+    assert any("the Bazett QTc corrects it" in c.value for c in at.caption)
 
 
 def test_synthesize_warns_when_the_qt_is_longer_than_a_beat(runs_dir):
@@ -309,3 +309,97 @@ def test_gan_data_set_refuses_options_it_cannot_honour(choice):
     at.button[-1].click().run()
     assert not at.exception
     assert "GAN engine" in at.error[0].value and "synth_dataset" not in at.session_state
+
+
+def test_synthesize_shows_the_qtc_of_the_correction_chosen(runs_dir):
+    from ecgcore.synth.params import corrected_qt
+
+    at = page("1_Synthesize")
+    at.query_params.update({"qt_correction": "framingham", "qt": "420", "hr": "90"})
+    at.run()
+    (qtc,) = [m for m in at.metric if m.label.startswith("QTc")]
+    assert qtc.label == "QTc, Framingham (ms)"  # the one the slider reads, named; not Bazett's beside it
+    shown = labels(at)
+    want = corrected_qt(float(shown["QT"]), "framingham", 60.0 / float(shown["HR"]))
+    assert int(qtc.value) == pytest.approx(want, abs=1)
+    assert int(qtc.value) == pytest.approx(420, abs=3)  # the slider's QTc, as realised
+    assert not any("Bazett" in c.value for c in at.caption)
+    # with the QT itself chosen, the QTc shown is Bazett's, and says so
+    at.query_params.clear()
+    at = page("1_Synthesize").run()
+    assert [m.label for m in at.metric if m.label.startswith("QTc")] == ["QTc, Bazett (ms)"]
+
+
+def test_synthesize_a_fresh_page_does_not_claim_a_preset(runs_dir):
+    at = page("1_Synthesize").run()
+    assert at.selectbox(key="preset").value is None  # nothing drawn yet: no class named beside "custom"
+    (cls,) = [m for m in at.metric if m.label == "Class"]
+    assert cls.value == "custom" and "not a preset's draw" in cls.help
+    at.selectbox(key="preset").set_value("MI").run()
+    at.button(key="draw").click().run()
+    assert labels(at)["Class"] == "MI" and at.selectbox(key="preset").value == "MI"
+
+
+def _strip(at):
+    """The rhythm strip's figure as JSON: its traces by name."""
+    import json
+
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id and "strip" in c.proto.id] or at.get("plotly_chart")
+    return {t.get("name"): t for t in json.loads(chart.proto.spec)["data"]}
+
+
+def test_synthesize_a_rhythm_shows_its_strip_marks_ladder_and_criteria(runs_dir):
+    at = page("1_Synthesize").run()
+    assert not at.get("plotly_chart")  # sinus: the strip waits for its toggle (the first paint stays a picture)
+    at.selectbox(key="rhythm").set_value("avb2_mobitz1").run()
+    assert not at.exception and at.query_params["rhythm"] == "avb2_mobitz1"
+    assert any("Rhythm: second-degree AV block, Mobitz I (Wenckebach)." in m.value for m in at.markdown)
+    traces = _strip(at)
+    assert set(traces["beats"]["text"]) == {"N"}
+    assert traces["blocked"]["x"] and traces["conducted"]["x"]  # the ladder: conducted beats and blocked P waves
+    assert any("the PR lengthens beat by beat" in m.value for m in at.markdown)
+    # the Rhythm tab shows this rhythm's own parameters, not every rhythm's
+    assert [s.key for s in at.slider] == ["hr", "hrv", "pr_step"] and at.selectbox(key="av_ratio")
+    at.selectbox(key="rhythm").set_value("afib").run()
+    assert labels(at)["PR"] == "none" and [s.key for s in at.slider] == ["hr", "hrv", "f_rate", "f_amp"]
+    at.toggle(key="atrial_marks").set_value(True).run()
+    assert "atrial" not in _strip(at)  # fibrillation: no P or F wave to mark
+
+
+def test_synthesize_a_rhythm_preset_draws_its_ranges_and_a_link_reopens_it(runs_dir):
+    at = page("1_Synthesize").run()
+    at.selectbox(key="rhythm").set_value("vt").run()
+    at.button(key="draw_rhythm").click().run()
+    assert not at.exception
+    vt_rate = at.slider(key="vt_rate").value
+    assert 130 <= vt_rate <= 220 and at.query_params["vt_rate"] == f"{vt_rate:g}"
+    assert set(_strip(at)["beats"]["text"]) == {"V"}
+    linked = page("1_Synthesize")
+    linked.query_params.update({"rhythm": "vt", "vt_rate": f"{vt_rate:g}"})
+    linked.run()
+    assert labels(linked)["HR"] == labels(at)["HR"] or abs(int(labels(linked)["HR"]) - vt_rate) <= 3
+
+
+def test_synthesize_quiz_hides_the_answer_until_asked_and_its_link_reproduces_it(runs_dir):
+    from ecgcore.synth.presets import quiz
+    from ecgcore.synth.rhythms import CRITERIA
+
+    at = page("1_Synthesize")
+    at.query_params.update({"mode": "Quiz", "quiz": "5"})
+    at.run()
+    assert not at.exception and not at.success
+    rhythm = quiz(5)[0]
+    assert set(_strip(at)) == {"II"}  # the strip alone: no beat symbols, no ladder before the answer
+    assert not at.metric and not any("Rhythm:" in m.value for m in at.markdown)
+    picture = paper_svg(at)
+    again = page("1_Synthesize")
+    again.query_params.update({"mode": "Quiz", "quiz": "5"})
+    assert paper_svg(again.run()) == picture  # the same number, the same ECG
+    wrong = next(r for r in CRITERIA if r != rhythm)
+    at.selectbox(key="quiz_answer").set_value(wrong).run()
+    at.button(key="reveal").click().run()
+    (said,) = at.success
+    assert f"Not {CRITERIA[wrong][0]}" in said.value and CRITERIA[rhythm][0] in said.value
+    assert "beats" in _strip(at)
+    at.button(key="next_quiz").click().run()
+    assert at.query_params["quiz"] == "6" and not at.success
