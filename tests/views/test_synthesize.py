@@ -361,7 +361,7 @@ def test_synthesize_a_rhythm_shows_its_strip_marks_ladder_and_criteria(runs_dir)
     # the Rhythm tab shows this rhythm's own parameters, not every rhythm's
     assert [s.key for s in at.slider] == ["hr", "hrv", "pr_step"] and at.selectbox(key="av_ratio")
     at.selectbox(key="rhythm").set_value("afib").run()
-    assert labels(at)["PR"] == "none" and [s.key for s in at.slider] == ["hr", "hrv", "f_rate", "f_amp"]
+    assert labels(at)["PR"] == "none" and [s.key for s in at.slider] == ["hr", "f_rate", "f_amp"]  # no hrv: its own
     at.toggle(key="atrial_marks").set_value(True).run()
     assert "atrial" not in _strip(at)  # fibrillation: no P or F wave to mark
 
