@@ -7,6 +7,8 @@ with `bad_record`, one record whose signal file is truncated (the loader skips i
 fold folds[(i + class index) % len(folds)], so with n_per_class >= len(folds) every fold holds every class
 (the defaults: 24 records, folds 7 and 8 train, 9 validation, 10 test, every class in each).
 Signals are 10 s, 12 leads, in mV: a beat train whose shape depends on the classes (so models can learn it).
+With `rhythms`, record i also carries the rhythm statement RHYTHMS[i % 3] (SR, AFIB, STACH), listed in
+scp_statements.csv as rhythm statements (a real folder's records do; ../shared's mini folder's do not).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ HEADER_LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "
 # one representative SCP statement per superclass (as in PTB-XL), plus a rhythm statement with no superclass
 STATEMENT_OF = {"NORM": "NORM", "MI": "IMI", "STTC": "NDT", "CD": "IRBBB", "HYP": "LVH"}
 RHYTHM = "SR"
+RHYTHMS = ("SR", "AFIB", "STACH")
 MULTI_LABEL = (("MI", "CD"), ("STTC", "HYP"))
 
 
@@ -41,7 +44,7 @@ def fixture_signal(classes, fs, rng, seconds=10.0):
     return wave[:, None] * gains + rng.normal(0, 0.02, size=(len(t), 12))
 
 
-def make_ptbxl_fixture(root, n_per_class=4, folds=(7, 8, 9, 10), fs=(100,), bad_record=True, seed=0):
+def make_ptbxl_fixture(root, n_per_class=4, folds=(7, 8, 9, 10), fs=(100,), bad_record=True, seed=0, rhythms=False):
     """Write the fixture under `root` and return `root` as a Path."""
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -55,6 +58,8 @@ def make_ptbxl_fixture(root, n_per_class=4, folds=(7, 8, 9, 10), fs=(100,), bad_
     rows = []
     for ecg_id, (classes, fold) in enumerate(records, start=1):
         codes = {STATEMENT_OF[c]: 100.0 for c in classes} or {RHYTHM: 0.0}
+        if rhythms:
+            codes = {**{k: v for k, v in codes.items() if k != RHYTHM}, RHYTHMS[ecg_id % len(RHYTHMS)]: 0.0}
         names = {rate: f"records{rate}/00000/{ecg_id:05d}_{'lr' if rate == 100 else 'hr'}" for rate in (100, 500)}
         rows.append({"ecg_id": ecg_id, "patient_id": float(1000 + ecg_id), "scp_codes": repr(codes),
                      "strat_fold": fold, "filename_lr": names[100], "filename_hr": names[500]})
@@ -72,8 +77,8 @@ def make_ptbxl_fixture(root, n_per_class=4, folds=(7, 8, 9, 10), fs=(100,), bad_
     statements = pd.DataFrame(
         [{"code": code, "description": code, "diagnostic": 1.0, "rhythm": np.nan, "diagnostic_class": cls}
          for cls, code in STATEMENT_OF.items()]
-        + [{"code": RHYTHM, "description": "sinus rhythm", "diagnostic": np.nan, "rhythm": 1.0,
-            "diagnostic_class": np.nan}]
+        + [{"code": code, "description": code, "diagnostic": np.nan, "rhythm": 1.0, "diagnostic_class": np.nan}
+           for code in (RHYTHMS if rhythms else (RHYTHM,))]
     ).set_index("code")
     statements.index.name = None  # PTB-XL's first column has no header
     statements.to_csv(root / "scp_statements.csv")

@@ -7,7 +7,7 @@ import dashboard as ui
 from ecgcore import plots
 from ecgcore.config import ARCHS, JobConfig
 from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA, parse_spec
-from ecgcore.labels import TARGETS
+from ecgcore.labels import RHYTHM_TARGETS, TARGETS
 from ecgcore.words import say
 
 st.set_page_config(page_title="Pretrain · ECG Transfer Lab", layout="wide")
@@ -32,6 +32,12 @@ with st.container(border=True):
             data = {"source": source, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
             if source == "stream":
                 data = {**data, "source": "synthetic", "stream": True}
+            if source != "gan" and st.toggle("Rhythms too", key=P + "rhythms",
+                                             help="Records of every rhythm the engine draws (atrial fibrillation, "
+                                                  "flutter, AV blocks, ectopic beats, ...), a balanced set; the "
+                                                  "rhythm targets (R-R irregularity, atrial rate, conduction, beat "
+                                                  "counts) become available."):
+                data["rhythms"] = "all"
         elif source == "spec":
             text = st.text_input("Data spec", key=P + "spec", help="Inline JSON such as {\"source\": \"measured\", "
                                  "\"path\": \"/data/ptb-xl\"}, a spec .json file, or a data set folder or .npz "
@@ -43,8 +49,9 @@ with st.container(border=True):
         else:
             data = st.session_state["synth_dataset"]
             st.write(f"Synthetic data set: {data['n']} ECGs at {data['fs']} Hz, seed {data['seed']}.")
-        targets = st.multiselect("Targets", list(TARGETS), default=list(TARGETS), key=P + "targets",
-                                 format_func=lambda t: say(t, TARGETS[t]))
+        offered = {**TARGETS, **(RHYTHM_TARGETS if data and data.get("rhythms") else {})}
+        targets = st.multiselect("Targets", list(offered), default=list(TARGETS), key=P + "targets",
+                                 format_func=lambda t: say(t, offered[t]))
         one_per_target = st.checkbox("One run per target (the paper's way) instead of one multi-task run",
                                      key=P + "one_per_target")
         c1, c2, c3, c4 = st.columns(4)
@@ -76,7 +83,8 @@ def results(run):
     names = [t for t in run.outputs().names if pred and f"y_true_{t}" in pred]
     if names:
         fig = plots.pred_vs_true(np.stack([pred[f"y_true_{t}"] for t in names], 1),
-                                 np.stack([pred[f"y_pred_{t}"] for t in names], 1), names, TARGETS)
+                                 np.stack([pred[f"y_pred_{t}"] for t in names], 1), names,
+                                 {**TARGETS, **RHYTHM_TARGETS})
         st.plotly_chart(fig, config=plots.png_config(f"{run.id}-pred-vs-true"), key="pred-vs-true")
     for note in summary.get("notes", []):
         st.caption(note)

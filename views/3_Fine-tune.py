@@ -1,4 +1,5 @@
-"""Fine-tune: diagnose five classes from a pretrained regressor (or from scratch) in a background job."""
+"""Fine-tune: diagnose five classes (or tell rhythms apart) from a pretrained regressor (or from scratch) in a
+background job."""
 
 import streamlit as st
 
@@ -8,34 +9,40 @@ from ecgcore.config import ARCHS, FRACTIONS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data import download
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
 from ecgcore.labels import PTBXL_RATES
+from ecgcore.synth.params import RHYTHMS
+from ecgcore.synth.rhythms import CRITERIA as RHYTHM_CRITERIA
 from ecgcore.words import say
 
 st.set_page_config(page_title="Fine-tune · ECG Transfer Lab", layout="wide")
 st.title("Fine-tune")
-st.caption("Reuse a pretrained regressor to diagnose NORM, MI, STTC, CD and HYP, and compare it with scratch.")
+st.caption("Reuse a pretrained regressor to diagnose NORM, MI, STTC, CD and HYP (or to tell rhythms apart), and "
+           "compare it with scratch.")
 
 P = "ft_"
 SCRATCH = "none (train from scratch)"
+SOURCES = ("simulated superclasses", "simulated rhythms", "PTB-XL folder")
+# PTB-XL's label sets (the spec's "statements"), in words
+STATEMENT_SETS = {"diagnostic": "diagnostic superclasses", "rhythm": "rhythm statements (SR, AFIB, STACH, ...)"}
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def class_balance(path, label_mode):
+def class_balance(path, label_mode, statements):
     """ptbxl.class_balance, read once a minute (the form reruns the page on every widget)."""
     from ecgcore.data.ptbxl import class_balance as balance
 
-    return balance(path, label_mode)
+    return balance(path, label_mode, statements)
 
 
-def balance_panel(path, label_mode):
+def balance_panel(path, label_mode, statements):
     """Records per class and per fold of the folder for the chosen label mode, before anything trains."""
     try:
-        table, absent = class_balance(str(path), label_mode)
+        table, absent = class_balance(str(path), label_mode, statements)
     except ValueError as e:
         st.warning(str(e))
         return
     st.markdown(f"**Class balance**, {say(label_mode)}: records per fold, from the folder's tables"
-                + (" (a record counts once per superclass it has)" if label_mode == "multi" else
-                   " (only records with exactly one superclass)"))
+                + (" (a record counts once per class it has)" if label_mode == "multi" else
+                   " (only records with exactly one class)"))
     st.dataframe(table.T, key=P + "balance")
     if absent:
         st.warning(f"No record of {', '.join(absent)} in this folder for {label_mode}-label training: the "
@@ -94,19 +101,31 @@ def get_ptbxl():
 
 with st.container(border=True):
     with ui.paper_setup_columns(P):
-        source = st.radio("Data set", ["simulated superclasses", "PTB-XL folder"], horizontal=True,
-                          key=P + "source")
+        source = st.radio("Data set", SOURCES, horizontal=True, key=P + "source",
+                          help="Simulated superclasses: the engine's NORM, MI, STTC, CD and HYP. Simulated rhythms: "
+                               "the engine's rhythms, a balanced set labelled by rhythm. PTB-XL: real ECGs.")
         c1, c2, c3 = st.columns(3)
         fs = c2.selectbox("Sampling rate (Hz)", list(PTBXL_RATES), key=P + "fs")
-        if source == "simulated superclasses":
+        if source != "PTB-XL folder":
             n = c1.number_input("ECGs", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100, key=P + "n")
             data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
             data = {**DEFAULT_FINETUNE_DATA, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
+            if source == "simulated rhythms":
+                chosen = st.multiselect("Rhythms to tell apart", RHYTHMS, default=list(RHYTHMS), key=P + "rhythms",
+                                        format_func=lambda r: RHYTHM_CRITERIA[r][0])
+                data = {key: v for key, v in data.items() if key != "classes"}
+                data["rhythms"] = chosen or list(RHYTHMS)
+                if not chosen:
+                    st.caption("No rhythm chosen: every rhythm is drawn.")
         else:
             path = c1.text_input("PTB-XL folder", key=P + "path", placeholder="/data/ptb-xl")
+            statements = c3.radio("Classes", list(STATEMENT_SETS), key=P + "statements", format_func=STATEMENT_SETS.get,
+                                  help="The diagnostic superclasses, or PTB-XL's rhythm statements when the folder's "
+                                       "records carry them.")
             f1, f2, f3 = st.columns(3)
             val_fold, test_fold = ui.fold_inputs(P, f1, f2)
-            data = {"source": "ptbxl", "path": path, "fs": int(fs), "val_fold": val_fold, "test_fold": test_fold}
+            data = {"source": "ptbxl", "path": path, "fs": int(fs), "val_fold": val_fold, "test_fold": test_fold,
+                    **({"statements": statements} if statements != "diagnostic" else {})}
             problem, held_out = ui.held_out_folds(path, val_fold, test_fold) if path else (
                 "give the folder that holds ptbxl_database.csv", "")
             if held_out:
@@ -115,9 +134,10 @@ with st.container(border=True):
                 st.warning(problem)
             with st.expander("Get PTB-XL"):
                 get_ptbxl()
-        label_mode = st.radio("Label mode", LABEL_MODES, horizontal=True, key=P + "label_mode", format_func=say)
+        modes = ("single",) if source == "simulated rhythms" else LABEL_MODES  # one rhythm per simulated record
+        label_mode = st.radio("Label mode", modes, horizontal=True, key=P + "label_mode", format_func=say)
         if source == "PTB-XL folder" and path and not problem:
-            balance_panel(path, label_mode)
+            balance_panel(path, label_mode, statements)
         pretrained_runs = ui.runs_of("pretrain", states=("done",))
         by_id = {r.id: r for r in pretrained_runs}
         choice = st.selectbox("Pretrained run", [SCRATCH, *by_id], key=P + "pretrained",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ecgcore.cli.runs import add_runs_dir, headline
 from ecgcore.config import ARCHS, DEVICES, INITS, LABEL_MODES, NORMALIZATIONS, PAPER_SETUP, STRATEGIES
-from ecgcore.labels import PTBXL_RATES, TARGETS
+from ecgcore.labels import PTBXL_RATES, RHYTHM_TARGETS, TARGETS
 from ecgcore.leads import LEAD_SETS
 from ecgcore.words import say
 
@@ -129,11 +129,12 @@ def pretrain_configs(args):
     # Intervals are case-blind (HR == hr); morphology targets of the measured source keep their lead's case.
     targets = [t.strip().lower() if t.strip().lower() in TARGETS else t.strip()
                for t in args.targets.split(",") if t.strip()]
-    known = [*TARGETS, *morphology_targets(LEADS)]
+    known = [*TARGETS, *RHYTHM_TARGETS, *morphology_targets(LEADS)]
     unknown = [t for t in targets if t not in known]
     if unknown or not targets:
-        raise ValueError(f"--targets: unknown target(s) {unknown or targets}; choose from {', '.join(TARGETS)} "
-                         f"or, on the measured source, morphology targets such as r_amp_V1, st_II, qrs_axis")
+        raise ValueError(f"--targets: unknown target(s) {unknown or targets}; choose from {', '.join(TARGETS)}, "
+                         f"on a synthetic spec with rhythms {', '.join(RHYTHM_TARGETS)}, or, on the measured source, "
+                         "morphology targets such as r_amp_V1, st_II, qrs_axis")
     data = data_spec(args.data) if args.data else dict(DEFAULT_PRETRAIN_DATA)
     per_target = args.per_target or _setup(args).get("one_per_target", False)
     groups = [[t] for t in targets] if per_target else [targets]

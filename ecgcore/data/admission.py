@@ -24,7 +24,7 @@ from ecgcore.data.dataset import META_FILE
 from ecgcore.data.preprocess import output_shape
 from ecgcore.data.sources import Stored, Stream, Synthetic, default_data, parse
 from ecgcore.files import read_json
-from ecgcore.labels import CLASS_NAMES
+from ecgcore.labels import CLASS_NAMES, RHYTHM_TARGETS
 
 BUDGET_ENV = "ECGCORE_MEMORY_BUDGET"
 UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -83,9 +83,11 @@ def _asks(config, options):
     if config.task == "pretrain" and offered is not None:
         unknown = [t for t in config.targets if t not in offered]
         if unknown:
+            hint = (' (the rhythm targets come with the spec option "rhythms", e.g. "all")'
+                    if isinstance(options, Synthetic) and set(unknown) <= set(RHYTHM_TARGETS) else "")
             raise ValueError(f"targets {unknown} are not given by the {options.name} source: it gives "
                              + (", ".join(offered) if offered else "no regression targets (pretrain on the measured "
-                                "source for targets measured on real ECGs)"))
+                                "source for targets measured on real ECGs)") + hint)
     if config.task == "finetune" and config.label_mode not in options.labels():
         raise ValueError(_no_labels(config.label_mode, options))
     pre, fs = config.preprocess, options.rate()

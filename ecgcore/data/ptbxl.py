@@ -1,10 +1,12 @@
-"""Read a PTB-XL folder (PhysioNet's own layout) into a DataSet: raw signals via wfdb, diagnostic superclasses.
+"""Read a PTB-XL folder (PhysioNet's own layout) into a DataSet: raw signals via wfdb, diagnostic superclasses
+(or, with statements="rhythm", PTB-XL's rhythm statements: SR, AFIB, STACH, SARRH, ...).
 
 Layout: `ptbxl_database.csv` (ecg_id, scp_codes as a dict literal, strat_fold, filename_lr, filename_hr),
 `scp_statements.csv` (statement code -> diagnostic_class) and `records100/` and/or `records500/`. Labels are
 the 5 superclasses of CLASS_NAMES: `multilabel` holds them all; `label` is the class index for records with
 exactly one superclass (the paper's single-label mode) and -1 otherwise. Records with no diagnostic superclass
-are dropped (counted). Splits are PTB-XL's stratified folds (patients never straddle folds), never random.
+are dropped (counted). With statements="rhythm" the classes are the statements scp_statements.csv marks as rhythm
+statements, in its order, and a record without one is dropped instead. Splits are PTB-XL's stratified folds (patients never straddle folds), never random.
 Signals come raw, as wfdb reads them (mV); preprocessing is ecgcore.data.preprocess's job.
 """
 
@@ -33,6 +35,7 @@ STATEMENT_COLUMNS = ("diagnostic", "diagnostic_class")
 # sampling rate -> (database column naming its records, records folder)
 RATES = dict(zip(PTBXL_RATES, [("filename_lr", "records100"), ("filename_hr", "records500")]))  # column, folder
 MODES = {"multi": "multi-label", "single": "single-label"}
+STATEMENTS = {"diagnostic": "diagnostic superclass", "rhythm": "rhythm statement"}  # the label sets, in words
 FLUSH_EVERY = 512  # records written between flushes of the data set file being built (bounds the memory it holds)
 READ_WORKERS_ENV = "ECGCORE_READ_WORKERS"
 PARALLEL_FROM = 512  # records: fewer are read in the calling process (starting the pool costs ~2 s a worker)
@@ -76,6 +79,21 @@ def superclass_map(statements):
     """Statement code -> diagnostic superclass, for the diagnostic statements of CLASS_NAMES."""
     diagnostic = statements[(statements["diagnostic"] == 1) & statements["diagnostic_class"].isin(CLASS_NAMES)]
     return diagnostic["diagnostic_class"].to_dict()
+
+
+def label_map(statements, kind="diagnostic"):
+    """(statement code -> class, class names) of the label set `kind` (STATEMENTS) from the statements table;
+    ValueError when the folder's statements cannot give it."""
+    if kind not in STATEMENTS:
+        raise ValueError(f"statements={kind!r} must be one of {sorted(STATEMENTS)}")
+    if kind == "diagnostic":
+        return superclass_map(statements), CLASS_NAMES
+    if "rhythm" not in statements.columns:
+        raise ValueError(f"{STATEMENTS_CSV} has no 'rhythm' column: it names no rhythm statement")
+    codes = tuple(str(c) for c in statements.index[pd.to_numeric(statements["rhythm"], errors="coerce") == 1])
+    if not codes:
+        raise ValueError(f"{STATEMENTS_CSV} marks no statement as a rhythm statement")
+    return {c: c for c in codes}, codes
 
 
 def record_labels(scp_codes, classes_of):
@@ -153,16 +171,17 @@ def fold_numbers(database):
     return pd.to_numeric(database["strat_fold"], errors="coerce")
 
 
-def class_balance(path, label_mode="single"):
+def class_balance(path, label_mode="single", statements="diagnostic"):
     """Records per class and per fold in the folder's tables, before any signal is read or any training:
     (table, absent). `table` (a DataFrame) has one row per fold plus "all", one column per class of
-    CLASS_NAMES and "records"; in "single" mode only records with exactly one superclass count (as
-    load_ptbxl's `label`), in "multi" mode every record with one or more (a record counts once per class it
-    has). `absent` lists the classes with no record. ValueError when the folder is not PTB-XL's."""
+    the label set (CLASS_NAMES, or the rhythm statements) and "records"; in "single" mode only records with
+    exactly one class count (as load_ptbxl's `label`), in "multi" mode every record with one or more (a record
+    counts once per class it has). `absent` lists the classes with no record. ValueError when the folder is
+    not PTB-XL's."""
     if label_mode not in MODES:
         raise ValueError(f"label_mode={label_mode!r} must be one of {sorted(MODES)}")
-    database, statements = read_tables(path)
-    classes_of = superclass_map(statements)
+    database, table = read_tables(path)
+    classes_of, names = label_map(table, statements)
     folds = pd.to_numeric(database["strat_fold"], errors="coerce")
     rows = []
     for fold, codes in zip(folds, database["scp_codes"]):
@@ -172,14 +191,15 @@ def class_balance(path, label_mode="single"):
             continue  # load_ptbxl skips such a record too
         if np.isnan(fold) or not classes or (label_mode == "single" and len(classes) != 1):
             continue
-        rows.append({"fold": int(fold), **{c: int(c in classes) for c in CLASS_NAMES}, "records": 1})
-    table = pd.DataFrame(rows, columns=["fold", *CLASS_NAMES, "records"]).groupby("fold").sum()
+        rows.append({"fold": int(fold), **{c: int(c in classes) for c in names}, "records": 1})
+    table = pd.DataFrame(rows, columns=["fold", *names, "records"]).groupby("fold").sum()
     table.index = table.index.astype(str)
     table.loc["all"] = table.sum()
-    return table.astype(int), [c for c in CLASS_NAMES if table.loc["all", c] == 0]
+    return table.astype(int), [c for c in names if table.loc["all", c] == 0]
 
 
-def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, progress=None):
+def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=None, statements="diagnostic",
+               progress=None):
     """Load a PTB-XL folder as a DataSet (cached; an edited folder reloads).
 
     fs: 100 (records100/) or 500 (records500/). leads: "all", "paper8" or a list of names. val_fold/test_fold:
@@ -187,14 +207,15 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
     fold 10, else 8 and 9 (ecgcore.data.splits.resolve_folds; decided on the folder's folds, not on `folds`).
     The chosen folds are config["val_fold"] / ["test_fold"], how they were chosen config["fold_choice"]. A
     folder lacking a given fold still loads, and the report names the empty split. folds: load only these
-    folds (None: all). progress: called as progress(done, total) while records are read. Bad records are
+    folds (None: all). statements: "diagnostic" (the 5 diagnostic superclasses) or "rhythm" (the rhythm
+    statements as the classes). progress: called as progress(done, total) while records are read. Bad records are
     skipped, listed in config["skipped"] and warned about; the per-mode report is config["report"] (see
     `summary`).
     """
     root = Path(path).expanduser().resolve()
     fs = check_rate(fs)
     lead_names = resolve_leads(leads)
-    database, statements = read_tables(root)
+    database, table = read_tables(root)
     val_fold, test_fold, fold_choice = resolve_folds(folder_folds(database), val_fold, test_fold)
     if folds is not None:
         folds = sorted({int(f) for f in folds})
@@ -207,13 +228,15 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
                          f"(`python -m ecgcore data ptbxl --dest {root} --fs {fs}`)")
     files = [DATABASE_CSV, STATEMENTS_CSV] + [f"{name}{ext}" for name in database[column].astype(str)
                                               for ext in (".hea", ".dat")]
+    label_map(table, statements)  # a folder that cannot give these labels fails before any record is read
+    kind = {"statements": statements} if statements != "diagnostic" else {}  # diagnostic sets keep their key
     key = {"source": "ptbxl", "path": str(root), "fs": fs, "leads": list(lead_names), "folds": folds,
-           "stamp": folder_stamp(root, files)}
-    dataset = cached(key, lambda folder: _read(root, database, statements, fs, lead_names, progress, folder),
-                     chunked=True)
+           "stamp": folder_stamp(root, files), **kind}
+    dataset = cached(key, lambda folder: _read(root, database, table, fs, lead_names, progress, folder,
+                                               statements), chunked=True)
     # The folds held out are not part of the key: they are applied here, after loading (auto or given alike).
     dataset.config = {**dataset.config, "leads": leads, "val_fold": val_fold, "test_fold": test_fold,
-                      "fold_choice": fold_choice}
+                      "fold_choice": fold_choice, **kind}
     dataset.config["report"] = report(dataset)
     skipped = dataset.config["skipped"]
     if skipped:
@@ -223,12 +246,12 @@ def load_ptbxl(path, fs=100, leads="all", val_fold=None, test_fold=None, folds=N
     return dataset
 
 
-def _read(root, database, statements, fs, lead_names, progress, folder):
+def _read(root, database, statements, fs, lead_names, progress, folder, kind="diagnostic"):
     """Read every usable record into the data set folder `folder` (a dataset.Writer), in order: memory holds a
     window of records and the labels, whatever the folder's size (all of PTB-XL at 500 Hz is 5.2 GB). A large
     folder is read by read_workers() processes: parsing a record's header in wfdb costs ~30 ms of Python (it
     reads each header field through pandas), about all the time a record takes."""
-    classes_of = superclass_map(statements)
+    classes_of, class_names = label_map(statements, kind)
     column = RATES[fs][0]
     wanted, skipped, no_class = [], [], []  # wanted: (ecg_id, record name, classes, fold)
     for ecg_id, row in database.iterrows():
@@ -245,7 +268,7 @@ def _read(root, database, statements, fs, lead_names, progress, folder):
         else:
             wanted.append((str(ecg_id), str(row[column]), classes, int(fold)))
     writer, kept = None, []
-    multilabel = np.zeros((len(wanted), len(CLASS_NAMES)), dtype=np.uint8)
+    multilabel = np.zeros((len(wanted), len(class_names)), dtype=np.uint8)
     done = len(database) - len(wanted)
     for (ecg_id, name, classes, fold), (signal, problem) in zip(wanted, _signals(root, wanted, fs, lead_names)):
         done += 1
@@ -261,12 +284,12 @@ def _read(root, database, statements, fs, lead_names, progress, folder):
         writer.write(len(kept), signal[None])
         if len(kept) % FLUSH_EVERY == 0:
             writer.flush()  # the records written so far leave this process's memory
-        multilabel[len(kept), [CLASS_NAMES.index(c) for c in classes]] = 1
+        multilabel[len(kept), [class_names.index(c) for c in classes]] = 1
         kept.append((ecg_id, fold))
     if progress:
         progress(len(database), len(database))
     if not kept:
-        reasons = "; ".join(f"{s['record']}: {s['reason']}" for s in skipped[:3]) or "none has a diagnostic superclass"
+        reasons = "; ".join(f"{s['record']}: {s['reason']}" for s in skipped[:3]) or f"none has a {STATEMENTS[kind]}"
         raise ValueError(f"no usable record in {root} at {fs} Hz ({reasons})")
     order = {str(ecg_id): i for i, ecg_id in enumerate(database.index)}
     skipped.sort(key=lambda s: order[s["record"]])  # in the folder's order, whichever pass found them
@@ -275,7 +298,7 @@ def _read(root, database, statements, fs, lead_names, progress, folder):
     label = np.where(multilabel.sum(1) == 1, multilabel.argmax(1), -1).astype(np.int64)
     writer.finish(
         n, fs=fs, lead_names=lead_names, label=label, multilabel=multilabel,
-        class_names=CLASS_NAMES, fold=np.array([f for _, f in kept], dtype=np.int64),
+        class_names=class_names, fold=np.array([f for _, f in kept], dtype=np.int64),
         record_id=np.array([r for r, _ in kept]),
         config={"source": "ptbxl", "path": str(root), "fs": fs, "folds": sorted({f for _, f in kept}),
                 "skipped": skipped, "no_superclass": no_class},
@@ -336,8 +359,8 @@ def report(dataset):
         splits = {s: int((keep & (split_of == s)).sum()) for s in ("train", "val", "test")}
         modes[mode] = {
             "records": int(keep.sum()),
-            "class_counts": {c: int(k) for c, k in zip(CLASS_NAMES, counts)},
-            "missing_classes": [c for c, k in zip(CLASS_NAMES, counts) if k == 0],
+            "class_counts": {c: int(k) for c, k in zip(dataset.class_names, counts)},
+            "missing_classes": [c for c, k in zip(dataset.class_names, counts) if k == 0],
             "splits": splits,
             "empty_splits": [s for s, k in splits.items() if k == 0],
         }
@@ -370,7 +393,8 @@ def summary(dataset):
         if m["empty_splits"]:
             lines.append(f"  empty splits: {', '.join(m['empty_splits'])}")
     if r["no_superclass"]:
-        lines.append(f"dropped {r['no_superclass']} record(s) with no diagnostic superclass")
+        lines.append(f"dropped {r['no_superclass']} record(s) with no "
+                     f"{STATEMENTS[dataset.config.get('statements', 'diagnostic')]}")
     if r["skipped"]:
         lines.append(f"skipped {len(r['skipped'])} bad record(s):")
         lines += [f"  {s['record']}: {s['reason']}" for s in r["skipped"]]

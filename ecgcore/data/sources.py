@@ -313,10 +313,13 @@ class Ptbxl(Real):
     """A PTB-XL folder: real ECGs with diagnostic labels (ecgcore.data.ptbxl.load_ptbxl)."""
 
     name: ClassVar[str] = "ptbxl"
+    statements: str = "diagnostic"  # the classes: the diagnostic superclasses, or "rhythm": the rhythm statements
 
     def check(self, where="data"):
         super().check(where)
         _ptbxl_rate(where, self.fs)
+        _must(where, "statements", self.statements, self.statements in ("diagnostic", "rhythm"),
+              "'diagnostic' (the 5 diagnostic superclasses) or 'rhythm' (the rhythm statements)")
 
     def check_paths(self, where="data"):
         _ptbxl_folder(where, _path(where, self.path, "folder"))

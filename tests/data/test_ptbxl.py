@@ -340,3 +340,33 @@ def test_a_folder_read_by_worker_processes_gives_the_same_data_set(folder, monke
     monkeypatch.setenv(ptbxl.READ_WORKERS_ENV, "many")
     with pytest.raises(ValueError, match="ECGCORE_READ_WORKERS='many' is invalid"):
         ptbxl.read_workers()
+
+
+def test_rhythm_statements_are_a_label_set(tmp_path):
+    from ecgcore.data.ptbxl import class_balance
+    from ecgcore.data.sources import load_dataset, parse
+    from ptbxl_fixture import RHYTHMS
+
+    folder = make_ptbxl_fixture(tmp_path / "ptbxl", rhythms=True)
+    ds = load_ptbxl(folder, statements="rhythm")
+    assert ds.class_names == RHYTHMS and ds.multilabel.shape[1] == 3
+    assert ds.config["statements"] == "rhythm" and set(ds.label) == {0, 1, 2}  # one rhythm statement per record
+    ids = [int(r) for r in ds.record_id]
+    np.testing.assert_array_equal(ds.label, [i % 3 for i in ids])
+    # the record with no diagnostic superclass has a rhythm: kept here, dropped with the superclasses
+    assert len(ds) == len(load_ptbxl(folder)) + 1
+    table, absent = class_balance(folder, "single", statements="rhythm")
+    assert list(table.columns) == [*RHYTHMS, "records"] and not absent
+    assert load_dataset({"source": "ptbxl", "path": str(folder), "statements": "rhythm"}).class_names == RHYTHMS
+    with pytest.raises(ValueError, match="data.statements='rhythms' is invalid"):
+        parse({"source": "ptbxl", "path": str(folder), "statements": "rhythms"})
+
+
+def test_a_folder_whose_records_carry_no_rhythm_statement_says_so(tmp_path):
+    folder = make_ptbxl_fixture(tmp_path / "ptbxl")  # one record with SR; the others none: like the mini folder
+    ds = load_ptbxl(folder, statements="rhythm")
+    assert ds.class_names == ("SR",) and len(ds) == 1
+    statements = folder / "scp_statements.csv"
+    statements.write_text(statements.read_text().replace(",1.0,", ",,"))
+    with pytest.raises(ValueError, match="marks no statement as a rhythm statement"):
+        load_ptbxl(folder, statements="rhythm")

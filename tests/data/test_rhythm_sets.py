@@ -89,3 +89,11 @@ def test_cli_writes_the_rhythm_npz(tmp_path, capsys):
     assert main(["synth", "--n", "3", "--rhythms", "afib,nope", "--out", str(tmp_path / "x.npz")]) == 2
     assert "rhythms=['afib', 'nope'] must be distinct names from ['sinus'" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_rhythm_targets_on_a_sinus_spec_are_refused_with_the_way_to_get_them():
+    from ecgcore.data.admission import admit
+
+    with pytest.raises(ValueError, match='not given by the synthetic source.*spec option "rhythms"'):
+        admit({"task": "pretrain", "data": {"source": "synthetic", "n": 100}, "targets": ["hr", "rr_cv"]})
+    admit({"task": "pretrain", "data": {"source": "synthetic", "n": 100, "rhythms": "all"}, "targets": ["rr_cv"]})

@@ -158,3 +158,35 @@ def test_showing_a_started_run_gives_no_session_state_warning(runs_dir, monkeypa
     at.button(key="ft_start").click().run()
     at.run()
     assert not at.exception and not [s for s in said if "Session State API" in s]
+
+
+def test_finetune_simulated_rhythms_reach_the_config(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("3_Fine-tune").run()
+    at.radio(key="ft_source").set_value("simulated rhythms").run()
+    assert at.radio(key="ft_label_mode").options == ["single-label (softmax, the paper's)"]
+    at.multiselect(key="ft_rhythms").set_value(["afib", "vt", "sinus"]).run()
+    at.number_input(key="ft_n").set_value(100)
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not at.error
+    (run,) = runs.list_runs(runs_dir)
+    assert run.config.data["rhythms"] == ["afib", "vt", "sinus"] and "classes" not in run.config.data
+
+
+def test_finetune_ptbxl_rhythm_statements_show_their_balance_and_reach_the_config(runs_dir, tmp_path, monkeypatch):
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=2, folds=(8, 9, 10), bad_record=False, rhythms=True)
+    at = page("3_Fine-tune").run()
+    at.radio(key="ft_source").set_value("PTB-XL folder").run()
+    at.text_input(key="ft_path").input(str(root)).run()
+    at.radio(key="ft_statements").set_value("rhythm").run()
+    assert not at.exception
+    assert list(balance_table(at).index) == ["SR", "AFIB", "STACH", "records"]
+    at.number_input(key="ft_epochs").set_value(1)
+    at.button(key="ft_start").click().run()
+    assert not at.exception and not at.error
+    (run,) = runs.list_runs(runs_dir)
+    assert run.config.data["statements"] == "rhythm"

@@ -85,3 +85,19 @@ def test_pretrain_shows_results_of_a_finished_run(runs_dir):
     table = at.dataframe[0].value
     assert list(table["target"]) == ["Heart rate"] and table["MAE"][0] == pytest.approx(1.5)
     assert len(at.get("plotly_chart")) == 2  # learning curves + predicted vs true
+
+
+def test_pretrain_rhythms_offer_the_rhythm_targets(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_MAX_JOBS", "1")
+    at = page("2_Pretrain").run()
+    assert "rr_cv" not in at.multiselect(key="pt_targets").options  # a sinus set has no rhythm targets
+    at.toggle(key="pt_rhythms").set_value(True).run()
+    box = at.multiselect(key="pt_targets")
+    assert "R-R irregularity (coefficient of variation) (share)" in box.options
+    box.set_value(["hr", "rr_cv", "beats_ventricular"]).run()
+    at.number_input(key="pt_n").set_value(100)
+    at.number_input(key="pt_epochs").set_value(1)
+    at.button(key="pt_start").click().run()
+    assert not at.exception and not at.error
+    (run,) = runs.list_runs(runs_dir)
+    assert run.config.data["rhythms"] == "all" and run.config.targets == ["hr", "rr_cv", "beats_ventricular"]
