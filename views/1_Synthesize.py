@@ -220,19 +220,21 @@ def parameter_widgets():
     return dict(params)
 
 
-def dataset_spec(engine, n, fs, seed, noise, classes, ranges):
+def dataset_spec(engine, n, fs, seed, noise, classes, ranges, chosen_rhythms=()):
     """The data spec the form describes; ValueError for an option the engine cannot honour."""
     narrowed = {k: list(v) for k, v in ranges.items() if v != (PARAMS[k]["lo"], PARAMS[k]["hi"])}
     if engine == "gan":
-        if classes or narrowed or not noise:
-            raise ValueError("the GAN engine makes normal ECGs as it learnt them: no classes, parameter ranges "
-                             "or noise switch (clear them, or choose another engine)")
+        if classes or narrowed or not noise or chosen_rhythms:
+            raise ValueError("the GAN engine makes normal ECGs as it learnt them: no classes, rhythms, parameter "
+                             "ranges or noise switch (clear them, or choose another engine)")
         return {"source": "gan", "n": int(n), "fs": int(fs), "seed": int(seed)}
     spec = {"source": "synthetic", "n": int(n), "fs": int(fs), "seed": int(seed), "noise": bool(noise)}
     if engine != "parametric":
         spec["engine"] = engine
     if classes:
         spec["classes"] = list(classes)
+    if chosen_rhythms:
+        spec["rhythms"] = list(chosen_rhythms)
     if narrowed:
         spec["ranges"] = narrowed
     return spec
@@ -385,6 +387,8 @@ def generate_data_set():
         c1, c2 = st.columns([3, 1])
         classes = c1.multiselect("Classes (none: every record draws from the normal ranges)", CLASS_NAMES,
                                  key="ds_classes")
+        chosen_rhythms = c1.multiselect("Rhythms (none: sinus rhythm; chosen: a set labelled by rhythm, with beat "
+                                        "annotations)", RHYTHMS, key="ds_rhythms", format_func=rhythm_name)
         engine = c2.selectbox("Engine", (*synthetic.ENGINES, "gan"), format_func=ENGINE_NAMES.get,
                               key="ds_engine", help="parametric: fast, every option; ecgsyn: neurokit2's ECGSYN, "
                               "slow, normal records only; GAN: DeepFake ECGs, normal records only, labels measured "
@@ -403,7 +407,7 @@ def generate_data_set():
     if submitted:
         bar = st.progress(0.0, text="Synthesizing...")
         try:
-            spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges)
+            spec = dataset_spec(engine, n, fs, seed, noise, classes, ranges, chosen_rhythms)
             data = load_dataset(spec, progress=lambda f: bar.progress(min(float(f), 1.0),
                                                                        text=f"Synthesizing... {f:.0%}"))
         except ValueError as e:
@@ -418,9 +422,12 @@ def generate_data_set():
         if report is not None:
             st.info(kept_and_dropped(spec["n"], report))
         st.caption(f"Label distributions of the data set: {size} ECGs at {spec['fs']} Hz, seed {spec['seed']}"
-                   + (f", classes {', '.join(spec['classes'])}" if spec.get("classes") else ""))
-        st.plotly_chart(plots.label_histograms(targets, TARGETS, label=label if spec.get("classes") else None,
-                                               class_names=CLASS_NAMES),
+                   + (f", classes {', '.join(spec['classes'])}" if spec.get("classes") else "")
+                   + (f", rhythms {', '.join(spec['rhythms'])} (the label is the rhythm)" if spec.get("rhythms")
+                      else ""))
+        labelled_by = spec.get("rhythms") or (CLASS_NAMES if spec.get("classes") else None)
+        st.plotly_chart(plots.label_histograms(targets, TARGETS, label=label if labelled_by else None,
+                                               class_names=labelled_by),
                         config=plots.png_config("label-distributions"), key="ds_hist")
 
 

@@ -403,3 +403,16 @@ def test_synthesize_quiz_hides_the_answer_until_asked_and_its_link_reproduces_it
     assert "beats" in _strip(at)
     at.button(key="next_quiz").click().run()
     assert at.query_params["quiz"] == "6" and not at.success
+
+
+def test_synthesize_generates_a_rhythm_data_set(runs_dir):
+    at = open_data_set(page("1_Synthesize").run())
+    at.number_input(key="ds_n").set_value(24)
+    at.multiselect(key="ds_rhythms").set_value(["afib", "pvc"])
+    at.button[-1].click().run()
+    assert not at.exception and not at.error
+    spec = at.session_state["synth_dataset"]
+    assert spec["rhythms"] == ["afib", "pvc"] and load_dataset(spec).class_names == ("afib", "pvc")
+    hist = at.get("plotly_chart")[-1].proto.spec.replace(" ", "")
+    assert '"name":"afib"' in hist and '"name":"pvc"' in hist
+    assert any("the label is the rhythm" in c.value for c in at.caption)
