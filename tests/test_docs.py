@@ -103,3 +103,10 @@ def test_without_save_nothing_is_written(tmp_path, capsys):
     assert bench_results().publish("demo", {"x": 1}, False, folder=tmp_path) is None
     assert capsys.readouterr().out.strip() == '{"x": 1}'
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_rhythms_page_table_is_the_criteria_and_presets_the_engine_draws():
+    from ecgcore.synth.presets import rhythms_markdown
+
+    page = (ROOT / "docs" / "rhythms.md").read_text()
+    assert rhythms_markdown() in page  # one copy: edit rhythms.CRITERIA / presets.RHYTHM_PRESETS, then paste

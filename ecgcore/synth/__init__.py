@@ -13,9 +13,13 @@ Public API
                  qrs_off, t_off), one row per beat whose QRS onset lies in the record, NaN-padded after the last;
                  an edge beat's P onset may be < 0 s or its T end past the record's end.
       .fs, .lead_names, .params (every parameter as used, (n,) arrays)
+      .beat_samples (n, B) int, .beat_types (n, B) str, .atrial_samples (n, A) int: each QRS complex's onset
+                 sample and MIT-BIH symbol, each atrial activation's onset (-1 / '' padded); .label_beats (n,)
+                 the beat type the interval labels were measured over (ecgcore.synth.rhythms)
     params values are scalars or (n,) arrays; fs 100-1000 Hz; duration 2-600 s. Same arguments -> same output.
-  PRESETS, NORMAL_RANGES, sample_params(n, classes=None, seed=0, ranges=None) -> (params, label); a label
-                             is an index into ecgcore.labels.CLASS_NAMES
+  PRESETS, NORMAL_RANGES, sample_params(n, classes=None, seed=0, ranges=None, rhythms=None) -> (params,
+                             label); a label is an index into ecgcore.labels.CLASS_NAMES; rhythms draw
+                             params["rhythm"] from ecgcore.synth.presets.RHYTHM_PRESETS
 
 Label convention (labels and fiducials; the same as ecgcore.data.measure's):
   PR  = P onset -> QRS onset;  QRS = QRS onset -> J point (QRS offset);  QT = QRS onset -> T end;

@@ -152,8 +152,24 @@ def _draw_rhythms(params, n, rhythms, seed):
                 kind_rows = rows[params["escape"][rows] == kind]
                 params.setdefault("escape_rate", np.full(n, PARAMS["escape_rate"]["default"]))
                 params["escape_rate"][kind_rows] = rng.uniform(lo, hi, len(kind_rows))
-            params["hr"][rows] = np.maximum(params["hr"][rows], ESCAPE_RATIO * params["escape_rate"][rows] + 1.0)
+            # the atrial rate at least ESCAPE_RATIO x the escape rate, with room for beat-to-beat variability
+            params["hr"][rows] = np.maximum(params["hr"][rows], 1.1 * ESCAPE_RATIO * params["escape_rate"][rows])
     return params
+
+
+def rhythms_markdown():
+    """docs/rhythms.md's table: each rhythm in words, its criteria, what its preset draws."""
+    from ecgcore.synth.rhythms import CRITERIA as RHYTHM_CRITERIA
+
+    def drawn(rhythm):
+        ranges = {**RHYTHM_PRESETS[rhythm], **({"escape_rate": "by escape: junctional 40-55, ventricular 20-40 bpm"}
+                                                if rhythm == "avb3" else {})}
+        return "; ".join(f"`{k}` " + (v if isinstance(v, str) else " / ".join(v) if isinstance(v, list)
+                                      else f"{v[0]:g}-{v[1]:g}") for k, v in ranges.items()) or "the normal ranges"
+
+    rows = ["| rhythm | name | criteria to show | the preset draws |", "|---|---|---|---|"]
+    rows += [f"| `{r}` | {name} | {criteria} | {drawn(r)} |" for r, (name, criteria) in RHYTHM_CRITERIA.items()]
+    return "\n".join(rows)
 
 
 def resolve_classes(classes):
