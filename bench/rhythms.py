@@ -124,7 +124,8 @@ def main():
         print(f"{rhythm:18} {f1:6.3f} {tp / (tp + fn):6.3f} {f'{fp} ({on_p})':>9} {rr['rr_cv']:6.3f} "
               f"{rr['shortest_rr_s']:7.3f} {atrial:>10} {rr['ventricular_rate']:8.0f} {rr['atrial_activations']:8d}")
         rows.append(f"| {rhythm} | {f1:.3f}{' (not judged)' if rhythm in NOT_FOR_THE_DETECTOR else ''} | "
-                    f"{tp / (tp + fn):.3f} | {fp} ({on_p}) | {rr['rr_cv']:.3f} | {rr['shortest_rr_s']:.3f} | {atrial} | {rr['ventricular_rate']:.0f} | "
+                    f"{tp / (tp + fn):.3f} | {fp} ({on_p}) | {rr['rr_cv']:.3f} | {rr['shortest_rr_s']:.3f} | {atrial} | "
+                    f"{rr['ventricular_rate']:.0f} | "
                     f"{rr['atrial_activations']} |")
     judged = [figures[f"f1_{r}"] for r in RHYTHMS if r not in NOT_FOR_THE_DETECTOR]
     figures["f1_min_judged"] = min(judged)

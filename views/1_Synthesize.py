@@ -307,7 +307,8 @@ def show_parametric(params, fs, seed, noise, marks):
         col.metric(f"{target.upper()} ({unit})", shown_value(labels[target]),
                    help=f"{say(target, unit)}, as realised over the record's "
                         f"{rhythms.BEAT_SYMBOLS[annotations['label_beat']]} beats{why_none}")
-    cols[4].metric(*qtc_metric(labels, params["qt_correction"])[:2], help=qtc_metric(labels, params["qt_correction"])[2])
+    label, value, why = qtc_metric(labels, params["qt_correction"])
+    cols[4].metric(label, value, help=why)
     rhythm = params["rhythm"]
     cols[5].metric("Class", name, help="The simulated diagnostic class whose preset drew these parameters; "
                                        "custom: not a preset's draw (set by hand, or changed since Draw).")

@@ -1,5 +1,5 @@
-"""`synth --n N --fs FS --seed S [--classes ...] [--rhythms ...] --out PATH`: write a labelled synthetic data set (a folder, or
-one .npz)."""
+"""`synth --n N --fs FS --seed S [--classes ...] [--rhythms ...] --out PATH`: write a labelled synthetic data set
+(a folder, or one .npz)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ def register(sub):
                                    "memory-mapped, records.npz, dataset.json: any size) or, for a PATH ending "
                                    "in .npz, one .npz: signals, hr, pr, qrs, qt, [label], fs, lead_names, "
                                    "class_names, config (loaded whole); with --rhythms also rhythm, rhythm_names, "
-                                   "beat_samples, beat_types, atrial_samples and the rhythm targets. Made once per config and seed, chunk by "
-                                   "chunk with a progress bar, then read from the cache; a GAN build that is "
+                                   "beat_samples, beat_types, atrial_samples and the rhythm targets. Made once "
+                                   "per config and seed, chunk by chunk with a progress bar, then read from the "
+                                   "cache; a GAN build that is "
                                    "interrupted goes on where it stopped when run again.")
     p.add_argument("--n", type=int, required=True, help="number of records")
     p.add_argument("--fs", type=float, default=100.0, help="sampling rate in Hz, 100-1000 (default 100)")

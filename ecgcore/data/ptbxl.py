@@ -6,7 +6,8 @@ Layout: `ptbxl_database.csv` (ecg_id, scp_codes as a dict literal, strat_fold, f
 the 5 superclasses of CLASS_NAMES: `multilabel` holds them all; `label` is the class index for records with
 exactly one superclass (the paper's single-label mode) and -1 otherwise. Records with no diagnostic superclass
 are dropped (counted). With statements="rhythm" the classes are the statements scp_statements.csv marks as rhythm
-statements, in its order, and a record without one is dropped instead. Splits are PTB-XL's stratified folds (patients never straddle folds), never random.
+statements, in its order, and a record without one is dropped instead. Splits are PTB-XL's stratified folds
+(patients never straddle folds), never random.
 Signals come raw, as wfdb reads them (mV); preprocessing is ecgcore.data.preprocess's job.
 """
 

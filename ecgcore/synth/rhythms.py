@@ -63,8 +63,8 @@ assert tuple(PARAMETERS) == RHYTHMS
 # The general rhythm parameters a rhythm does not read: flutter's ventricular rate follows its F waves and its
 # conduction, and fibrillation and a pacemaker set their own beat-to-beat variability.
 IGNORES = {"aflutter": ("hr", "hrv"), "afib": ("hrv",), "paced": ("hrv",)}
-BEAT_SYMBOLS = {"N": "normal", "A": "atrial premature", "V": "ventricular", "j": "junctional", "E": "ventricular escape",
-                "/": "paced"}
+BEAT_SYMBOLS = {"N": "normal", "A": "atrial premature", "V": "ventricular", "j": "junctional",
+                "E": "ventricular escape", "/": "paced"}
 # The atrial waves the engine draws: sinus P, premature atrial P (another axis), retrograde P (from the AV
 # junction, inverted in the inferior leads); flutter F waves are drawn as one continuous wave (no template).
 ATRIAL_WAVES = ("P", "P'", "retrograde")
