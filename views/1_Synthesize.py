@@ -44,6 +44,9 @@ def apply_preset():
     """on_click: draw one parameter set from the chosen class's preset (seeded) into the parameters, each on
     its slider's grid, so the widgets show exactly what is synthesized."""
     name, seed = st.session_state["preset"], int(st.session_state["seed"])
+    if name is None:  # nothing chosen yet: nothing to draw
+        st.session_state["no_preset"] = True
+        return
     take_draw(drawn_params(name, seed))
     st.query_params[CLASS], st.query_params[DRAW_SEED] = name, str(seed)
 
@@ -453,8 +456,7 @@ with controls:
         c1, c2 = st.columns([2, 1])
         c1.selectbox("Preset", CLASS_NAMES, key="preset", bind=URL, index=None, placeholder="choose a class",
                      help="A simulated diagnostic class: its parameters are drawn from the class's ranges.")
-        c2.button("Draw", on_click=apply_preset, key="draw", help="Draw the class's parameters with this seed.",
-                  disabled=st.session_state.get("preset") is None)
+        c2.button("Draw", on_click=apply_preset, key="draw", help="Draw the class's parameters with this seed.")
         c1, c2 = st.columns([2, 1])
         with c1:
             param_widget("rhythm", PARAMS["rhythm"], "Rhythm")
@@ -479,6 +481,8 @@ with controls:
     st.toggle("Zoom and hover", False, key="zoom", bind=URL,
               help="The ECG as an interactive chart: drag to zoom into a beat, hover over a wave mark for its "
                    "name. Off, the ECG is a picture, which shows at once and can be downloaded.")
+    if st.session_state.pop("no_preset", False):
+        st.info("Choose a class in Preset, then Draw.")
     params = {} if is_gan or is_quiz else parameter_widgets()  # the GAN has no parameters
 
 

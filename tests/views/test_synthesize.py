@@ -335,6 +335,8 @@ def test_synthesize_a_fresh_page_does_not_claim_a_preset(runs_dir):
     assert at.selectbox(key="preset").value is None  # nothing drawn yet: no class named beside "custom"
     (cls,) = [m for m in at.metric if m.label == "Class"]
     assert cls.value == "custom" and "not a preset's draw" in cls.help
+    at.button(key="draw").click().run()  # nothing to draw yet: said, and nothing changes
+    assert any("Choose a class in Preset" in i.value for i in at.info) and labels(at)["Class"] == "custom"
     at.selectbox(key="preset").set_value("MI").run()
     at.button(key="draw").click().run()
     assert labels(at)["Class"] == "MI" and at.selectbox(key="preset").value == "MI"
