@@ -24,7 +24,15 @@ the interval over seeds), its Markdown, the time per cell, and ends with one JSO
 --controls (which adds "control-linear_probe", a linear probe on a random frozen backbone: the ecg-fix control)
 gain_vs_best_FRACTION_ARM (+ _lo/_hi; over the strongest of scratch and the controls at that fraction, chosen on
 validation), verdict_FRACTION_ARM (+1: that interval above 0, -1: below, 0: across) and label_multiplier_ARM
-(+ _lo/_hi, _reached: sweep.label_efficiency). One test fold: no rotation over folds yet.
+(+ _lo/_hi, _reached: sweep.label_efficiency).
+
+--folds rotate (or a list of test folds, "--folds 8,9") repeats the whole study with each fold as the test fold
+and the fold before it validating (ecgcore.rotation.rotations): sources pretrained on real records (measured,
+mixed) are pretrained per rotation without its validation and test folds (checked record by record, printed as
+the leakage guard), the synthetic ones once; every choice is made on the rotation's validation fold. It prints
+the per-fold table and the pooled one; the JSON line's gain keys are then pooled over folds x seeds with a
+cluster bootstrap (ecgcore.rotation), with test_folds, gain_FRACTION_ARM_fold_K and auroc_FRACTION_ARM_fold_K
+beside them.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecgcore import study, sweep
+from ecgcore import rotation, study, sweep
 from ecgcore.config import CONTROLLED, JobConfig
 from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS
 from ecgcore.data.ptbxl import load_ptbxl
@@ -95,6 +103,7 @@ def pretrain(source, variant, args, folds, runs_dir, targets=None):
     config = JobConfig(task="pretrain", data=spec, targets=targets, arch=args.arch, epochs=args.pretrain_epochs,
                        patience=args.patience, lr=args.lr, seed=0, device=args.device, batch_size=args.batch_size)
     result = fit(config, data, log=quiet)
+    guard(source, data, folds, args)
     run = create_run(config, runs_dir, name=f"bench-{source}-{variant}")
     save_model(result.model, run.model_path)
     test = result.summary["test"]
@@ -105,6 +114,38 @@ def pretrain(source, variant, args, folds, runs_dir, targets=None):
           + (f"; dropped (NaN) hr/pr/qrs/qt {'/'.join(str(dropped.get(t, 0)) for t in INTERVALS)}"
              if dropped else ""), flush=True)
     return str(run.path)
+
+
+def guard(source, data, folds, args):
+    """The leakage guard, record by record: a source pretrained on real ECGs holds none of the rotation's
+    validation or test fold. Raises (the bench stops) on a leak; prints what it checked."""
+    if source not in ("measured", "mixed") or data.record_id is None:
+        return
+    ids = {str(r).removeprefix("real:") for r in data.record_id if not str(r).startswith("synthetic:")}
+    held = load_ptbxl(args.data, fs=100, **folds)
+    held_out = set(held.record_id[np.isin(held.fold, [folds["val_fold"], folds["test_fold"]])].astype(str))
+    leaked = ids & held_out
+    if leaked:
+        raise RuntimeError(f"{source} pretraining holds {len(leaked)} record(s) of validation fold "
+                           f"{folds['val_fold']} / test fold {folds['test_fold']}: {sorted(leaked)[:5]}")
+    print(f"leakage guard ({source}, validation {folds['val_fold']}, test {folds['test_fold']}): {len(ids)} real "
+          f"pretraining records, none of the {len(held_out)} held out", flush=True)
+
+
+def plan_folds(choice, ptbxl):
+    """[(validation fold, test fold)] the bench runs: "auto" (the folder's one auto choice), "rotate" (every
+    fold tested once) or a comma list of test folds (each validated on the fold before it)."""
+    if choice == "auto":
+        return [(ptbxl.config["val_fold"], ptbxl.config["test_fold"])]
+    every = rotation.rotations(np.unique(ptbxl.fold))
+    if choice == "rotate":
+        return every
+    wanted = [int(f) for f in choice.split(",") if f.strip()]
+    by_test = {t: (v, t) for v, t in every}
+    missing = [f for f in wanted if f not in by_test]
+    if missing:
+        raise SystemExit(f"--folds: fold(s) {missing} not in the folder (folds {sorted(by_test)})")
+    return [by_test[f] for f in wanted]
 
 
 def main(argv=None):
@@ -122,6 +163,9 @@ def main(argv=None):
     p.add_argument("--controls", action="store_true",
                    help="add the random-init control of each strategy (same network and freezing, no pretrained "
                         "weights) and report every gain over it too")
+    p.add_argument("--folds", default="auto",
+                   help="'auto' (one test fold: 10, or 9 without fold 10), 'rotate' (every fold tested once, the fold "
+                        "before it validating) or a comma list of test folds such as 8,9")
     p.add_argument("--pretrained", action="append", default=[], metavar="SOURCE=RUN_DIR",
                    help="use this finished pretraining run for SOURCE instead of pretraining it here")
     p.add_argument("--arch", default="small_cnn")
@@ -153,67 +197,89 @@ def main(argv=None):
         warnings.simplefilter("ignore", UserWarning)
         ptbxl = load_ptbxl(args.data, fs=100)  # auto folds: 9/10, or 8/9 when the folder has no fold 10
     t_load = time.perf_counter() - t0
-    folds = {"val_fold": ptbxl.config["val_fold"], "test_fold": ptbxl.config["test_fold"]}
+    plan = plan_folds(args.folds, ptbxl)
     splits = ptbxl.config["report"]["modes"]["multi"]["splits"]
-    print(f"PTB-XL {args.data}: {len(ptbxl)} records; train folds {ptbxl.config['report']['splits']['train']} "
-          f"({splits['train']}), validation fold {folds['val_fold']} ({splits['val']}), test fold "
-          f"{folds['test_fold']} ({splits['test']}); read in {t_load:.1f} s", flush=True)
-    # Every cell fine-tunes on this spec: fit finds it preprocessed in its in-process cache, so the folder is read
-    # and preprocessed once for the whole bench, not once per cell.
-    ptbxl_spec = {"source": "ptbxl", "path": str(Path(args.data).resolve()), "fs": 100}
-    t0 = time.perf_counter()
-    load_preprocessed(ptbxl_spec, JobConfig().preprocess, raw=ptbxl)
-    print(f"preprocessed once for every cell in {time.perf_counter() - t0:.1f} s", flush=True)
-
+    print(f"PTB-XL {args.data}: {len(ptbxl)} records, folds {sorted(map(int, np.unique(ptbxl.fold)))}; read in "
+          f"{t_load:.1f} s; " + ("; ".join(f"test fold {t} (validation {v})" for v, t in plan) if len(plan) > 1 else
+          f"train folds {ptbxl.config['report']['splits']['train']} ({splits['train']}), validation fold "
+          f"{plan[0][0]} ({splits['val']}), test fold {plan[0][1]} ({splits['test']})"), flush=True)
     given = dict(item.split("=", 1) for item in args.pretrained)
     variants = [v for v in args.targets.split(",") if v]
-    rows = []
+    rows, once = [], {}  # once: (source, variant) -> the run of a source that needs no real records
     with tempfile.TemporaryDirectory() as runs_dir:
-        # arm name -> (strategy, pretrained runs, init, backbones); a multi-task arm is SOURCE:VARIANT until the
-        # validation fold picks the source's variant
-        arms = {"scratch": ("scratch", [], "pretrained", 1)}
-        for source in sources:
-            if source in given:
-                arms[source] = (args.strategy, [given[source]], "pretrained", 1)
-                continue
-            for variant in [v for v in variants if v != "per-target"]:
-                run = pretrain(source, variant, args, folds, runs_dir)
-                if run:
-                    arms[f"{source}:{variant}"] = (args.strategy, [run], "pretrained", 1)
-            if "per-target" in variants:
-                singles = [(t, pretrain(source, f"{t} only", args, folds, runs_dir, targets=[t])) for t in INTERVALS]
-                singles = [(t, run) for t, run in singles if run]
-                for target, run in singles:
-                    arms[f"{source}-{target}"] = (args.strategy, [run], "pretrained", 1)
-                if len(singles) > 1:
-                    arms[f"{source}-combined"] = ("combined", [run for _, run in singles], "pretrained", 1)
-        if args.controls:
-            used = {(strategy, len(pre)) for strategy, pre, _, _ in arms.values() if strategy in CONTROLLED}
-            used.add(("linear_probe", 1))  # the ecg-fix control: a linear probe on a random frozen backbone
-            for strategy, n in sorted(used):
-                name = "control" if strategy == args.strategy else f"control-{strategy}"
-                arms[name] = (strategy, [], "random", n if strategy == "combined" else 1)
-        print("arms: " + ", ".join(f"{a} ({s}{', random init' if i == 'random' else ''})"
-                                   for a, (s, _, i, _) in arms.items()), flush=True)
-        for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds (--report)
-            for fraction in fractions:
-                for arm, (strategy, pretrained, init, backbones) in arms.items():
-                    config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
-                                       strategy=strategy, pretrained=pretrained, init=init, backbones=backbones,
-                                       fraction=fraction, epochs=args.epochs, patience=args.patience, lr=args.lr,
-                                       seed=seed, device=args.device, batch_size=args.batch_size)
-                    t0 = time.perf_counter()
-                    result = fit(config, log=quiet)
-                    test = result.summary["test"]
-                    rows.append({"fraction": fraction, "arm": arm, "seed": seed, "macro_auroc": test["macro_auroc"],
-                                 "macro_auroc_lo": test.get("macro_auroc_lo"),
-                                 "macro_auroc_hi": test.get("macro_auroc_hi"),
-                                 "val_macro_auroc": result.summary["val"]["macro_auroc"],
-                                 "n_train": result.summary["n_train"], "best_epoch": result.summary["best_epoch"],
-                                 "epochs_run": result.summary["epochs_run"],
-                                 "seconds": round(time.perf_counter() - t0, 1)})
-                    print(json.dumps(rows[-1]), flush=True)
+        for val_fold, test_fold in plan:
+            folds = {"val_fold": val_fold, "test_fold": test_fold}
+            # Every cell of a rotation fine-tunes on this spec: fit finds it preprocessed in its in-process cache,
+            # so the folder is read and preprocessed once per rotation, not once per cell.
+            ptbxl_spec = {"source": "ptbxl", "path": str(Path(args.data).resolve()), "fs": 100,
+                          **(folds if len(plan) > 1 or args.folds != "auto" else {})}
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                raw = load_ptbxl(args.data, fs=100, **(folds if "val_fold" in ptbxl_spec else {}))
+            load_preprocessed(ptbxl_spec, JobConfig().preprocess, raw=raw)
+            print(f"test fold {test_fold}, validation fold {val_fold}: preprocessed once for its cells in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            arms = rotation_arms(sources, variants, given, once, args, folds, runs_dir)
+            for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds (--report)
+                for fraction in fractions:
+                    for arm, (strategy, pretrained, init, backbones) in arms.items():
+                        config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
+                                           strategy=strategy, pretrained=pretrained, init=init, backbones=backbones,
+                                           fraction=fraction, epochs=args.epochs, patience=args.patience,
+                                           lr=args.lr, seed=seed, device=args.device, batch_size=args.batch_size)
+                        t0 = time.perf_counter()
+                        result = fit(config, log=quiet)
+                        test = result.summary["test"]
+                        rows.append({"fold": test_fold, "fraction": fraction, "arm": arm, "seed": seed,
+                                     "macro_auroc": test["macro_auroc"], "macro_auroc_lo": test.get("macro_auroc_lo"),
+                                     "macro_auroc_hi": test.get("macro_auroc_hi"),
+                                     "val_macro_auroc": result.summary["val"]["macro_auroc"],
+                                     "n_train": result.summary["n_train"], "best_epoch": result.summary["best_epoch"],
+                                     "epochs_run": result.summary["epochs_run"],
+                                     "seconds": round(time.perf_counter() - t0, 1)})
+                        print(json.dumps(rows[-1]), flush=True)
+    if len(plan) > 1:
+        return report_folds(pd.DataFrame(rows), arms, args, plan, fractions, t_start, load_start)
     report(pd.DataFrame(rows), arms, args, folds, fractions, t_start, load_start)
+
+
+def rotation_arms(sources, variants, given, once, args, folds, runs_dir):
+    """arm name -> (strategy, pretrained runs, init, backbones) for one rotation. A multi-task arm is
+    SOURCE:VARIANT until the rotation's validation fold picks the source's variant; a source on real records is
+    pretrained for this rotation, a synthetic one once (`once` keeps its runs)."""
+    def pretrained(source, variant, targets=None):
+        if source in ("measured", "mixed"):
+            return pretrain(source, variant, args, folds, runs_dir, targets=targets)
+        if (source, variant) not in once:
+            once[source, variant] = pretrain(source, variant, args, folds, runs_dir, targets=targets)
+        return once[source, variant]
+
+    arms = {"scratch": ("scratch", [], "pretrained", 1)}
+    for source in sources:
+        if source in given:
+            arms[source] = (args.strategy, [given[source]], "pretrained", 1)
+            continue
+        for variant in [v for v in variants if v != "per-target"]:
+            run = pretrained(source, variant)
+            if run:
+                arms[f"{source}:{variant}"] = (args.strategy, [run], "pretrained", 1)
+        if "per-target" in variants:
+            singles = [(t, pretrained(source, f"{t} only", targets=[t])) for t in INTERVALS]
+            singles = [(t, run) for t, run in singles if run]
+            for target, run in singles:
+                arms[f"{source}-{target}"] = (args.strategy, [run], "pretrained", 1)
+            if len(singles) > 1:
+                arms[f"{source}-combined"] = ("combined", [run for _, run in singles], "pretrained", 1)
+    if args.controls:
+        used = {(strategy, len(pre)) for strategy, pre, _, _ in arms.values() if strategy in CONTROLLED}
+        used.add(("linear_probe", 1))  # the ecg-fix control: a linear probe on a random frozen backbone
+        for strategy, n in sorted(used):
+            name = "control" if strategy == args.strategy else f"control-{strategy}"
+            arms[name] = (strategy, [], "random", n if strategy == "combined" else 1)
+    print("arms: " + ", ".join(f"{a} ({s}{', random init' if i == 'random' else ''})"
+                               for a, (s, _, i, _) in arms.items()), flush=True)
+    return arms
 
 
 def report_log(args):
@@ -326,6 +392,85 @@ def report(table, arms, args, folds, fractions, t_start, load_start):
     print(f"{len(table)} cells in {table.seconds.sum():.0f} s ({table.seconds.mean():.1f} s per cell); whole bench "
           f"{out['seconds']:.0f} s; load average at the start {load_start[0]:.1f}, at the end {load_end[0]:.1f}")
     results.publish("transfer", out, args.save, markdown=study.to_markdown(wide))
+
+
+def report_folds(table, arms, args, plan, fractions, t_start, load_start):
+    """Print the per-fold and pooled figures of a bench over several test folds, and its JSON line."""
+    metric = "macro_auroc"
+    # each source's target variant, chosen per rotation on its validation fold
+    val = table.groupby(["fold", "arm"]).val_macro_auroc.mean()
+    chosen = {}
+    for (fold, arm), v in val.items():
+        if ":" in arm:
+            source = arm.split(":")[0]
+            best = chosen.setdefault(int(fold), {}).get(source)
+            if best is None or v > val[fold, best]:
+                chosen[int(fold)][source] = arm
+    rename = {(fold, arm): source for fold, picks in chosen.items() for source, arm in picks.items()}
+    table = table[[":" not in a or (int(f), a) in rename for f, a in zip(table.fold, table.arm)]].copy()
+    table["arm"] = [rename.get((int(f), a), a) for f, a in zip(table.fold, table.arm)]
+    test_folds = [t for _, t in plan]
+    out = {"test_folds": test_folds, "val_folds": {str(t): v for v, t in plan}, "seeds": args.seeds,
+           "strategy": args.strategy, "controls": args.controls, "pretrain_epochs": args.pretrain_epochs,
+           "epochs": args.epochs, "patience": args.patience, "chosen_on_val": {str(k): v for k, v in chosen.items()},
+           "pooling": "mean over folds x seeds; 95% interval: two-stage cluster bootstrap (folds, then seeds)"}
+    mean = table.groupby(["fraction", "arm"])[metric].mean()
+    for (fraction, arm), m in mean.items():
+        out[f"auroc_{fraction:g}_{arm}"] = _r(m)
+    for (fold, fraction, arm), m in table.groupby(["fold", "fraction", "arm"])[metric].mean().items():
+        out[f"auroc_{fraction:g}_{arm}_fold_{fold}"] = _r(m)
+    print(f"\nmean macro AUROC over test folds {test_folds} x {args.seeds} seeds")
+    print(mean.unstack().round(3).to_string())
+
+    controls = {name: spec for name, spec in arms.items() if spec[2] == "random"}
+    baselines = ["scratch", *controls]
+    best = rotation.best_baselines(table, metric, baselines) if len(baselines) > 1 else None
+    per_fold_rows, pooled_rows = [], []
+    for arm in [a for a in dict.fromkeys(table.arm) if a != "scratch"]:
+        strategy = "combined" if arm.endswith("-combined") else args.strategy
+        control = None if arm in controls else next((c for c, spec in controls.items() if spec[0] == strategy),
+                                                    None)
+        comparisons = [("gain", "scratch"), ("gain_vs_control", control)] + \
+            ([("gain_vs_best", best)] if best is not None and arm not in controls else [])
+        for key, reference in comparisons:
+            if reference is None:
+                continue
+            for r in rotation.gains(table, metric, arm, reference).itertuples():
+                fraction = r.fraction if r.fraction == rotation.POOLED else format(r.fraction, "g")
+                out.update({f"{key}_{fraction}_{arm}": _r(r.gain), f"{key}_{fraction}_{arm}_lo": _r(r.lo),
+                            f"{key}_{fraction}_{arm}_hi": _r(r.hi)})
+                if key == "gain_vs_best":
+                    out[f"verdict_{fraction}_{arm}"] = rotation.verdict(_r(r.lo), _r(r.hi))
+                if key in ("gain", "gain_vs_best"):
+                    pooled_rows.append({"arm": arm, "versus": "scratch" if key == "gain" else "strongest baseline",
+                                        "fraction": fraction, "cell": sweep.format_gain(r.gain, r.lo, r.hi)})
+        for r in rotation.per_fold(table, metric, arm).itertuples():
+            out[f"gain_{r.fraction:g}_{arm}_fold_{r.fold}"] = _r(r.gain)
+            per_fold_rows.append({"arm": arm, "fraction": format(r.fraction, "g"), "fold": r.fold, "gain": r.gain})
+        if arm not in controls:
+            eff = rotation.label_efficiency(table, metric, arm)
+            out.update({f"label_multiplier_{arm}": _r(eff["multiplier"]),
+                        f"label_multiplier_{arm}_lo": _r(eff["multiplier_lo"]),
+                        f"label_multiplier_{arm}_hi": _r(eff["multiplier_hi"]),
+                        f"label_multiplier_{arm}_reached": eff["reached"]})
+    per_fold = pd.DataFrame(per_fold_rows).pivot_table(index=["arm", "fraction"], columns="fold", values="gain")
+    print("\ngain in macro AUROC over scratch per test fold (mean over seeds, paired by seed)")
+    print(per_fold.round(3).to_string())
+    pooled = pd.DataFrame(pooled_rows).pivot_table(index=["arm", "versus"], columns="fraction", values="cell",
+                                                   aggfunc="first")
+    print("\npooled over folds x seeds [95% cluster-bootstrap interval]; the strongest baseline is scratch or a "
+          "control, whichever scored best on the rotation's validation fold at that fraction")
+    print(pooled.to_string())
+    markdown = ("Gain over scratch per test fold:\n\n" + per_fold.round(3).reset_index().to_markdown(index=False)
+                + "\n\nPooled over folds x seeds [95% cluster-bootstrap interval]:\n\n"
+                + pooled.reset_index().to_markdown(index=False))
+    load_end = os.getloadavg()
+    out.update({"cells": len(table), "seconds": round(time.perf_counter() - t_start, 1),
+                "seconds_per_cell": round(float(table.seconds.mean()), 1),
+                "load_start": round(load_start[0], 2), "load_end": round(load_end[0], 2)})
+    print(f"{len(table)} cells in {table.seconds.sum():.0f} s ({table.seconds.mean():.1f} s per cell); whole bench "
+          f"{out['seconds']:.0f} s")
+    results.publish("transfer", out, args.save, markdown=markdown)
 
 
 def _r(x):

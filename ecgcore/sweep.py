@@ -368,7 +368,7 @@ def pooled_gain(table, metric, arm, reference=SCRATCH):
     return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
 
 
-def _reach(curve, target, better):
+def reach(curve, target, better):
     """(fraction, lower_bound) where the curve {fraction: mean} first reaches `target`, interpolated linearly in
     log fraction between the last point below and the first at or above it; lower_bound: already reached at
     the smallest fraction (the true one may be smaller). (None, False) when it never does."""
@@ -385,7 +385,7 @@ def _reach(curve, target, better):
 
 def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resamples=2000, seed=0):
     """How many times fewer labels `arm` needs to reach the reference's mean at the largest fraction: the
-    fraction where its mean curve reaches that score (interpolated in log fraction, `_reach`) and the
+    fraction where its mean curve reaches that score (interpolated in log fraction, `reach`) and the
     multiplier largest fraction / that fraction (arXiv 2509.25095's label-efficiency figure). The interval is a
     bootstrap over seeds (each resample redraws the seeds of both arms, pairing them), its `level` percentiles;
     a resample whose curve never reaches the score counts as the lowest value, and `multiplier_lo` is None when
@@ -408,7 +408,7 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
         curve = {f: m for f, m in zip(fractions, means) if np.isfinite(m)}
         if not np.isfinite(target):
             return None, False, target
-        return (*_reach(curve, target, lambda m: better(m, target)), target)
+        return (*reach(curve, target, lambda m: better(m, target)), target)
 
     with warnings.catch_warnings():  # a resample of seeds that miss a cell gives an all-NaN mean: skipped
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -15,7 +15,7 @@ FLOORS = [
     ("run folders", ("ecgcore.runs",)),
     ("training and analysis", ("ecgcore.train", "ecgcore.explain", "ecgcore.plots", "ecgcore.rhythm_strip",
                                "ecgcore.export")),
-    ("jobs", ("ecgcore.job", "ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study",
+    ("jobs", ("ecgcore.job", "ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study", "ecgcore.rotation",
               "ecgcore.executors", "ecgcore.local_executor", "ecgcore.ray_executor")),
     ("interfaces", ("ecgcore.cli", "ecgcore.__main__")),
 ]

@@ -194,31 +194,44 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
     use = training_folds(available, val_fold, test_fold, folds)
     data = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold, folds=use,
                             progress=progress)
+    # Every record of the folder is measured once, whichever folds are held out: a study that rotates its test
+    # fold measures nothing again. The signals and targets handed to pretraining are the training folds' only.
+    everything = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold)
     measure_fs = 500.0 if (root / ptbxl.RATES[500][1]).is_dir() else float(data.fs)  # int on a cache miss
     column = ptbxl.RATES[measure_fs][0]
-    ids = [str(r) for r in data.record_id]
-    files = [ptbxl.DATABASE_CSV] + [f"{database.loc[int(i), column]}{ext}" for i in ids for ext in (".hea", ".dat")]
-    key = {"source": "measured", "path": str(root), "folds": use, "measure_fs": measure_fs,
+    all_ids = [str(r) for r in everything.record_id]
+    files = [ptbxl.DATABASE_CSV] + [f"{database.loc[int(i), column]}{ext}" for i in all_ids
+                                    for ext in (".hea", ".dat")]
+    key = {"source": "measured", "path": str(root), "folds": "all", "measure_fs": measure_fs,
            "leads": list(data.lead_names), "morphology": bool(morphology),
            "interval_leads": _interval_leads(data.lead_names, interval_leads),
            "stamp": ptbxl.folder_stamp(root, files)}
 
     def measure_records():
-        workers = _workers(len(ids), None)
-        chunks = _chunks(len(ids), workers)
+        workers = _workers(len(all_ids), None)
+        chunks = _chunks(len(all_ids), workers)
         done = None if progress is None else (
-            lambda k: progress(sum(map(len, chunks[:k])), len(ids), "measuring the ECGs (neurokit2)"))
-        if measure_fs == data.fs:
-            calls = ((data.signals[c], data.fs, data.lead_names, morphology, interval_leads, 1) for c in chunks)
+            lambda k: progress(sum(map(len, chunks[:k])), len(all_ids), "measuring the ECGs (neurokit2)"))
+        signals = everything.signals
+        if measure_fs == everything.fs:
+            calls = ((signals[c], everything.fs, everything.lead_names, morphology, interval_leads, 1)
+                     for c in chunks)
             return _concat(_map(measure_targets, calls, workers, done))
-        names = [str(database.loc[int(i), column]) for i in ids]
-        calls = ((root, [names[i] for i in c], measure_fs, data.signals[c], data.fs, data.lead_names, morphology,
-                  interval_leads) for c in chunks)  # read a chunk at a time, as _map takes them
+        names = [str(database.loc[int(i), column]) for i in all_ids]
+        calls = ((root, [names[i] for i in c], measure_fs, signals[c], everything.fs, everything.lead_names,
+                  morphology, interval_leads) for c in chunks)  # read a chunk at a time, as _map takes them
         return _concat(_map(_measure_files, calls, workers, done))
 
-    measured = _targets_set(key, ids, measure_records)
-    measured.config = {**measured.config, "folds": use, "val_fold": val_fold, "test_fold": test_fold,
-                       "record_ids": ids}
+    folder_wide = _targets_set(key, all_ids, measure_records)
+    ids = [str(r) for r in data.record_id]
+    position = {record: i for i, record in enumerate(str(r) for r in folder_wide.record_id)}
+    rows = np.array([position[record] for record in ids], dtype=np.int64)
+    targets = {name: values[rows] for name, values in folder_wide.targets.items()}
+    measured = DataSet(signals=np.zeros((len(ids), 0, 0), np.float32), fs=folder_wide.fs, lead_names=(),
+                       targets=targets, record_id=np.asarray(ids),
+                       config={**folder_wide.config, "dropped": measure.count_dropped(targets),
+                               "n_records": len(ids), "folds": use, "val_fold": val_fold, "test_fold": test_fold,
+                               "record_ids": ids})
     return data, measured
 
 

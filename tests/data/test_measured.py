@@ -95,17 +95,44 @@ def test_given_folds_still_override_auto(no_fold_10, tmp_path):
     assert data.config["folds"] == [1, 2] and data.config["test_fold"] == 9
 
 
-def test_cache_is_reused(ptbxl_root, monkeypatch):
+def test_cache_is_reused(tmp_path, monkeypatch):
+    ptbxl_root = make_ptbxl_fixture(tmp_path, n_per_class=5, folds=FOLDS, fs=(100,), bad_record=False)
     calls = _count_calls(monkeypatch)
     first = measured.make_dataset(ptbxl_root, folds=[1], morphology=False)
     measured_once = sum(calls)
-    assert measured_once == len(first) * len(measured.DEFAULT_INTERVAL_LEADS)  # each record on each lead
+    from ecgcore.data.ptbxl import load_ptbxl
+
+    every = len(load_ptbxl(ptbxl_root, fs=100))  # every record of the folder, each on each lead, once
+    assert measured_once == every * len(measured.DEFAULT_INTERVAL_LEADS) and len(first) < every
     again = measured.make_dataset(ptbxl_root, folds=[1], morphology=False)
     assert sum(calls) == measured_once  # nothing measured again
     for name in first.targets:
         np.testing.assert_array_equal(first.targets[name], again.targets[name])
-    measured.make_dataset(ptbxl_root, folds=[1, 2], morphology=False)  # other records: measured
-    assert sum(calls) > measured_once
+    # every record of the folder is measured once: other folds, or other held-out folds (a study that rotates
+    # its test fold), measure nothing again
+    measured.make_dataset(ptbxl_root, folds=[1, 2], morphology=False)
+    rotated = measured.make_dataset(ptbxl_root, val_fold=1, test_fold=2, morphology=False)
+    assert sum(calls) == measured_once and rotated.config["folds"] == [3, 9, 10]
+    assert not set(rotated.record_id) & set(first.record_id)
+
+
+def test_each_record_is_measured_once_for_every_choice_of_held_out_folds(tmp_path, monkeypatch):
+    from ecgcore.data.ptbxl import load_ptbxl
+
+    ptbxl_root = make_ptbxl_fixture(tmp_path, n_per_class=5, folds=FOLDS, fs=(100,), bad_record=False)
+    calls = _count_calls(monkeypatch)
+    everything = load_ptbxl(ptbxl_root, fs=100)
+    sets = [measured.make_dataset(ptbxl_root, val_fold=v, test_fold=t, morphology=True)
+            for v, t in ((9, 10), (10, 1), (1, 2), (2, 3))]
+    assert sum(calls) == len(everything) * len(measured.DEFAULT_INTERVAL_LEADS)  # each record once, each lead
+    by_id = {}
+    for data in sets:
+        held_out = set(everything.record_id[np.isin(everything.fold, [data.config["val_fold"],
+                                                                      data.config["test_fold"]])])
+        assert held_out and not held_out & set(data.record_id)  # the guard, rotation by rotation
+        for i, record in enumerate(data.record_id):  # a record's targets are the same in every rotation
+            values = tuple(float(data.targets[t][i]) for t in measure.INTERVAL_TARGETS)
+            assert by_id.setdefault(record, values) == pytest.approx(values, nan_ok=True)
 
 
 def test_measures_at_the_highest_rate(tmp_path, monkeypatch):
