@@ -6,11 +6,10 @@ ecgcore never imports Streamlit; this module is the only place, besides the page
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import streamlit as st
 
-from ecgcore import jobs, plots, runs
+from ecgcore import jobs, plots, runs, sweep
 from ecgcore.config import DEVICES, NORMALIZATIONS, PAPER_SETUP, Preprocess
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
@@ -126,22 +125,60 @@ run_label = runs.title  # a run in a picker: its name and start time (the id is 
 STARTED = "started_run"  # session key: the run a Start button just submitted, shown at once
 
 
+OUTSIDE = "runs outside a study"
+
+
+def narrowed(candidates, key, wanted=None):
+    """The runs a picker lists, after its Study choice and Filter text (both drawn here, in a row): a study's
+    runs by arm, fraction and seed; the others newest first. `wanted`: a run id the study choice must keep."""
+    cells = sweep.cells_by_run(runs_dir())
+    studies = list(dict.fromkeys(cells[r.id]["study"] for r in candidates if r.id in cells))
+    if not studies:
+        return candidates, cells
+    c1, c2 = st.columns([1, 1])
+    options = ["all", *studies, OUTSIDE]
+    if wanted in cells and st.session_state.get(key + "_study") not in ("all", cells[wanted]["study"]):
+        st.session_state[key + "_study"] = cells[wanted]["study"]  # a linked or just started run stays in view
+    study = c1.selectbox("Study", options, key=key + "_study",
+                         format_func=lambda o: "every run" if o == "all" else o,
+                         help="The runs of one study (sweep), by arm, share of labels and seed.")
+    text = c2.text_input("Filter", key=key + "_filter", placeholder="words in the run's name",
+                         help="Only the runs whose name holds all these words (any case).")
+    if study == OUTSIDE:
+        chosen = [r for r in candidates if r.id not in cells]
+    elif study != "all":
+        chosen = sorted((r for r in candidates if r.id in cells and cells[r.id]["study"] == study),
+                        key=lambda r: (cells[r.id]["control"], cells[r.id]["title"], cells[r.id]["fraction"],
+                                       cells[r.id]["seed"]))
+    else:
+        chosen = candidates
+    words = text.lower().split()
+    chosen = [r for r in chosen if all(w in run_label(r).lower() for w in words)]
+    return chosen, cells
+
+
 def pick_run(task, key):
-    """A selectbox of `task` runs (newest first); the choice lives in the URL (?run=ID) so a reload keeps it,
-    and a run the page has just started is chosen at once."""
-    candidates = runs_of(task)
+    """A selectbox of `task` runs (newest first; a study's by arm, fraction and seed, with a Study choice and a
+    Filter when studies exist); the choice lives in the URL (?run=ID) so a reload keeps it, and a run the page
+    has just started is chosen at once."""
+    everyone = runs_of(task)
+    if not everyone:
+        return None
+    started = st.session_state.pop(STARTED, None)
+    wanted = started or st.query_params.get("run")
+    candidates, _ = narrowed(everyone, key, wanted)
     if not candidates:
+        st.info("No run matches the study and filter chosen.")
         return None
     ids = [r.id for r in candidates]
-    started = st.session_state.pop(STARTED, None)
     if started in ids:
         st.session_state[key] = started  # before the widget is drawn: it shows the new run in this rerun
     elif st.session_state.get(key) not in ids:  # the choice comes from the state alone, never also a default
-        wanted = st.query_params.get("run")
         st.session_state[key] = wanted if wanted in ids else ids[0]
     chosen = st.selectbox("Show run", ids, key=key,
                           format_func=lambda i: run_label(candidates[ids.index(i)]),
-                          help="Newest first. Run ids: " + ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
+                          help=f"{len(ids)} of {len(everyone)} runs. Run ids: " + ", ".join(ids[:5])
+                               + (" ..." if len(ids) > 5 else ""))
     st.query_params["run"] = chosen
     run = candidates[ids.index(chosen)]
     st.caption(f"Run id `{run.id}`")
@@ -314,17 +351,5 @@ def upload_notes(record):
 
 
 def arm_titles(sweep_config):
-    """{arm name: what people call it}: "scratch", or the strategy in words and the pretrained run's name and
-    start time ("freeze first block · demo pretrain · 18:57 1 Dec"), not `freeze_first_block:20261201-...-4c21`."""
-    out = {}
-    for arm in sweep_config.arms:
-        names = []
-        for path in arm.pretrained:
-            try:
-                names.append(runs.title(runs.resolve_run(path)))
-            except (ValueError, OSError):  # deleted since: its folder name is all there is
-                names.append(Path(path).name)
-        # a label, scratch and a random-init control arm ("random init, first block frozen") already read well
-        plain = arm.label or not names or arm.init == "random"
-        out[arm.name] = arm.name if plain else f"{say(arm.strategy)} · {' + '.join(names)}"
-    return out
+    """{arm name: what people call it} (ecgcore.sweep.arm_titles)."""
+    return sweep.arm_titles(sweep_config)

@@ -6,7 +6,8 @@ which only takes folders whose name starts with a letter or digit):
    "cells": [{"arm": ARM NAME, "fraction": F, "seed": S, "run_id": RUN ID or null}, ...]}
 Each cell's run is submitted with `ecgcore.jobs.submit`, so it shows on the Runs page like any other run;
 its config is the sweep's base config with the arm's strategy/pretrained runs, the cell's fraction and seed,
-and `name = "sweep SWEEP_ID ARM"` (a label for people only). The cell map in sweep.json is what ties a cell to
+and a name in words, "SWEEP · ARM · 5% of labels · seed 1" (a label for people only; `cells_by_run` tells which
+study, arm, fraction and seed a run is). The cell map in sweep.json is what ties a cell to
 its run (`Sweep.run_of`): nothing reads a run's name to find its sweep or cell. `advance` is idempotent:
 it skips cells whose run is done, queued or running and (re)submits cells whose run failed, was cancelled
 or is missing, writing sweep.json after every submission, so a sweep killed at any point resumes where it was.
@@ -29,7 +30,7 @@ from ecgcore.config import CONTROLLED, FRACTIONS, JobConfig
 from ecgcore.data.admission import admit
 from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import metric_range, seed_interval
-from ecgcore.words import metric_name
+from ecgcore.words import metric_name, say
 
 DEFAULT_SEEDS = (0, 1, 2)
 SCRATCH = "scratch"
@@ -138,12 +139,65 @@ class SweepConfig:
                    fractions=list(d["fractions"]), seeds=list(d["seeds"]), name=d.get("name", ""))
 
 
+def arm_title(arm):
+    """What people call an arm: "scratch", a control as named ("random init, first block frozen"), or the
+    strategy in words and the pretrained runs' names ("freeze first block · demo pretrain · 18:57 1 Dec"), not
+    `freeze_first_block:20261201-...-4c21`."""
+    names = []
+    for path in arm.pretrained:
+        try:
+            names.append(runs.title(runs.resolve_run(path)))
+        except (ValueError, OSError):  # deleted since: its folder name is all there is
+            names.append(Path(path).name)
+    plain = arm.label or not names or arm.init == "random"  # these already read well
+    return arm.name if plain else f"{say(arm.strategy)} · {' + '.join(names)}"
+
+
+def arm_titles(config):
+    """{arm name: arm_title} of a SweepConfig's arms."""
+    return {arm.name: arm_title(arm) for arm in config.arms}
+
+
+def sweep_title(config, sweep_id):
+    """A sweep as people name it: its name, else "sweep of DATE TIME" from its id."""
+    return config.name or f"sweep of {sweep_id[:4]}-{sweep_id[4:6]}-{sweep_id[6:8]} {sweep_id[9:11]}:{sweep_id[11:13]}"
+
+
+def cell_name(config, arm, fraction, seed, sweep_id=""):
+    """A cell's run name in words: the sweep, the arm, the share of labels and the seed."""
+    study = sweep_title(config, sweep_id) if sweep_id else config.name or "sweep"
+    return f"{study} · {arm_title(arm)} · {float(fraction):.0%} of labels · seed {int(seed)}"
+
+
 def cell_config(config, arm, fraction, seed, sweep_id=""):
     """The JobConfig of one cell: the base config with the arm's strategy and pretrained runs, fraction, seed."""
     d = config.base.to_dict()
     d.update(strategy=arm.strategy, pretrained=[str(p) for p in arm.pretrained], init=arm.init,
-             backbones=arm.backbones, fraction=float(fraction), seed=int(seed), name=f"sweep {sweep_id} {arm.name}".replace("  ", " ").strip())
+             backbones=arm.backbones, fraction=float(fraction), seed=int(seed),
+             name=cell_name(config, arm, fraction, seed, sweep_id))
     return JobConfig.from_dict(d)
+
+
+def cells_by_run(runs_dir=None):
+    """{run id: {"sweep": id, "study": sweep_title, "arm": arm name, "title": arm_title, "fraction", "seed",
+    "control": bool}} over every sweep in `runs_dir`: which study, arm, fraction and seed each cell run is."""
+    out = {}
+    for s in list_sweeps(runs_dir):
+        try:
+            config, cells = s.config, s.record()["cells"]
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged sweep file names no cells; its runs are listed as runs outside a study
+        arms = {arm.name: arm for arm in config.arms}
+        titles = {}
+        for cell in cells:
+            arm = arms.get(cell["arm"])
+            if cell.get("run_id") and arm is not None:
+                if arm.name not in titles:
+                    titles[arm.name] = arm_title(arm)
+                out[cell["run_id"]] = {"sweep": s.id, "study": sweep_title(config, s.id), "arm": arm.name,
+                                       "title": titles[arm.name], "fraction": float(cell["fraction"]),
+                                       "seed": int(cell["seed"]), "control": arm.init == "random"}
+    return out
 
 
 def sweeps_dir(runs_dir=None):

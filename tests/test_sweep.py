@@ -139,7 +139,10 @@ def test_cells_are_the_right_runs(no_queue, tiny):
             assert c.strategy == "scratch" and c.pretrained == []
         else:
             assert c.strategy == "freeze_first_block" and c.pretrained == [str(pre.path.resolve())]
-        assert c.name == f"sweep {s.id} {cell['arm']}"
+        # named in words: the study, the arm, the share of labels, the seed (not run ids)
+        assert c.name.startswith(sweep.sweep_title(s.config, s.id) + " · ")
+        assert c.name.endswith(f" · {cell['fraction']:.0%} of labels · seed {cell['seed']}")
+        assert pre.id not in c.name and (runs.title(pre) in c.name) == (cell["arm"] != "scratch")
         assert run.state == "queued"
     # the runs are ordinary runs, listed with the others; the sweep folder is not mistaken for one
     assert {r.id for r in runs.list_runs(runs_dir)} == {pre.id, *(c["run_id"] for c in cells)}

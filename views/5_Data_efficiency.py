@@ -196,7 +196,7 @@ def compare(all_sweeps, metric):
 
 def sweep_title(s):
     """A sweep as people name it: its name, else when it was created (its id is the picker's help)."""
-    return s.config.name or f"sweep of {s.id[:4]}-{s.id[4:6]}-{s.id[6:8]} {s.id[9:11]}:{s.id[11:13]}"
+    return sweep.sweep_title(s.config, s.id)
 
 
 new_sweep_form()

@@ -91,11 +91,20 @@ done = sorted((r for task in ("pretrain", "finetune") for r in ui.runs_of(task, 
 if not done:
     st.info("No finished run yet. Pretrain or fine-tune one first (or Run the demo on the home page).")
     st.stop()
-by_id = {r.id: r for r in done}
 with st.container(border=True):
+    shown, cells = ui.narrowed(done, P + "run", st.query_params.get("run"))
+    if not shown:
+        st.info("No finished run matches the study and filter chosen.")
+        st.stop()
+    by_id = {r.id: r for r in shown}
+    if st.session_state.get(P + "run") not in by_id:
+        st.session_state.pop(P + "run", None)
+        if st.query_params.get("run") not in by_id:  # open on a trained model, not on a random-init control
+            st.session_state[P + "run"] = next((i for i in by_id if not cells.get(i, {}).get("control")
+                                                and by_id[i].config.init != "random"), next(iter(by_id)))
     c1, c2, c3 = st.columns([2, 1, 1])
     run_id = ui.url_selectbox(c1, "Run", by_id, "run", P + "run", format_func=lambda i: ui.run_label(by_id[i]),
-                              help="Finished runs, newest first.")
+                              help=f"Finished runs, newest first ({len(by_id)} of {len(done)}).")
     run = by_id[run_id]
     method = ui.url_selectbox(c2, "Method", ex.METHODS, "method", P + "method", format_func=METHOD_NAMES.get)
     produced = run.outputs()
@@ -103,9 +112,10 @@ with st.container(border=True):
     choice = ui.url_selectbox(c3, "Output", outputs, "output", P + "target", format_func=say)
     target = None if choice == "predicted class" else choice
     spec = record_spec()
-    others = [i for i in by_id if i != run_id and by_id[i].config.task == run.config.task]
+    every = {r.id: r for r in done}  # side by side with any finished run of the task, whatever the filter
+    others = [i for i in every if i != run_id and every[i].config.task == run.config.task]
     other_id = ui.url_selectbox(st, "Side by side with (e.g. the scratch twin)", ["none", *others], "other",
-                                P + "other", format_func=lambda i: i if i == "none" else ui.run_label(by_id[i]))
+                                P + "other", format_func=lambda i: i if i == "none" else ui.run_label(every[i]))
 
 if spec is None:
     st.info("Upload a record (WFDB, CSV or EDF) to explain it." if st.session_state.get(P + "source") == "uploaded"
@@ -115,11 +125,11 @@ if other_id == "none":
     show(run, spec, method, target, st, "one")
 else:
     left, right = st.columns(2)
-    names = [ui.run_label(run), ui.run_label(by_id[other_id])]  # the legend names runs as people do
+    names = [ui.run_label(run), ui.run_label(every[other_id])]  # the legend names runs as people do
     if names[0] == names[1]:
         names = [f"{name} ({rid})" for name, rid in zip(names, (run_id, other_id))]
     shares = {names[0]: show(run, spec, method, target, left, "left"),
-              names[1]: show(by_id[other_id], spec, method, target, right, "right")}
+              names[1]: show(every[other_id], spec, method, target, right, "right")}
     shares = {k: v for k, v in shares.items() if v}
     if len(shares) == 2:
         st.subheader("Per-wave shares, side by side")

@@ -57,3 +57,36 @@ def test_explain_lists_runs_newest_first_and_a_link_reopens_the_choices(tiny_run
     assert not link.exception
     assert (link.selectbox(key="ex_run").value, link.selectbox(key="ex_method").value,
             link.selectbox(key="ex_target").value) == (pre.id, "saliency", "hr")
+
+
+def study_of_tiny_runs(pre, npz):
+    """A sweep whose cells (a transfer arm and its random-init control, two seeds) trained for real."""
+    from ecgcore import sweep
+    from run_fixtures import tiny_config
+
+    config = sweep.SweepConfig(base=tiny_config(npz, task="finetune", epochs=1), fractions=[1.0], seeds=[0, 1],
+                               arms=sweep.with_controls([sweep.Arm("freeze_first_block", [str(pre.path)])],
+                                                        random_probe=False), name="tiny study")
+    s = sweep.create_sweep(config, runs.default_runs_dir())
+    for cell in s.cells():
+        assert jobs.run_job(runs.default_runs_dir() / cell["run_id"]) == "done"
+    return s
+
+
+def test_explain_opens_on_a_trained_model_and_groups_a_studys_runs(tiny_runs):
+    pre, npz = tiny_runs
+    s = study_of_tiny_runs(pre, npz)
+    controls = [c["run_id"] for c in s.cells() if c["arm"] != "freeze_first_block:" + pre.path.name]
+    at = page("6_Explain").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ex_run").value not in controls  # the newest run is a control: not opened first
+    assert "tiny study" in at.selectbox(key="ex_run_study").options
+    at.selectbox(key="ex_run_study").set_value("tiny study").run()
+    shown = at.selectbox(key="ex_run").options
+    assert len(shown) == 4 and all("tiny study" in o and "100% of labels · seed" in o for o in shown)
+    assert all(pre.id not in o for o in shown)  # named in words, not by run ids
+    at.text_input(key="ex_run_filter").input("Random INIT").run()  # words, any case
+    controls_shown = at.selectbox(key="ex_run").options
+    assert len(controls_shown) == 2 and all("random init" in o for o in controls_shown)
+    at.text_input(key="ex_run_filter").input("no such words").run()
+    assert any("No finished run matches" in i.value for i in at.info)
