@@ -380,7 +380,11 @@ def report(table, arms, args, folds, fractions, t_start, load_start):
           "paired by seed; pooled = each seed's gains averaged over the fractions, then the interval over seeds")
     print(wide.to_string(index=False))
     print("\n" + study.to_markdown(wide))
+    finish(table, out, args, t_start, load_start, study.to_markdown(wide))
 
+
+def finish(table, out, args, t_start, load_start, markdown):
+    """The time per cell and the load, then the JSON line (and with --save the report)."""
     per_cell = table.groupby("fraction").agg(seconds=("seconds", "mean"), epochs_run=("epochs_run", "mean"),
                                              best_epoch=("best_epoch", "mean"), n_train=("n_train", "mean"))
     print("time per cell (mean over arms and seeds), epochs run and the best epoch (the rest is patience):")
@@ -391,7 +395,7 @@ def report(table, arms, args, folds, fractions, t_start, load_start):
                 "load_start": round(load_start[0], 2), "load_end": round(load_end[0], 2)})
     print(f"{len(table)} cells in {table.seconds.sum():.0f} s ({table.seconds.mean():.1f} s per cell); whole bench "
           f"{out['seconds']:.0f} s; load average at the start {load_start[0]:.1f}, at the end {load_end[0]:.1f}")
-    results.publish("transfer", out, args.save, markdown=study.to_markdown(wide))
+    results.publish("transfer", out, args.save, markdown=markdown)
 
 
 def report_folds(table, arms, args, plan, fractions, t_start, load_start):
@@ -464,13 +468,7 @@ def report_folds(table, arms, args, plan, fractions, t_start, load_start):
     markdown = ("Gain over scratch per test fold:\n\n" + per_fold.round(3).reset_index().to_markdown(index=False)
                 + "\n\nPooled over folds x seeds [95% cluster-bootstrap interval]:\n\n"
                 + pooled.reset_index().to_markdown(index=False))
-    load_end = os.getloadavg()
-    out.update({"cells": len(table), "seconds": round(time.perf_counter() - t_start, 1),
-                "seconds_per_cell": round(float(table.seconds.mean()), 1),
-                "load_start": round(load_start[0], 2), "load_end": round(load_end[0], 2)})
-    print(f"{len(table)} cells in {table.seconds.sum():.0f} s ({table.seconds.mean():.1f} s per cell); whole bench "
-          f"{out['seconds']:.0f} s")
-    results.publish("transfer", out, args.save, markdown=markdown)
+    finish(table, out, args, t_start, load_start, markdown)
 
 
 def _r(x):

@@ -124,15 +124,7 @@ RHYTHM_STREAM = 26  # sample_params draws rhythms from the stream seeded [seed, 
 
 def resolve_rhythms(rhythms):
     """None -> None; "all" -> every rhythm; "afib,vt" or ["afib", "vt"] -> that list, checked."""
-    if rhythms is None:
-        return None
-    if isinstance(rhythms, str):
-        rhythms = list(RHYTHMS) if rhythms == "all" else [r.strip() for r in rhythms.split(",") if r.strip()]
-    rhythms = list(rhythms)
-    bad = [r for r in rhythms if r not in RHYTHMS]
-    if bad or not rhythms or len(set(rhythms)) != len(rhythms):
-        raise ValueError(f"rhythms={rhythms!r} must be distinct names from {list(RHYTHMS)} (or 'all')")
-    return rhythms
+    return _resolve("rhythms", rhythms, RHYTHMS)
 
 
 def _draw_rhythms(params, n, rhythms, seed):
@@ -174,15 +166,20 @@ def rhythms_markdown():
 
 def resolve_classes(classes):
     """None -> None; "all" -> every class; "NORM,MI" or ["NORM", "MI"] -> that list, checked."""
-    if classes is None:
+    return _resolve("classes", classes, CLASS_NAMES)
+
+
+def _resolve(what, chosen, names):
+    """None, "all", a comma list or a list of `names` -> None or the list, checked (ValueError naming `what`)."""
+    if chosen is None:
         return None
-    if isinstance(classes, str):
-        classes = list(CLASS_NAMES) if classes == "all" else [c.strip() for c in classes.split(",") if c.strip()]
-    classes = list(classes)
-    bad = [c for c in classes if c not in CLASS_NAMES]
-    if bad or not classes or len(set(classes)) != len(classes):
-        raise ValueError(f"classes={classes!r} must be distinct names from {list(CLASS_NAMES)} (or 'all')")
-    return classes
+    if isinstance(chosen, str):
+        chosen = list(names) if chosen == "all" else [c.strip() for c in chosen.split(",") if c.strip()]
+    chosen = list(chosen)
+    bad = [c for c in chosen if c not in names]
+    if bad or not chosen or len(set(chosen)) != len(chosen):
+        raise ValueError(f"{what}={chosen!r} must be distinct names from {list(names)} (or 'all')")
+    return chosen
 
 
 def _draw(name, spec, size, rng):
