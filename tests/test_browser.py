@@ -202,7 +202,7 @@ def test_upload_an_ecg_see_it_and_explain_it(browser, server, tmp_path, capsys):
     page.goto(base + "/Your_ECG")
     page.get_by_text("Upload a record to see it here.").wait_for()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([tmp_path / n for n in files])
-    page.get_by_role("link", name="Explain page").wait_for()  # the last element the page writes
+    page.get_by_role("link", name="Explain this ECG with a run").wait_for()  # the last element the page writes
     assert abs(float(metric(page, "Heart rate (bpm)")) - KNOWN["hr"]) <= 2
     assert abs(float(metric(page, "QRS duration (ms)")) - KNOWN["qrs"]) <= 25
     page.locator(".js-plotly-plot").nth(1).wait_for()  # both papers drawn (plotly renders after the page)
@@ -213,10 +213,12 @@ def test_upload_an_ecg_see_it_and_explain_it(browser, server, tmp_path, capsys):
     folder = Path(tempfile.mkdtemp(prefix="ecg-shots-"))
     page.screenshot(path=folder / "your-ecg.png", full_page=True)
 
-    # Explain, in the same session (the sidebar keeps it): the upload is offered without uploading again
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Explain").click()
-    page.get_by_text("uploaded", exact=True).click()
+    # Explain through the page's own link: the same tab and session, the upload already chosen as the record
+    new_tabs = []
+    page.context.on("page", lambda tab: new_tabs.append(tab))
+    page.get_by_role("link", name="Explain this ECG with a run").click()
     page.get_by_text("uploaded earlier in this session").wait_for()
+    assert not new_tabs and "ex_source=uploaded" in page.url  # no new tab: a new tab is a session without it
     page.get_by_text(re.compile(r"output Heart rate = [\d.]+ bpm")).wait_for()  # the output in words
     assert page.get_by_text(runs.title(run)).count() >= 1  # the run by its name and start time
     page.locator('[data-testid="stDataFrame"]').wait_for()  # the per-wave shares, written last

@@ -81,4 +81,7 @@ with right:
 st.download_button("Save as CSV", record.to_csv(), file_name=f"{record.name.rsplit('.', 1)[0]}.csv",
                    mime="text/csv", key=P + "save",
                    help=f"One column per lead in mV at {record.fs:g} Hz (the rate is not in the file).")
-st.markdown("Explain it with any run on the [Explain page](Explain): choose **Record: uploaded** there.")
+# a link within this session (a markdown link opens a new tab, a new session that never saw the upload)
+st.page_link("views/6_Explain.py", label="Explain this ECG with a run", icon=":material/insights:",
+             query_params={"ex_source": "uploaded"},
+             help="Opens the Explain page in this tab with this upload as its record.")

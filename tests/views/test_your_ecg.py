@@ -10,6 +10,13 @@ from ecgcore.leads import LEADS
 from apptest import page
 
 
+def your_ecg_page():
+    """The page as the app serves it (through app.py's navigation, which its link to Explain needs)."""
+    at = page("app")
+    at.switch_page("views/8_Your_ECG.py")
+    return at.run()
+
+
 def upload(at, files, key):
     at.file_uploader(key=key).set_value([(name, data, "application/octet-stream") for name, data in files.items()])
     return at.run()
@@ -25,7 +32,7 @@ def ecg():
 
 
 def test_wfdb_upload_shows_the_record_its_intervals_and_its_synthetic_twin(tmp_path, ecg):
-    at = page("8_Your_ECG").run()
+    at = your_ecg_page()
     assert not at.exception and "Upload a record" in at.info[0].value
     at = upload(at, wfdb_files(tmp_path, ecg[0]), "yours_files")
     assert not at.exception and not at.error
@@ -42,12 +49,16 @@ def test_wfdb_upload_shows_the_record_its_intervals_and_its_synthetic_twin(tmp_p
     assert f"Heart rate {metric(at, 'Heart rate')} bpm" in twin  # the twin realises the measured intervals
     assert not any("Not in the file" in c.value for c in at.caption)  # all 12 leads, PTB-XL's AVR spelling
     assert at.get("download_button")
+    # the way to Explain stays in this session (a new tab would not know the upload) and opens it as the record
+    (link,) = at.get("page_link")
+    assert link.proto.page == "Explain" and not link.proto.external
+    assert "ex_source=uploaded" in link.proto.query_string
 
 
 def test_edf_with_three_leads_says_what_is_missing_derived_and_ignored(tmp_path, ecg):
     data = edf_bytes(tmp_path, np.vstack([ecg[0][[0, 1, 6]], np.zeros((1, ecg[0].shape[1]))]),
                      ["ECG I", "ECG II", "ECG V1", "Resp"])
-    at = upload(page("8_Your_ECG").run(), {"rec.edf": data}, "yours_files")
+    at = upload(your_ecg_page(), {"rec.edf": data}, "yours_files")
     assert not at.exception and not at.error
     captions = " ".join(c.value for c in at.caption)
     assert "Not in the file: V2, V3, V4, V5, V6" in captions
@@ -57,22 +68,22 @@ def test_edf_with_three_leads_says_what_is_missing_derived_and_ignored(tmp_path,
 
 
 def test_csv_asks_its_rate_and_bad_files_say_why(ecg):
-    at = page("8_Your_ECG").run()
+    at = your_ecg_page()
     at = upload(at, {"mine.csv": csv_bytes(ecg[0], LEADS)}, "yours_files")
     assert at.number_input(key="yours_csv_fs").value == 500
     assert not at.error and float(metric(at, "Heart rate")) == pytest.approx(KNOWN["hr"], abs=2)
     at.number_input(key="yours_csv_fs").set_value(1000).run()  # the same samples read at 1000 Hz: twice the rate
     assert not at.error and float(metric(at, "Heart rate")) == pytest.approx(2 * KNOWN["hr"], abs=4)
-    at = upload(page("8_Your_ECG").run(), {"mine.csv": csv_bytes(ecg[0][:, :1000], LEADS)}, "yours_files")
+    at = upload(your_ecg_page(), {"mine.csv": csv_bytes(ecg[0][:, :1000], LEADS)}, "yours_files")
     assert "Cannot use this upload: mine.csv is too short: 2 s (1000 samples at 500 Hz)" in at.error[0].value
     assert at.file_uploader(key="yours_files").allowed_type == [".hea", ".dat", ".csv", ".txt", ".edf"]
-    at = upload(page("8_Your_ECG").run(), {"scan.edf": b"%PDF-1.4" * 100}, "yours_files")  # wrong format
+    at = upload(your_ecg_page(), {"scan.edf": b"%PDF-1.4" * 100}, "yours_files")  # wrong format
     assert "scan.edf is not a readable EDF file" in at.error[0].value
-    at = upload(page("8_Your_ECG").run(), {"rec.dat": b"\0" * 100}, "yours_files")
+    at = upload(your_ecg_page(), {"rec.dat": b"\0" * 100}, "yours_files")
     assert "a WFDB record is one .hea header with its .dat file; got rec.dat" in at.error[0].value
-    at = upload(page("8_Your_ECG").run(), {"a.csv": b"time,resp\n" + b"0,1\n" * 3000}, "yours_files")
+    at = upload(your_ecg_page(), {"a.csv": b"time,resp\n" + b"0,1\n" * 3000}, "yours_files")
     assert "no ECG lead recognised in a.csv: its channels are time, resp" in at.error[0].value
-    at = upload(page("8_Your_ECG").run(), {"a.csv": b"II\n" + b"0.1\n" * 2000 + b"\n" * 1 + b"0.1\n" * 2000},
+    at = upload(your_ecg_page(), {"a.csv": b"II\n" + b"0.1\n" * 2000 + b"\n" * 1 + b"0.1\n" * 2000},
                 "yours_files")
     assert not at.error  # a blank line is skipped by the CSV reader, not a NaN
 
