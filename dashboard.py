@@ -350,6 +350,17 @@ def upload_notes(record):
     return lines + list(record.notes)
 
 
+def scale_warning(record):
+    """What to say when an upload's values look z-scored rather than mV (None when they do not): its own leads,
+    not those derived from them, are checked."""
+    from ecgcore.data.preprocess import STANDARDISED_NOTE, looks_standardised
+
+    own = [k for k, name in enumerate(record.lead_names) if name not in record.derived]
+    if looks_standardised(record.signal[own]):
+        return f"This record's {STANDARDISED_NOTE}. Its paper below is drawn in those units."
+    return None
+
+
 def arm_titles(sweep_config):
     """{arm name: what people call it} (ecgcore.sweep.arm_titles)."""
     return sweep.arm_titles(sweep_config)

@@ -217,6 +217,10 @@ def explain_run(run_dir, record, method, target=None, **kwargs):
             fiducials = delineated_fiducials(record.signal[list(record.lead_names).index(lead)], record.fs)
         except Exception as e:  # noqa: BLE001 - neurokit2 raises many kinds; no shares is the honest answer
             note = f"no per-wave shares: neurokit2 could not delineate lead {lead} ({e})"
+    from ecgcore.data.preprocess import STANDARDISED_NOTE, looks_standardised
+
+    if looks_standardised(record.signal):
+        note = "; ".join(filter(None, [note, f"the record's {STANDARDISED_NOTE}"]))
     labels = wave_labels(fiducials, x.shape[-1], fs) if fiducials is not None else None
     return Explanation(
         signal=x[0], attributions=attr, fs=fs, lead_names=lead_names, labels=labels,

@@ -48,6 +48,8 @@ if record is None:
 
 for line in ui.upload_notes(record):
     st.caption(line)
+if ui.scale_warning(record):
+    st.warning(ui.scale_warning(record))
 intervals, marks = measured(key, record)
 show_marks = st.toggle("Mark waves", True, key=P + "marks",
                        help=f"P onset/offset, QRS onset/offset and T end of each beat, as neurokit2 delineates "

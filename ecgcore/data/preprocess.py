@@ -22,6 +22,25 @@ CHUNK = 1024  # records filtered at once: bounds the float64 working copies scip
 DISK_CHUNK = 256  # records per block written to a preprocessed entry (about 0.5 GB of float64 at 12 x 5,000)
 
 
+# A signal "looks z-scored" when nearly every lead of every record has mean ~0 and SD ~1: raw ECGs in mV have a
+# per-lead SD of about 0.05-0.5 mV, so the two do not meet.
+STANDARDISED_TOL, STANDARDISED_SHARE = 0.05, 0.9
+STANDARDISED_NOTE = ("values look z-scored per lead (each lead mean 0, SD 1), not millivolts, whatever the header "
+                     "says: the paper's mV scale and amplitudes in mV do not apply")
+
+
+def looks_standardised(signals):
+    """Whether (C, L) or (N, C, L) signals look z-scored per lead (STANDARDISED_SHARE of the leads with a mean
+    within STANDARDISED_TOL of 0 and an SD within it of 1). A flat lead (SD 0) counts against it."""
+    x = np.asarray(signals, dtype=np.float64)
+    x = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x[None]
+    if x.shape[-1] < 2 or not np.isfinite(x).all():
+        return False
+    mean, sd = x.mean(axis=1), x.std(axis=1)
+    fits = (np.abs(mean) < STANDARDISED_TOL) & (np.abs(sd - 1) < STANDARDISED_TOL)
+    return bool(fits.mean() >= STANDARDISED_SHARE)
+
+
 def preprocess(signals, fs, lead_names, cfg):
     """(N, C, L) signals -> (signals, fs, lead_names) after the steps `cfg` (a config.Preprocess) asks for.
 

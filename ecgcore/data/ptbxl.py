@@ -25,6 +25,7 @@ import wfdb
 
 from ecgcore.data.cache import cached
 from ecgcore.data.dataset import Writer
+from ecgcore.data.preprocess import STANDARDISED_NOTE, looks_standardised
 from ecgcore.data.splits import resolve_folds
 from ecgcore.labels import CLASS_NAMES, PTBXL_RATES
 from ecgcore.leads import LEADS, resolve_leads, select
@@ -37,6 +38,7 @@ STATEMENT_COLUMNS = ("diagnostic", "diagnostic_class")
 RATES = dict(zip(PTBXL_RATES, [("filename_lr", "records100"), ("filename_hr", "records500")]))  # column, folder
 MODES = {"multi": "multi-label", "single": "single-label"}
 STATEMENTS = {"diagnostic": "diagnostic superclass", "rhythm": "rhythm statement"}  # the label sets, in words
+Z_SCORE_SAMPLE = 64  # records the report checks for z-scored values
 FLUSH_EVERY = 512  # records written between flushes of the data set file being built (bounds the memory it holds)
 READ_WORKERS_ENV = "ECGCORE_READ_WORKERS"
 PARALLEL_FROM = 512  # records: fewer are read in the calling process (starting the pool costs ~2 s a worker)
@@ -372,6 +374,8 @@ def report(dataset):
         "splits": {"train": [int(f) for f in folds if f not in (val, test)], "val": val, "test": test},
         "fold_choice": config.get("fold_choice", ""),
         "modes": modes, "skipped": config["skipped"], "no_superclass": len(config["no_superclass"]),
+        # its first records, checked: a folder whose records were z-scored still says mV in its headers
+        "looks_z_scored": looks_standardised(dataset.signals[:Z_SCORE_SAMPLE]),
     }
 
 
@@ -396,6 +400,8 @@ def summary(dataset):
     if r["no_superclass"]:
         lines.append(f"dropped {r['no_superclass']} record(s) with no "
                      f"{STATEMENTS[dataset.config.get('statements', 'diagnostic')]}")
+    if r.get("looks_z_scored"):
+        lines.append(f"the records' {STANDARDISED_NOTE}")
     if r["skipped"]:
         lines.append(f"skipped {len(r['skipped'])} bad record(s):")
         lines += [f"  {s['record']}: {s['reason']}" for s in r["skipped"]]

@@ -58,3 +58,14 @@ def test_nan_is_rejected_naming_the_record():
 def test_band_above_nyquist_is_a_clear_error():
     with pytest.raises(ValueError, match="fs/2"):
         preprocess(sines(fs=50), 50, LEADS, Preprocess())
+
+
+def test_z_scored_signals_are_told_from_millivolts():
+    from ecgcore.data.preprocess import looks_standardised
+    from ecgcore.synth import synthesize
+
+    mv = synthesize(n=4, fs=100, seed=0).signals
+    assert not looks_standardised(mv) and not looks_standardised(mv[0])
+    z = (mv - mv.mean(-1, keepdims=True)) / mv.std(-1, keepdims=True)
+    assert looks_standardised(z) and looks_standardised(z[0])
+    assert not looks_standardised(np.zeros((12, 100))) and not looks_standardised(np.full((2, 50), np.nan))

@@ -370,3 +370,18 @@ def test_a_folder_whose_records_carry_no_rhythm_statement_says_so(tmp_path):
     statements.write_text(statements.read_text().replace(",1.0,", ",,"))
     with pytest.raises(ValueError, match="marks no statement as a rhythm statement"):
         load_ptbxl(folder, statements="rhythm")
+
+
+def test_the_report_says_when_records_look_z_scored(tmp_path):
+    folder = make_ptbxl_fixture(tmp_path / "ptbxl", bad_record=False)
+    raw = load_ptbxl(folder)
+    assert raw.config["report"]["looks_z_scored"] is False and "z-scored" not in summary(raw)
+    for header in folder.glob("records100/*/*.hea"):  # rewrite every record as z-scores (as ptbxl-mini's are)
+        record = wfdb.rdrecord(str(header.with_suffix("")))
+        x = record.p_signal
+        z = (x - x.mean(0)) / x.std(0)
+        wfdb.wrsamp(header.stem, fs=record.fs, units=record.units, sig_name=record.sig_name, p_signal=z,
+                    fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(header.parent))
+    z_scored = load_ptbxl(folder)
+    assert z_scored.config["report"]["looks_z_scored"] is True
+    assert "look z-scored per lead" in summary(z_scored)

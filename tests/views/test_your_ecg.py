@@ -117,3 +117,14 @@ def test_explain_an_uploaded_record_with_a_run(tiny_run, tmp_path, ecg):
     at = upload(at, {"rec.edf": data}, "ex_files")
     assert f"Cannot explain {tiny_run.id}: the run reads leads I, II, III" in at.error[0].value
     assert "this record lacks V1, V2, V3, V4, V5, V6" in at.error[0].value
+
+
+def test_a_z_scored_record_is_said_not_to_be_in_millivolts(ecg):
+    signal = ecg[0][:, :2000]
+    z = (signal - signal.mean(-1, keepdims=True)) / signal.std(-1, keepdims=True)  # as ptbxl-mini's records are
+    at = upload(your_ecg_page(), {"z.csv": csv_bytes(z, LEADS)}, "yours_files")
+    assert not at.exception
+    (warning,) = [w for w in at.warning if "z-scored" in w.value]
+    assert "not millivolts" in warning.value
+    at = upload(your_ecg_page(), {"mv.csv": csv_bytes(signal, LEADS)}, "yours_files")
+    assert not any("z-scored" in w.value for w in at.warning)
