@@ -60,6 +60,27 @@ NAMES = {
     "bazett": "QTc, Bazett", "fridericia": "QTc, Fridericia", "framingham": "QTc, Framingham",
     "right": "right (RBBB)", "left": "left (LBBB)",
 }
+# A run's config fields (ecgcore.config.JobConfig, flattened with dots), as a comparison of configs names them;
+# a data spec's options read "data: OPTION".
+CONFIG_NAMES = {
+    "task": "Task", "arch": "Architecture", "targets": "Targets", "label_mode": "Label mode", "strategy": "Strategy",
+    "pretrained": "Pretrained runs", "init": "Initialisation", "backbones": "Backbones", "fraction": "Labelled fraction",
+    "epochs": "Epochs", "batch_size": "Batch size", "lr": "Learning rate", "lr_decay": "Learning-rate decay per epoch",
+    "weight_decay": "Weight decay", "patience": "Patience (epochs)", "val_size": "Validation share",
+    "test_size": "Test share", "seed": "Seed", "device": "Device", "name": "Name",
+    "preprocess.bandpass": "Band-pass filter", "preprocess.low_hz": "Band-pass low edge (Hz)",
+    "preprocess.high_hz": "Band-pass high edge (Hz)", "preprocess.normalize": "Scaling",
+    "preprocess.fs": "Resampled to (Hz)", "preprocess.leads": "Leads",
+}
+
+
+def config_name(key):
+    """A flattened config key in words: "preprocess.normalize" -> "Scaling", "data.path" -> "data: path"."""
+    if key.startswith("data."):
+        return f"data: {key[5:]}"
+    return CONFIG_NAMES.get(key, key)
+
+
 _MORPHOLOGY = ("r_amp", "s_amp", "st", "t_amp")
 # A QT slider with qt_correction 'none' reads as the QT itself.
 QT_READINGS = {"none": "the QT itself", "bazett": "QTc, Bazett", "fridericia": "QTc, Fridericia",

@@ -2,6 +2,7 @@
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +11,7 @@ import dashboard as ui
 from ecgcore import executors, plots, runs
 from ecgcore.labels import TARGETS
 from ecgcore.metrics import HEADLINE as CLASSIFICATION_HEADLINE
-from ecgcore.words import metric_name, say
+from ecgcore.words import NAMES, config_name, metric_name, say
 
 st.set_page_config(page_title="Runs · ECG Transfer Lab", layout="wide")
 st.title("Runs")
@@ -45,9 +46,25 @@ def row(run):
 
 
 def flat_config(run):
-    """The run's config as {dotted.key: value}, for a side-by-side diff."""
-    return pd.json_normalize(run.config.to_dict()).iloc[0].map(
-        lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v).to_dict()
+    """The run's config as {field in words: value as people read it}, for a side-by-side diff: codes in words
+    ("freeze first block"), pretrained runs by their names, not folder paths."""
+    out = {}
+    for key, value in pd.json_normalize(run.config.to_dict()).iloc[0].items():
+        if key == "pretrained":
+            value = " + ".join(pretrained_title(p) for p in value) or "none"
+        elif isinstance(value, (list, dict)):
+            value = json.dumps(value)
+        elif isinstance(value, str) and value in NAMES and key != "name":
+            value = say(value)
+        out[config_name(key)] = value
+    return out
+
+
+def pretrained_title(path):
+    try:
+        return ui.run_label(runs.resolve_run(path))
+    except (ValueError, OSError):  # deleted since: its folder name is all there is
+        return Path(path).name
 
 
 try:
@@ -105,7 +122,9 @@ chosen = [by_id[i] for i in selected]
 if len(chosen) >= 2:
     st.subheader("Compare")
     healthy = [r for r in chosen if r.problem is None]
-    configs = pd.DataFrame({r.id: flat_config(r) for r in healthy})
+    titles = [ui.run_label(r) for r in healthy]
+    columns = [t if titles.count(t) == 1 else f"{t} ({r.id})" for t, r in zip(titles, healthy)]
+    configs = pd.DataFrame({column: flat_config(r) for column, r in zip(columns, healthy)})
     differing = configs[configs.astype(str).nunique(axis=1) > 1]
     st.markdown("**Config differences**" if len(differing) else "The configs are identical.")
     if len(differing):

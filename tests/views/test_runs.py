@@ -24,8 +24,21 @@ def test_runs_page_lists_filters_and_compares(runs_dir):
     at.text_input(key="runs_filter").input("").run()
     at.multiselect(key="runs_selected").set_value([a.id, b.id]).run()
     diff = at.dataframe[1].value
-    assert list(diff.index) == ["lr", "name"]
+    assert list(diff.index) == ["Learning rate", "Name"]  # fields in words, runs by name and start time
+    assert list(diff.columns) == [runs.title(a), runs.title(b)]
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_runs_compare_names_strategies_and_pretrained_runs_in_words(runs_dir):
+    pre = finished_run(runs_dir, task="pretrain", name="the regressor")
+    scratch = finished_run(runs_dir, task="finetune", strategy="scratch")
+    transfer = finished_run(runs_dir, task="finetune", strategy="freeze_first_block", pretrained=[str(pre.path)])
+    at = page("4_Runs").run()
+    at.multiselect(key="runs_selected").set_value([scratch.id, transfer.id]).run()
+    diff = at.dataframe[1].value
+    assert diff.loc["Strategy"].tolist() == ["from scratch", "freeze first block"]
+    assert diff.loc["Pretrained runs"].tolist() == ["none", runs.title(pre)]  # not a folder path
+    assert str(runs_dir) not in diff.to_string()
 
 
 def test_runs_page_single_run_downloads_and_delete_with_confirmation(runs_dir):
