@@ -44,7 +44,8 @@ def home():
 
 @st.fragment(run_every=2)
 def runs_in_progress():
-    from ecgcore import sweep  # see home()
+    from ecgcore import estimates, sweep  # see home()
+    from ecgcore.local_executor import max_jobs
 
     st.subheader("Runs in progress")
     try:
@@ -70,8 +71,9 @@ def runs_in_progress():
         st.progress(float(status.get("progress") or 0.0), text=f"{label} · {status.get('message') or ''}")
     for s, counts in busy:
         total = sum(counts.values())
-        st.progress(counts["done"] / total, text=f"sweep {s.config.name or s.id} · {counts['done']} of {total} runs done (Data "
-                    "efficiency page)")
+        left = estimates.sweep_time_left(s, max_jobs())
+        st.progress(counts["done"] / total, text=f"sweep {s.config.name or s.id} · {counts['done']} of {total} runs "
+                    f"done" + (f" · {estimates.say_duration(left)} left" if left else "") + " (Data efficiency page)")
 
 
 st.set_page_config(page_title="ECG Transfer Lab", page_icon="🫀", layout="wide")

@@ -9,7 +9,7 @@ import hashlib
 
 import streamlit as st
 
-from ecgcore import jobs, plots, runs, sweep
+from ecgcore import estimates, jobs, plots, runs, sweep
 from ecgcore.config import DEVICES, NORMALIZATIONS, PAPER_SETUP, Preprocess
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
@@ -218,6 +218,18 @@ def submit(config):
         return None
 
 
+def planned(configs):
+    """Say, before a Start button, how long these jobs would take here (from earlier runs like them)."""
+    found = [estimates.before_start(c, runs_dir()) for c in configs]
+    if all(seconds is not None for seconds, _ in found):
+        total = sum(seconds for seconds, _ in found)
+        st.caption(f"On this machine: {estimates.say_duration(total)} at most, from {max(n for _, n in found)} "
+                   "earlier run(s) like it (early stopping may end it sooner).")
+    else:
+        st.caption("How long this takes here is not known yet: no run like it has finished an epoch on this "
+                   "machine. Its time left shows after its first epoch.")
+
+
 def start(configs):
     """Submit `configs` in order, say which runs started, and show the first at once below (runs_section);
     returns the runs started."""
@@ -243,8 +255,11 @@ def live_run(run, show_results):
         if active and state not in ACTIVE:
             st.rerun(scope="app")  # finished since the page was drawn: redraw once without the timer
         message = status.get("message") or ""
+        left = estimates.time_left(run) if state == "running" else None
         st.progress(float(status.get("progress") or 0.0),  # "queued · queued" says nothing twice
-                    text=f"**{run_label(run)}** · **{state}**" + (f" · {message}" if message != state else ""))
+                    text=f"**{run_label(run)}** · **{state}**" + (f" · {message}" if message != state else "")
+                    + (f" · {estimates.say_duration(left)} left at most (early stopping may end it sooner)"
+                       if left else ""))
         if state in ACTIVE and st.button("Cancel run", key=f"cancel-{run.id}"):
             jobs.cancel(run)
             st.rerun(scope="app")

@@ -66,12 +66,14 @@ with st.container(border=True):
             preprocess = ui.preprocess_inputs(P, leads_col, c1)
             device = ui.device_input(c2, P)
 
+    base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
+                     batch_size=int(batch_size), lr=lr, lr_decay=lr_decay, patience=patience,
+                     seed=int(seed), device=device, preprocess=preprocess)
+    configs = [JobConfig.from_dict({**base.to_dict(), "targets": [t], "name": t}) for t in targets] \
+        if one_per_target else [base]
+    if data is not None:
+        ui.planned(configs)
     if st.button("Start pretraining", type="primary", key=P + "start", disabled=data is None):
-        base = JobConfig(task="pretrain", data=data, arch=arch, targets=targets, epochs=int(epochs),
-                         batch_size=int(batch_size), lr=lr, lr_decay=lr_decay, patience=patience,
-                         seed=int(seed), device=device, preprocess=preprocess)
-        configs = [JobConfig.from_dict({**base.to_dict(), "targets": [t], "name": t}) for t in targets] \
-            if one_per_target else [base]
         ui.start(configs)
 
 

@@ -172,14 +172,15 @@ with st.container(border=True):
         twin = st.checkbox("Also train the scratch twin (same data, seed and fraction)", value=True,
                            key=P + "twin", disabled=strategy == "scratch")
 
+    config = JobConfig(task="finetune", data=data, arch=arch, label_mode=label_mode, strategy=strategy,
+                       pretrained=pretrained, fraction=float(fraction), epochs=int(epochs), lr=lr,
+                       lr_decay=lr_decay, patience=patience, seed=int(seed), device=device,
+                       preprocess=by_id[choice].config.preprocess if pretrained else preprocess)
+    configs = [config]
+    if twin and strategy != "scratch":
+        configs.append(JobConfig.from_dict({**config.to_dict(), "strategy": "scratch", "pretrained": []}))
+    ui.planned(configs)
     if st.button("Start fine-tuning", type="primary", key=P + "start"):
-        config = JobConfig(task="finetune", data=data, arch=arch, label_mode=label_mode, strategy=strategy,
-                           pretrained=pretrained, fraction=float(fraction), epochs=int(epochs), lr=lr,
-                           lr_decay=lr_decay, patience=patience, seed=int(seed), device=device,
-                           preprocess=by_id[choice].config.preprocess if pretrained else preprocess)
-        configs = [config]
-        if twin and strategy != "scratch":
-            configs.append(JobConfig.from_dict({**config.to_dict(), "strategy": "scratch", "pretrained": []}))
         ui.start(configs)  # shows the transfer run (the first), not its twin
 
 

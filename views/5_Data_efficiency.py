@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import jobs, plots, study, sweep
+from ecgcore import estimates, jobs, plots, study, sweep
+from ecgcore.local_executor import max_jobs
 from ecgcore.config import ARCHS, FRACTIONS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
 from ecgcore.synth.presets import DIFFICULTIES
@@ -114,8 +115,11 @@ def results(chosen, metric):
             jobs.refresh(ui.runs_dir())  # drives the queue: marks dead jobs failed, starts queued cells
         counts = chosen.progress()
         total = sum(counts.values())
+        left = estimates.sweep_time_left(chosen, max_jobs()) if unfinished else 0.0
         st.progress(counts["done"] / total,
-                    text=" · ".join(f"{n} {state}" for state, n in counts.items() if n) + f" of {total} cells")
+                    text=" · ".join(f"{n} {state}" for state, n in counts.items() if n) + f" of {total} cells"
+                    + (f" · {estimates.say_duration(left)} left (from its finished cells' times)" if left else
+                       " · time left known after its first cell" if unfinished else ""))
         if unfinished and chosen.finished():
             st.rerun(scope="app")  # the last cell finished: redraw once without the timer
         # computed on arm names (controls and study rows refer to them); people's names only where shown

@@ -101,3 +101,17 @@ def test_pretrain_rhythms_offer_the_rhythm_targets(runs_dir, monkeypatch):
     assert not at.exception and not at.error
     (run,) = runs.list_runs(runs_dir)
     assert run.config.data["rhythms"] == "all" and run.config.targets == ["hr", "rr_cv", "beats_ventricular"]
+
+
+def test_pretrain_says_how_long_before_it_starts(runs_dir):
+    at = page("2_Pretrain").run()
+    assert any("not known yet" in c.value for c in at.caption)  # nothing like it has run here
+    from ecgcore.config import JobConfig
+    from ecgcore.data.sources import DEFAULT_PRETRAIN_DATA
+
+    done = runs.create_run(JobConfig(task="pretrain", data=dict(DEFAULT_PRETRAIN_DATA), epochs=10), runs_dir)
+    for epoch in (1, 2):
+        done.append_metrics({"epoch": epoch, "train_loss": 1.0, "val_loss": 1.0, "time_s": 30.0})
+    done.update_status(state="done")
+    at.run()
+    assert any("On this machine: about 5 min at most, from 1 earlier run" in c.value for c in at.caption)
