@@ -228,6 +228,15 @@ def planned(configs):
     else:
         st.caption("How long this takes here is not known yet: no run like it has finished an epoch on this "
                    "machine. Its time left shows after its first epoch.")
+    if any(c.arch == "inception1d" and c.device != "cpu" for c in configs):
+        import torch
+
+        if torch.cuda.is_available():
+            return
+    if any(c.arch == "inception1d" and (c.preprocess.fs or (c.data or {}).get("fs") or 0) >= 250 for c in configs):
+        st.warning("The paper's network at 500 Hz on this machine's CPU: `bench/train.py` measured it training "
+                   "about one ECG per second or slower here, so a set of paper size (about 122,000 ECGs) runs for "
+                   "days. Use a GPU (Device: CUDA), fewer ECGs, or the small network for a lesson.")
 
 
 def start(configs):

@@ -56,6 +56,8 @@ def test_finetune_paper_setup_from_scratch_reaches_the_config(runs_dir, monkeypa
     cfg = run.config
     assert (cfg.arch, cfg.label_mode, cfg.lr, cfg.lr_decay) == ("inception1d", "single", 0.01, 0.99)
     assert (cfg.preprocess.leads, cfg.preprocess.normalize, cfg.data["fs"]) == ("paper8", "minmax", 500)
+    # said before it starts: the paper's network at 500 Hz on a CPU runs for days on a set of paper size
+    assert any("runs for days" in w.value for w in at.warning)
 
 
 def test_finetune_ptbxl_folder_that_is_not_one_warns(runs_dir, tmp_path):
