@@ -44,6 +44,7 @@ import os
 import tempfile
 import time
 import warnings
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,10 @@ def main(argv=None):
     p.add_argument("--pretrain-epochs", type=int, default=30)
     p.add_argument("--pretrain-n", type=int, default=4000, help="synthetic records per synthetic source")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lrs", default=None, metavar="LIST",
+                   help="fine-tuning learning rates every arm (scratch and controls too) is trained at, each arm's "
+                        "chosen per rotation and fraction on its mean validation AUROC: the same budget of choices "
+                        "for every arm (default: --lr only)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--report", type=Path, metavar="LOG",
@@ -205,6 +210,7 @@ def main(argv=None):
           f"{plan[0][0]} ({splits['val']}), test fold {plan[0][1]} ({splits['test']})"), flush=True)
     given = dict(item.split("=", 1) for item in args.pretrained)
     variants = [v for v in args.targets.split(",") if v]
+    lrs = [float(x) for x in args.lrs.split(",")] if args.lrs else [args.lr]
     rows, once = [], {}  # once: (source, variant) -> the run of a source that needs no real records
     with tempfile.TemporaryDirectory() as runs_dir:
         for val_fold, test_fold in plan:
@@ -223,15 +229,15 @@ def main(argv=None):
             arms = rotation_arms(sources, variants, given, once, args, folds, runs_dir)
             for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds (--report)
                 for fraction in fractions:
-                    for arm, (strategy, pretrained, init, backbones) in arms.items():
+                    for (arm, (strategy, pretrained, init, backbones)), lr in product(arms.items(), lrs):
                         config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
                                            strategy=strategy, pretrained=pretrained, init=init, backbones=backbones,
                                            fraction=fraction, epochs=args.epochs, patience=args.patience,
-                                           lr=args.lr, seed=seed, device=args.device, batch_size=args.batch_size)
+                                           lr=lr, seed=seed, device=args.device, batch_size=args.batch_size)
                         t0 = time.perf_counter()
                         result = fit(config, log=quiet)
                         test = result.summary["test"]
-                        rows.append({"fold": test_fold, "fraction": fraction, "arm": arm, "seed": seed,
+                        rows.append({"fold": test_fold, "fraction": fraction, "arm": arm, "seed": seed, "lr": lr,
                                      "macro_auroc": test["macro_auroc"], "macro_auroc_lo": test.get("macro_auroc_lo"),
                                      "macro_auroc_hi": test.get("macro_auroc_hi"),
                                      "val_macro_auroc": result.summary["val"]["macro_auroc"],
@@ -239,9 +245,24 @@ def main(argv=None):
                                      "epochs_run": result.summary["epochs_run"],
                                      "seconds": round(time.perf_counter() - t0, 1)})
                         print(json.dumps(rows[-1]), flush=True)
+    table = choose_lr(pd.DataFrame(rows))
     if len(plan) > 1:
-        return report_folds(pd.DataFrame(rows), arms, args, plan, fractions, t_start, load_start)
-    report(pd.DataFrame(rows), arms, args, folds, fractions, t_start, load_start)
+        return report_folds(table, arms, args, plan, fractions, t_start, load_start)
+    report(table, arms, args, folds, fractions, t_start, load_start)
+
+
+def choose_lr(table):
+    """Each arm's learning rate per rotation and fraction: the one with the best mean validation AUROC over the
+    seeds (never the test fold's); the cells at the others are left out, and the choice is kept as `lr`."""
+    if "lr" not in table or table.lr.nunique() < 2:
+        return table
+    val = table.groupby(["fold", "fraction", "arm", "lr"]).val_macro_auroc.mean()
+    best = val.groupby(level=["fold", "fraction", "arm"]).idxmax()
+    keep = set(best.values)
+    chosen = table[[k in keep for k in zip(table.fold, table.fraction, table.arm, table.lr)]].copy()
+    print("learning rate chosen on validation (cells per arm and rate): "
+          + ", ".join(f"{a} {dict(g.lr.value_counts().sort_index())}" for a, g in chosen.groupby("arm")), flush=True)
+    return chosen.reset_index(drop=True)
 
 
 def rotation_arms(sources, variants, given, once, args, folds, runs_dir):
@@ -417,7 +438,10 @@ def report_folds(table, arms, args, plan, fractions, t_start, load_start):
     out = {"test_folds": test_folds, "val_folds": {str(t): v for v, t in plan}, "seeds": args.seeds,
            "strategy": args.strategy, "controls": args.controls, "pretrain_epochs": args.pretrain_epochs,
            "epochs": args.epochs, "patience": args.patience, "chosen_on_val": {str(k): v for k, v in chosen.items()},
-           "pooling": "mean over folds x seeds; 95% interval: two-stage cluster bootstrap (folds, then seeds)"}
+           "pooling": "mean over folds x seeds; 95% interval: two-stage cluster bootstrap (folds, then seeds)",
+           "lrs": args.lrs or str(args.lr),
+           "lr_chosen": {a: {str(k): int(v) for k, v in g.lr.value_counts().sort_index().items()}
+                         for a, g in table.groupby("arm")} if "lr" in table else None}
     mean = table.groupby(["fraction", "arm"])[metric].mean()
     for (fraction, arm), m in mean.items():
         out[f"auroc_{fraction:g}_{arm}"] = _r(m)
