@@ -1,8 +1,11 @@
 """The parametric engine: a batch of labelled 12-lead ECGs from clinical parameters, vectorised over records.
 
-Per chunk of records: draw the rhythm (beat onsets), build one beat template per record from the wave tables
+Per chunk of records: draw the sinus beat onsets, build one beat template per record from the wave tables
 (ecgcore.synth.waves), place the template at every beat onset with a gather (no loop per record or beat;
 one pass per overlapping beat, usually 1-2), add noise, derive III, aVR, aVL, aVF from I and II.
+Records of another rhythm (ecgcore.synth.rhythms) take their activation times from their own random stream and
+are drawn as an atrial track (P waves of each kind, flutter or fibrillation waves) and a ventricular track
+(narrow, wide and paced complexes, pacing spikes), each template placed by the same gather at its own times.
 """
 
 from __future__ import annotations
