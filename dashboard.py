@@ -6,6 +6,8 @@ ecgcore never imports Streamlit; this module is the only place, besides the page
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import streamlit as st
 
@@ -40,6 +42,67 @@ def apply_paper_setup(prefix):
             st.session_state[prefix + name] = value
 
 
+RESTORED = "form_restored"  # session key: the pages whose form was filled from the linked run this session
+
+
+def start_at(key, value):
+    """A widget's first value, put in the session before the widget is drawn (the widget then takes no default
+    argument: one given a default and a value set by code, as a restored form or Paper setup set them, makes
+    Streamlit log a warning)."""
+    st.session_state.setdefault(key, value)
+    return key
+
+
+def form_values(config, pretrained_ids=()):
+    """{widget name (without the page's prefix): value} of the Pretrain / Fine-tune form that makes `config`:
+    what a reloaded page shows for the run in its link. Only what the form can show; a data spec it has no
+    widgets for comes back as the "spec" text."""
+    values = {"arch": config.arch, "epochs": config.epochs, "seed": config.seed, "lr": config.lr,
+              "lr_decay": config.lr_decay, "patience": config.patience, "device": config.device,
+              "leads": config.preprocess.leads, "normalize": config.preprocess.normalize}
+    data = dict(config.data or {})
+    synthetic = data.get("source") == "synthetic" and set(data) <= {"source", "n", "fs", "seed", "classes", "rhythms",
+                                                                    "stream"}
+    if config.task == "pretrain":
+        values.update(targets=list(config.targets), batch_size=config.batch_size)
+        if synthetic or data.get("source") == "gan" and set(data) <= {"source", "n", "fs", "seed"}:
+            values.update(source="stream" if data.get("stream") else data["source"], n=data.get("n"),
+                          fs=data.get("fs"), data_seed=data.get("seed"), rhythms=bool(data.get("rhythms")))
+        elif data:
+            values.update(source="spec", spec=json.dumps(data))
+    else:
+        values.update(label_mode=config.label_mode, fraction=config.fraction)
+        if config.strategy != "scratch" and config.pretrained:
+            values.update(strategy=config.strategy, pretrained=pretrained_ids[0] if pretrained_ids else None)
+        if synthetic and not data.get("stream"):
+            values.update(source="simulated rhythms" if data.get("rhythms") else "simulated superclasses",
+                          n=data.get("n"), fs=data.get("fs"), data_seed=data.get("seed"))
+            if data.get("rhythms"):
+                values["rhythms"] = list(data["rhythms"])
+        elif data.get("source") == "ptbxl":
+            values.update(source="PTB-XL folder", path=data.get("path"), fs=data.get("fs"),
+                          val_fold=data.get("val_fold") or AUTO_FOLD, test_fold=data.get("test_fold") or AUTO_FOLD,
+                          statements=data.get("statements", "diagnostic"))
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def restore_form(prefix, task):
+    """On a session's first run of the page, fill its form from the run its link shows (?run=ID), so a reload
+    shows the settings of the run on screen, not the defaults. Nothing changes once the session has the form."""
+    done = st.session_state.setdefault(RESTORED, set())
+    if prefix in done:
+        return
+    done.add(prefix)
+    wanted = st.query_params.get("run")
+    run = next((r for r in runs_of(task) if r.id == wanted), None)
+    if run is None:
+        return
+    by_path = {str(r.path.resolve()): r.id for r in runs_of("pretrain")}
+    pretrained_ids = [by_path.get(str(Path(p).resolve())) for p in run.config.pretrained]
+    for name, value in form_values(run.config, [i for i in pretrained_ids if i]).items():
+        st.session_state[prefix + name] = value
+
+
 def paper_setup_columns(prefix):
     """The form's column (returned), beside the Paper setup button and the note on what differs here."""
     left, right = st.columns([3, 2])
@@ -64,9 +127,11 @@ def device_input(col, prefix):
 def optimisation_inputs(prefix, lr_col, decay_col, patience_col):
     """Learning rate, its decay per epoch and early-stopping patience widgets (keys `prefix` + lr/lr_decay/
     patience, which the Paper setup button fills) -> (lr, lr_decay, patience)."""
-    lr = lr_col.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key=prefix + "lr")
-    lr_decay = decay_col.number_input("LR decay per epoch", 0.5, 1.0, 1.0, format="%.3f", key=prefix + "lr_decay")
-    patience = patience_col.number_input("Early-stopping patience (0: off)", 0, 100, 5, key=prefix + "patience")
+    lr = lr_col.number_input("Learning rate", 1e-5, 1.0, format="%.5f", key=start_at(prefix + "lr", 1e-3))
+    lr_decay = decay_col.number_input("LR decay per epoch", 0.5, 1.0, format="%.3f",
+                                      key=start_at(prefix + "lr_decay", 1.0))
+    patience = patience_col.number_input("Early-stopping patience (0: off)", 0, 100,
+                                         key=start_at(prefix + "patience", 5))
     return float(lr), float(lr_decay), int(patience)
 
 

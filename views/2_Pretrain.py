@@ -15,6 +15,7 @@ st.title("Pretrain")
 st.caption("Teach a 1D CNN to read HR, PR, QRS and QT off synthetic ECGs whose labels are exact.")
 
 P = "pt_"  # widget key prefix: the Paper setup button writes these keys
+ui.restore_form(P, "pretrain")  # a reload shows the settings of the run in the link
 with st.container(border=True):
     with ui.paper_setup_columns(P):
         engines = {"synthetic": "parametric engine", "stream": "synthetic stream (fresh records every batch)",
@@ -26,9 +27,10 @@ with st.container(border=True):
         if source in engines:
             c1, c2, c3 = st.columns(3)
             n = c1.number_input("ECGs per epoch" if source == "stream" else "ECGs", 100, 200000,
-                                DEFAULT_PRETRAIN_DATA["n"], step=100, key=P + "n")
+                                step=100, key=ui.start_at(P + "n", DEFAULT_PRETRAIN_DATA["n"]))
             fs = c2.selectbox("Sampling rate (Hz)", [100, 250, 500], key=P + "fs")
-            data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_PRETRAIN_DATA["seed"], key=P + "data_seed")
+            data_seed = c3.number_input("Data seed", 0, 10**6,
+                                        key=ui.start_at(P + "data_seed", DEFAULT_PRETRAIN_DATA["seed"]))
             data = {"source": source, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
             if source == "stream":
                 data = {**data, "source": "synthetic", "stream": True}
@@ -50,19 +52,19 @@ with st.container(border=True):
             data = st.session_state["synth_dataset"]
             st.write(f"Synthetic data set: {data['n']} ECGs at {data['fs']} Hz, seed {data['seed']}.")
         offered = {**TARGETS, **(RHYTHM_TARGETS if data and data.get("rhythms") else {})}
-        targets = st.multiselect("Targets", list(offered), default=list(TARGETS), key=P + "targets",
+        targets = st.multiselect("Targets", list(offered), key=ui.start_at(P + "targets", list(TARGETS)),
                                  format_func=lambda t: say(t, offered[t]))
         one_per_target = st.checkbox("One run per target (the paper's way) instead of one multi-task run",
                                      key=P + "one_per_target")
         c1, c2, c3, c4 = st.columns(4)
         arch = c1.selectbox("Architecture", ARCHS, key=P + "arch")
-        epochs = c2.number_input("Epochs", 1, 500, 10, key=P + "epochs")
-        seed = c3.number_input("Seed", 0, 10**6, 0, key=P + "seed")
+        epochs = c2.number_input("Epochs", 1, 500, key=ui.start_at(P + "epochs", 10))
+        seed = c3.number_input("Seed", 0, 10**6, key=ui.start_at(P + "seed", 0))
         leads_col = c4
         with st.expander("Optimisation and preprocessing"):
             c1, c2, c3, c4 = st.columns(4)
             lr, lr_decay, patience = ui.optimisation_inputs(P, c1, c2, c3)
-            batch_size = c4.number_input("Batch size", 1, 1024, 64, key=P + "batch_size")
+            batch_size = c4.number_input("Batch size", 1, 1024, key=ui.start_at(P + "batch_size", 64))
             preprocess = ui.preprocess_inputs(P, leads_col, c1)
             device = ui.device_input(c2, P)
 

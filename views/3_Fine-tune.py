@@ -99,6 +99,7 @@ def get_ptbxl():
     (st.fragment(download_panel, run_every=ui.REFRESH_S) if running else download_panel)(dest, running)
 
 
+ui.restore_form(P, "finetune")  # a reload shows the settings of the run in the link
 with st.container(border=True):
     with ui.paper_setup_columns(P):
         source = st.radio("Data set", SOURCES, horizontal=True, key=P + "source",
@@ -107,11 +108,12 @@ with st.container(border=True):
         c1, c2, c3 = st.columns(3)
         fs = c2.selectbox("Sampling rate (Hz)", list(PTBXL_RATES), key=P + "fs")
         if source != "PTB-XL folder":
-            n = c1.number_input("ECGs", 100, 50000, DEFAULT_FINETUNE_DATA["n"], step=100, key=P + "n")
-            data_seed = c3.number_input("Data seed", 0, 10**6, DEFAULT_FINETUNE_DATA["seed"], key=P + "data_seed")
+            n = c1.number_input("ECGs", 100, 50000, step=100, key=ui.start_at(P + "n", DEFAULT_FINETUNE_DATA["n"]))
+            data_seed = c3.number_input("Data seed", 0, 10**6,
+                                        key=ui.start_at(P + "data_seed", DEFAULT_FINETUNE_DATA["seed"]))
             data = {**DEFAULT_FINETUNE_DATA, "n": int(n), "fs": int(fs), "seed": int(data_seed)}
             if source == "simulated rhythms":
-                chosen = st.multiselect("Rhythms to tell apart", RHYTHMS, default=list(RHYTHMS), key=P + "rhythms",
+                chosen = st.multiselect("Rhythms to tell apart", RHYTHMS, key=ui.start_at(P + "rhythms", list(RHYTHMS)),
                                         format_func=lambda r: RHYTHM_CRITERIA[r][0])
                 data = {key: v for key, v in data.items() if key != "classes"}
                 data["rhythms"] = chosen or list(RHYTHMS)
@@ -159,10 +161,10 @@ with st.container(border=True):
                 pretrained += [str(by_id[i].path) for i in extra]
             arch = pretrained_run.config.arch
             c1.caption(f"Architecture and preprocessing follow the pretrained run: `{arch}`.")
-        fraction = c2.select_slider("Labelled fraction", list(FRACTIONS), value=1.0,
-                                    key=P + "fraction", format_func=lambda f: f"{f:.0%}")
-        epochs = c3.number_input("Epochs", 1, 500, 10, key=P + "epochs")
-        seed = c4.number_input("Seed", 0, 10**6, 0, key=P + "seed")
+        fraction = c2.select_slider("Labelled fraction", list(FRACTIONS), key=ui.start_at(P + "fraction", 1.0),
+                                    format_func=lambda f: f"{f:.0%}")
+        epochs = c3.number_input("Epochs", 1, 500, key=ui.start_at(P + "epochs", 10))
+        seed = c4.number_input("Seed", 0, 10**6, key=ui.start_at(P + "seed", 0))
         with st.expander("Optimisation"):
             c1, c2, c3, c4 = st.columns(4)
             lr, lr_decay, patience = ui.optimisation_inputs(P, c1, c2, c3)

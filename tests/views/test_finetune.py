@@ -192,3 +192,18 @@ def test_finetune_ptbxl_rhythm_statements_show_their_balance_and_reach_the_confi
     assert not at.exception and not at.error
     (run,) = runs.list_runs(runs_dir)
     assert run.config.data["statements"] == "rhythm"
+
+
+def test_finetune_a_reload_shows_the_settings_of_the_run_in_the_link(runs_dir):
+    pre = finished_run(runs_dir, task="pretrain")
+    run = finished_run(runs_dir, task="finetune", strategy="linear_probe", pretrained=[str(pre.path)], fraction=0.25,
+                       epochs=4, seed=2, data={"source": "synthetic", "n": 600, "fs": 500, "seed": 5,
+                                               "rhythms": ["afib", "vt"]})
+    at = page("3_Fine-tune")
+    at.query_params["run"] = run.id
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.radio(key="ft_source").value == "simulated rhythms"
+    assert at.multiselect(key="ft_rhythms").value == ["afib", "vt"] and at.number_input(key="ft_n").value == 600
+    assert at.selectbox(key="ft_pretrained").value == pre.id and at.selectbox(key="ft_strategy").value == "linear_probe"
+    assert at.select_slider(key="ft_fraction").value == 0.25 and at.number_input(key="ft_epochs").value == 4

@@ -115,3 +115,20 @@ def test_pretrain_says_how_long_before_it_starts(runs_dir):
     done.update_status(state="done")
     at.run()
     assert any("On this machine: about 5 min at most, from 1 earlier run" in c.value for c in at.caption)
+
+
+def test_a_reload_shows_the_settings_of_the_run_in_the_link(runs_dir):
+    from ecgcore.config import JobConfig
+
+    run = runs.create_run(JobConfig(task="pretrain", data={"source": "synthetic", "n": 700, "fs": 250, "seed": 9},
+                                    targets=["hr", "qt"], epochs=7, seed=3, lr=0.003, arch="resnet1d"), runs_dir)
+    at = page("2_Pretrain")
+    at.query_params["run"] = run.id  # a reload: a new session, the link keeps the run
+    at.run()
+    assert not at.exception and not at.warning
+    assert (at.number_input(key="pt_n").value, at.selectbox(key="pt_fs").value) == (700, 250)
+    assert at.number_input(key="pt_data_seed").value == 9 and at.multiselect(key="pt_targets").value == ["hr", "qt"]
+    assert (at.number_input(key="pt_epochs").value, at.number_input(key="pt_seed").value) == (7, 3)
+    assert at.selectbox(key="pt_arch").value == "resnet1d" and at.number_input(key="pt_lr").value == 0.003
+    at.number_input(key="pt_epochs").set_value(12).run()  # the session's own changes are kept from then on
+    assert at.number_input(key="pt_epochs").value == 12
