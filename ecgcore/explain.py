@@ -203,8 +203,16 @@ def explain_run(run_dir, record, method, target=None, **kwargs):
         steps = replace(steps, fs=data_rate(config.data or default_data(config.task)))
     x, fs, lead_names = preprocess(record.signal[None], record.fs, record.lead_names, steps)
     regression, names = outputs.regression, outputs.names
+    # a class with no training record scores 0 here as in the run's metrics (train._evaluate masks it)
+    unseen = [names.index(c) for c in (Run(run_dir).summary() or {}).get("classes_unseen_in_training") or []
+              if c in names]
     with torch.no_grad():
-        out = model.regress(torch.tensor(x)) if regression else torch.softmax(model(torch.tensor(x)), dim=1)
+        if regression:
+            out = model.regress(torch.tensor(x))
+        else:
+            logits = model(torch.tensor(x))
+            logits[:, unseen] = float("-inf")
+            out = torch.softmax(logits, dim=1)
     out = out[0].numpy()
     index = int(np.argmax(out)) if target is None and not regression else outputs.index(target or 0)
     if not 0 <= index < len(out):

@@ -185,3 +185,23 @@ def test_data_rate_of_a_data_set_folder(tmp_path):
     folder = tmp_path / "set"
     DataSet(signals=np.zeros((2, 12, 250)), fs=250.0, lead_names=LEADS).save(folder)
     assert data_rate({"source": "npz", "path": str(folder)}) == 250.0
+
+
+def test_a_class_never_seen_in_training_is_never_the_explained_prediction(tmp_path):
+    """The fine-tuned model's masked classes (summary "classes_unseen_in_training") score 0 here too, as in its
+    test metrics: Explain and Your ECG never show a class the model never learnt as its prediction."""
+    from run_fixtures import tiny_config, tiny_dataset_npz
+
+    from ecgcore import files, jobs, runs
+
+    npz = tiny_dataset_npz(tmp_path / "tiny.npz", n=30)
+    run = runs.create_run(tiny_config(npz, task="finetune", epochs=1), tmp_path / "runs")
+    assert jobs.run_job(run.path) == "done"
+    record = ex.load_record({"data": {"source": "npz", "path": str(npz)}, "index": 0})
+    free = ex.explain_run(run.path, record, "saliency")
+    summary = files.read_json(run.summary_path)
+    names = summary["class_names"]
+    files.write_json(run.summary_path, {**summary, "classes_unseen_in_training": [names[free.target]]})
+    masked = ex.explain_run(run.path, record, "saliency")
+    assert masked.target != free.target  # the predicted class is another now
+    assert ex.explain_run(run.path, record, "saliency", target=names[free.target]).output == 0.0
