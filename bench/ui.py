@@ -1,7 +1,8 @@
 """UI speed: Synthesize page rerun after a slider change (AppTest) and first full render in chromium (the
 ECG paper as the page's picture, and as the interactive chart with Zoom and hover).
 
-Goals: rerun < 150 ms, first full render < 2 s. Prints the figures, then one JSON line.
+Goals: rerun < 150 ms, first full render < 2 s and within 1.15x of a bare page (a title, a caption, one picture)
+measured in the same run, loads alternating. Prints the figures, then one JSON line.
 Usage: .venv/bin/python bench/ui.py [--reruns 30] [--loads 5]
 """
 
@@ -53,52 +54,79 @@ CHART = ".js-plotly-plot .scatterlayer .trace path.js-line"  # the interactive c
 LAST = '[data-testid="stExpander"] summary:has-text("Generate data set")'  # the last element the page writes
 
 
+BARE_PAGE = """import streamlit as st
+from ecgcore import plots
+from ecgcore.synth import synthesize
+
+st.title("Bare")
+st.caption("A title, a caption and one picture: Streamlit's own floor for a page like Synthesize.")
+st.image(plots.ecg_paper_svg(synthesize(n=1, fs=250, seed=int(st.query_params.get("seed", 0))).signals[0], 250),
+         width="stretch")
+st.markdown("end of page")
+"""
+
+
+def serve(script, cwd, env):
+    """(process, base URL) of a headless Streamlit server running `script`, once it answers its health check."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(base + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return proc, base
+
+
 def first_render_s(loads):
     """Seconds from navigation to the Synthesize page showing its ECG paper, labels and last element (the closed
     Generate data set section), in chromium: cold (a fresh browser context: empty HTTP cache) and warm (a
     returning visitor), with the page's picture of the ECG and with the interactive chart (plotly.js fetched and
-    parsed); and the home page for reference."""
+    parsed); beside it, alternating load by load, a bare page (a title, a caption, one picture: BARE_PAGE) on a
+    server of its own; and the home page for reference."""
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, ECGCORE_RUNS=f"{tmp}/runs", ECGCORE_CACHE=f"{tmp}/cache")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    bare_script = Path(tmp) / "bare.py"
+    bare_script.write_text(BARE_PAGE)
+    proc, base = serve("app.py", ROOT, env)
+    bare_proc, bare_base = serve(bare_script, ROOT, env)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             returning = browser.new_context(viewport={"width": 1400, "height": 1000})
-            for view, query, paper in (("picture", "", PAPER), ("chart", "&zoom=true", CHART)):
-                cold, warm = [], []
-                for i in range(2 * loads + 1):
+            pages = (("picture", f"{base}/Synthesize?", PAPER, True),
+                     ("chart", f"{base}/Synthesize?zoom=true&", CHART, True), ("bare", f"{bare_base}/?", PAPER, False))
+            times = {view: ([], []) for view, *_ in pages}
+            for i in range(2 * loads + 2):
+                for view, url, paper, full in pages:  # alternating: a busy moment of the machine hits each
                     context = returning if i % 2 else browser.new_context(viewport={"width": 1400, "height": 1000})
                     page = context.new_page()
                     t = time.perf_counter()
-                    page.goto(f"{base}/Synthesize?seed={i}{query}", timeout=60_000)
+                    page.goto(f"{url}seed={i}", timeout=60_000)
                     page.locator(paper).first.wait_for(timeout=180_000)
-                    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=180_000)
-                    page.locator(LAST).wait_for(timeout=180_000)
+                    if full:
+                        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=180_000)
+                        page.locator(LAST).wait_for(timeout=180_000)
+                    else:
+                        page.get_by_text("end of page").wait_for(timeout=180_000)
                     elapsed = time.perf_counter() - t
                     if i >= 2:  # the first load of each kind warms the server's imports and the cache
-                        (warm if i % 2 else cold).append(elapsed)
+                        times[view][i % 2].append(elapsed)
                     page.close()
                     if context is not returning:
                         context.close()
-                out[view] = statistics.median(cold), statistics.median(warm)
-            # reference: the home page (text, a picture, a button), the least any page here costs
+            out = {view: (statistics.median(cold), statistics.median(warm)) for view, (cold, warm) in times.items()}
+            # reference: the home page (text, a picture, a button)
             home = []
             for i in range(loads):
                 page = returning.new_page()
@@ -110,8 +138,9 @@ def first_render_s(loads):
             browser.close()
         return out, statistics.median(home)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for process in (proc, bare_proc):
+            process.terminate()
+            process.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -136,14 +165,20 @@ def main():
         print(f"Synthesize first full render in chromium (median of {args.loads}): {cold:.2f} s with an empty "
               f"browser cache, {warm:.2f} s for a returning visitor (goal < 2 s); with Zoom and hover (the "
               f"plotly chart): {chart_cold:.2f} s / {chart_warm:.2f} s; the home page: {home:.2f} s")
+        bare_cold, bare_warm = views["bare"]
+        print(f"a bare page (a title, a caption, one picture) in the same run: {bare_cold:.2f} s / {bare_warm:.2f} s: "
+              f"Synthesize is {cold / bare_cold:.2f}x / {warm / bare_warm:.2f}x of it (goal within 1.15x)")
         result.update(first_render_cold_s=round(cold, 2), first_render_warm_s=round(warm, 2),
                       chart_render_cold_s=round(chart_cold, 2), chart_render_warm_s=round(chart_warm, 2),
-                      home_render_s=round(home, 2))
+                      home_render_s=round(home, 2), bare_render_cold_s=round(bare_cold, 2),
+                      bare_render_warm_s=round(bare_warm, 2), over_bare_cold=round(cold / bare_cold, 3),
+                      over_bare_warm=round(warm / bare_warm, 3))
     else:
         print("chromium not installed: browser figure skipped")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     result.update(load_average=round(os.getloadavg()[0], 1), rerun_goal_met=median < 150,
-                  render_goal_met=result.get("first_render_cold_s", 99) < 2)
+                  render_goal_met=result.get("first_render_cold_s", 99) < 2,
+                  within_bare_goal_met=max(result.get("over_bare_cold", 99), result.get("over_bare_warm", 99)) <= 1.15)
     results.publish("ui", result, args.save)
 
 
