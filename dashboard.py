@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ecgcore import estimates, jobs, plots, runs, sweep
-from ecgcore.config import DEVICES, NORMALIZATIONS, PAPER_SETUP, Preprocess
+from ecgcore.config import ARCHS, DEVICES, FRACTIONS, NORMALIZATIONS, PAPER_SETUP, Preprocess
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
 from ecgcore.words import say
@@ -43,6 +43,27 @@ def apply_paper_setup(prefix):
 
 
 RESTORED = "form_restored"  # session key: the pages whose form was filled from the linked run this session
+# What the forms' widgets can show, per task: a value outside is left to the widget's default (a run made from the
+# command line may have 1,000 epochs or 50 records, which a number box refuses)
+FORM_LIMITS = {"n": {"pretrain": (100, 200000), "finetune": (100, 50000)}, "epochs": (1, 500), "seed": (0, 10**6),
+               "data_seed": (0, 10**6), "batch_size": (1, 1024), "lr": (1e-5, 1.0), "lr_decay": (0.5, 1.0),
+               "patience": (0, 100)}
+FORM_CHOICES = {"fs": {"pretrain": (100, 250, 500), "finetune": (100, 500)}, "fraction": tuple(FRACTIONS),
+                "arch": tuple(ARCHS), "device": tuple(DEVICES), "normalize": tuple(NORMALIZATIONS),
+                "leads": tuple(LEAD_SETS)}
+
+
+def _fits_form(name, value, task):
+    """Whether the form's widget `name` can show `value`."""
+    limits = FORM_LIMITS.get(name)
+    if isinstance(limits, dict):
+        limits = limits[task]
+    if limits is not None:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and limits[0] <= value <= limits[1]
+    choices = FORM_CHOICES.get(name)
+    if isinstance(choices, dict):
+        choices = choices[task]
+    return choices is None or value in choices
 
 
 def start_at(key, value):
@@ -97,10 +118,11 @@ def restore_form(prefix, task):
     run = next((r for r in runs_of(task) if r.id == wanted), None)
     if run is None:
         return
-    by_path = {str(r.path.resolve()): r.id for r in runs_of("pretrain")}
+    by_path = {str(r.path.resolve()): r.id for r in runs_of("pretrain", states=("done",))}  # the picker's runs
     pretrained_ids = [by_path.get(str(Path(p).resolve())) for p in run.config.pretrained]
     for name, value in form_values(run.config, [i for i in pretrained_ids if i]).items():
-        st.session_state[prefix + name] = value
+        if _fits_form(name, value, task):
+            st.session_state[prefix + name] = value
 
 
 def paper_setup_columns(prefix):

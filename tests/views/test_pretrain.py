@@ -132,3 +132,16 @@ def test_a_reload_shows_the_settings_of_the_run_in_the_link(runs_dir):
     assert at.selectbox(key="pt_arch").value == "resnet1d" and at.number_input(key="pt_lr").value == 0.003
     at.number_input(key="pt_epochs").set_value(12).run()  # the session's own changes are kept from then on
     assert at.number_input(key="pt_epochs").value == 12
+
+
+def test_a_reload_of_a_run_the_form_cannot_show_keeps_the_defaults_for_those_fields(runs_dir):
+    from ecgcore.config import JobConfig
+
+    run = runs.create_run(JobConfig(task="pretrain", data={"source": "synthetic", "n": 50, "fs": 300, "seed": 1},
+                                    epochs=1000, seed=4), runs_dir)  # made from the command line
+    at = page("2_Pretrain")
+    at.query_params["run"] = run.id
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="pt_n").value == 2000 and at.number_input(key="pt_epochs").value == 10
+    assert at.selectbox(key="pt_fs").value == 100 and at.number_input(key="pt_seed").value == 4
