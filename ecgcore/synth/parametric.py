@@ -105,13 +105,18 @@ def _rhythm(p, fs, length, rng):
 
 def _beats_in_record(onsets, p, fs, length):
     """(N, B) mask of the beats whose QRS onset falls inside the record, and the realised heart rate."""
-    qrs_on = onsets / fs + 1e-3 * p["pr"][:, None]
-    inside = (qrs_on >= 0) & (qrs_on < length / fs)
+    return _realised_rate(onsets / fs + 1e-3 * p["pr"][:, None], length / fs, p["hr"])
+
+
+def _realised_rate(qrs_on, duration, fallback):
+    """(N, B) mask of the QRS onsets `qrs_on` (s; NaN: none) inside the record, and the realised heart rate:
+    60 / the mean R-R interval between them, `fallback` (N,) where the record holds fewer than two."""
+    inside = (qrs_on >= 0) & (qrs_on < duration)
     count = inside.sum(1)
     first = np.where(inside, qrs_on, np.inf).min(1)
     last = np.where(inside, qrs_on, -np.inf).max(1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        hr = np.where(count >= 2, 60.0 * (count - 1) / (last - first), p["hr"])
+        hr = np.where(count >= 2, 60.0 * (count - 1) / (last - first), fallback)
     return inside, hr
 
 
@@ -254,12 +259,10 @@ def _template(p, mode, qt, fs, shift, waves, amp=None):
     return np.einsum("nwt,nwj->jnt", shapes[:, keep], amps[:, keep]), span
 
 
-def _wide(p, hr, axis):
-    """The parameters and QT (ms) of beats that start in a ventricle: wide (wide_qrs), a block-like pattern with
-    discordant ST-T along frontal `axis` (deg), taller."""
-    q = {**p, "qrs": p["wide_qrs"], "axis": np.full(len(hr), float(axis)), "r_amp": 1.3 * p["r_amp"]}
-    qt = realised_qt_ms(p, realised_qt(p["qt"], p["qt_correction"], 60.0 / hr))
-    return q, np.clip(qt + p["wide_qrs"] - p["qrs"], p["wide_qrs"] + MIN_T_MS, QT_MAX_MS)
+def _wide(p, axis):
+    """The parameters of beats that start in a ventricle: wide (wide_qrs), a block-like pattern with discordant
+    ST-T along frontal `axis` (deg), taller."""
+    return {**p, "qrs": p["wide_qrs"], "axis": np.full(len(p["qrs"]), float(axis)), "r_amp": 1.3 * p["r_amp"]}
 
 
 def _continuous_atria(p, timings, seeds, fs, length):
@@ -292,24 +295,27 @@ def _arrhythmia(p, fs, length, rng):
     rows = [{k: (str(v[i]) if v.dtype.kind in "UO" else float(v[i])) for k, v in p.items()} for i in range(n)]
     timings = [rhythms.timing(row, -LOOKBACK_S, duration + 0.1, rng) for row in rows]
     f_seeds = rng.integers(2**31, size=n)  # each fibrillating record's own f waves
-    # the realised ventricular rate, as the sinus engine's: over the QRS onsets inside the record
+    # the realised ventricular rate, as the sinus engine's: over the QRS onsets inside the record (with fewer
+    # than two inside, over all the record's drawn beats)
     beat_times = [np.array([b[0] for b in tm.beats]) for tm in timings]
-    hr = np.empty(n)
+    qrs_on = np.full((n, max(1, max(len(t) for t in beat_times))), np.nan)
     for i, times in enumerate(beat_times):
-        inside = times[(times >= 0) & (times < duration)]
-        hr[i] = 60.0 * (len(inside) - 1) / (inside[-1] - inside[0]) if len(inside) >= 2 else \
-            60.0 / np.mean(np.diff(times)) if len(times) >= 2 else p["hr"][i]
+        qrs_on[i, :len(times)] = times
+    fallback = np.array([60.0 / np.mean(np.diff(t)) if len(t) >= 2 else p["hr"][i] for i, t in enumerate(beat_times)])
+    _, hr = _realised_rate(qrs_on, duration, fallback)
     mode = np.select([p["bundle_branch"] == m for m in MODE_NAMES], range(len(MODE_NAMES)))
     qt = realised_qt_ms(p, realised_qt(p["qt"], p["qt_correction"], 60.0 / hr))
     ventricle = [w for w, _, _ in WAVES if w != "p"]
-    zero = np.zeros(n)
     narrow, _ = _template(p, mode, qt, fs, ms * p["pr"], ventricle)
-    p_shape, span = _template(p, mode, qt, fs, zero, ["p"], amp=np.ones((n, len(WAVES), 8)))
+    p_shape, span = _template(p, mode, qt, fs, np.zeros(n), ["p"], amp=np.ones((n, len(WAVES), 8)))
     left = np.full(n, MODE_NAMES.index("left"))
-    wide_qt = _wide(p, hr, VENTRICULAR_AXIS)[1]
+    # a wide beat keeps the record's J point to T end: its QT is longer by the extra QRS width
+    wide_qt = np.clip(qt + p["wide_qrs"] - p["qrs"], p["wide_qrs"] + MIN_T_MS, QT_MAX_MS)
     signals = _continuous_atria(p, timings, f_seeds, fs, length)
-    p_amp = {"P": p_wave_amplitudes(p["p_amp"], 60.0), "P'": p_wave_amplitudes(0.9 * p["p_amp"], -30.0, 0.5),
-             "retrograde": p_wave_amplitudes(0.8 * p["p_amp"], -90.0, -0.5)}
+    # sinus P (as `amplitudes` draws it), premature atrial P (another axis), retrograde P (inverted inferiorly)
+    p_amp = dict(zip(rhythms.ATRIAL_WAVES, (p_wave_amplitudes(p["p_amp"], 60.0),
+                                            p_wave_amplitudes(0.9 * p["p_amp"], -30.0, 0.5),
+                                            p_wave_amplitudes(0.8 * p["p_amp"], -90.0, -0.5))))
     for wave, amp in p_amp.items():
         template = p_shape[0][None] * amp.T[:, :, None]  # the P time course (N, T) in each lead
         _add_events(signals, template, [[a for a, w in tm.atrial if w == wave] for tm in timings], fs, length)
@@ -319,8 +325,7 @@ def _arrhythmia(p, fs, length, rng):
         having = [i for i, t in enumerate(times) if t]
         if having:
             sub = {k: v[having] for k, v in p.items()}
-            template = _template(_wide(sub, hr[having], axis)[0], left[having], wide_qt[having], fs,
-                                 ms * sub["pr"], ventricle)[0]
+            template = _template(_wide(sub, axis), left[having], wide_qt[having], fs, ms * sub["pr"], ventricle)[0]
             part = np.zeros((len(having), 8, length), dtype=np.float32)
             _add_events(part, template, [times[i] for i in having], fs, length)
             signals[having] += part
