@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ecgcore import estimates, jobs, plots, runs, sweep
-from ecgcore.config import ARCHS, DEVICES, FRACTIONS, NORMALIZATIONS, PAPER_SETUP, Preprocess
+from ecgcore.config import ARCHS, DEVICES, FRACTIONS, NORMALIZATIONS, PAPER_SETUP, JobConfig, Preprocess
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
 from ecgcore.words import say
@@ -215,10 +215,33 @@ STARTED = "started_run"  # session key: the run a Start button just submitted, s
 OUTSIDE = "runs outside a study"
 
 
+def _stamp(paths):
+    """(path, mtime_ns) of each file that exists: a cache key that changes when one of them is rewritten."""
+    out = []
+    for path in paths:
+        try:
+            out.append((str(path), path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(out)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _cells_by_run(folder, stamp):
+    return sweep.cells_by_run(folder)
+
+
+def study_cells():
+    """sweep.cells_by_run, read again only when a sweep file changed (each picker rerun would read every sweep
+    and the pretrained runs its arms name)."""
+    folder = runs_dir()
+    return _cells_by_run(str(folder), _stamp(sorted(sweep.sweeps_dir(folder).glob("*/sweep.json"))))
+
+
 def narrowed(candidates, key, wanted=None):
     """The runs a picker lists, after its Study choice and Filter text (both drawn here, in a row): a study's
     runs by arm, fraction and seed; the others newest first. `wanted`: a run id the study choice must keep."""
-    cells = sweep.cells_by_run(runs_dir())
+    cells = study_cells()
     studies = list(dict.fromkeys(cells[r.id]["study"] for r in candidates if r.id in cells))
     if not studies:
         return candidates, cells
@@ -305,9 +328,17 @@ def submit(config):
         return None
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _before_start(configs_json, folder, stamp):
+    return [estimates.before_start(JobConfig.from_dict(c), folder) for c in json.loads(configs_json)]
+
+
 def planned(configs):
-    """Say, before a Start button, how long these jobs would take here (from earlier runs like them)."""
-    found = [estimates.before_start(c, runs_dir()) for c in configs]
+    """Say, before a Start button, how long these jobs would take here (from earlier runs like them); the runs
+    are read again only when a run's metrics changed (the form reruns the page on every widget)."""
+    folder = runs_dir()
+    stamp = _stamp(sorted(folder.glob("*/metrics.jsonl"))) if folder.is_dir() else ()
+    found = _before_start(json.dumps([c.to_dict() for c in configs]), str(folder), stamp)
     if all(seconds is not None for seconds, _ in found):
         total = sum(seconds for seconds, _ in found)
         st.caption(f"On this machine: {estimates.say_duration(total)} at most, from {max(n for _, n in found)} "
