@@ -8,7 +8,7 @@ fold folds[(i + class index) % len(folds)], so with n_per_class >= len(folds) ev
 (the defaults: 24 records, folds 7 and 8 train, 9 validation, 10 test, every class in each).
 Signals are 10 s, 12 leads, in mV: a beat train whose shape depends on the classes (so models can learn it).
 With `rhythms`, record i also carries the rhythm statement RHYTHMS[i % 3] (SR, AFIB, STACH), listed in
-scp_statements.csv as rhythm statements (a real folder's records do; ../shared's mini folder's do not).
+scp_statements.csv as rhythm statements (a full PTB-XL folder's records do; the mini subset's do not).
 """
 
 from __future__ import annotations
