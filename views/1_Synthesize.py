@@ -267,10 +267,14 @@ def shown_value(value):
     return "none" if not np.isfinite(value) else f"{value:.0f}"
 
 
-def qtc_metric(labels, correction):
-    """(label, value, help) of the QTc beside the labels: the correction the QT slider reads, named; Bazett's
-    when the slider is the QT itself."""
-    correction = "bazett" if correction == "none" else correction
+def qtc_correction(reading):
+    """The QT correction shown beside the labels: the one the QT slider reads, Bazett's when it reads the QT."""
+    return "bazett" if reading == "none" else reading
+
+
+def qtc_metric(labels, reading):
+    """(label, value, help) of the QTc beside the labels, named by its correction (qtc_correction)."""
+    correction = qtc_correction(reading)
     name = QT_READINGS[correction]
     value = corrected_qt(labels["qt"], correction, 60.0 / labels["hr"])
     return f"{name} (ms)", shown_value(float(value)), f"The QT corrected for the heart rate ({name}), at the " \
@@ -316,7 +320,7 @@ def show_parametric(params, fs, seed, noise, marks):
     cols[5].metric("Class", name, help="The simulated diagnostic class whose preset drew these parameters; "
                                        "custom: not a preset's draw (set by hand, or changed since Draw).")
     show_paper(signal, fs, fiducials if marks else None, "synthetic-ecg")
-    correction = QT_READINGS["bazett" if params["qt_correction"] == "none" else params["qt_correction"]]
+    correction = QT_READINGS[qtc_correction(params["qt_correction"])]
     st.caption("Labels are the record's realised means over its beats: PR from P onset to QRS onset, QRS "
                "from QRS onset to J point, QT from QRS onset to T end (QT as measured; the "
                f"{correction.split(', ')[1]} QTc corrects it for the rate). Copy the page's address to share this "
