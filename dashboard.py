@@ -501,8 +501,3 @@ def scale_warning(record):
     if looks_standardised(record.signal[own]):
         return f"This record's {STANDARDISED_NOTE}. Its paper below is drawn in those units."
     return None
-
-
-def arm_titles(sweep_config):
-    """{arm name: what people call it} (ecgcore.sweep.arm_titles)."""
-    return sweep.arm_titles(sweep_config)

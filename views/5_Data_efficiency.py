@@ -100,14 +100,14 @@ def new_sweep_form():
 
 
 def readable(table, titles):
-    """A sweep table (or its bands) with its arms named as people call them (dashboard.arm_titles)."""
+    """A sweep table (or its bands) with its arms named as people call them (ecgcore.sweep.arm_titles)."""
     return table.assign(arm=table["arm"].map(lambda a: titles.get(a, a))) if "arm" in table else table
 
 
 def results(chosen, metric):
     """Progress, plot, summary and table of one sweep; refreshed every few seconds while cells run."""
     unfinished = not chosen.finished()
-    titles = ui.arm_titles(chosen.config)
+    titles = sweep.arm_titles(chosen.config)
 
     @st.fragment(run_every=ui.REFRESH_S if unfinished else None)
     def panel():
@@ -191,7 +191,7 @@ def compare(all_sweeps, metric):
     for sweep_id in chosen:
         table = by_id[sweep_id].table()
         if metric in table:
-            b = readable(sweep.bands(table, metric), ui.arm_titles(by_id[sweep_id].config))
+            b = readable(sweep.bands(table, metric), sweep.arm_titles(by_id[sweep_id].config))
             frames.append(b.assign(arm=sweep_title(by_id[sweep_id]) + ": " + b.arm))
     if frames:
         st.plotly_chart(plots.sweep_figure(pd.concat(frames), metric), config=plots.png_config("sweeps-compared"),
