@@ -368,8 +368,7 @@ def report(table, arms, args, folds, fractions, t_start, load_start):
         source, _, target = arm.partition("-")
         if not target:  # a multi-task arm: its chosen variant
             target = chosen[arm].split(":")[1] if arm in chosen else "given run"
-        strategy = "combined" if target == "combined" else args.strategy
-        control = next((c for c, spec in controls.items() if spec[0] == strategy), None)
+        control = control_of(arm, controls, args)
         study_rows.append({"arm": arm, "source": source, "target": target, "control": control})
     long = study.gains_long(table, "macro_auroc", study_rows)
     for r in long.itertuples():
@@ -419,6 +418,13 @@ def finish(table, out, args, t_start, load_start, markdown):
     results.publish("transfer", out, args.save, markdown=markdown)
 
 
+def control_of(arm, controls, args):
+    """The control arm of transfer arm `arm`: the random-init arm of its strategy (`combined` for SOURCE-combined,
+    else --strategy); None without one."""
+    strategy = "combined" if arm.endswith("-combined") else args.strategy
+    return next((c for c, spec in controls.items() if spec[0] == strategy), None)
+
+
 def report_folds(table, arms, args, plan, fractions, t_start, load_start):
     """Print the per-fold and pooled figures of a bench over several test folds, and its JSON line."""
     metric = "macro_auroc"
@@ -455,9 +461,7 @@ def report_folds(table, arms, args, plan, fractions, t_start, load_start):
     best = rotation.best_baselines(table, metric, baselines) if len(baselines) > 1 else None
     per_fold_rows, pooled_rows = [], []
     for arm in [a for a in dict.fromkeys(table.arm) if a != "scratch"]:
-        strategy = "combined" if arm.endswith("-combined") else args.strategy
-        control = None if arm in controls else next((c for c, spec in controls.items() if spec[0] == strategy),
-                                                    None)
+        control = None if arm in controls else control_of(arm, controls, args)
         comparisons = [("gain", "scratch"), ("gain_vs_control", control)] + \
             ([("gain_vs_best", best)] if best is not None and arm not in controls else [])
         for key, reference in comparisons:
