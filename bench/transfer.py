@@ -480,7 +480,7 @@ def report_folds(table, arms, args, plan, fractions, t_start, load_start):
             out[f"gain_{r.fraction:g}_{arm}_fold_{r.fold}"] = _r(r.gain)
             per_fold_rows.append({"arm": arm, "fraction": format(r.fraction, "g"), "fold": r.fold, "gain": r.gain})
         if arm not in controls:
-            eff = rotation.label_efficiency(table, metric, arm)
+            eff = sweep.label_efficiency(table, metric, arm)
             out.update({f"label_multiplier_{arm}": _r(eff["multiplier"]),
                         f"label_multiplier_{arm}_lo": _r(eff["multiplier_lo"]),
                         f"label_multiplier_{arm}_hi": _r(eff["multiplier_hi"]),

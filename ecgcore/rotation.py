@@ -3,7 +3,8 @@
 A rotation holds one fold out for testing and the fold before it (cyclically, in the folder's fold order) for
 validation, and trains on the rest: on PTB-XL's folds 1-10 the last rotation is the benchmark's (validation 9,
 test 10); on a folder without fold 10 (ptbxl-mini) the last is the lab's auto choice (8, 9). Every choice
-(early stopping, a source's target variant, the strongest baseline) is made on that rotation's validation fold.
+(early stopping, a source's target variant, the strongest baseline) is made on that rotation's validation fold. The label multiplier over folds is
+sweep.label_efficiency's, given a table with a "fold" column.
 
 Pooling: the cells of one rotation share its test fold and its pretraining (a source pretrained on real
 records is pretrained per rotation), so they are not independent. The interval is a two-stage cluster bootstrap:
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ecgcore.sweep import SCRATCH, reach, lower_is_better
+from ecgcore.sweep import SCRATCH, cluster_draw, lower_is_better
 
 POOLED = "pooled"
 LEVEL, RESAMPLES = 0.95, 2000
@@ -33,20 +34,6 @@ def rotations(folds):
     if len(folds) < 3:
         raise ValueError(f"rotating the test fold needs at least 3 folds (train, validation, test), got {folds}")
     return [(folds[i - 1], fold) for i, fold in enumerate(folds)]
-
-
-def cluster_draw(clusters, rng):
-    """Row positions of one two-stage bootstrap draw: the clusters (folds) with replacement, then each drawn
-    cluster's rows (seeds) with replacement. One cluster: a plain bootstrap of its rows."""
-    clusters = np.asarray(clusters)
-    unique = np.unique(clusters)
-    if len(unique) == 1:
-        return rng.choice(len(clusters), size=len(clusters), replace=True)
-    rows = []
-    for cluster in rng.choice(unique, size=len(unique), replace=True):
-        members = np.flatnonzero(clusters == cluster)
-        rows.append(rng.choice(members, size=len(members), replace=True))
-    return np.concatenate(rows)
 
 
 def _interval(diffs, seed=0):
@@ -104,41 +91,6 @@ def per_fold(table, metric, arm, reference=SCRATCH):
     """The mean gain of `arm` over `reference` per (fold, fraction), paired by seed: rows fold, fraction, gain."""
     diffs = _paired(table, metric, arm, reference)
     return diffs.groupby(level=["fold", "fraction"]).mean().rename("gain").reset_index()
-
-
-def label_efficiency(table, metric, arm, reference=SCRATCH, seed=0):
-    """sweep.label_efficiency over every fold: the mean curves over folds x seeds, the fraction where the arm's
-    curve reaches the reference's score at the largest fraction (log-interpolated) and the multiplier, the
-    interval from the cluster bootstrap (a draw whose curve never reaches the score counts lowest: then
-    multiplier_lo is None). {"reached", "fraction", "multiplier", "multiplier_lo", "multiplier_hi",
-    "lower_bound", "n_folds", "n"}."""
-    wide = table.pivot_table(index=["fold", "seed", "fraction"], columns="arm", values=metric, aggfunc="first")
-    top = float(table.loc[(table.arm == reference) & table[metric].notna(), "fraction"].max())
-    curves = wide[arm].unstack("fraction")
-    fractions = curves.columns.to_numpy(float)
-    values = curves.to_numpy(float)
-    reference_top = wide[reference].xs(top, level="fraction").reindex(curves.index).to_numpy(float)
-    folds = curves.index.get_level_values("fold").to_numpy()
-    better = (lambda m, t: m <= t) if lower_is_better(metric) else (lambda m, t: m >= t)
-
-    def estimate(rows):
-        target = np.nanmean(reference_top[rows])
-        curve = {f: m for f, m in zip(fractions, np.nanmean(values[rows], axis=0)) if np.isfinite(m)}
-        return reach(curve, target, lambda m: better(m, target))
-
-    fraction, bound = estimate(np.arange(len(values)))
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(RESAMPLES if len(values) > 1 else 0):
-        f, _ = estimate(cluster_draw(folds, rng))
-        draws.append(top / f if f else 0.0)
-    lo = hi = None
-    if draws:
-        lo, hi = (float(q) for q in np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2]))
-        lo = lo or None
-    return {"reached": fraction is not None, "fraction": fraction, "multiplier": top / fraction if fraction else None,
-            "multiplier_lo": lo, "multiplier_hi": hi, "lower_bound": bool(bound),
-            "n_folds": int(len(np.unique(folds))), "n": int(len(values))}
 
 
 def verdict(lo, hi):

@@ -443,9 +443,12 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
     multiplier largest fraction / that fraction (arXiv 2509.25095's label-efficiency figure). The interval is a
     bootstrap over seeds (each resample redraws the seeds of both arms, pairing them), its `level` percentiles;
     a resample whose curve never reaches the score counts as the lowest value, and `multiplier_lo` is None when
-    the interval includes "never". Returns {"reached", "fraction", "multiplier", "multiplier_lo",
-    "multiplier_hi", "lower_bound", "reference_fraction", "target", "n" (seeds)}."""
-    wide = table.pivot_table(index=["seed", "fraction"], columns="arm", values=metric, aggfunc="first")
+    the interval includes "never". A table with a "fold" column (a study over several test folds,
+    ecgcore.rotation) pools its folds x seeds, and the bootstrap draws folds, then seeds within them
+    (cluster_draw). Returns {"reached", "fraction", "multiplier", "multiplier_lo", "multiplier_hi",
+    "lower_bound", "reference_fraction", "target", "n" (seeds, or folds x seeds), "n_folds"}."""
+    units = ["fold", "seed"] if "fold" in table else ["seed"]
+    wide = table.pivot_table(index=[*units, "fraction"], columns="arm", values=metric, aggfunc="first")
     for name in (arm, reference):
         if name not in wide:
             raise ValueError(f"arm {name!r} has no {metric!r} values in the sweep table")
@@ -455,6 +458,7 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
     fractions = curves.columns.to_numpy(float)
     values, reference_top = curves.to_numpy(float), wide[reference].xs(top, level="fraction").reindex(curves.index)
     reference_top = reference_top.to_numpy(float)
+    folds = curves.index.get_level_values("fold").to_numpy() if "fold" in units else np.zeros(len(values))
 
     def estimate(rows):  # the reach of the mean curves over the seeds at `rows`
         target = np.nanmean(reference_top[rows])
@@ -471,7 +475,7 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
         rng = np.random.default_rng(seed)
         draws = []
         for _ in range(resamples if len(values) > 1 else 0):
-            f, _, _ = estimate(rng.choice(everyone, size=len(everyone), replace=True))
+            f, _, _ = estimate(cluster_draw(folds, rng))
             draws.append(top / f if f else 0.0)
     lo = hi = None
     if draws:
@@ -482,7 +486,22 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
         lo = hi = multiplier
     return {"reached": fraction is not None, "fraction": fraction, "multiplier": multiplier, "multiplier_lo": lo,
             "multiplier_hi": hi, "lower_bound": bool(bound), "reference_fraction": top,
-            "target": float(target) if np.isfinite(target) else None, "n": len(values)}
+            "target": float(target) if np.isfinite(target) else None, "n": len(values),
+            "n_folds": int(len(np.unique(folds)))}
+
+
+def cluster_draw(clusters, rng):
+    """Row positions of one two-stage bootstrap draw: the clusters (folds) with replacement, then each drawn
+    cluster's rows (seeds) with replacement. One cluster: a plain bootstrap of its rows."""
+    clusters = np.asarray(clusters)
+    unique = np.unique(clusters)
+    if len(unique) == 1:
+        return rng.choice(len(clusters), size=len(clusters), replace=True)
+    rows = []
+    for cluster in rng.choice(unique, size=len(unique), replace=True):
+        members = np.flatnonzero(clusters == cluster)
+        rows.append(rng.choice(members, size=len(members), replace=True))
+    return np.concatenate(rows)
 
 
 def _best_baselines(table, metric, baselines):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgcore import rotation
+from ecgcore import rotation, sweep
 
 
 def test_each_fold_is_tested_once_with_the_fold_before_it_validating():
@@ -20,7 +20,7 @@ def test_a_cluster_draw_takes_whole_folds_then_seeds_within_them():
     clusters = np.repeat([1, 2, 3], 4)
     rng = np.random.default_rng(0)
     for _ in range(50):
-        rows = rotation.cluster_draw(clusters, rng)
+        rows = sweep.cluster_draw(clusters, rng)
         assert len(rows) == 12
         drawn = clusters[rows]
         assert all((drawn == c).sum() % 4 == 0 for c in (1, 2, 3))  # a fold comes with all its seeds' slots
@@ -71,8 +71,8 @@ def test_the_strongest_baseline_is_chosen_per_rotation_on_validation():
 
 def test_label_efficiency_over_folds():
     table = study_table({f: 0.04 for f in range(1, 5)}, fractions=(0.1, 0.25, 0.5))
-    eff = rotation.label_efficiency(table, "macro_auroc", "transfer")
+    eff = sweep.label_efficiency(table, "macro_auroc", "transfer")  # a "fold" column: folds x seeds
     assert eff["reached"] and eff["n_folds"] == 4 and eff["multiplier"] > 1
     assert eff["multiplier_lo"] is None or eff["multiplier_lo"] <= eff["multiplier"] <= eff["multiplier_hi"]
-    never = rotation.label_efficiency(table, "macro_auroc", "control")
+    never = sweep.label_efficiency(table, "macro_auroc", "control")
     assert not never["reached"] and never["multiplier"] is None
