@@ -3,8 +3,8 @@
 A rotation holds one fold out for testing and the fold before it (cyclically, in the folder's fold order) for
 validation, and trains on the rest: on PTB-XL's folds 1-10 the last rotation is the benchmark's (validation 9,
 test 10); on a folder without fold 10 (ptbxl-mini) the last is the lab's auto choice (8, 9). Every choice
-(early stopping, a source's target variant, the strongest baseline) is made on that rotation's validation fold. The label multiplier over folds is
-sweep.label_efficiency's, given a table with a "fold" column.
+(early stopping, a source's target variant, the strongest baseline) is made on that rotation's validation fold.
+The label multiplier over folds is sweep.label_efficiency's, given a table with a "fold" column.
 
 Pooling: the cells of one rotation share its test fold and its pretraining (a source pretrained on real
 records is pretrained per rotation), so they are not independent. The interval is a two-stage cluster bootstrap:
