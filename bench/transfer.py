@@ -16,8 +16,14 @@ of the four). Then, per labelled fraction and seed, small_cnn is fine-tuned mult
 ("control": random init, --strategy; "control-combined": random init, combined x4), all on the same stratified
 subsample (paired seeds). Early stopping and the best epoch are chosen on the validation fold; macro AUROC is
 scored on the test fold: fold 10, or fold 9 with fold 8 for validation when the folder has no fold 10. The
-measured source never sees the validation or test fold. The preprocessed PTB-XL set is made once and shared by
-every cell. Prints mean AUROC per arm, the study's table (rows source x target, columns fractions, cells gain over
+measured source never sees the validation or test fold.
+
+The bench is a driver over the product's own study code: the pretrainings are ordinary runs, the fine-tuning
+grid is one `ecgcore.sweep` study (arms, controls, rotations, learning rates: `study_config`), trained in this
+process by `Sweep.run_inline` (ecgcore.inline_executor: the data set is read and preprocessed once per rotation
+for all its cells), and every figure comes from ecgcore.sweep / ecgcore.rotation / ecgcore.study. A sweep the
+Data efficiency page builds with the same settings gives the same AUROC cell by cell
+(tests/test_study_folds.py). Prints mean AUROC per arm, the study's table (rows source x target, columns fractions, cells gain over
 scratch [95% CI] and over the control, paired by seed; pooled = each seed's gains averaged over fractions, then
 the interval over seeds), its Markdown, the time per cell, and ends with one JSON line: gain_FRACTION_SOURCE
 (+ _lo/_hi), gain_vs_control_FRACTION_SOURCE (+ _lo/_hi), FRACTION "pooled" too, auroc_FRACTION_ARM, and with
@@ -44,20 +50,17 @@ import os
 import tempfile
 import time
 import warnings
-from itertools import product
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ecgcore import rotation, study, sweep
+from ecgcore import inline_executor, rotation, study, sweep
 from ecgcore.config import CONTROLLED, JobConfig
 from ecgcore.data.measure import INTERVAL_TARGETS as INTERVALS
 from ecgcore.data.ptbxl import load_ptbxl
 from ecgcore.data.sources import load_dataset
-from ecgcore.runs import create_run
-from ecgcore.train import fit, load_preprocessed, save_model
 
 import results  # bench/results.py: the JSON line and --save
 
@@ -103,15 +106,16 @@ def pretrain(source, variant, args, folds, runs_dir, targets=None):
         return None
     config = JobConfig(task="pretrain", data=spec, targets=targets, arch=args.arch, epochs=args.pretrain_epochs,
                        patience=args.patience, lr=args.lr, seed=0, device=args.device, batch_size=args.batch_size)
-    result = fit(config, data, log=quiet)
+    run = inline_executor.run_inline(config, runs_dir, name=f"bench-{source}-{variant}")
+    summary = run.summary() or {}
+    if run.state != "done":
+        raise SystemExit(f"pretraining {source} ({variant}) {run.state}: {run.status().get('error')}")
     guard(source, data, folds, args)
-    run = create_run(config, runs_dir, name=f"bench-{source}-{variant}")
-    save_model(result.model, run.model_path)
-    test = result.summary["test"]
+    test = summary["test"]
     shown = ", ".join(f"{t} {test[f'mae_{t}']:.1f}" for t in INTERVALS if test.get(f"mae_{t}") is not None)
     dropped = data.config.get("dropped", {})
-    print(f"{source} ({variant}): {len(data)} records, {len(targets)} targets, {result.summary['epochs_run']} epochs "
-          f"(best {result.summary['best_epoch']}), {time.perf_counter() - t0:.0f} s; held-out MAE {shown}"
+    print(f"{source} ({variant}): {len(data)} records, {len(targets)} targets, {summary['epochs_run']} epochs "
+          f"(best {summary['best_epoch']}), {time.perf_counter() - t0:.0f} s; held-out MAE {shown}"
           + (f"; dropped (NaN) hr/pr/qrs/qt {'/'.join(str(dropped.get(t, 0)) for t in INTERVALS)}"
              if dropped else ""), flush=True)
     return str(run.path)
@@ -211,58 +215,62 @@ def main(argv=None):
     given = dict(item.split("=", 1) for item in args.pretrained)
     variants = [v for v in args.targets.split(",") if v]
     lrs = [float(x) for x in args.lrs.split(",")] if args.lrs else [args.lr]
-    rows, once = [], {}  # once: (source, variant) -> the run of a source that needs no real records
+    rotating = len(plan) > 1 or args.folds != "auto"
     with tempfile.TemporaryDirectory() as runs_dir:
+        # the pretrainings first (a source on real records once per rotation, a synthetic one once), then the
+        # study itself: one sweep over the rotations, trained here by the product's in-process runner
+        once, by_fold = {}, {}  # once: (source, variant) -> the run of a source that needs no real records
         for val_fold, test_fold in plan:
-            folds = {"val_fold": val_fold, "test_fold": test_fold}
-            # Every cell of a rotation fine-tunes on this spec: fit finds it preprocessed in its in-process cache,
-            # so the folder is read and preprocessed once per rotation, not once per cell.
-            ptbxl_spec = {"source": "ptbxl", "path": str(Path(args.data).resolve()), "fs": 100,
-                          **(folds if len(plan) > 1 or args.folds != "auto" else {})}
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                raw = load_ptbxl(args.data, fs=100, **(folds if "val_fold" in ptbxl_spec else {}))
-            load_preprocessed(ptbxl_spec, JobConfig().preprocess, raw=raw)
-            print(f"test fold {test_fold}, validation fold {val_fold}: preprocessed once for its cells in "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
-            arms = rotation_arms(sources, variants, given, once, args, folds, runs_dir)
-            for seed in range(args.seeds):  # seed by seed: a bench stopped early still has whole seeds (--report)
-                for fraction in fractions:
-                    for (arm, (strategy, pretrained, init, backbones)), lr in product(arms.items(), lrs):
-                        config = JobConfig(task="finetune", data=ptbxl_spec, label_mode="multi", arch=args.arch,
-                                           strategy=strategy, pretrained=pretrained, init=init, backbones=backbones,
-                                           fraction=fraction, epochs=args.epochs, patience=args.patience,
-                                           lr=lr, seed=seed, device=args.device, batch_size=args.batch_size)
-                        t0 = time.perf_counter()
-                        result = fit(config, log=quiet)
-                        test = result.summary["test"]
-                        rows.append({"fold": test_fold, "fraction": fraction, "arm": arm, "seed": seed, "lr": lr,
-                                     "macro_auroc": test["macro_auroc"], "macro_auroc_lo": test.get("macro_auroc_lo"),
-                                     "macro_auroc_hi": test.get("macro_auroc_hi"),
-                                     "val_macro_auroc": result.summary["val"]["macro_auroc"],
-                                     "n_train": result.summary["n_train"], "best_epoch": result.summary["best_epoch"],
-                                     "epochs_run": result.summary["epochs_run"],
-                                     "seconds": round(time.perf_counter() - t0, 1)})
-                        print(json.dumps(rows[-1]), flush=True)
-    table = choose_lr(pd.DataFrame(rows))
+            by_fold[test_fold] = rotation_arms(sources, variants, given, once, args,
+                                               {"val_fold": val_fold, "test_fold": test_fold}, runs_dir)
+        study = study_config(by_fold, plan if rotating else [], lrs, fractions, args)
+        s = sweep.create_sweep(study, runs_dir, submit=False)
+        rows, clock = [], [time.perf_counter()]
+
+        def on_cell(cell, run):  # one row per cell, printed as it ends: --report rebuilds a stopped bench's
+            summary = run.summary() or {}
+            test, val = summary.get("test", {}), summary.get("val", {})
+            rows.append({"fold": run.config.data.get("test_fold", plan[0][1]), "fraction": cell["fraction"],
+                         "arm": cell["arm"], "seed": cell["seed"], "lr": run.config.lr,
+                         "macro_auroc": test.get("macro_auroc"), "macro_auroc_lo": test.get("macro_auroc_lo"),
+                         "macro_auroc_hi": test.get("macro_auroc_hi"), "val_macro_auroc": val.get("macro_auroc"),
+                         "n_train": summary.get("n_train"), "best_epoch": summary.get("best_epoch"),
+                         "epochs_run": summary.get("epochs_run"),
+                         "seconds": round(time.perf_counter() - clock[0], 1), "state": run.state})
+            clock[0] = time.perf_counter()
+            print(json.dumps(rows[-1]), flush=True)
+
+        # rotation by rotation (its data set read and preprocessed once, at its first cell), seed by seed: a
+        # bench stopped early still has whole seeds (--report)
+        s.run_inline(on_cell, order=lambda cell: (cell.get("fold", 0), cell["seed"]))
+    failed = [r for r in rows if r["state"] != "done"]
+    if failed:
+        raise SystemExit(f"{len(failed)} cell(s) failed, e.g. {failed[0]}: see the log above")
+    table = sweep.choose_lr(pd.DataFrame(rows).drop(columns="state"))
+    arms = {arm.name: (arm.strategy, arm.pretrained, arm.init, arm.backbones) for arm in study.arms}
     if len(plan) > 1:
         return report_folds(table, arms, args, plan, fractions, t_start, load_start)
-    report(table, arms, args, folds, fractions, t_start, load_start)
+    report(table.drop(columns="fold"), arms, args, {"val_fold": plan[0][0], "test_fold": plan[0][1]}, fractions,
+           t_start, load_start)
 
 
-def choose_lr(table):
-    """Each arm's learning rate per rotation and fraction: the one with the best mean validation AUROC over the
-    seeds (never the test fold's); the cells at the others are left out, and the choice is kept as `lr`."""
-    if "lr" not in table or table.lr.nunique() < 2:
-        return table
-    val = table.groupby(["fold", "fraction", "arm", "lr"]).val_macro_auroc.mean()
-    best = val.groupby(level=["fold", "fraction", "arm"]).idxmax()
-    keep = set(best.values)
-    chosen = table[[k in keep for k in zip(table.fold, table.fraction, table.arm, table.lr)]].copy()
-    print("learning rate chosen on validation (cells per arm and rate): "
-          + ", ".join(f"{a} {dict(g.lr.value_counts().sort_index())}" for a, g in chosen.groupby("arm")), flush=True)
-    return chosen.reset_index(drop=True)
+def study_config(by_fold, plan, lrs, fractions, args):
+    """The study as the product's sweep: PTB-XL multi-label fine-tuning, every arm of every rotation (an arm
+    whose pretraining differs by rotation carries one run per test fold, Arm.per_fold), the fractions, seeds
+    0..N-1, the rotations (`plan`, empty: the folder's own split) and the learning rates."""
+    base = JobConfig(task="finetune", data={"source": "ptbxl", "path": str(Path(args.data).resolve()), "fs": 100},
+                     label_mode="multi", arch=args.arch, epochs=args.epochs, patience=args.patience, lr=lrs[0],
+                     device=args.device, batch_size=args.batch_size)
+    arms = []
+    for name in dict.fromkeys(n for arms_of in by_fold.values() for n in arms_of):
+        specs = {fold: arms_of[name] for fold, arms_of in by_fold.items() if name in arms_of}
+        strategy, pretrained, init, backbones = next(iter(specs.values()))
+        per_fold = {str(f): spec[1] for f, spec in specs.items()} if len({tuple(p) for _, p, _, _ in
+                                                                         specs.values()}) > 1 else {}
+        arms.append(sweep.Arm(strategy, [] if per_fold else list(pretrained), label=name, init=init,
+                              backbones=backbones, per_fold=per_fold))
+    return sweep.SweepConfig(base=base, arms=arms, fractions=fractions, seeds=list(range(args.seeds)),
+                             name="bench transfer", folds=[list(p) for p in plan], lrs=lrs if len(lrs) > 1 else [])
 
 
 def rotation_arms(sources, variants, given, once, args, folds, runs_dir):

@@ -14,6 +14,7 @@ TASKS = ("pretrain", "finetune")
 ARCHS = ("small_cnn", "inception1d", "resnet1d")
 STRATEGIES = ("scratch", "freeze_first_block", "linear_probe", "full_finetune", "combined")
 # The strategies with a random-init control (init="random"); full_finetune from random weights is scratch itself.
+SCRATCH = "scratch"  # the strategy (and sweep arm) that reuses no network: every comparison's reference
 CONTROLLED = ("freeze_first_block", "linear_probe", "combined")
 INITS = ("pretrained", "random")  # where a reused network's weights come from; "random": a control arm
 LABEL_MODES = ("single", "multi")

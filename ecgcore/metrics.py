@@ -100,6 +100,14 @@ _RANGES = {"accuracy": SCORE_RANGE, "macro_f1": SCORE_RANGE, "macro_auroc": SCOR
            "rmse": (0.0, math.inf), "r2": (-math.inf, 1.0), "loss": (0.0, math.inf)}
 
 
+# Metrics where lower is better (regression errors, losses); every other metric is "higher is better".
+_LOWER_IS_BETTER = ("mae", "rmse", "loss")
+
+
+def lower_is_better(metric):
+    return any(part in _LOWER_IS_BETTER for part in metric.lower().split("_"))
+
+
 def metric_range(metric):
     """(low, high) a metric's values lie in: [0, 1] for accuracy, F1 and AUROC, [0, inf) for errors and losses,
     (-inf, 1] for R^2, unbounded for anything else."""

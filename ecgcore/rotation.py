@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ecgcore.sweep import SCRATCH, cluster_draw, lower_is_better
+from ecgcore.config import SCRATCH
+from ecgcore.metrics import lower_is_better
 
 POOLED = "pooled"
 LEVEL, RESAMPLES = 0.95, 2000
@@ -34,6 +35,20 @@ def rotations(folds):
     if len(folds) < 3:
         raise ValueError(f"rotating the test fold needs at least 3 folds (train, validation, test), got {folds}")
     return [(folds[i - 1], fold) for i, fold in enumerate(folds)]
+
+
+def cluster_draw(clusters, rng):
+    """Row positions of one two-stage bootstrap draw: the clusters (folds) with replacement, then each drawn
+    cluster's rows (seeds) with replacement. One cluster: a plain bootstrap of its rows."""
+    clusters = np.asarray(clusters)
+    unique = np.unique(clusters)
+    if len(unique) == 1:
+        return rng.choice(len(clusters), size=len(clusters), replace=True)
+    rows = []
+    for cluster in rng.choice(unique, size=len(unique), replace=True):
+        members = np.flatnonzero(clusters == cluster)
+        rows.append(rng.choice(members, size=len(members), replace=True))
+    return np.concatenate(rows)
 
 
 def _interval(diffs, seed=0):

@@ -50,7 +50,9 @@ FILES = {"config": "config.json", "status": "status.json", "metrics": "metrics.j
          "predictions": "predictions.npz", "model": "model.pt", "log": "log.txt", "heartbeat": "heartbeat",
          "cancel": "cancel", "reserve": ".reserve"}
 RESERVE_BYTES = 64 * 1024
-EXECUTORS = ("local", "ray")  # what a status' "executor" may name (ecgcore.executors.NAMES)
+# What a status' "executor" may name: the lab's settings (ecgcore.executors.NAMES) and "inline", a run trained in
+# the process that created it (ecgcore.inline_executor: a bench, a study run here)
+EXECUTORS = ("local", "ray", "inline")
 ACTIVE_STATES = ("queued", "running")  # a job will still change the run
 FINISHED = ("done", "failed", "cancelled")
 STATES = (*ACTIVE_STATES, *FINISHED)

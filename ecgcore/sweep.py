@@ -25,18 +25,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgcore import jobs, runs, transfer
-from ecgcore.config import CONTROLLED, FRACTIONS, JobConfig
+from ecgcore import jobs, rotation, runs, transfer
+from ecgcore.config import CONTROLLED, FRACTIONS, SCRATCH, JobConfig
 from ecgcore.data.admission import admit
 from ecgcore.files import locked, now, read_json, write_json
-from ecgcore.metrics import metric_range, seed_interval
+from ecgcore.metrics import lower_is_better, metric_range, seed_interval
+from ecgcore.rotation import cluster_draw
 from ecgcore.words import metric_name, say
 
 DEFAULT_SEEDS = (0, 1, 2)
-SCRATCH = "scratch"
 SWEEPS_FOLDER = "_sweeps"
-# Metrics where lower is better (regression errors, losses); every other metric is "higher is better".
-_LOWER_IS_BETTER = ("mae", "rmse", "loss")
 
 
 @dataclass
@@ -49,6 +47,13 @@ class Arm:
     label: str = ""
     init: str = "pretrained"  # "random": a control arm (JobConfig.init)
     backbones: int = 1  # a random `combined` control's backbones (JobConfig.backbones)
+    # {str(test fold): run directories} in a study over several test folds: a source pretrained on real records
+    # is pretrained once per rotation, without that rotation's validation and test folds
+    per_fold: dict = field(default_factory=dict)
+
+    def pretrained_for(self, fold=None):
+        """The pretrained runs of this arm's cells on test fold `fold` (None: the sweep's one split)."""
+        return list(self.per_fold.get(str(fold), self.pretrained)) if fold is not None else list(self.pretrained)
 
     @property
     def name(self):
@@ -57,7 +62,7 @@ class Arm:
         if self.init == "random":
             return transfer.control_name(self.strategy, self.backbones)
         if not self.pretrained:
-            return self.strategy
+            return self.strategy if not self.per_fold else f"{self.strategy}:per fold"
         return f"{self.strategy}:{','.join(Path(p).name for p in self.pretrained)}"
 
     def control(self):
@@ -65,8 +70,8 @@ class Arm:
         that reuses no network (scratch) or whose control is scratch itself (full_finetune)."""
         if self.init == "random" or self.strategy not in CONTROLLED:
             return None
-        return Arm(self.strategy, init="random",
-                   backbones=len(self.pretrained) if self.strategy == "combined" else 1)
+        shape = max([len(self.pretrained), *map(len, self.per_fold.values())])
+        return Arm(self.strategy, init="random", backbones=shape if self.strategy == "combined" else 1)
 
 
 def with_controls(arms, random_probe=True):
@@ -93,6 +98,20 @@ class SweepConfig:
     fractions: list = field(default_factory=lambda: list(FRACTIONS))
     seeds: list = field(default_factory=lambda: list(DEFAULT_SEEDS))
     name: str = ""
+    # [[validation fold, test fold], ...]: the study is repeated with each as its split (ecgcore.rotation);
+    # empty: the data spec's own split
+    folds: list = field(default_factory=list)
+    # learning rates every arm is trained at; each arm's is chosen per fold and fraction on validation
+    # (choose_lr), so scratch and the controls get the same budget of choices as the transfer arms. Empty: base.lr
+    lrs: list = field(default_factory=list)
+
+    def splits(self):
+        """[(validation fold, test fold)] of the cells; [None] for the data spec's own split."""
+        return [tuple(int(f) for f in pair) for pair in self.folds] or [None]
+
+    def rates(self):
+        """The learning rates of the cells; [None] for base.lr alone."""
+        return [float(x) for x in self.lrs] if len(self.lrs) > 1 else [None]
 
     def validate(self):
         """Raise ValueError naming what is wrong; return self."""
@@ -107,9 +126,16 @@ class SweepConfig:
             raise ValueError(f"fractions {self.fractions} and seeds {self.seeds} must not repeat a value")
         if not self.seeds:
             raise ValueError("seeds is empty: a sweep needs at least one seed")
-        for arm in self.arms:  # what the door (jobs.submit) would refuse of a cell, before any cell is made
-            admit(cell_config(self, arm, min(self.fractions), self.seeds[0]))
-            for path in arm.pretrained:  # fine-tuning reuses the network, so every arm has the base's arch
+        self._check_folds()
+        if any(not x > 0 for x in self.lrs) or len(set(self.lrs)) != len(self.lrs):
+            raise ValueError(f"lrs={self.lrs!r} must be distinct learning rates > 0")
+        for arm, split in ((arm, split) for arm in self.arms for split in self.splits()):
+            fold = split[1] if split else None
+            # what the door (jobs.submit) would refuse of a cell, before any cell is made
+            admit(cell_config(self, arm, min(self.fractions), self.seeds[0], fold=fold))
+            _check_unseen(self, arm, split)
+        for arm in self.arms:  # fine-tuning reuses the network, so every arm has the base's arch
+            for path in dict.fromkeys(p for fold in [None, *arm.per_fold] for p in arm.pretrained_for(fold)):
                 pre_config = runs.resolve_run(path).config
                 if pre_config.arch != self.base.arch or pre_config.preprocess.leads != self.base.preprocess.leads:
                     raise ValueError(
@@ -117,6 +143,22 @@ class SweepConfig:
                         f"{pre_config.preprocess.leads!r}, but the sweep trains a {self.base.arch} on "
                         f"{self.base.preprocess.leads!r}: every arm must share the architecture and leads")
         return self
+
+    def _check_folds(self):
+        if not self.folds:
+            return
+        if (self.base.data or {}).get("source") != "ptbxl":
+            raise ValueError(f"folds: only a PTB-XL data set has folds to rotate over, this sweep's is "
+                             f"{(self.base.data or {}).get('source') or 'synthetic'}")
+        pairs = [tuple(p) for p in self.folds]
+        if any(len(p) != 2 or p[0] == p[1] for p in pairs) or len({p[1] for p in pairs}) != len(pairs):
+            raise ValueError(f"folds={self.folds!r} must be [validation fold, test fold] pairs of two different "
+                             "folds, each test fold once")
+        missing = [arm.name for arm in self.arms if arm.per_fold and {str(p[1]) for p in pairs} - set(arm.per_fold)
+                   and not arm.pretrained]
+        if missing:
+            raise ValueError(f"arm(s) {missing} have pretrained runs for some test folds only: "
+                             f"give one for each of {[p[1] for p in pairs]}")
 
     def baselines(self):
         """The arms a transfer arm must beat: scratch and every random-init control in this sweep."""
@@ -129,14 +171,41 @@ class SweepConfig:
 
     def to_dict(self):
         return {"base": self.base.to_dict(), "name": self.name, "fractions": [float(f) for f in self.fractions],
-                "seeds": [int(s) for s in self.seeds],
+                "seeds": [int(s) for s in self.seeds], "folds": [[int(f) for f in p] for p in self.folds],
+                "lrs": [float(x) for x in self.lrs],
                 "arms": [{"strategy": a.strategy, "pretrained": [str(p) for p in a.pretrained], "label": a.label,
-                          "init": a.init, "backbones": a.backbones} for a in self.arms]}
+                          "init": a.init, "backbones": a.backbones,
+                          "per_fold": {str(k): [str(p) for p in v] for k, v in a.per_fold.items()}}
+                         for a in self.arms]}
 
     @classmethod
     def from_dict(cls, d):
         return cls(base=JobConfig.from_dict(d["base"]), arms=[Arm(**a) for a in d["arms"]],
-                   fractions=list(d["fractions"]), seeds=list(d["seeds"]), name=d.get("name", ""))
+                   fractions=list(d["fractions"]), seeds=list(d["seeds"]), name=d.get("name", ""),
+                   folds=[list(p) for p in d.get("folds", [])], lrs=list(d.get("lrs", [])))
+
+
+def _check_unseen(config, arm, split):
+    """A pretrained run must not have learnt from the records a cell validates or tests on: a source on real
+    records of the sweep's own PTB-XL folder must hold out the split's validation and test folds
+    (measured.folds_learnt). Raises ValueError naming the arm, the run and the folds."""
+    from ecgcore.data.measured import folds_learnt  # the data modules load only when a sweep is checked
+    from ecgcore.data.ptbxl import folder_folds, read_tables
+    from ecgcore.data.splits import resolve_folds
+
+    data = config.base.data or {}
+    if data.get("source") != "ptbxl" or not arm.pretrained_for(split[1] if split else None):
+        return
+    root = Path(data["path"]).resolve()
+    val, test = split or resolve_folds(folder_folds(read_tables(root)[0]), data.get("val_fold"),
+                                       data.get("test_fold"))[:2]
+    for path in arm.pretrained_for(split[1] if split else None):
+        learnt = folds_learnt(runs.resolve_run(path).config.data)
+        if learnt is not None and learnt[0] == root and learnt[1] & {val, test}:
+            raise ValueError(
+                f"arm {arm.name!r}: pretrained run {Path(path).name} learnt from folds {sorted(learnt[1])} of "
+                f"{root}, which include fold(s) {sorted(learnt[1] & {val, test})} its cells validate or test on "
+                f"(validation {val}, test {test}): pretrain it without them (one run per test fold: Arm.per_fold)")
 
 
 def arm_title(arm):
@@ -163,19 +232,33 @@ def sweep_title(config, sweep_id):
     return config.name or f"sweep of {sweep_id[:4]}-{sweep_id[4:6]}-{sweep_id[6:8]} {sweep_id[9:11]}:{sweep_id[11:13]}"
 
 
-def cell_name(config, arm, fraction, seed, sweep_id=""):
-    """A cell's run name in words: the sweep, the arm, the share of labels and the seed."""
+def cell_name(config, arm, fraction, seed, sweep_id="", fold=None, lr=None):
+    """A cell's run name in words: the sweep, the arm, the share of labels, the seed (and its test fold and
+    learning rate in a study that has several)."""
     study = sweep_title(config, sweep_id) if sweep_id else config.name or "sweep"
-    return f"{study} · {arm_title(arm)} · {float(fraction):.0%} of labels · seed {int(seed)}"
+    extra = (f" · test fold {int(fold)}" if fold is not None else "") + (f" · lr {lr:g}" if lr is not None else "")
+    return f"{study} · {arm_title(arm)} · {float(fraction):.0%} of labels · seed {int(seed)}{extra}"
 
 
-def cell_config(config, arm, fraction, seed, sweep_id=""):
-    """The JobConfig of one cell: the base config with the arm's strategy and pretrained runs, fraction, seed."""
+def cell_config(config, arm, fraction, seed, sweep_id="", fold=None, lr=None):
+    """The JobConfig of one cell: the base config with the arm's strategy and pretrained runs, fraction, seed,
+    and in a study over folds (fold: the test fold) its split, and lr where the study tries several."""
     d = config.base.to_dict()
-    d.update(strategy=arm.strategy, pretrained=[str(p) for p in arm.pretrained], init=arm.init,
+    d.update(strategy=arm.strategy, pretrained=[str(p) for p in arm.pretrained_for(fold)], init=arm.init,
              backbones=arm.backbones, fraction=float(fraction), seed=int(seed),
-             name=cell_name(config, arm, fraction, seed, sweep_id))
+             name=cell_name(config, arm, fraction, seed, sweep_id, fold, lr))
+    if fold is not None:
+        val = dict((t, v) for v, t in config.splits())[int(fold)]
+        d["data"] = {**d["data"], "val_fold": val, "test_fold": int(fold)}
+    if lr is not None:
+        d["lr"] = float(lr)
     return JobConfig.from_dict(d)
+
+
+def _cell_config(config, arms, cell, sweep_id=""):
+    """cell_config of a sweep.json cell."""
+    return cell_config(config, arms[cell["arm"]], cell["fraction"], cell["seed"], sweep_id, cell.get("fold"),
+                       cell.get("lr"))
 
 
 def cells_by_run(runs_dir=None):
@@ -196,7 +279,8 @@ def cells_by_run(runs_dir=None):
                     titles[arm.name] = arm_title(arm)
                 out[cell["run_id"]] = {"sweep": s.id, "study": sweep_title(config, s.id), "arm": arm.name,
                                        "title": titles[arm.name], "fraction": float(cell["fraction"]),
-                                       "seed": int(cell["seed"]), "control": arm.init == "random"}
+                                       "seed": int(cell["seed"]), "control": arm.init == "random",
+                                       "fold": cell.get("fold"), "lr": cell.get("lr")}
     return out
 
 
@@ -263,11 +347,40 @@ class Sweep:
             for cell in record["cells"]:
                 if self._state(cell) in ("done", *runs.ACTIVE_STATES):
                     continue
-                job_config = cell_config(config, arms[cell["arm"]], cell["fraction"], cell["seed"], self.id)
-                cell["run_id"] = jobs.submit(job_config, self.runs_dir).id
+                cell["run_id"] = jobs.submit(_cell_config(config, arms, cell, self.id), self.runs_dir).id
                 self._write(record)
                 submitted += 1
             return submitted
+
+    def run_inline(self, on_cell=None, order=None):
+        """Train the cells without a live or finished run in this process, one after another (the in-process
+        runner, ecgcore.inline_executor: one read and preprocessing of the data for every cell, no process start
+        per cell); `on_cell(cell, run)` after each; `order(cell)`, a sort key, says which cell goes first (default:
+        the order of sweep.json). A cell whose run fails is tried once per call. Returns the
+        number of cells trained. Each cell's run is mapped in sweep.json before it trains, so a process killed
+        mid-study leaves a failed run that `advance` or the next `run_inline` redoes."""
+        from ecgcore import inline_executor
+
+        jobs.refresh(self.runs_dir)  # a cell whose process died reads as failed, and is redone
+        tried, trained = set(), 0
+        while True:
+            with locked(self.path):  # the cell map is shared with the pages' `advance`
+                record = self.record()
+                config = SweepConfig.from_dict(record["config"])
+                arms = {a.name: a for a in config.arms}
+                todo = [(i, cell) for i, cell in enumerate(record["cells"])
+                        if i not in tried and self._state(cell) not in ("done", *runs.ACTIVE_STATES)]
+                if not todo:
+                    return trained
+                i, cell = min(todo, key=lambda item: order(item[1])) if order else todo[0]
+                run = inline_executor.create(_cell_config(config, arms, cell, self.id), self.runs_dir)
+                cell["run_id"] = run.id
+                self._write(record)
+            tried.add(i)
+            inline_executor.train(run)
+            trained += 1
+            if on_cell:
+                on_cell(cell, run)
 
     def progress(self):
         """{state: count} over the cells, every state present (0 when none)."""
@@ -300,13 +413,16 @@ class Sweep:
                 raise TimeoutError(f"sweep {self.id} not finished after {timeout_s} s: {progress}")
             time.sleep(poll_s)
 
-    def table(self):
-        """The results table: one row per cell (fraction, arm, seed, run_id, state) plus the run's test metrics
-        (scalar entries of summary.json's "test", NaN until the run is done) and its validation metrics as
-        val_<name> (what a choice between arms may look at: gains_vs_best)."""
+    def table(self, every_rate=False):
+        """The results table: one row per cell (fraction, arm, seed, and in a study over folds or rates its
+        fold and lr; run_id, state) plus the run's test metrics (scalar entries of summary.json's "test", NaN
+        until the run is done) and its validation metrics as val_<name> (what a choice between arms may look
+        at: gains_vs_best). A study at several learning rates keeps each arm's rate chosen on validation
+        (choose_lr); `every_rate` keeps every cell."""
         rows = []
         for cell in self.cells():
             row = {"fraction": cell["fraction"], "arm": cell["arm"], "seed": cell["seed"],
+                   **{k: cell[k] for k in ("fold", "lr") if k in cell},
                    "run_id": cell["run_id"], "state": cell["state"]}
             if cell["state"] == "done":
                 summary = self.run_of(cell).summary() or {}
@@ -314,7 +430,27 @@ class Sweep:
                     row.update({prefix + k: v for k, v in summary.get(part, {}).items()
                                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
             rows.append(row)
-        return pd.DataFrame(rows)
+        table = pd.DataFrame(rows)
+        return table if every_rate else choose_lr(table)
+
+
+# What a sweep's learning rate is chosen on: the lab's own choice for fine-tuning (train.fit's early stopping).
+LR_CHOICE = "val_macro_auroc"
+
+
+def choose_lr(table):
+    """Each arm's learning rate per (test fold,) fraction: the one with the best mean validation macro AUROC
+    over the seeds (never a test metric); the cells at the other rates are left out, the choice kept as `lr`.
+    A table with one rate, or without the validation metric yet, is returned as it is."""
+    if "lr" not in table or table.lr.nunique() < 2 or LR_CHOICE not in table:
+        return table
+    keys = [k for k in ("fold", "fraction") if k in table] + ["arm"]
+    means = table.groupby([*keys, "lr"])[LR_CHOICE].mean().dropna()
+    if means.empty:
+        return table
+    best = set(means.groupby(level=keys).idxmax())
+    keep = [tuple(row) in best for row in table[[*keys, "lr"]].itertuples(index=False)]
+    return table[keep].reset_index(drop=True)
 
 
 def settled(progress):
@@ -325,15 +461,20 @@ def settled(progress):
 def create_sweep(config, runs_dir=None, submit=True):
     """Validate `config`, create its sweep folder with every cell of the grid, submit them; return the Sweep."""
     for arm in config.arms:  # absolute, like create_run does: the jobs and later readers find them anywhere
-        arm.pretrained = [str(runs.resolve_run(p, runs_dir).path.resolve()) for p in arm.pretrained]
+        absolute = lambda paths: [str(runs.resolve_run(p, runs_dir).path.resolve()) for p in paths]  # noqa: E731
+        arm.pretrained = absolute(arm.pretrained)
+        arm.per_fold = {str(k): absolute(v) for k, v in arm.per_fold.items()}
     config.validate()
     root = sweeps_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = root / runs.validate_run_id("-".join(p for p in (stamp, runs.slug(config.name), secrets.token_hex(2)) if p))
     path.mkdir(exist_ok=False)
-    cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s), "run_id": None}
-             for f in sorted(config.fractions) for arm in config.arms for s in config.seeds]
+    # a cell names its test fold and learning rate only in a study that has several
+    cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s),
+              **({"fold": split[1]} if split else {}), **({"lr": lr} if lr is not None else {}), "run_id": None}
+             for split in config.splits() for f in sorted(config.fractions) for arm in config.arms
+             for s in config.seeds for lr in config.rates()]
     write_json(path / "sweep.json", {
         "id": path.name, "created": now(),
         "config": config.to_dict(), "cells": cells})
@@ -360,10 +501,6 @@ def list_sweeps(runs_dir=None):
     if not root.is_dir():
         return []
     return [Sweep(p) for p in sorted(root.iterdir(), reverse=True) if (p / "sweep.json").is_file()]
-
-
-def lower_is_better(metric):
-    return any(part in _LOWER_IS_BETTER for part in metric.lower().split("_"))
 
 
 def bands(table, metric):
@@ -405,7 +542,12 @@ def _paired(table, metric, arm, reference):
 
 def gains(table, metric, arm, reference=SCRATCH):
     """Per fraction: the gain of `arm` over `reference` (an arm, or {fraction: arm}), paired by seed (arm's seed
-    s minus reference's seed s at the same fraction), as n pairs, mean and 95% t-interval (lo, hi)."""
+    s minus reference's seed s at the same fraction), as n pairs, mean and 95% t-interval (lo, hi). A table
+    over several test folds (a "fold" column) pairs by fold and seed and takes rotation's cluster bootstrap."""
+    if "fold" in table:
+        out = rotation.gains(table, metric, arm, reference)
+        out = out[out.fraction != rotation.POOLED].astype({"fraction": float})
+        return out[["fraction", "n", "gain", "lo", "hi"]].reset_index(drop=True)
     rows = []
     for fraction, values in _paired(table, metric, arm, reference).groupby(level="fraction"):
         ci = _interval(values)
@@ -417,7 +559,10 @@ def pooled_gain(table, metric, arm, reference=SCRATCH):
     """The gain of `arm` over `reference` (an arm, or {fraction: arm}) pooled over fractions: each seed's paired
     gains averaged over the fractions where both arms have that seed, then the 95% t-interval over seeds (seeds
     are the independent repeats; the fractions of one seed share its split and init). {"n" (seeds), "gain",
-    "lo", "hi"}."""
+    "lo", "hi"}. Over several test folds: each fold and seed's gains averaged, rotation's cluster bootstrap."""
+    if "fold" in table:
+        pooled = rotation.gains(table, metric, arm, reference).iloc[-1]
+        return {k: pooled[k] for k in ("n", "gain", "lo", "hi")}
     ci = _interval(_paired(table, metric, arm, reference).groupby(level="seed").mean())
     return {"n": ci["n"], "gain": ci["mean"], "lo": ci["lo"], "hi": ci["hi"]}
 
@@ -490,29 +635,18 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
             "n_folds": int(len(np.unique(folds)))}
 
 
-def cluster_draw(clusters, rng):
-    """Row positions of one two-stage bootstrap draw: the clusters (folds) with replacement, then each drawn
-    cluster's rows (seeds) with replacement. One cluster: a plain bootstrap of its rows."""
-    clusters = np.asarray(clusters)
-    unique = np.unique(clusters)
-    if len(unique) == 1:
-        return rng.choice(len(clusters), size=len(clusters), replace=True)
-    rows = []
-    for cluster in rng.choice(unique, size=len(unique), replace=True):
-        members = np.flatnonzero(clusters == cluster)
-        rows.append(rng.choice(members, size=len(members), replace=True))
-    return np.concatenate(rows)
-
-
 def _best_baselines(table, metric, baselines):
     """{fraction: the baseline with the best mean validation `metric` there} (val_<metric>: chosen on
-    validation, never on the test metric it is compared on)."""
+    validation, never on the test metric it is compared on); over several test folds {(fold, fraction): ...},
+    each rotation choosing on its own validation fold."""
     select = f"val_{metric}"
     if select not in table:
         raise ValueError(f"the sweep table has no {select!r}: the strongest baseline is chosen on validation")
     found = [b for b in baselines if b in set(table.arm)]
     if not found:
         raise ValueError(f"none of the baselines {list(baselines)} is in the sweep table")
+    if "fold" in table:
+        return rotation.best_baselines(table, metric, found)
     means = table[table.arm.isin(found)].groupby(["fraction", "arm"])[select].mean().unstack("arm")
     pick = means.idxmin(axis=1) if lower_is_better(metric) else means.idxmax(axis=1)
     return pick.dropna().to_dict()
@@ -523,7 +657,14 @@ def gains_vs_best(table, metric, arm, baselines):
     one with the best mean validation metric), paired by seed, as baseline, n, gain, lo, hi."""
     best = _best_baselines(table, metric, baselines)
     out = gains(table, metric, arm, best)
-    out.insert(1, "baseline", out.fraction.map(best))
+    if "fold" in table:  # each rotation has its own: say how often each was the strongest
+        picks = pd.Series(best)
+        named = {f: ", ".join(f"{b} ({n} folds)" if n > 1 else f"{b} (1 fold)"
+                              for b, n in picks.xs(f, level=1).value_counts().items())
+                 for f in picks.index.get_level_values(1).unique()}
+        out.insert(1, "baseline", out.fraction.map(named))
+    else:
+        out.insert(1, "baseline", out.fraction.map(best))
     return out
 
 

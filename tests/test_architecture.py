@@ -17,7 +17,7 @@ FLOORS = [
                                "ecgcore.export")),
     ("jobs", ("ecgcore.job", "ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study", "ecgcore.rotation",
               "ecgcore.estimates",
-              "ecgcore.executors", "ecgcore.local_executor", "ecgcore.ray_executor")),
+              "ecgcore.executors", "ecgcore.local_executor", "ecgcore.inline_executor", "ecgcore.ray_executor")),
     ("interfaces", ("ecgcore.cli", "ecgcore.__main__")),
 ]
 ROOT = Path(ecgcore.__file__).parent

@@ -20,7 +20,7 @@ def test_a_cluster_draw_takes_whole_folds_then_seeds_within_them():
     clusters = np.repeat([1, 2, 3], 4)
     rng = np.random.default_rng(0)
     for _ in range(50):
-        rows = sweep.cluster_draw(clusters, rng)
+        rows = rotation.cluster_draw(clusters, rng)
         assert len(rows) == 12
         drawn = clusters[rows]
         assert all((drawn == c).sum() % 4 == 0 for c in (1, 2, 3))  # a fold comes with all its seeds' slots

@@ -72,6 +72,27 @@ def make_dataset(path, fs=100, leads="all", val_fold=None, test_fold=None, folds
                    record_id=data.record_id, config=config)
 
 
+def folds_learnt(spec):
+    """(PTB-XL folder, the folds whose records a data spec trains on) for a spec over a PTB-XL folder's real
+    records: "measured" (its training folds), "mixed" (those of its real part) and "ptbxl" (every fold but its
+    validation and test folds); None for a spec without real records (synthetic, GAN) or over a file. What a
+    study checks a pretrained run against: it must not have learnt from the folds a cell validates or tests on."""
+    from ecgcore.data import ptbxl  # only a spec over a PTB-XL folder needs it
+
+    spec = spec or {}
+    part = spec.get("real") if spec.get("source") == "mixed" else spec
+    if not part or spec.get("source") not in ("measured", "mixed", "ptbxl") or not part.get("path"):
+        return None
+    root = Path(part["path"]).resolve()
+    if not root.is_dir():
+        return None
+    available = ptbxl.folder_folds(ptbxl.read_tables(root)[0])
+    if spec.get("source") == "ptbxl":
+        val, test, _ = resolve_folds(available, part.get("val_fold"), part.get("test_fold"))
+        return root, {f for f in available if f not in (val, test)}
+    return root, set(training_folds(available, part.get("val_fold"), part.get("test_fold"), part.get("folds")))
+
+
 def training_folds(available, val_fold, test_fold, folds=None):
     """The folds measured-label pretraining may use: `folds` (default: all available) minus val/test folds.
 

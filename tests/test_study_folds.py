@@ -1,0 +1,146 @@
+"""A study over every test fold on the product's path: the sweep's rotations and learning rates, the leakage guard,
+the in-process runner, and the bench as a driver over them (page and bench give the same cell)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgcore import executors, inline_executor, jobs, rotation, runs, sweep
+from ecgcore.config import JobConfig
+from ecgcore.data.ptbxl import load_ptbxl
+from ptbxl_fixture import make_ptbxl_fixture
+
+FOLDS = (1, 2, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A PTB-XL folder over folds 1-4: each record's fold is in the database, so a cell's records say which
+    folds it trained, validated and tested on."""
+    return make_ptbxl_fixture(tmp_path_factory.mktemp("ptbxl"), n_per_class=4, folds=FOLDS, bad_record=False)
+
+
+def fold_of(root):
+    """{record id: fold} of the records fine-tuning labels (a record with no diagnostic statement is left out)."""
+    data = load_ptbxl(root, fs=100)
+    return dict(zip(np.asarray(data.record_id).astype(str), data.fold))
+
+
+def base(root, **changes):
+    return JobConfig(**{"task": "finetune", "data": {"source": "ptbxl", "path": str(root), "fs": 100},
+                        "label_mode": "multi", "epochs": 1, "device": "cpu", "batch_size": 16, **changes})
+
+
+def test_a_rotating_study_tests_each_cell_on_its_fold_and_validates_on_the_fold_before(folder, tmp_path):
+    plan = rotation.rotations(FOLDS)
+    config = sweep.SweepConfig(base=base(folder), fractions=[1.0], seeds=[0], folds=[list(p) for p in plan],
+                               lrs=[1e-3, 3e-3], name="rotated")
+    s = sweep.create_sweep(config, tmp_path / "runs", submit=False)
+    cells = s.cells()
+    assert sorted((c["fold"], c["lr"]) for c in cells) == sorted((t, lr) for _, t in plan for lr in (1e-3, 3e-3))
+    assert all(c["state"] == "missing" for c in cells)
+    assert s.run_inline() == len(cells) == 8
+    folds = fold_of(folder)
+    for cell in s.cells():
+        run = s.run_of(cell)
+        val, test = dict((t, v) for v, t in plan)[cell["fold"]], cell["fold"]
+        assert run.state == "done" and run.status()["executor"] == "inline"
+        assert (run.config.data["val_fold"], run.config.data["test_fold"], run.config.lr) == (val, test, cell["lr"])
+        assert f"test fold {test}" in run.config.name and f"lr {cell['lr']:g}" in run.config.name
+        tested = {folds[str(r)] for r in run.predictions()["record_id"]}
+        assert tested == {test}  # scored on its own test fold and nothing else
+        assert run.summary()["n_val"] == sum(f == val for f in folds.values())
+    every = s.table(every_rate=True)
+    assert len(every) == 8 and {"fold", "lr"} <= set(every.columns)
+    chosen = s.table()  # each fold's rate chosen on its validation AUROC, not on the test one
+    assert len(chosen) == 4
+    for fold, group in every.groupby("fold"):
+        best = group.loc[group.val_macro_auroc.idxmax(), "lr"]
+        assert chosen.set_index("fold").at[fold, "lr"] == best
+
+
+def test_choose_lr_picks_on_validation_per_fold_and_fraction():
+    rows = []
+    for fold in (1, 2):
+        for lr, val, test in ((1e-3, 0.6, 0.9), (3e-3, 0.8, 0.5)):
+            val = val if fold == 1 else 1.4 - val  # fold 2 prefers the other rate on validation
+            rows += [{"fold": fold, "fraction": 0.1, "arm": "scratch", "seed": s, "lr": lr, "val_macro_auroc": val,
+                      "macro_auroc": test} for s in (0, 1)]
+    chosen = sweep.choose_lr(pd.DataFrame(rows))
+    assert dict(zip(chosen.fold, chosen.lr)) == {1: 3e-3, 2: 1e-3} and len(chosen) == 4
+
+
+def test_a_pretraining_on_real_records_must_not_have_seen_a_cells_folds(folder, tmp_path):
+    runs_dir = tmp_path / "runs"
+
+    def measured(val, test):  # a measured-label pretraining run holding out (val, test)
+        spec = {"source": "measured", "path": str(folder), "fs": 100, "val_fold": val, "test_fold": test}
+        return str(runs.create_run(JobConfig(task="pretrain", data=spec, targets=["hr"], epochs=1), runs_dir).path)
+
+    plan = rotation.rotations(FOLDS)
+    once = measured(3, 4)  # learnt from folds 1 and 2: fine for the rotation testing 4, a leak for the others
+    leaky = sweep.SweepConfig(base=base(folder), fractions=[1.0], seeds=[0], folds=[list(p) for p in plan],
+                              arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [once], label="measured")])
+    with pytest.raises(ValueError, match=r"arm 'measured'.*learnt from folds \[1, 2\].*validate or test on"):
+        leaky.validate()
+    per_fold = {str(t): [measured(v, t)] for v, t in plan}
+    fine = sweep.SweepConfig(base=base(folder), fractions=[1.0], seeds=[0], folds=[list(p) for p in plan],
+                             arms=[sweep.Arm(), sweep.Arm("freeze_first_block", label="measured", per_fold=per_fold)])
+    s = sweep.create_sweep(fine, runs_dir, submit=False)
+    for cell in s.record()["cells"]:
+        if cell["arm"] == "measured":
+            config = sweep._cell_config(s.config, {a.name: a for a in s.config.arms}, cell)
+            assert config.pretrained == [str(Path(per_fold[str(cell["fold"])][0]).resolve())]
+    # one split, the data set's own: the same guard
+    own = base(folder)
+    own.data.update(val_fold=3, test_fold=4)
+    one = sweep.SweepConfig(base=own, fractions=[1.0], seeds=[0],
+                            arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [measured(1, 2)], label="m")])
+    with pytest.raises(ValueError, match=r"fold\(s\) \[3, 4\]"):
+        one.validate()
+    with pytest.raises(ValueError, match="only a PTB-XL data set has folds"):
+        sweep.SweepConfig(base=JobConfig(task="finetune"), folds=[[1, 2]]).validate()
+
+
+def test_an_inline_run_is_held_while_its_process_lives_and_failed_when_it_is_gone(folder, tmp_path, monkeypatch):
+    runs_dir = tmp_path / "runs"
+    run = inline_executor.create(base(folder), runs_dir)
+    jobs.refresh(runs_dir)  # the queue looks: a live inline run is left alone (its heartbeat is young)
+    assert run.state == "running" and run.status()["executor"] == "inline"
+    run.update_status(pid=2 ** 22 + 12345)  # its process gone
+    jobs.refresh(runs_dir)
+    assert run.state == "failed" and "interrupted" in run.status()["error"]
+    monkeypatch.setenv("ECGCORE_EXECUTOR", "inline")  # a status may name it; the lab's setting may not
+    with pytest.raises(ValueError, match="ECGCORE_EXECUTOR='inline' is invalid"):
+        executors.executor_name()
+
+
+def load_bench():
+    path = Path(__file__).resolve().parents[1] / "bench" / "transfer.py"
+    sys.path.insert(0, str(path.parent))  # the bench imports its neighbour results.py
+    spec = importlib.util.spec_from_file_location("bench_transfer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_page_and_the_bench_give_the_same_auroc_for_a_cell(folder, tmp_path, capsys):
+    bench = load_bench()
+    bench.main(["--data", str(folder), "--sources", "parametric", "--targets", "intervals", "--seeds", "1",
+                "--fractions", "1.0", "--epochs", "2", "--pretrain-epochs", "1", "--pretrain-n", "40",
+                "--folds", "4", "--device", "cpu", "--batch-size", "16"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # the same cell as a person makes it on the Data efficiency page: a sweep whose cell runs as a local job
+    page = sweep.SweepConfig(base=base(folder, epochs=2, patience=5, lr=1e-3, arch="small_cnn"), fractions=[1.0],
+                             seeds=[0], folds=[[3, 4]])
+    s = sweep.create_sweep(page, tmp_path / "runs")
+    s.wait(poll_s=0.2)
+    (cell,) = s.cells()
+    assert cell["state"] == "done" and s.run_of(cell).status()["executor"] == "local"
+    page_auroc = s.table().macro_auroc.iloc[0]
+    assert np.isfinite(page_auroc) and out["auroc_1_scratch"] == round(page_auroc, 4)
