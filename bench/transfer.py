@@ -142,15 +142,10 @@ def plan_folds(choice, ptbxl):
     fold tested once) or a comma list of test folds (each validated on the fold before it)."""
     if choice == "auto":
         return [(ptbxl.config["val_fold"], ptbxl.config["test_fold"])]
-    every = rotation.rotations(np.unique(ptbxl.fold))
-    if choice == "rotate":
-        return every
-    wanted = [int(f) for f in choice.split(",") if f.strip()]
-    by_test = {t: (v, t) for v, t in every}
-    missing = [f for f in wanted if f not in by_test]
-    if missing:
-        raise SystemExit(f"--folds: fold(s) {missing} not in the folder (folds {sorted(by_test)})")
-    return [by_test[f] for f in wanted]
+    try:
+        return rotation.chosen(choice, np.unique(ptbxl.fold))
+    except ValueError as e:
+        raise SystemExit(f"--folds: {e}") from None
 
 
 def main(argv=None):

@@ -37,6 +37,23 @@ def rotations(folds):
     return [(folds[i - 1], fold) for i, fold in enumerate(folds)]
 
 
+def chosen(choice, folds):
+    """The rotations a study asks for: "rotate" (every fold tested once) or a comma list of test folds, each
+    validated on the fold before it; ValueError naming a fold the folder does not have."""
+    every = rotations(folds)
+    if choice == "rotate":
+        return every
+    by_test = {t: (v, t) for v, t in every}
+    try:
+        wanted = [int(f) for f in str(choice).split(",") if f.strip()]
+    except ValueError:
+        raise ValueError(f"folds {choice!r}: give 'rotate' or a comma list of test folds") from None
+    missing = [f for f in wanted if f not in by_test]
+    if missing:
+        raise ValueError(f"fold(s) {missing} not in the folder (folds {sorted(by_test)})")
+    return [by_test[f] for f in wanted]
+
+
 def cluster_draw(clusters, rng):
     """Row positions of one two-stage bootstrap draw: the clusters (folds) with replacement, then each drawn
     cluster's rows (seeds) with replacement. One cluster: a plain bootstrap of its rows."""

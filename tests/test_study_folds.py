@@ -144,3 +144,20 @@ def test_the_page_and_the_bench_give_the_same_auroc_for_a_cell(folder, tmp_path,
     assert cell["state"] == "done" and s.run_of(cell).status()["executor"] == "local"
     page_auroc = s.table().macro_auroc.iloc[0]
     assert np.isfinite(page_auroc) and out["auroc_1_scratch"] == round(page_auroc, 4)
+
+
+def test_the_cli_starts_a_study_over_every_fold_and_learning_rate(folder, tmp_path, monkeypatch, capsys):
+    from ecgcore.cli import main
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # cells stay queued: the grid is the test
+    runs_dir = str(tmp_path / "runs")
+    assert main(["sweep", "start", "--ptbxl", str(folder), "--folds", "rotate", "--lrs", "0.001,0.003",
+                 "--fractions", "1", "--seeds", "0", "--epochs", "1", "--runs-dir", runs_dir]) == 0
+    (s,) = sweep.list_sweeps(runs_dir)
+    assert s.config.folds == [list(p) for p in rotation.rotations(FOLDS)] and s.config.lrs == [0.001, 0.003]
+    assert len(s.cells()) == 4 * 2
+    capsys.readouterr()
+    assert main(["sweep", "start", "--ptbxl", str(folder), "--folds", "7", "--runs-dir", runs_dir]) == 2
+    assert "fold(s) [7] not in the folder" in capsys.readouterr().err
+    assert main(["sweep", "start", "--folds", "rotate", "--runs-dir", runs_dir]) == 2
+    assert "--folds needs --ptbxl" in capsys.readouterr().err

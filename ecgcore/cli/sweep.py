@@ -37,6 +37,11 @@ def register(sub):
     data.add_argument("--data", metavar="SPEC", help="data set to fine-tune on: a spec .json file, inline JSON or "
                       "a .npz (default: the simulated superclasses)")
     data.add_argument("--ptbxl", metavar="PATH", help="a PTB-XL folder as the data set (100 Hz)")
+    s.add_argument("--folds", metavar="rotate|LIST",
+                   help="with --ptbxl: repeat the study with each fold as the test fold ('rotate': every fold; or a "
+                        "comma list of test folds), the fold before it validating (ecgcore.rotation)")
+    s.add_argument("--lrs", metavar="LIST", help="comma list of learning rates every arm is trained at; each arm's "
+                   "is chosen per fold and fraction on validation")
     s.add_argument("--metric", default="macro_auroc", help="metric of the summary printed with --wait")
     add_job_flags(s)  # the training, preprocessing and run flags every cell shares (--name names the sweep)
     s.set_defaults(func=_start)
@@ -79,6 +84,19 @@ def _numbers(text, kind, flag):
         raise ValueError(f"{flag} {text!r}: give a comma list of numbers") from None
 
 
+def _rotations(choice, data):
+    """The [validation, test] pairs of --folds over the PTB-XL folder in `data`."""
+    from ecgcore.data.ptbxl import folder_folds, read_tables
+    from ecgcore.rotation import chosen
+
+    if data.get("source") != "ptbxl":
+        raise ValueError("--folds needs --ptbxl: only a PTB-XL folder has folds to rotate over")
+    try:
+        return [list(p) for p in chosen(choice, folder_folds(read_tables(data["path"])[0]))]
+    except ValueError as e:
+        raise ValueError(f"--folds: {e}") from None
+
+
 def _start(args):
     from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
     from ecgcore.sweep import SCRATCH, Arm, SweepConfig, create_sweep, with_controls
@@ -100,7 +118,9 @@ def _start(args):
         pre_config = resolve_run(transfer[0].pretrained[0]).config
         base.arch, base.preprocess = pre_config.arch, pre_config.preprocess
     config = SweepConfig(base=base, arms=arms, fractions=_numbers(args.fractions, float, "--fractions"),
-                         seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "")
+                         seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "",
+                         folds=_rotations(args.folds, data) if args.folds else [],
+                         lrs=_numbers(args.lrs, float, "--lrs") if args.lrs else [])
     sweep = create_sweep(config, args.runs_dir)
     print(sweep.id, flush=True)
     return _follow(sweep, args) if args.wait else 0
