@@ -67,10 +67,6 @@ import results  # bench/results.py: the JSON line and --save
 SOURCES = ("parametric", "gan", "measured", "mixed")
 
 
-def quiet(*_):
-    pass
-
-
 def pretraining_set(source, args, folds):
     """(data spec, DataSet) of one pretraining source; None when the source is not available here."""
     synthetic = {"source": "synthetic", "n": args.pretrain_n, "fs": 100, "seed": 0}
@@ -210,7 +206,7 @@ def main(argv=None):
     given = dict(item.split("=", 1) for item in args.pretrained)
     variants = [v for v in args.targets.split(",") if v]
     lrs = [float(x) for x in args.lrs.split(",")] if args.lrs else [args.lr]
-    rotating = len(plan) > 1 or args.folds != "auto"
+    rotating = args.folds != "auto"  # "auto" is the folder's one split; any other choice names its folds
     with tempfile.TemporaryDirectory() as runs_dir:
         # the pretrainings first (a source on real records once per rotation, a synthetic one once), then the
         # study itself: one sweep over the rotations, trained here by the product's in-process runner

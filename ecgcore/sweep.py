@@ -15,6 +15,7 @@ or is missing, writing sweep.json after every submission, so a sweep killed at a
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 import warnings
@@ -30,7 +31,6 @@ from ecgcore.config import CONTROLLED, FRACTIONS, SCRATCH, JobConfig
 from ecgcore.data.admission import admit
 from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import lower_is_better, metric_range, seed_interval
-from ecgcore.rotation import cluster_draw
 from ecgcore.words import metric_name, say
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -129,11 +129,12 @@ class SweepConfig:
         self._check_folds()
         if any(not x > 0 for x in self.lrs) or len(set(self.lrs)) != len(self.lrs):
             raise ValueError(f"lrs={self.lrs!r} must be distinct learning rates > 0")
+        learnt = functools.cache(_learnt)  # a run used by every rotation is looked at once
         for arm, split in ((arm, split) for arm in self.arms for split in self.splits()):
             fold = split[1] if split else None
             # what the door (jobs.submit) would refuse of a cell, before any cell is made
             admit(cell_config(self, arm, min(self.fractions), self.seeds[0], fold=fold))
-            _check_unseen(self, arm, split)
+            _check_unseen(self, arm, split, learnt)
         for arm in self.arms:  # fine-tuning reuses the network, so every arm has the base's arch
             for path in dict.fromkeys(p for fold in [None, *arm.per_fold] for p in arm.pretrained_for(fold)):
                 pre_config = runs.resolve_run(path).config
@@ -185,26 +186,38 @@ class SweepConfig:
                    folds=[list(p) for p in d.get("folds", [])], lrs=list(d.get("lrs", [])))
 
 
-def _check_unseen(config, arm, split):
-    """A pretrained run must not have learnt from the records a cell validates or tests on: a source on real
-    records of the sweep's own PTB-XL folder must hold out the split's validation and test folds
-    (measured.folds_learnt). Raises ValueError naming the arm, the run and the folds."""
+def _learnt(path):
+    """measured.folds_learnt of the pretrained run at `path`."""
     from ecgcore.data.measured import folds_learnt  # the data modules load only when a sweep is checked
+
+    return folds_learnt(runs.resolve_run(path).config.data)
+
+
+def _own_split(config):
+    """(validation fold, test fold) of the base data spec's own split over its PTB-XL folder (auto resolved)."""
     from ecgcore.data.ptbxl import folder_folds, read_tables
     from ecgcore.data.splits import resolve_folds
 
+    data = config.base.data
+    return resolve_folds(folder_folds(read_tables(data["path"])[0]), data.get("val_fold"), data.get("test_fold"))[:2]
+
+
+def _check_unseen(config, arm, split, learnt=_learnt):
+    """A pretrained run must not have learnt from the records a cell validates or tests on: a source on real
+    records of the sweep's own PTB-XL folder must hold out the split's validation and test folds
+    (measured.folds_learnt, through `learnt(path)`). Raises ValueError naming the arm, the run and the folds."""
     data = config.base.data or {}
-    if data.get("source") != "ptbxl" or not arm.pretrained_for(split[1] if split else None):
+    pretrained = arm.pretrained_for(split[1] if split else None)
+    if data.get("source") != "ptbxl" or not pretrained:
         return
     root = Path(data["path"]).resolve()
-    val, test = split or resolve_folds(folder_folds(read_tables(root)[0]), data.get("val_fold"),
-                                       data.get("test_fold"))[:2]
-    for path in arm.pretrained_for(split[1] if split else None):
-        learnt = folds_learnt(runs.resolve_run(path).config.data)
-        if learnt is not None and learnt[0] == root and learnt[1] & {val, test}:
+    val, test = split or _own_split(config)
+    for path in pretrained:
+        seen = learnt(path)
+        if seen is not None and seen[0] == root and seen[1] & {val, test}:
             raise ValueError(
-                f"arm {arm.name!r}: pretrained run {Path(path).name} learnt from folds {sorted(learnt[1])} of "
-                f"{root}, which include fold(s) {sorted(learnt[1] & {val, test})} its cells validate or test on "
+                f"arm {arm.name!r}: pretrained run {Path(path).name} learnt from folds {sorted(seen[1])} of "
+                f"{root}, which include fold(s) {sorted(seen[1] & {val, test})} its cells validate or test on "
                 f"(validation {val}, test {test}): pretrain it without them (one run per test fold: Arm.per_fold)")
 
 
@@ -620,7 +633,7 @@ def label_efficiency(table, metric, arm, reference=SCRATCH, level=0.95, resample
         rng = np.random.default_rng(seed)
         draws = []
         for _ in range(resamples if len(values) > 1 else 0):
-            f, _, _ = estimate(cluster_draw(folds, rng))
+            f, _, _ = estimate(rotation.cluster_draw(folds, rng))
             draws.append(top / f if f else 0.0)
     lo = hi = None
     if draws:

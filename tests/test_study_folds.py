@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgcore import executors, inline_executor, jobs, rotation, runs, sweep
+from ecgcore import executors, inline_executor, job, jobs, rotation, runs, sweep
 from ecgcore.config import JobConfig
 from ecgcore.data.ptbxl import load_ptbxl
 from ptbxl_fixture import make_ptbxl_fixture
@@ -108,9 +108,10 @@ def test_a_pretraining_on_real_records_must_not_have_seen_a_cells_folds(folder, 
 
 
 def test_an_inline_run_is_held_while_its_process_lives_and_failed_when_it_is_gone(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(job, "STALE_S", 1e9)  # however slow the machine, its start-up time has not run out
     runs_dir = tmp_path / "runs"
     run = inline_executor.create(base(folder), runs_dir)
-    jobs.refresh(runs_dir)  # the queue looks: a live inline run is left alone (its heartbeat is young)
+    jobs.refresh(runs_dir)  # the queue looks: a live inline run is left alone
     assert run.state == "running" and run.status()["executor"] == "inline"
     run.update_status(pid=2 ** 22 + 12345)  # its process gone
     jobs.refresh(runs_dir)
