@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ecgcore import estimates, jobs, plots, runs, sweep
+from ecgcore import estimates, jobs, plots, run_index, runs, sweep
 from ecgcore.config import ARCHS, DEVICES, FRACTIONS, NORMALIZATIONS, PAPER_SETUP, JobConfig, Preprocess
 from ecgcore.labels import TARGETS
 from ecgcore.leads import LEAD_SETS
@@ -200,10 +200,11 @@ def held_out_folds(path, val_fold, test_fold):
 
 
 def runs_of(task, states=None):
-    """Runs of `task` ("pretrain"/"finetune"), newest first; damaged folders are left out of pickers."""
+    """Runs of `task` ("pretrain"/"finetune"), newest first, from the run index (a rerun reads only the runs that
+    changed); damaged folders are left out of pickers."""
     out = []
-    for run in reversed(runs.list_runs(runs_dir())):
-        if run.problem is None and run.config.task == task and (states is None or run.state in states):
+    for run in reversed(run_index.indexed_runs(runs_dir())):
+        if run.problem is None and run.config.task == task and (states is None or run.listed["state"] in states):
             out.append(run)
     return out
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ecgcore import runs
+from ecgcore import run_index
 
 
 def epoch_seconds(run):
@@ -45,7 +45,7 @@ def before_start(config, runs_dir=None):
     median epoch time of earlier runs like it, scaled by its share of labels), or (None, 0) when no run like
     it has finished an epoch here."""
     per_epoch, found = [], 0
-    for run in runs.list_runs(runs_dir):
+    for run in run_index.indexed_runs(runs_dir):  # the index: only the runs like it are read
         if run.problem is not None or not _like(config, run.config):
             continue
         seconds = epoch_seconds(run)

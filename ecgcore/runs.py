@@ -492,22 +492,6 @@ def lock_runs_dir(runs_dir):
         yield
 
 
-# What may differ between a transfer run and its scratch twin (same data, seed, fraction and the rest).
-TWIN_FIELDS = ("strategy", "pretrained", "name")
-
-
-def scratch_twin(run, runs_dir=None):
-    """The newest finished scratch run whose config equals `run`'s but for TWIN_FIELDS, else None."""
-    key = {k: v for k, v in run.config.to_dict().items() if k not in TWIN_FIELDS}
-    for other in reversed(list_runs(runs_dir if runs_dir is not None else run.runs_dir)):
-        if other == run or other.problem is not None or other.state != "done":
-            continue
-        cfg = other.config.to_dict()
-        if cfg["strategy"] == "scratch" and {k: v for k, v in cfg.items() if k not in TWIN_FIELDS} == key:
-            return other
-    return None
-
-
 def title(run):
     """A run as people name it: its name (else what it trains) and start time, e.g. "demo transfer · 18:57:03
     1 Dec" or "freeze first block small_cnn · ..."; the id stays for hover, tables and links."""

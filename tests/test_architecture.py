@@ -12,7 +12,7 @@ FLOORS = [
     ("signals and configs", ("ecgcore.synth", "ecgcore.config")),
     ("data", ("ecgcore.data",)),
     ("models", ("ecgcore.models", "ecgcore.transfer", "ecgcore.metrics")),
-    ("run folders", ("ecgcore.runs",)),
+    ("run folders", ("ecgcore.runs", "ecgcore.run_index")),
     ("training and analysis", ("ecgcore.train", "ecgcore.explain", "ecgcore.plots", "ecgcore.rhythm_strip",
                                "ecgcore.export")),
     ("jobs", ("ecgcore.job", "ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study", "ecgcore.rotation",

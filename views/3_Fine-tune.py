@@ -4,7 +4,7 @@ background job."""
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import plots, runs
+from ecgcore import plots, run_index
 from ecgcore.config import ARCHS, FRACTIONS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data import download
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
@@ -211,7 +211,7 @@ def classification_results(run):
 
 def results(run):
     st.subheader("Test results")
-    twin = runs.scratch_twin(run) if run.config.strategy != "scratch" else None
+    twin = run_index.scratch_twin(run) if run.config.strategy != "scratch" else None
     if twin is None:
         classification_results(run)
         return

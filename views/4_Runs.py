@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import executors, plots, runs
+from ecgcore import executors, plots, run_index, runs
 from ecgcore.labels import TARGETS
 from ecgcore.metrics import HEADLINE as CLASSIFICATION_HEADLINE
 from ecgcore.words import NAMES, config_name, metric_name, say
@@ -28,7 +28,7 @@ SHORT = {"accuracy": "accuracy", "macro_f1": "macro F1", "macro_auroc": "AUROC",
 
 def row(run):
     """One table row: id, state, the config fields people filter on, headline test metrics."""
-    status = run.status()
+    status = run.listed
     out = {"run": run.id, "state": status["state"], "progress": float(status.get("progress") or 0.0)}
     problem = run.problem
     if problem:
@@ -68,7 +68,7 @@ def pretrained_title(path):
 
 
 try:
-    all_runs = runs.list_runs(ui.runs_dir())
+    all_runs = run_index.indexed_runs(ui.runs_dir())
 except OSError as e:
     st.error(f"Cannot read the runs folder {ui.runs_dir()}: {e}")
     st.stop()
