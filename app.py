@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import runs
+from ecgcore import run_index
 
 ROOT = Path(__file__).parent
 
@@ -49,7 +49,7 @@ def runs_in_progress():
 
     st.subheader("Runs in progress")
     try:
-        active = [(r, r.status()) for r in runs.list_runs(ui.runs_dir())]
+        active = [(r, r.listed) for r in run_index.indexed_runs(ui.runs_dir())]
         sweeps = sweep.list_sweeps(ui.runs_dir())
     except (ValueError, OSError) as e:
         st.error(f"Cannot read the runs folder {ui.runs_dir()}: {e}")

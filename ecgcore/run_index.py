@@ -32,7 +32,11 @@ class IndexedRun(Run):
     def __init__(self, path, config, summary, problem, created, listed):
         super().__init__(path)
         self._config, self._summary, self._problem, self._created = config, summary, problem, created
-        self.listed = listed
+        self._listed = listed
+
+    @property
+    def listed(self):
+        return dict(self._listed)
 
     @property
     def config(self):
@@ -87,6 +91,19 @@ class RunIndex:
         self.reads = 0  # run folders read so far (what a test and the bench look at)
         self._lock = threading.Lock()  # sessions of one server list at once
 
+    def _entry(self, name, old):
+        """(stamp, IndexedRun, read at) of run folder `name`: `old` while none of its files changed, else read
+        afresh; None when it is no run folder (gone, or neither config nor status: sweeps/)."""
+        path = os.path.join(self.folder, name)
+        stamp = _stamp(path)
+        if stamp[1] is None and stamp[2] is None:
+            return None
+        if old and old[0] == stamp and old[2] - _newest_ns(stamp) > RACY_NS:
+            return old
+        read_at = time.time_ns()
+        self.reads += 1
+        return stamp, _read(self.folder / name), read_at
+
     def runs(self):
         """Every run folder, oldest first, as IndexedRuns; a folder is read only when it changed."""
         try:
@@ -94,21 +111,21 @@ class RunIndex:
         except FileNotFoundError:
             names = []
         with self._lock:
-            fresh = {}
-            for name in names:
-                path = os.path.join(self.folder, name)
-                stamp = _stamp(path)
-                if stamp[1] is None and stamp[2] is None:  # neither config nor status: not a run (sweeps/)
-                    continue
-                old = self.entries.get(name)
-                if old and old[0] == stamp and old[2] - _newest_ns(stamp) > RACY_NS:
-                    fresh[name] = old
-                    continue
-                read_at = time.time_ns()
-                fresh[name] = (stamp, _read(self.folder / name), read_at)
-                self.reads += 1
+            fresh = {name: entry for name in names if (entry := self._entry(name, self.entries.get(name)))}
             self.entries = fresh
         return sorted((entry[1] for entry in fresh.values()), key=lambda r: (r.created(), r.id))
+
+    def get(self, run_id):
+        """The IndexedRun of `run_id`, None when there is no such run folder; only that folder is looked at."""
+        if not _is_run_id(run_id):
+            return None
+        with self._lock:
+            entry = self._entry(run_id, self.entries.get(run_id))
+            if entry is None:
+                self.entries.pop(run_id, None)
+                return None
+            self.entries[run_id] = entry
+            return entry[1]
 
 
 _INDEXES = {}

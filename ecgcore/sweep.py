@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgcore import jobs, rotation, runs, transfer
+from ecgcore import jobs, rotation, run_index, runs, transfer
 from ecgcore.config import CONTROLLED, FRACTIONS, SCRATCH, JobConfig
 from ecgcore.data.admission import admit
 from ecgcore.files import locked, now, read_json, write_json
@@ -334,15 +334,15 @@ class Sweep:
         return [{**cell, "state": self._state(cell)} for cell in self.record()["cells"]]
 
     def run_of(self, cell):
-        """The Run of `cell` (an entry of `cells()` or sweep.json) by the cell map; None when it has no run yet
-        or the run's folder is gone."""
-        path = self.runs_dir / cell["run_id"] if cell.get("run_id") else None
-        return runs.Run(path) if path is not None and path.is_dir() else None
+        """The Run of `cell` (an entry of `cells()` or sweep.json) by the cell map, from the run index (a study of
+        hundreds of cells reads only the runs that changed); None when it has no run yet or the run's folder is
+        gone."""
+        return run_index.index_of(self.runs_dir).get(cell["run_id"]) if cell.get("run_id") else None
 
     def _state(self, cell):
         """The state of `cell`'s run, "missing" when it has none or its folder is gone."""
         run = self.run_of(cell)
-        return run.state if run is not None else "missing"
+        return run.listed["state"] if run is not None else "missing"
 
     def advance(self):
         """Submit every cell that has no live or finished run; return the number submitted.

@@ -115,3 +115,17 @@ def test_other_entries_of_the_folder_are_listed_as_a_fresh_listing_lists_them(tm
     (tmp_path / name / "status.json").write_text("{}")
     (tmp_path / "file.txt").write_text("not a folder")
     assert [r.id for r in run_index.RunIndex(tmp_path).runs()] == [r.id for r in runs.list_runs(tmp_path)]
+
+
+def test_one_run_is_looked_up_alone_and_kept_right(tmp_path):
+    root = tmp_path / "runs"
+    one, other = (runs.create_run(JobConfig(name=n), root) for n in ("one", "other"))
+    age(root)
+    index = run_index.RunIndex(root)
+    assert index.get(one.id).listed["state"] == "queued" and index.reads == 1
+    assert index.get(one.id).id == one.id and index.reads == 1
+    one.update_status(state="running")
+    assert index.get(one.id).listed["state"] == "running" and index.reads == 2
+    shutil.rmtree(one.path)
+    assert index.get(one.id) is None and index.get("../x") is None and index.get("nothing") is None
+    assert [r.id for r in index.runs()] == [other.id]
