@@ -115,5 +115,9 @@ def metric_name(key, units=None):
 
 def say_columns(frame, units=None):
     """A table (a pandas DataFrame) with its column names as words (`metric_name`), for showing; files keep
-    the code names."""
-    return frame.rename(columns=lambda c: metric_name(c, units) if isinstance(c, str) else c)
+    the code names. A validation metric beside its test metric (a sweep's table has both) is named so:
+    "Macro AUROC (validation)"; a table cannot show two columns of one name."""
+    words = {c: metric_name(c, units) for c in frame.columns if isinstance(c, str)}
+    taken = [w for c, w in words.items() if not c.startswith("val_")]
+    return frame.rename(columns={c: f"{w} (validation)" if c.startswith("val_") and w in taken else w
+                                 for c, w in words.items()})

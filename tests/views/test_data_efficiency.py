@@ -32,6 +32,24 @@ def test_data_efficiency_empty_then_sweep_results(tiny_runs, runs_dir):
     assert gains.iloc[0]["Target"] == "hr+qrs" and gains.iloc[0]["Pretraining source"] == "npz"
 
 
+def test_the_table_of_a_finished_sweep_shows_test_and_validation_metrics_under_their_own_names(tiny_runs, runs_dir):
+    """A trained run's summary holds validation metrics beside the test ones (train.fit): the page's table
+    once failed on the two "Macro AUROC" columns they made."""
+    from ecgcore import files
+    from run_fixtures import tiny_config
+
+    pre, npz = tiny_runs
+    config = sweep.SweepConfig(base=tiny_config(npz, task="finetune", epochs=1), fractions=[1.0], seeds=[0])
+    s = sweep.create_sweep(config, runs_dir)
+    run = runs.get_run(runs_dir, s.cells()[0]["run_id"])
+    fake_done(run, 0.8)
+    files.write_json(run.summary_path, {"test": {"macro_auroc": 0.8}, "val": {"macro_auroc": 0.75}})
+    at = page("5_Data_efficiency").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table["Macro AUROC"].tolist() == [0.8] and table["Macro AUROC (validation)"].tolist() == [0.75]
+
+
 def test_data_efficiency_names_arms_by_strategy_and_pretrained_run_and_keeps_bands_in_range(tiny_runs, runs_dir):
     from run_fixtures import tiny_config
 
