@@ -31,6 +31,9 @@ def home():
         "data-efficiency sweep (3 labelled fractions x scratch, transfer and its random-init control x 3 seeds). "
         "Every page fills in within minutes on a laptop CPU."
     )
+    from ecgcore.local_executor import max_jobs
+
+    ui.planned(demo.every_config(), workers=max_jobs())
     if st.button("Run the demo", type="primary"):
         try:
             started, demo_sweep = demo.run_demo(ui.runs_dir())

@@ -330,20 +330,21 @@ def submit(config):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _before_start(configs_json, folder, stamp):
-    return [estimates.before_start(JobConfig.from_dict(c), folder) for c in json.loads(configs_json)]
+def _plan(configs_json, folder, workers, stamp):
+    return estimates.plan([JobConfig.from_dict(c) for c in json.loads(configs_json)], folder, workers)
 
 
-def planned(configs):
-    """Say, before a Start button, how long these jobs would take here (from earlier runs like them); the runs
-    are read again only when a run's metrics changed (the form reruns the page on every widget)."""
+def planned(configs, workers=1):
+    """Say, before a Start button, how long these jobs would take here, `workers` of them at once (from earlier
+    runs like them); the runs are read again only when a run's metrics changed (the form reruns the page on
+    every widget)."""
     folder = runs_dir()
     stamp = _stamp(sorted(folder.glob("*/metrics.jsonl"))) if folder.is_dir() else ()
-    found = _before_start(json.dumps([c.to_dict() for c in configs]), str(folder), stamp)
-    if all(seconds is not None for seconds, _ in found):
-        total = sum(seconds for seconds, _ in found)
-        st.caption(f"On this machine: {estimates.say_duration(total)} at most, from {max(n for _, n in found)} "
-                   "earlier run(s) like it (early stopping may end it sooner).")
+    seconds, found = _plan(json.dumps([c.to_dict() for c in configs]), str(folder), workers, stamp)
+    if seconds is not None:
+        at_once = f", {workers} at a time" if workers > 1 and len(configs) > 1 else ""
+        st.caption(f"On this machine: {estimates.say_duration(seconds)} at most{at_once}, from {found} earlier "
+                   "run(s) like it (early stopping may end it sooner).")
     else:
         st.caption("How long this takes here is not known yet: no run like it has finished an epoch on this "
                    "machine. Its time left shows after its first epoch.")

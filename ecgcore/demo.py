@@ -72,6 +72,13 @@ def demo_sweep(pretrained, epochs=None):
                              seeds=list(size().seeds), name="demo")
 
 
+def every_config(seed=0, epochs=None):
+    """Every job the demo starts, in order (its sweep's cells naming a placeholder for the pretrained run): what
+    an estimate made before the demo starts looks at."""
+    pretrain, scratch, transfer = demo_configs(seed, epochs)
+    return [pretrain, scratch, transfer, *sweep.cell_configs(demo_sweep("the demo's pretraining", epochs))]
+
+
 def run_demo(runs_dir, seed=0, epochs=None):
     """Submit the demo's jobs to the queue in order; return (runs: pretrain, scratch, transfer; the sweep)."""
     pretrain, scratch, transfer = demo_configs(seed, epochs)

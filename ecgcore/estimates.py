@@ -7,6 +7,7 @@ Estimates are upper bounds where early stopping may end a run sooner, and None w
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import numpy as np
@@ -32,29 +33,37 @@ def time_left(run):
     return max(run.config.epochs - len(metrics), 0) * per_epoch
 
 
-def _like(config, other):
-    """Whether a finished run's config trains as `config` would: same task, network, data and batch size (the
-    seed, fraction of labels and epochs aside)."""
-    keep = lambda c: (c.task, c.arch, c.batch_size, c.preprocess, {k: v for k, v in (c.data or {}).items()  # noqa: E731
-                                                                    if k != "seed"})
-    return keep(config) == keep(other)
+def _like(config):
+    """What makes runs train alike, as a key: same task, network, data (its seed and folds aside) and batch size
+    (the seed, fraction of labels, learning rate and epochs aside); `config` is a JobConfig's dict."""
+    data = {k: v for k, v in (config.get("data") or {}).items() if k not in ("seed", "val_fold", "test_fold")}
+    return json.dumps([config["task"], config["arch"], config["batch_size"], config["preprocess"], data],
+                      sort_keys=True, default=str)
+
+
+def plan(configs, runs_dir=None, workers=1):
+    """(seconds, runs it rests on) for jobs not yet started (a job, a sweep's cells, the demo): each one's epochs x
+    the median epoch time of earlier runs like it here, scaled by its share of labels, summed over the jobs and
+    shared among the `workers` that run at once; an upper bound (early stopping may end runs sooner). (None, 0)
+    when one of the jobs has no earlier run like it that finished an epoch here."""
+    per_epoch = {}  # like-key: [seconds an epoch takes at every label], one look at the index for every job
+    for run in run_index.indexed_runs(runs_dir):
+        if run.problem is None and run.epoch_s is not None:
+            config = run.config_dict()
+            per_epoch.setdefault(_like(config), []).append(run.epoch_s / max(config["fraction"], 1e-3))
+    total, found = 0.0, 0
+    for config in configs:
+        earlier = per_epoch.get(_like(config.to_dict()))
+        if not earlier:
+            return None, 0
+        total += float(np.median(earlier)) * config.fraction * config.epochs
+        found = max(found, len(earlier))
+    return total / max(int(workers), 1), found
 
 
 def before_start(config, runs_dir=None):
-    """(seconds, runs it rests on): how long `config` would run on this machine at most (its epochs x the
-    median epoch time of earlier runs like it, scaled by its share of labels), or (None, 0) when no run like
-    it has finished an epoch here."""
-    per_epoch, found = [], 0
-    for run in run_index.indexed_runs(runs_dir):  # the index: only the runs like it are read
-        if run.problem is not None or not _like(config, run.config):
-            continue
-        seconds = epoch_seconds(run)
-        if seconds is not None:
-            found += 1
-            per_epoch.append(seconds / max(run.config.fraction, 1e-3))  # an epoch scales with the records used
-    if not per_epoch:
-        return None, 0
-    return float(np.median(per_epoch)) * config.fraction * config.epochs, found
+    """(seconds, runs it rests on): how long `config` would run on this machine at most (plan of one job)."""
+    return plan([config], runs_dir)
 
 
 def _seconds(run):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import statistics
 import threading
 import time
 
@@ -29,10 +30,15 @@ class IndexedRun(Run):
     status, metrics and everything else are read from its files as for any Run (a page that follows a running
     job sees each change). `listed` is the status as listed."""
 
-    def __init__(self, path, config, summary, problem, created, listed):
+    def __init__(self, path, config, summary, problem, created, listed, epoch_s=None):
         super().__init__(path)
         self._config, self._summary, self._problem, self._created = config, summary, problem, created
         self._listed = listed
+        self.epoch_s = epoch_s  # the median seconds of its epochs (metrics' time_s), None before the first
+
+    def config_dict(self):
+        """config.to_dict() of a healthy run, without building the config."""
+        return copy.deepcopy(self._config)
 
     @property
     def listed(self):
@@ -79,7 +85,9 @@ def _read(path):
     problem = run.problem
     if problem:
         return IndexedRun(path, None, None, problem, run.created(), run.status())
-    return IndexedRun(path, run.config.to_dict(), run.summary(), None, run.created(), run.status())
+    times = [m["time_s"] for m in run.metrics() if isinstance(m.get("time_s"), (int, float))]
+    return IndexedRun(path, run.config.to_dict(), run.summary(), None, run.created(), run.status(),
+                      statistics.median(times) if times else None)
 
 
 class RunIndex:

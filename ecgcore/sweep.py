@@ -471,6 +471,21 @@ def settled(progress):
     return not (progress["queued"] or progress["running"])
 
 
+def grid(config):
+    """The sweep's cells, in the order they run: {"arm", "fraction", "seed", "run_id": None}, and a cell names its
+    test fold and learning rate only in a study that has several."""
+    return [{"arm": arm.name, "fraction": float(f), "seed": int(s),
+             **({"fold": split[1]} if split else {}), **({"lr": lr} if lr is not None else {}), "run_id": None}
+            for split in config.splits() for f in sorted(config.fractions) for arm in config.arms
+            for s in config.seeds for lr in config.rates()]
+
+
+def cell_configs(config):
+    """The JobConfig of every cell of `config`'s grid, before any is made (what an estimate looks at)."""
+    arms = {arm.name: arm for arm in config.arms}
+    return [_cell_config(config, arms, cell) for cell in grid(config)]
+
+
 def create_sweep(config, runs_dir=None, submit=True):
     """Validate `config`, create its sweep folder with every cell of the grid, submit them; return the Sweep."""
     for arm in config.arms:  # absolute, like create_run does: the jobs and later readers find them anywhere
@@ -483,11 +498,7 @@ def create_sweep(config, runs_dir=None, submit=True):
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = root / runs.validate_run_id("-".join(p for p in (stamp, runs.slug(config.name), secrets.token_hex(2)) if p))
     path.mkdir(exist_ok=False)
-    # a cell names its test fold and learning rate only in a study that has several
-    cells = [{"arm": arm.name, "fraction": float(f), "seed": int(s),
-              **({"fold": split[1]} if split else {}), **({"lr": lr} if lr is not None else {}), "run_id": None}
-             for split in config.splits() for f in sorted(config.fractions) for arm in config.arms
-             for s in config.seeds for lr in config.rates()]
+    cells = grid(config)
     write_json(path / "sweep.json", {
         "id": path.name, "created": now(),
         "config": config.to_dict(), "cells": cells})

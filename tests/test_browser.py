@@ -34,9 +34,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
+def start_server(tmp):
+    """(process, base URL) of `streamlit run app.py` on a free port with `tmp`'s runs folder and cache."""
     port = free_port()
     env = dict(os.environ, ECGCORE_RUNS=str(tmp / "runs"), ECGCORE_CACHE=str(tmp / "cache"), ECGCORE_MAX_JOBS="1",
                ECGCORE_DEMO_SIZE="small")
@@ -51,15 +50,17 @@ def server(tmp_path_factory):
         try:
             with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, base
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"streamlit did not start: {proc.stdout.read().decode(errors='replace')[-2000:]}")
         time.sleep(0.3)
-    yield base, tmp / "runs"
-    for run in runs.list_runs(tmp / "runs"):
+
+
+def stop_server(proc, runs_dir):
+    for run in runs.list_runs(runs_dir):
         jobs.cancel(run)
     proc.terminate()
     try:
@@ -67,6 +68,14 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:  # a busy machine: do not leave it serving
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    proc, base = start_server(tmp)
+    yield base, tmp / "runs"
+    stop_server(proc, tmp / "runs")
 
 
 @pytest.fixture(scope="module")
@@ -347,3 +356,45 @@ def test_finetune_shows_a_ptbxl_folders_class_balance_before_training(browser, s
     assert page.get_by_text(re.compile("No record of")).count() == 0  # every class is there
     assert len(runs.list_runs(runs_dir)) == before  # nothing trained to show it
     shots(page, "finetune-ptbxl-class-balance")
+
+
+def test_a_study_goes_on_through_a_server_restart_where_it_stopped(browser, tmp_path, shots):
+    """Start a sweep on Data efficiency, kill the server while a cell trains (a crash, not a clean stop), start a
+    new one: the page shows the same sweep going on, and no cell is trained twice."""
+    from ecgcore import sweep
+
+    proc, base = start_server(tmp_path)
+    runs_dir = tmp_path / "runs"
+    try:
+        page = new_page(browser)
+        page.goto(base + "/Data_efficiency")
+        for label, value in (("Simulated ECGs", "300"), ("Seeds", "2"), ("Epochs", "1")):
+            box = page.get_by_label(re.compile(label)).first
+            box.fill(value)
+            box.press("Enter")
+        for fraction in ("1%", "5%", "10%", "25%"):  # keep 50% and 100%: 2 fractions x 2 seeds, scratch
+            page.locator('[data-baseweb="tag"]').filter(has_text=re.compile(rf"^{fraction}$"))\
+                .locator('[role="presentation"]').click()
+        page.get_by_text(re.compile(r"2 fractions x 1 arms x 2 seeds")).wait_for()
+        page.get_by_role("button", name="Start sweep").click()
+        page.get_by_text("Started sweep").wait_for()
+        (study,) = sweep.list_sweeps(runs_dir)
+        deadline = time.monotonic() + JOB_S  # a ceiling, not a timing: wait for a cell to be training
+        while "running" not in {c["state"] for c in study.cells()} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "running" in {c["state"] for c in study.cells()}
+    finally:
+        proc.kill()  # the server dies; its jobs are processes of their own
+        proc.wait()
+    before = {(c["fraction"], c["seed"]): c["run_id"] for c in study.cells()}
+    proc, base = start_server(tmp_path)
+    try:
+        page = new_page(browser)
+        page.goto(base + f"/Data_efficiency?sweep={study.id}")
+        page.get_by_text("4 done of 4 cells").wait_for(timeout=4 * JOB_S * 1000)  # the page follows it live
+        page.locator(".js-plotly-plot").first.wait_for()
+        shots(page, "data-efficiency-after-a-server-restart")
+        assert {(c["fraction"], c["seed"]): c["run_id"] for c in study.cells()} == before  # none redone
+        assert all(runs.get_run(runs_dir, c["run_id"]).state == "done" for c in study.cells())
+    finally:
+        stop_server(proc, runs_dir)

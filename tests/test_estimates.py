@@ -33,6 +33,36 @@ def test_a_plan_rests_on_earlier_runs_like_it(tmp_path):
     assert estimates.before_start(JobConfig(task="finetune", data=data), tmp_path) == (None, 0)
 
 
+def test_a_study_is_planned_before_it_starts_from_earlier_runs_like_its_cells(tmp_path):
+    from ecgcore import sweep
+
+    data = {"source": "synthetic", "n": 500, "seed": 0, "classes": "all"}
+    base = JobConfig(task="finetune", data=data, epochs=10)
+    config = sweep.SweepConfig(base=base, fractions=[0.5, 1.0], seeds=[0, 1], lrs=[0.001, 0.003])
+    assert len(sweep.cell_configs(config)) == 8 and estimates.plan(sweep.cell_configs(config), tmp_path) == (None, 0)
+    earlier = runs.create_run(JobConfig(task="finetune", data={**data, "seed": 9}, fraction=0.5, lr=0.01), tmp_path)
+    for epoch in (1, 2, 3):
+        earlier.append_metrics({"epoch": epoch, "train_loss": 1.0, "val_loss": 1.0, "time_s": 1.5})
+    # each epoch of the earlier run took 1.5 s on half the records: 3 s at full labels; the cells: 2 seeds x
+    # 2 rates x (10 epochs x 1.5 s at 50% + 10 x 3 s at 100%) = 180 s, shared by 2 jobs at once
+    assert estimates.plan(sweep.cell_configs(config), tmp_path) == (pytest.approx(180.0), 1)
+    assert estimates.plan(sweep.cell_configs(config), tmp_path, workers=2)[0] == pytest.approx(90.0)
+
+
+def test_the_demo_is_planned_from_its_jobs(tmp_path, monkeypatch):
+    from ecgcore import demo
+
+    monkeypatch.setenv("ECGCORE_DEMO_SIZE", "small")
+    jobs_ = demo.every_config()
+    assert [c.task for c in jobs_] == ["pretrain", "finetune", "finetune"] + ["finetune"] * 12
+    assert estimates.plan(jobs_, tmp_path) == (None, 0)  # nothing measured on this machine yet
+    for config in jobs_[:2]:  # a demo's pretraining and its scratch run, done here before
+        run = runs.create_run(config, tmp_path)
+        run.append_metrics({"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "time_s": 2.0})
+    seconds, found = estimates.plan(jobs_, tmp_path)
+    assert found == 1 and seconds == pytest.approx(2.0 + 2.0 * 2 + 12 * 2.0 * (0.25 + 1.0) / 2)
+
+
 def test_durations_read_as_people_plan():
     assert estimates.say_duration(None) == "not known yet"
     assert estimates.say_duration(30) == "under a minute"

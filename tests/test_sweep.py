@@ -256,7 +256,9 @@ def test_cli_start_builds_the_grid(no_queue, tiny, capsys):
     assert main(["sweep", "start", "--data", npz, "--arm", f"linear_probe:{pre.id}=probe", "--fractions", "0.5,1",
                  "--seeds", "3,4", "--epochs", "1", "--runs-dir", str(runs_dir), "--name", "cli"]) == 0
     (s,) = sweep.list_sweeps(runs_dir)
-    assert capsys.readouterr().out.strip() == s.id
+    said = capsys.readouterr()
+    assert said.out.strip() == s.id  # stdout: the id, for scripts; the plan on stderr
+    assert "8 cells; on this machine: not known yet: no run like them has finished an epoch here yet" in said.err
     c = s.config
     assert [a.name for a in c.arms] == ["scratch", "probe"]  # scratch added as the reference
     assert c.arms[1].pretrained == [str(pre.path.resolve())] and c.seeds == [3, 4] and c.fractions == [0.5, 1.0]

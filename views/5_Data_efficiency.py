@@ -80,16 +80,22 @@ def new_sweep_form():
             arms = [sweep.Arm()] + [sweep.Arm(s, [str(pretrained_runs[i].path)])
                                     for i in pretrained_ids for s in strategies]
             arms = sweep.with_controls(arms) if controls else arms
-        st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds = "
-                   f"**{len(fractions) * len(arms) * n_seeds} runs**.")
+        folds, lrs, problem = study_design(ptbxl, problem)
+        times = ((f" x {len(folds)} test folds" if folds else "")
+                 + (f" x {len(lrs)} learning rates" if len(lrs) > 1 else ""))
+        st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds{times} = "
+                   f"**{len(fractions) * len(arms) * n_seeds * max(len(folds), 1) * max(len(lrs), 1)} runs**.")
+        data = ({"source": "ptbxl", "path": ptbxl, "fs": 100} if ptbxl else
+                {**DEFAULT_FINETUNE_DATA, "n": int(n), "seed": int(data_seed), "difficulty": difficulty})
+        base = JobConfig(task="finetune", data=data, arch=arch, epochs=int(epochs), label_mode=label_mode,
+                         **({"lr": lrs[0]} if len(lrs) == 1 else {}))
+        if first is not None:
+            base.preprocess = first.config.preprocess
+        config = sweep.SweepConfig(base=base, arms=arms, fractions=sorted(fractions), seeds=list(range(int(n_seeds))),
+                                   name=name, folds=folds, lrs=lrs if len(lrs) > 1 else [])
+        if fractions:
+            ui.planned(sweep.cell_configs(config), workers=max_jobs())
         if st.button("Start sweep", type="primary", key=P + "start", disabled=problem is not None):
-            data = ({"source": "ptbxl", "path": ptbxl, "fs": 100} if ptbxl else
-                    {**DEFAULT_FINETUNE_DATA, "n": int(n), "seed": int(data_seed), "difficulty": difficulty})
-            base = JobConfig(task="finetune", data=data, arch=arch, epochs=int(epochs), label_mode=label_mode)
-            if first is not None:
-                base.preprocess = first.config.preprocess
-            config = sweep.SweepConfig(base=base, arms=arms, fractions=sorted(fractions),
-                                       seeds=list(range(int(n_seeds))), name=name)
             try:
                 created = sweep.create_sweep(config, ui.runs_dir())
             except (ValueError, OSError) as e:
@@ -102,6 +108,46 @@ def new_sweep_form():
 def readable(table, titles):
     """A sweep table (or its bands) with its arms named as people call them (ecgcore.sweep.arm_titles)."""
     return table.assign(arm=table["arm"].map(lambda a: titles.get(a, a))) if "arm" in table else table
+
+
+EVERY_FOLD = "every fold, each tested once"
+
+
+def study_design(ptbxl, problem):
+    """(folds, lrs, problem): the rotations ([validation, test] pairs; [] for one split) and the learning rates
+    ([] for the base's) the person chose, and what is wrong with them (`problem` when nothing is)."""
+    from ecgcore import rotation
+
+    c1, c2 = st.columns(2)
+    lrs_text = c2.text_input("Learning rates (each arm's chosen on validation)", key=P + "lrs",
+                             placeholder="0.001 (one rate); e.g. 0.001, 0.003",
+                             help="Every arm, scratch and the controls too, trains at each rate; per fold and "
+                                  "fraction each arm keeps the rate with the best validation macro AUROC, so no arm "
+                                  "gets more choices than another.")
+    try:
+        lrs = [float(x) for x in lrs_text.replace(",", " ").split()]
+        if any(not x > 0 for x in lrs) or len(set(lrs)) != len(lrs):
+            raise ValueError
+    except ValueError:
+        lrs, problem = [], problem or f"learning rates {lrs_text!r}: give distinct numbers above 0, e.g. 0.001, 0.003"
+        st.caption(f"Pick the learning rates: {problem}")
+    if not ptbxl:
+        c1.caption("Test folds: a PTB-XL folder has folds to rotate the test fold over.")
+        return [], lrs, problem
+    choice = c1.selectbox("Test folds", ["one split (auto)", EVERY_FOLD], key=P + "rotate",
+                          help="Every fold: the study is repeated with each fold as its test fold and the fold "
+                               "before it validating; gains are pooled over folds x seeds (cluster bootstrap).")
+    folds = []
+    if choice == EVERY_FOLD:
+        why, found = ui.ptbxl_folds(ptbxl)
+        try:
+            if why:
+                raise ValueError(why)
+            folds = [list(pair) for pair in rotation.chosen("rotate", found)]
+        except ValueError as e:
+            problem = problem or str(e)
+            st.caption(f"Cannot rotate the test fold: {e}")
+    return folds, lrs, problem
 
 
 def results(chosen, metric):

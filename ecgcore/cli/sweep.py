@@ -121,9 +121,23 @@ def _start(args):
                          seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "",
                          folds=_rotations(args.folds, data) if args.folds else [],
                          lrs=_numbers(args.lrs, float, "--lrs") if args.lrs else [])
+    _say_plan(config, args.runs_dir)
     sweep = create_sweep(config, args.runs_dir)
     print(sweep.id, flush=True)
     return _follow(sweep, args) if args.wait else 0
+
+
+def _say_plan(config, runs_dir):
+    """How long the sweep would take here, on stderr (stdout is its id, for scripts)."""
+    from ecgcore.estimates import plan, say_duration
+    from ecgcore.local_executor import max_jobs
+    from ecgcore.sweep import cell_configs
+
+    cells = cell_configs(config)
+    seconds, found = plan(cells, runs_dir, max_jobs())
+    print(f"{len(cells)} cells; on this machine: {say_duration(seconds)}" + (
+        f" at most, {max_jobs()} at a time, from {found} earlier run(s) like them" if seconds is not None else
+        ": no run like them has finished an epoch here yet"), file=sys.stderr, flush=True)
 
 
 def _resume(args):

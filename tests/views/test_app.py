@@ -24,6 +24,20 @@ def test_home_renders_with_no_runs(runs_dir):
     assert not at.exception
     assert at.title[0].value == "ECG Transfer Lab"
     assert any("No run is in progress" in m.value for m in at.markdown)
+    assert any("not known yet" in c.value for c in at.caption)  # the demo's plan: nothing measured here yet
+
+
+def test_home_plans_the_demo_from_earlier_runs_like_its_jobs(runs_dir, monkeypatch):
+    monkeypatch.setenv("ECGCORE_DEMO_SIZE", "small")
+    for config in demo.every_config()[:2]:  # the demo's pretraining and its scratch run, done here before
+        run = runs.create_run(config, runs_dir)
+        run.append_metrics({"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "time_s": 50.0})
+        run.update_status(state="done")
+    at = page("app").run()
+    assert not at.exception
+    # 50 s pretraining + 2 x 50 s fine-tuning + 12 cells x 50 s x their labels' share (0.25 and 1.0): 525 s
+    assert any(c.value.startswith("On this machine: about 9 min at most") for c in at.caption), \
+        [c.value for c in at.caption]
 
 
 def test_run_the_demo_starts_pretrain_then_scratch_and_transfer(runs_dir):

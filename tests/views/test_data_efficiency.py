@@ -1,6 +1,6 @@
 """AppTest of the Data efficiency page: a sweep's results, its arms and bands, starting studies."""
 
-from ecgcore import runs, sweep
+from ecgcore import jobs, runs, sweep
 
 from apptest import page
 from page_fixtures import fake_done, values
@@ -131,3 +131,29 @@ def test_data_efficiency_builds_the_per_target_study_from_four_regressors(tiny_r
                                                    "freeze_first_block", "combined", "linear_probe"]
     assert s.config.controls() == {**{a.name: "random init, first block frozen" for a in s.config.arms[1:5]},
                                    s.config.arms[5].name: "random init, combined x4"}
+
+
+def test_a_study_over_every_test_fold_and_two_learning_rates_is_set_up_and_planned_on_the_page(runs_dir, tmp_path,
+                                                                                            monkeypatch):
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # the cells are looked at, not trained
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=2, folds=(8, 9, 10), bad_record=False)
+    at = page("5_Data_efficiency").run()
+    assert "Test folds: a PTB-XL folder" in " ".join(c.value for c in at.caption)  # said, not offered
+    at.text_input(key="de_ptbxl").input(str(root))
+    at.multiselect(key="de_fractions").set_value([0.5, 1.0])
+    at.number_input(key="de_seeds").set_value(2)
+    at.text_input(key="de_lrs").input("0.001 0.003, 0.001").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "give distinct numbers above 0" in captions and at.button(key="de_start").proto.disabled
+    at.text_input(key="de_lrs").input("0.001, 0.003")
+    at.selectbox(key="de_rotate").set_value("every fold, each tested once").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "2 fractions x 1 arms x 2 seeds x 3 test folds x 2 learning rates = **24 runs**" in captions
+    assert "not known yet" in captions  # before the start: the plan, or that nothing like it ran here yet
+    at.button(key="de_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (s,) = sweep.list_sweeps(runs_dir)
+    assert s.config.folds == [[10, 8], [8, 9], [9, 10]] and s.config.lrs == [0.001, 0.003]
+    assert len(s.cells()) == 24 and {c["fold"] for c in s.cells()} == {8, 9, 10}
