@@ -373,8 +373,7 @@ def test_a_study_goes_on_through_a_server_restart_where_it_stopped(browser, tmp_
             box.fill(value)
             box.press("Enter")
         for fraction in ("1%", "5%", "10%", "25%"):  # keep 50% and 100%: 2 fractions x 2 seeds, scratch
-            page.locator('[data-baseweb="tag"]').filter(has_text=re.compile(rf"^{fraction}$"))\
-                .locator('[role="presentation"]').click()
+            page.get_by_role("button", name=f"Remove {fraction}", exact=True).click()
         page.get_by_text(re.compile(r"2 fractions x 1 arms x 2 seeds")).wait_for()
         page.get_by_role("button", name="Start sweep").click()
         page.get_by_text("Started sweep").wait_for()
@@ -393,6 +392,7 @@ def test_a_study_goes_on_through_a_server_restart_where_it_stopped(browser, tmp_
         page.goto(base + f"/Data_efficiency?sweep={study.id}")
         page.get_by_text("4 done of 4 cells").wait_for(timeout=4 * JOB_S * 1000)  # the page follows it live
         page.locator(".js-plotly-plot").first.wait_for()
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()  # drawn whole
         shots(page, "data-efficiency-after-a-server-restart")
         assert {(c["fraction"], c["seed"]): c["run_id"] for c in study.cells()} == before  # none redone
         assert all(runs.get_run(runs_dir, c["run_id"]).state == "done" for c in study.cells())

@@ -184,7 +184,9 @@ def results(chosen, metric):
                 st.caption(f"No summary yet: {e}")
             st.session_state[P + "fig"] = fig
             gains_table(chosen, table, metric)
-        st.dataframe(say_columns(readable(table, titles)), hide_index=True)
+        shown = say_columns(readable(table, titles))
+        st.dataframe(shown, hide_index=True, column_config={  # a metric a cell has not got yet is blank, not "None"
+            c: st.column_config.NumberColumn() for c in shown.columns if pd.api.types.is_float_dtype(shown[c])})
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Table (CSV)", table.to_csv(index=False), f"sweep-{chosen.id}.csv", mime="text/csv",
                            key=P + "csv")
