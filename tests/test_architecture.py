@@ -16,6 +16,7 @@ FLOORS = [
     ("training and analysis", ("ecgcore.train", "ecgcore.explain", "ecgcore.plots", "ecgcore.rhythm_strip",
                                "ecgcore.export")),
     ("jobs", ("ecgcore.job", "ecgcore.jobs", "ecgcore.sweep", "ecgcore.demo", "ecgcore.study", "ecgcore.rotation",
+              "ecgcore.per_rotation",
               "ecgcore.estimates",
               "ecgcore.executors", "ecgcore.local_executor", "ecgcore.inline_executor", "ecgcore.ray_executor")),
     ("interfaces", ("ecgcore.cli", "ecgcore.__main__")),

@@ -107,6 +107,46 @@ def test_a_pretraining_on_real_records_must_not_have_seen_a_cells_folds(folder, 
         sweep.SweepConfig(base=JobConfig(task="finetune"), folds=[[1, 2]]).validate()
 
 
+def test_a_study_pretrains_a_source_on_its_own_records_once_per_rotation_without_its_folds(folder, tmp_path,
+                                                                                          monkeypatch):
+    from ecgcore import per_rotation
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # looked at, not trained
+    runs_dir = tmp_path / "runs"
+    spec = {"source": "measured", "path": str(folder), "fs": 100}
+    own = runs.create_run(JobConfig(task="pretrain", data=spec, targets=["hr"], epochs=1, name="measured"), runs_dir)
+    mixed = runs.create_run(JobConfig(task="pretrain", targets=["hr"], epochs=1, data={
+        "source": "mixed", "real": {"path": str(folder), "fs": 100, "folds": [1, 2, 3]},
+        "synthetic": {"n": 20, "fs": 100}, "ratio": 0.5}), runs_dir)
+    synthetic = runs.create_run(JobConfig(task="pretrain", data={"source": "synthetic", "n": 20, "fs": 100},
+                                          targets=["hr"], epochs=1), runs_dir)
+    plan = rotation.rotations(FOLDS)
+    config = sweep.SweepConfig(base=base(folder), fractions=[1.0], seeds=[0], folds=[list(p) for p in plan],
+                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(own.path)], label="own"),
+                                     sweep.Arm("linear_probe", [str(own.path)], label="own probe"),
+                                     sweep.Arm("combined", [str(mixed.path), str(synthetic.path)], label="both"),
+                                     sweep.Arm("freeze_first_block", [str(synthetic.path)], label="synthetic")])
+    with pytest.raises(ValueError, match="learnt from folds"):
+        config.validate()  # as it stands, every rotation but one would test on records pretraining learnt from
+    assert set(per_rotation.needs(config, runs_dir)) == {str(own.path), str(mixed.path)}
+    made = per_rotation.pretrain_per_rotation(config, runs_dir)
+    assert len(made) == 2 * len(plan)  # one per source and rotation: the two arms of `own` share theirs
+    s = sweep.create_sweep(config, runs_dir)  # the leakage guard passes now
+    arms = {a.name: a for a in s.config.arms}
+    for val, test in plan:
+        mine = runs.resolve_run(arms["own"].pretrained_for(test)[0])
+        assert arms["own probe"].pretrained_for(test) == arms["own"].pretrained_for(test)
+        assert (mine.config.data["val_fold"], mine.config.data["test_fold"]) == (val, test)
+        assert mine.config.name == f"measured · without folds {val} and {test}"
+        real, synth = (runs.resolve_run(p).config.data for p in arms["both"].pretrained_for(test))
+        assert (real["real"]["val_fold"], real["real"]["test_fold"]) == (val, test)
+        assert val not in real["real"]["folds"] and test not in real["real"]["folds"]
+        assert synth["source"] == "synthetic" and arms["synthetic"].pretrained_for(test) == [
+            str(synthetic.path.resolve())]  # a synthetic pretraining is shared by every rotation
+    assert per_rotation.needs(s.config, runs_dir) == {}  # nothing left to pretrain
+    assert per_rotation.pretrain_per_rotation(sweep.SweepConfig(base=base(folder)), runs_dir) == []  # one split
+
+
 def test_an_inline_run_is_held_while_its_process_lives_and_failed_when_it_is_gone(folder, tmp_path, monkeypatch):
     monkeypatch.setattr(job, "STALE_S", 1e9)  # however slow the machine, its start-up time has not run out
     runs_dir = tmp_path / "runs"

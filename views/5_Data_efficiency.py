@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import dashboard as ui
-from ecgcore import estimates, jobs, plots, study, sweep
+from ecgcore import estimates, jobs, per_rotation, plots, runs, study, sweep
 from ecgcore.local_executor import max_jobs
 from ecgcore.config import ARCHS, FRACTIONS, LABEL_MODES, STRATEGIES, JobConfig
 from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
@@ -93,16 +93,22 @@ def new_sweep_form():
             base.preprocess = first.config.preprocess
         config = sweep.SweepConfig(base=base, arms=arms, fractions=sorted(fractions), seeds=list(range(int(n_seeds))),
                                    name=name, folds=folds, lrs=lrs if len(lrs) > 1 else [])
+        pretrainings = rotation_pretrainings(config)
         if fractions:
-            ui.planned(sweep.cell_configs(config), workers=max_jobs())
+            ui.planned([*pretrainings, *sweep.cell_configs(config)], workers=max_jobs())
         if st.button("Start sweep", type="primary", key=P + "start", disabled=problem is not None):
+            made = []
             try:
+                made = per_rotation.pretrain_per_rotation(config, ui.runs_dir())
                 created = sweep.create_sweep(config, ui.runs_dir())
             except (ValueError, OSError) as e:
+                for run in made:  # the study is not started: nor are its pretrainings
+                    jobs.cancel(run)
                 st.error(f"Could not start the sweep: {e}")
             else:
                 st.query_params["sweep"] = created.id
-                st.success(f"Started sweep `{created.id}`: {len(created.cells())} runs queued.")
+                st.success(f"Started sweep `{created.id}`: {len(created.cells())} runs queued"
+                           + (f", after {len(made)} pretrainings, one per rotation." if made else "."))
 
 
 def readable(table, titles):
@@ -111,6 +117,20 @@ def readable(table, titles):
 
 
 EVERY_FOLD = "every fold, each tested once"
+
+
+def rotation_pretrainings(config):
+    """The pretrainings a study over folds makes again per rotation (per_rotation), said before the start."""
+    try:
+        found = per_rotation.pretrainings(config, ui.runs_dir())
+    except (ValueError, OSError):  # a pretrained run gone or damaged: the start says so
+        return []
+    if found:
+        names = sorted({ui.run_label(runs.resolve_run(path, ui.runs_dir())) for path, _ in found})
+        st.caption(f"Pretrained on this folder's own records: {', '.join(names)}. Each is pretrained again per "
+                   f"rotation without its validation and test folds (**{len(found)} pretrainings**), and the cells "
+                   "wait for theirs: no cell tests on a record its pretraining learnt from.")
+    return list(found.values())
 
 
 def study_design(ptbxl, problem):

@@ -121,8 +121,19 @@ def _start(args):
                          seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "",
                          folds=_rotations(args.folds, data) if args.folds else [],
                          lrs=_numbers(args.lrs, float, "--lrs") if args.lrs else [])
+    from ecgcore import jobs, per_rotation
+
     _say_plan(config, args.runs_dir)
-    sweep = create_sweep(config, args.runs_dir)
+    made = per_rotation.pretrain_per_rotation(config, args.runs_dir)
+    try:
+        sweep = create_sweep(config, args.runs_dir)
+    except (ValueError, OSError):
+        for run in made:  # the study is not started: nor are its pretrainings
+            jobs.cancel(run)
+        raise
+    if made:
+        print(f"{len(made)} pretrainings, one per rotation without its validation and test folds: "
+              f"{', '.join(r.id for r in made)}", file=sys.stderr, flush=True)
     print(sweep.id, flush=True)
     return _follow(sweep, args) if args.wait else 0
 
@@ -133,8 +144,10 @@ def _say_plan(config, runs_dir):
     from ecgcore.local_executor import max_jobs
     from ecgcore.sweep import cell_configs
 
+    from ecgcore.per_rotation import pretrainings
+
     cells = cell_configs(config)
-    seconds, found = plan(cells, runs_dir, max_jobs())
+    seconds, found = plan([*pretrainings(config, runs_dir).values(), *cells], runs_dir, max_jobs())
     print(f"{len(cells)} cells; on this machine: {say_duration(seconds)}" + (
         f" at most, {max_jobs()} at a time, from {found} earlier run(s) like them" if seconds is not None else
         ": no run like them has finished an epoch here yet"), file=sys.stderr, flush=True)

@@ -157,3 +157,32 @@ def test_a_study_over_every_test_fold_and_two_learning_rates_is_set_up_and_plann
     (s,) = sweep.list_sweeps(runs_dir)
     assert s.config.folds == [[10, 8], [8, 9], [9, 10]] and s.config.lrs == [0.001, 0.003]
     assert len(s.cells()) == 24 and {c["fold"] for c in s.cells()} == {8, 9, 10}
+
+
+def test_a_study_over_every_fold_pretrains_a_source_on_the_folders_records_once_per_rotation(runs_dir, tmp_path,
+                                                                                           monkeypatch):
+    from page_fixtures import finished_run
+    from ptbxl_fixture import make_ptbxl_fixture
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # the runs are looked at, not trained
+    root = make_ptbxl_fixture(tmp_path / "ptbxl", n_per_class=2, folds=(8, 9, 10), bad_record=False)
+    own = finished_run(runs_dir, task="pretrain", name="measured here", targets=["hr"],
+                       data={"source": "measured", "path": str(root), "fs": 100})
+    at = page("5_Data_efficiency").run()
+    at.text_input(key="de_ptbxl").input(str(root))
+    at.multiselect(key="de_sources").set_value([own.id])
+    at.checkbox(key="de_controls").uncheck()
+    at.multiselect(key="de_fractions").set_value([1.0])
+    at.number_input(key="de_seeds").set_value(1).run()
+    at.selectbox(key="de_rotate").set_value("every fold, each tested once").run()
+    said = " ".join(c.value for c in at.caption)
+    assert "Each is pretrained again per rotation without its validation and test folds (**3 pretrainings**)" in said
+    at.button(key="de_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "after 3 pretrainings, one per rotation" in at.success[0].value
+    (s,) = sweep.list_sweeps(runs_dir)
+    transfer = s.config.arms[1]
+    for val, test in s.config.folds:
+        (path,) = transfer.pretrained_for(test)
+        data = runs.resolve_run(path).config.data
+        assert (data["val_fold"], data["test_fold"]) == (val, test) and runs.resolve_run(path).state == "queued"
