@@ -2,7 +2,8 @@
 ECG paper as the page's picture, and as the interactive chart with Zoom and hover).
 
 Goals: rerun < 150 ms, first full render < 2 s and within 1.15x of a bare page (a title, a caption, one picture)
-measured in the same run, loads alternating. Prints the figures, then one JSON line.
+measured in the same run, loads alternating. The bare page is also measured inside a shell of 9 pages
+(st.navigation, as the app is), which tells the app's shell from Synthesize's own content. Prints the figures, then one JSON line.
 Usage: .venv/bin/python bench/ui.py [--reruns 30] [--loads 5]
 """
 
@@ -66,6 +67,27 @@ st.markdown("end of page")
 """
 
 
+# The bare page inside the app's shell: st.navigation with as many pages as the app has (the sidebar's links), so
+# the shell's own cost is measured apart from Synthesize's.
+NAV_PAGE = """import streamlit as st
+
+st.set_page_config(page_title="Bare in a shell", layout="wide")
+
+
+def bare():
+""" + "\n".join("    " + line if line else "" for line in BARE_PAGE.splitlines()[1:]) + """
+
+
+def other():
+    st.write("another page")
+
+
+pages = [st.Page(bare, title="Bare", default=True)] + [st.Page(other, title=f"Page {i}", url_path=f"page{i}")
+                                                      for i in range(8)]
+st.navigation(pages).run()
+"""
+
+
 def serve(script, cwd, env):
     """(process, base URL) of a headless Streamlit server running `script`, once it answers its health check."""
     with socket.socket() as s:
@@ -97,15 +119,19 @@ def first_render_s(loads):
     env = dict(os.environ, ECGCORE_RUNS=f"{tmp}/runs", ECGCORE_CACHE=f"{tmp}/cache")
     bare_script = Path(tmp) / "bare.py"
     bare_script.write_text(BARE_PAGE)
+    nav_script = Path(tmp) / "nav.py"
+    nav_script.write_text(NAV_PAGE)
     proc, base = serve("app.py", ROOT, env)
     bare_proc, bare_base = serve(bare_script, ROOT, env)
+    nav_proc, nav_base = serve(nav_script, ROOT, env)
     try:
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             returning = browser.new_context(viewport={"width": 1400, "height": 1000})
             pages = (("picture", f"{base}/Synthesize?", PAPER, True),
-                     ("chart", f"{base}/Synthesize?zoom=true&", CHART, True), ("bare", f"{bare_base}/?", PAPER, False))
+                     ("chart", f"{base}/Synthesize?zoom=true&", CHART, True), ("bare", f"{bare_base}/?", PAPER, False),
+                     ("shell", f"{nav_base}/?", PAPER, False))
             times = {view: ([], []) for view, *_ in pages}
             for i in range(2 * loads + 2):
                 for view, url, paper, full in pages:  # alternating: a busy moment of the machine hits each
@@ -138,7 +164,7 @@ def first_render_s(loads):
             browser.close()
         return out, statistics.median(home)
     finally:
-        for process in (proc, bare_proc):
+        for process in (proc, bare_proc, nav_proc):
             process.terminate()
             process.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -166,6 +192,13 @@ def main():
               f"browser cache, {warm:.2f} s for a returning visitor (goal < 2 s); with Zoom and hover (the "
               f"plotly chart): {chart_cold:.2f} s / {chart_warm:.2f} s; the home page: {home:.2f} s")
         bare_cold, bare_warm = views["bare"]
+        shell_cold, shell_warm = views["shell"]
+        print(f"the bare page inside a shell of 9 pages (st.navigation, as the app): {shell_cold:.2f} s / "
+              f"{shell_warm:.2f} s: {shell_cold / bare_cold:.2f}x / {shell_warm / bare_warm:.2f}x of the bare page; "
+              f"Synthesize is {cold / shell_cold:.2f}x / {warm / shell_warm:.2f}x of the shell")
+        result.update(shell_render_cold_s=round(shell_cold, 2), shell_render_warm_s=round(shell_warm, 2),
+                      shell_over_bare_cold=round(shell_cold / bare_cold, 3),
+                      over_shell_cold=round(cold / shell_cold, 3), over_shell_warm=round(warm / shell_warm, 3))
         print(f"a bare page (a title, a caption, one picture) in the same run: {bare_cold:.2f} s / {bare_warm:.2f} s: "
               f"Synthesize is {cold / bare_cold:.2f}x / {warm / bare_warm:.2f}x of it (goal within 1.15x)")
         result.update(first_render_cold_s=round(cold, 2), first_render_warm_s=round(warm, 2),
