@@ -77,7 +77,8 @@ def _stamp(path):
 
 
 def _newest_ns(stamp):
-    return max((s[2] for s in stamp if s), default=0)
+    """The latest change in `stamp`: a file's content (mtime) or its inode (ctime: a rename, a chmod)."""
+    return max((max(s[2], s[3]) for s in stamp if s), default=0)
 
 
 def _read(path):

@@ -142,9 +142,8 @@ def _say_plan(config, runs_dir):
     """How long the sweep would take here, on stderr (stdout is its id, for scripts)."""
     from ecgcore.estimates import plan, say_duration
     from ecgcore.local_executor import max_jobs
-    from ecgcore.sweep import cell_configs
-
     from ecgcore.per_rotation import pretrainings
+    from ecgcore.sweep import cell_configs
 
     cells = cell_configs(config)
     seconds, found = plan([*pretrainings(config, runs_dir).values(), *cells], runs_dir, max_jobs())
