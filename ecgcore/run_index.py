@@ -77,8 +77,9 @@ def _stamp(path):
 
 
 def _newest_ns(stamp):
-    """The latest change in `stamp`: a file's content (mtime) or its inode (ctime: a rename, a chmod)."""
-    return max((max(s[2], s[3]) for s in stamp if s), default=0)
+    """The latest content change in `stamp` (mtime, as git's racy check: a change of the inode alone, a chmod,
+    changes the stamp's ctime and so is seen anyway; a write is what can hide inside a clock tick)."""
+    return max((s[2] for s in stamp if s), default=0)
 
 
 def _read(path):
