@@ -382,12 +382,14 @@ def test_a_study_goes_on_through_a_server_restart_where_it_stopped(browser, tmp_
         while "running" not in {c["state"] for c in study.cells()} and time.monotonic() < deadline:
             time.sleep(0.2)
         assert "running" in {c["state"] for c in study.cells()}
-    finally:
-        proc.kill()  # the server dies; its jobs are processes of their own
-        proc.wait()
+    except BaseException:
+        stop_server(proc, runs_dir)  # no job left behind when the study never got going
+        raise
+    proc.kill()  # the server dies; its jobs are processes of their own
+    proc.wait()
     before = {(c["fraction"], c["seed"]): c["run_id"] for c in study.cells()}
     proc, base = start_server(tmp_path)
-    try:
+    try:  # stop_server cancels every run at the end, also those the killed server left
         page = new_page(browser)
         page.goto(base + f"/Data_efficiency?sweep={study.id}")
         page.get_by_text("4 done of 4 cells").wait_for(timeout=4 * JOB_S * 1000)  # the page follows it live
