@@ -133,10 +133,13 @@ def first_render_s(loads):
                      ("chart", f"{base}/Synthesize?zoom=true&", CHART, True), ("bare", f"{bare_base}/?", PAPER, False),
                      ("shell", f"{nav_base}/?", PAPER, False))
             times = {view: ([], []) for view, *_ in pages}
+            scripts = {view: [] for view, *_ in pages}  # JavaScript modules a fresh visitor's browser fetches
             for i in range(2 * loads + 2):
                 for view, url, paper, full in pages:  # alternating: a busy moment of the machine hits each
                     context = returning if i % 2 else browser.new_context(viewport={"width": 1400, "height": 1000})
                     page = context.new_page()
+                    fetched = []
+                    page.on("request", lambda r, fetched=fetched: fetched.append(r.resource_type == "script"))
                     t = time.perf_counter()
                     page.goto(f"{url}seed={i}", timeout=60_000)
                     page.locator(paper).first.wait_for(timeout=180_000)
@@ -148,6 +151,8 @@ def first_render_s(loads):
                     elapsed = time.perf_counter() - t
                     if i >= 2:  # the first load of each kind warms the server's imports and the cache
                         times[view][i % 2].append(elapsed)
+                        if not i % 2:
+                            scripts[view].append(sum(fetched))
                     page.close()
                     if context is not returning:
                         context.close()
@@ -162,7 +167,7 @@ def first_render_s(loads):
                 home.append(time.perf_counter() - t)
                 page.close()
             browser.close()
-        return out, statistics.median(home)
+        return out, statistics.median(home), {view: statistics.median(n) for view, n in scripts.items()}
     finally:
         for process in (proc, bare_proc, nav_proc):
             process.terminate()
@@ -186,7 +191,7 @@ def main():
     result = {"synth_rerun_median_ms": round(median, 1), "synth_rerun_p90_ms": round(p90, 1),
               "synth_rerun_no_magic_median_ms": round(bare, 1)}
     if shutil.which("chromium"):
-        views, home = first_render_s(args.loads)
+        views, home, scripts = first_render_s(args.loads)
         (cold, warm), (chart_cold, chart_warm) = views["picture"], views["chart"]
         print(f"Synthesize first full render in chromium (median of {args.loads}): {cold:.2f} s with an empty "
               f"browser cache, {warm:.2f} s for a returning visitor (goal < 2 s); with Zoom and hover (the "
@@ -196,6 +201,11 @@ def main():
         print(f"the bare page inside a shell of 9 pages (st.navigation, as the app): {shell_cold:.2f} s / "
               f"{shell_warm:.2f} s: {shell_cold / bare_cold:.2f}x / {shell_warm / bare_warm:.2f}x of the bare page; "
               f"Synthesize is {cold / shell_cold:.2f}x / {warm / shell_warm:.2f}x of the shell")
+        print(f"JavaScript modules a fresh visitor's browser fetches: Synthesize {scripts['picture']:g}, the bare "
+              f"page {scripts['bare']:g}, the shell {scripts['shell']:g} (Streamlit loads each kind of widget's code "
+              "when a page first shows one)")
+        result.update(scripts_synthesize=scripts["picture"], scripts_bare=scripts["bare"],
+                      scripts_shell=scripts["shell"])
         result.update(shell_render_cold_s=round(shell_cold, 2), shell_render_warm_s=round(shell_warm, 2),
                       shell_over_bare_cold=round(shell_cold / bare_cold, 3),
                       over_shell_cold=round(cold / shell_cold, 3), over_shell_warm=round(warm / shell_warm, 3))
