@@ -118,7 +118,7 @@ class RunIndex:
         """Every run folder, oldest first, as IndexedRuns; a folder is read only when it changed."""
         try:
             names = [e.name for e in os.scandir(self.folder) if _is_run_id(e.name)]
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no runs folder yet (or a file there): no runs, as list_runs
             names = []
         with self._lock:
             fresh = {name: entry for name in names if (entry := self._entry(name, self.entries.get(name)))}

@@ -107,6 +107,8 @@ def test_the_folder_of_the_process_index_is_the_resolved_runs_folder(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert run_index.index_of() is run_index.index_of("runs") is run_index.index_of(tmp_path / "runs")
     assert run_index.indexed_runs() == []
+    (tmp_path / "a file").write_text("not a folder")
+    assert run_index.RunIndex(tmp_path / "a file").runs() == runs.list_runs(tmp_path / "a file") == []
 
 
 @pytest.mark.parametrize("name", ["notes", ".hidden", "a b", "x..y"])
