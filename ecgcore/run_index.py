@@ -84,11 +84,11 @@ def _newest_ns(stamp):
 
 def _read(path):
     run = Run(path)
-    problem = run.problem
+    problem, config, status, summary, metrics = run.check()  # each file read once
     if problem:
         return IndexedRun(path, None, None, problem, run.created(), run.status())
-    times = [m["time_s"] for m in run.metrics() if isinstance(m.get("time_s"), (int, float))]
-    return IndexedRun(path, run.config.to_dict(), run.summary(), None, run.created(), run.status(),
+    times = [m["time_s"] for m in metrics if isinstance(m.get("time_s"), (int, float))]
+    return IndexedRun(path, config.to_dict(), summary, None, run.created(), status,
                       statistics.median(times) if times else None)
 
 

@@ -165,20 +165,25 @@ class Run:
     def problem(self):
         """None for a healthy run folder, else what is wrong with it (a damaged folder is listed, not hidden):
         a link, config.json, status.json (its state and fields) or, once written, summary.json."""
+        return self.check()[0]
+
+    def check(self):
+        """(problem, config, status, summary, metrics): `problem` as that property says, and for a healthy run
+        what the check read, each file once (the run index reads a folder so); Nones but the problem otherwise."""
         links = self.links()
         if links:
             return (f"{links[0].name} is a link (to {os.readlink(links[0])}): a run folder holds no links, and "
-                    "nothing is read or written through one")
+                    "nothing is read or written through one"), None, None, None, None
         try:
-            self.config
-            state = _checked_status(read_json(self.status_path), self.status_path)["state"]
-            self.summary()
-            self.metrics(strict=True, finished=state in FINISHED)
-            if state == "done" and self.metrics_path.is_file() and not self.metrics_path.stat().st_size:
+            config = self.config
+            status = _checked_status(read_json(self.status_path), self.status_path)
+            summary = self.summary()
+            metrics = self.metrics(strict=True, finished=status["state"] in FINISHED)
+            if status["state"] == "done" and self.metrics_path.is_file() and not self.metrics_path.stat().st_size:
                 raise ValueError(f"{self.metrics_path} is empty, though the run is done")
         except ValueError as e:
-            return str(e)
-        return None
+            return str(e), None, None, None, None
+        return None, config, {**_blank_status(), **status}, summary, metrics
 
     def status(self):
         """The status dict; a damaged folder reads as failed with the reason, so listing never crashes. A bad

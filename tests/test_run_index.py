@@ -131,3 +131,17 @@ def test_one_run_is_looked_up_alone_and_kept_right(tmp_path):
     shutil.rmtree(one.path)
     assert index.get(one.id) is None and index.get("../x") is None and index.get("nothing") is None
     assert [r.id for r in index.runs()] == [other.id]
+
+
+def test_a_runs_check_gives_what_reading_each_file_gives(tmp_path, monkeypatch):
+    root, healthy, bad = bad_fields_runs(tmp_path / "runs")
+    problem, config, status, summary, metrics = healthy.check()
+    assert (problem, config, status, summary, metrics) == (None, healthy.config, healthy.status(), healthy.summary(),
+                                                           healthy.metrics())
+    for run in bad.values():
+        assert run.check() == (run.problem, None, None, None, None) and run.problem
+    reads = []
+    real = runs.read_json
+    monkeypatch.setattr(runs, "read_json", lambda path: reads.append(path.name) or real(path))
+    healthy.check()
+    assert sorted(reads) == ["config.json", "status.json", "summary.json"]  # each file once
