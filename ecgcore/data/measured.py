@@ -213,11 +213,12 @@ def _ptbxl(root, fs, leads, val_fold, test_fold, folds, morphology, interval_lea
     available = ptbxl.folder_folds(database)
     val_fold, test_fold, _ = resolve_folds(available, val_fold, test_fold)  # auto: as load_ptbxl decides it
     use = training_folds(available, val_fold, test_fold, folds)
-    data = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold, folds=use,
-                            progress=progress)
     # Every record of the folder is measured once, whichever folds are held out: a study that rotates its test
-    # fold measures nothing again. The signals and targets handed to pretraining are the training folds' only.
-    everything = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold)
+    # fold measures nothing again. The signals and targets handed to pretraining are the training folds' only,
+    # taken from the one read of the folder.
+    everything = ptbxl.load_ptbxl(root, fs=fs, leads=leads, val_fold=val_fold, test_fold=test_fold,
+                                  progress=progress)
+    data = everything.subset(np.isin(everything.fold, use))
     measure_fs = 500.0 if (root / ptbxl.RATES[500][1]).is_dir() else float(data.fs)  # int on a cache miss
     column = ptbxl.RATES[measure_fs][0]
     all_ids = [str(r) for r in everything.record_id]

@@ -44,6 +44,20 @@ def test_uses_training_folds_only_and_records_them(ptbxl_root):
     assert set(data.targets) == set(measure.INTERVAL_TARGETS)
 
 
+def test_the_folder_is_read_once_and_pretraining_gets_the_training_folds_records_in_its_order(ptbxl_root,
+                                                                                              monkeypatch):
+    from ecgcore.data import ptbxl
+
+    expected = ptbxl.load_ptbxl(ptbxl_root, fs=100, folds=[1, 2, 3])
+    reads = []
+    real = ptbxl.load_ptbxl
+    monkeypatch.setattr(ptbxl, "load_ptbxl", lambda *a, **k: reads.append(k.get("folds")) or real(*a, **k))
+    data = measured.make_dataset(ptbxl_root, fs=100, morphology=False)
+    assert reads == [None]  # one read of the folder: the training folds are taken from it
+    assert list(data.record_id) == list(expected.record_id)
+    assert np.array_equal(data.signals, expected.signals)
+
+
 @pytest.mark.parametrize("folds", [[1, 9], [10], [2, 3, 9, 10]])
 def test_fold_guard_refuses_validation_and_test_folds(ptbxl_root, folds):
     with pytest.raises(ValueError, match="validation/test folds"):
