@@ -13,12 +13,12 @@ from datetime import datetime
 import numpy as np
 
 from ecgcore import run_index
+from ecgcore.runs import median_epoch_seconds
 
 
 def epoch_seconds(run):
     """The median measured seconds of one of `run`'s epochs (metrics' time_s), None before its first epoch."""
-    times = [m["time_s"] for m in run.metrics() if isinstance(m.get("time_s"), (int, float))]
-    return float(np.median(times)) if times else None
+    return median_epoch_seconds(run.metrics())
 
 
 def time_left(run):
@@ -59,11 +59,6 @@ def plan(configs, runs_dir=None, workers=1):
         total += float(np.median(earlier)) * config.fraction * config.epochs
         found = max(found, len(earlier))
     return total / max(int(workers), 1), found
-
-
-def before_start(config, runs_dir=None):
-    """(seconds, runs it rests on): how long `config` would run on this machine at most (plan of one job)."""
-    return plan([config], runs_dir)
 
 
 def _seconds(run):

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import copy
 import os
-import statistics
 import threading
 import time
 
 from ecgcore.config import JobConfig
-from ecgcore.runs import FILES, Run, _is_run_id, default_runs_dir
+from ecgcore.runs import FILES, Run, _is_run_id, default_runs_dir, median_epoch_seconds
 
 _WATCHED = ("config", "status", "metrics", "summary")  # what `problem`, `config` and `status` read
 RACY_NS = 2_000_000_000  # a file written this close to its read is read again: wider than any file system's tick
@@ -87,9 +86,7 @@ def _read(path):
     problem, config, status, summary, metrics = run.check()  # each file read once
     if problem:
         return IndexedRun(path, None, None, problem, run.created(), run.status())
-    times = [m["time_s"] for m in metrics if isinstance(m.get("time_s"), (int, float))]
-    return IndexedRun(path, config.to_dict(), summary, None, run.created(), status,
-                      statistics.median(times) if times else None)
+    return IndexedRun(path, config.to_dict(), summary, None, run.created(), status, median_epoch_seconds(metrics))
 
 
 class RunIndex:

@@ -302,6 +302,12 @@ class Run:
         append_text(self.metrics_path, json.dumps(record, sort_keys=True, default=json_default) + "\n")
 
 
+def median_epoch_seconds(metrics):
+    """The median seconds of one epoch over per-epoch records (their time_s), None before the first."""
+    times = [m["time_s"] for m in metrics if isinstance(m.get("time_s"), (int, float))]
+    return float(np.median(times)) if times else None
+
+
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 

@@ -26,11 +26,11 @@ def test_a_plan_rests_on_earlier_runs_like_it(tmp_path):
     data = {"source": "synthetic", "n": 500, "seed": 0}
     run_with_epochs(tmp_path, [2.0, 2.0], state="done", data=data)
     run_with_epochs(tmp_path, [50.0], state="done", data={**data, "n": 5000})  # another data set: not like it
-    seconds, found = estimates.before_start(JobConfig(task="pretrain", data={**data, "seed": 3}, epochs=20), tmp_path)
+    seconds, found = estimates.plan([JobConfig(task="pretrain", data={**data, "seed": 3}, epochs=20)], tmp_path)
     assert found == 1 and seconds == pytest.approx(40.0)
     half = JobConfig(task="pretrain", data=data, epochs=20, fraction=0.5)
-    assert estimates.before_start(half, tmp_path)[0] == pytest.approx(20.0)  # half the records per epoch
-    assert estimates.before_start(JobConfig(task="finetune", data=data), tmp_path) == (None, 0)
+    assert estimates.plan([half], tmp_path)[0] == pytest.approx(20.0)  # half the records per epoch
+    assert estimates.plan([JobConfig(task="finetune", data=data)], tmp_path) == (None, 0)
 
 
 def test_a_study_is_planned_before_it_starts_from_earlier_runs_like_its_cells(tmp_path):
