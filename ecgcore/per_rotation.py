@@ -10,16 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecgcore import jobs, runs
+from ecgcore import jobs, runs, sweep
 from ecgcore.config import JobConfig
-
-
-def _own(path, root, runs_dir):
-    """Whether the pretrained run at `path` learnt from records of the PTB-XL folder `root`."""
-    from ecgcore.data.measured import folds_learnt  # the data modules load only when a study over folds is set up
-
-    learnt = folds_learnt(runs.resolve_run(path, runs_dir).config.data)
-    return learnt is not None and learnt[0] == root
 
 
 def held_out(config, val, test):
@@ -45,7 +37,8 @@ def needs(config, runs_dir=None):
         return {}
     root = Path(data["path"]).resolve()
     paths = dict.fromkeys(str(p) for arm in config.arms if not arm.per_fold for p in arm.pretrained)
-    return {p: config.splits() for p in paths if _own(p, root, runs_dir)}
+    learnt = {p: sweep.folds_learnt_by(p, runs_dir) for p in paths}  # the sweep's leakage guard's reading
+    return {p: config.splits() for p in paths if learnt[p] is not None and learnt[p][0] == root}
 
 
 def pretrainings(config, runs_dir=None):
@@ -66,8 +59,7 @@ def pretrain_per_rotation(config, runs_dir=None):
         for key, pretraining in pretrainings(config, runs_dir).items():
             made[key] = jobs.submit(pretraining, runs_dir)
     except (ValueError, OSError):
-        for run in made.values():  # none half made: a refused pretraining takes the others back
-            jobs.cancel(run)
+        _take_back(made.values())
         raise
     wanted = {path for path, _ in made}
     for arm in config.arms:
@@ -75,3 +67,19 @@ def pretrain_per_rotation(config, runs_dir=None):
             arm.per_fold = {str(test): [str(made[str(p), test].path) if str(p) in wanted else str(p)
                                         for p in arm.pretrained] for _, test in config.splits()}
     return list(made.values())
+
+
+def create_study(config, runs_dir=None):
+    """sweep.create_sweep after pretrain_per_rotation: (the Sweep, the pretrainings submitted for it). A study
+    refused takes its pretrainings back, so nothing of it is left queued."""
+    made = pretrain_per_rotation(config, runs_dir)
+    try:
+        return sweep.create_sweep(config, runs_dir), made
+    except (ValueError, OSError):
+        _take_back(made)
+        raise
+
+
+def _take_back(made):
+    for run in made:
+        jobs.cancel(run)

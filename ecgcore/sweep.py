@@ -129,7 +129,7 @@ class SweepConfig:
         self._check_folds()
         if any(not x > 0 for x in self.lrs) or len(set(self.lrs)) != len(self.lrs):
             raise ValueError(f"lrs={self.lrs!r} must be distinct learning rates > 0")
-        learnt = functools.cache(_learnt)  # a run used by every rotation is looked at once
+        learnt = functools.cache(folds_learnt_by)  # a run used by every rotation is looked at once
         for arm, split in ((arm, split) for arm in self.arms for split in self.splits()):
             fold = split[1] if split else None
             # what the door (jobs.submit) would refuse of a cell, before any cell is made
@@ -186,11 +186,12 @@ class SweepConfig:
                    folds=[list(p) for p in d.get("folds", [])], lrs=list(d.get("lrs", [])))
 
 
-def _learnt(path):
-    """measured.folds_learnt of the pretrained run at `path`."""
+def folds_learnt_by(path, runs_dir=None):
+    """measured.folds_learnt of the pretrained run at `path` (or run id in `runs_dir`): (its PTB-XL folder, the
+    folds it learnt from), None for a run on no real records."""
     from ecgcore.data.measured import folds_learnt  # the data modules load only when a sweep is checked
 
-    return folds_learnt(runs.resolve_run(path).config.data)
+    return folds_learnt(runs.resolve_run(path, runs_dir).config.data)
 
 
 def _own_split(config):
@@ -202,7 +203,7 @@ def _own_split(config):
     return resolve_folds(folder_folds(read_tables(data["path"])[0]), data.get("val_fold"), data.get("test_fold"))[:2]
 
 
-def _check_unseen(config, arm, split, learnt=_learnt):
+def _check_unseen(config, arm, split, learnt=folds_learnt_by):
     """A pretrained run must not have learnt from the records a cell validates or tests on: a source on real
     records of the sweep's own PTB-XL folder must hold out the split's validation and test folds
     (measured.folds_learnt, through `learnt(path)`). Raises ValueError naming the arm, the run and the folds."""

@@ -147,6 +147,23 @@ def test_a_study_pretrains_a_source_on_its_own_records_once_per_rotation_without
     assert per_rotation.pretrain_per_rotation(sweep.SweepConfig(base=base(folder)), runs_dir) == []  # one split
 
 
+def test_a_refused_study_takes_its_pretrainings_back(folder, tmp_path, monkeypatch):
+    from ecgcore import per_rotation
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])
+    runs_dir = tmp_path / "runs"
+    own = runs.create_run(JobConfig(task="pretrain", targets=["hr"], epochs=1,
+                                    data={"source": "measured", "path": str(folder), "fs": 100}), runs_dir)
+    config = sweep.SweepConfig(base=base(folder), fractions=[1.5], seeds=[0],
+                               folds=[list(p) for p in rotation.rotations(FOLDS)],
+                               arms=[sweep.Arm(), sweep.Arm("freeze_first_block", [str(own.path)])])
+    with pytest.raises(ValueError, match="fractions"):
+        per_rotation.create_study(config, runs_dir)
+    made = [r for r in runs.list_runs(runs_dir) if r.id != own.id]
+    assert len(made) == len(FOLDS) and {r.state for r in made} == {"cancelled"}  # none left queued
+    assert sweep.list_sweeps(runs_dir) == []
+
+
 def test_an_inline_run_is_held_while_its_process_lives_and_failed_when_it_is_gone(folder, tmp_path, monkeypatch):
     monkeypatch.setattr(job, "STALE_S", 1e9)  # however slow the machine, its start-up time has not run out
     runs_dir = tmp_path / "runs"

@@ -97,13 +97,9 @@ def new_sweep_form():
         if fractions:
             ui.planned([*pretrainings, *sweep.cell_configs(config)], workers=max_jobs())
         if st.button("Start sweep", type="primary", key=P + "start", disabled=problem is not None):
-            made = []
             try:
-                made = per_rotation.pretrain_per_rotation(config, ui.runs_dir())
-                created = sweep.create_sweep(config, ui.runs_dir())
+                created, made = per_rotation.create_study(config, ui.runs_dir())
             except (ValueError, OSError) as e:
-                for run in made:  # the study is not started: nor are its pretrainings
-                    jobs.cancel(run)
                 st.error(f"Could not start the sweep: {e}")
             else:
                 st.query_params["sweep"] = created.id

@@ -99,7 +99,7 @@ def _rotations(choice, data):
 
 def _start(args):
     from ecgcore.data.sources import DEFAULT_FINETUNE_DATA
-    from ecgcore.sweep import SCRATCH, Arm, SweepConfig, create_sweep, with_controls
+    from ecgcore.sweep import SCRATCH, Arm, SweepConfig, with_controls
 
     if args.ptbxl:
         data = {"source": "ptbxl", "path": str(Path(args.ptbxl).resolve()), "fs": 100}
@@ -121,16 +121,10 @@ def _start(args):
                          seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "",
                          folds=_rotations(args.folds, data) if args.folds else [],
                          lrs=_numbers(args.lrs, float, "--lrs") if args.lrs else [])
-    from ecgcore import jobs, per_rotation
+    from ecgcore.per_rotation import create_study
 
     _say_plan(config, args.runs_dir)
-    made = per_rotation.pretrain_per_rotation(config, args.runs_dir)
-    try:
-        sweep = create_sweep(config, args.runs_dir)
-    except (ValueError, OSError):
-        for run in made:  # the study is not started: nor are its pretrainings
-            jobs.cancel(run)
-        raise
+    sweep, made = create_study(config, args.runs_dir)
     if made:
         print(f"{len(made)} pretrainings, one per rotation without its validation and test folds: "
               f"{', '.join(r.id for r in made)}", file=sys.stderr, flush=True)
