@@ -302,6 +302,11 @@ def sweeps_dir(runs_dir=None):
     return runs.default_runs_dir(runs_dir) / SWEEPS_FOLDER
 
 
+def _run_state(run):
+    """A cell run's listed state, "missing" for no run (None)."""
+    return run.listed["state"] if run is not None else "missing"
+
+
 class Sweep:
     """A view of one sweep folder; `advance` is the only method that submits runs."""
 
@@ -342,8 +347,11 @@ class Sweep:
 
     def _state(self, cell):
         """The state of `cell`'s run, "missing" when it has none or its folder is gone."""
-        run = self.run_of(cell)
-        return run.listed["state"] if run is not None else "missing"
+        return _run_state(self.run_of(cell))
+
+    def _has_run(self, cell):
+        """Whether `cell` has a run that is done or still going (else `advance` or `run_inline` makes one)."""
+        return self._state(cell) in ("done", *runs.ACTIVE_STATES)
 
     def advance(self):
         """Submit every cell that has no live or finished run; return the number submitted.
@@ -359,7 +367,7 @@ class Sweep:
             arms = {a.name: a for a in config.arms}
             submitted = 0
             for cell in record["cells"]:
-                if self._state(cell) in ("done", *runs.ACTIVE_STATES):
+                if self._has_run(cell):
                     continue
                 cell["run_id"] = jobs.submit(_cell_config(config, arms, cell, self.id), self.runs_dir).id
                 self._write(record)
@@ -383,7 +391,7 @@ class Sweep:
                 config = SweepConfig.from_dict(record["config"])
                 arms = {a.name: a for a in config.arms}
                 todo = [(i, cell) for i, cell in enumerate(record["cells"])
-                        if i not in tried and self._state(cell) not in ("done", *runs.ACTIVE_STATES)]
+                        if i not in tried and not self._has_run(cell)]
                 if not todo:
                     return trained
                 i, cell = min(todo, key=lambda item: order(item[1])) if order else todo[0]
@@ -434,12 +442,14 @@ class Sweep:
         at: gains_vs_best). A study at several learning rates keeps each arm's rate chosen on validation
         (choose_lr); `every_rate` keeps every cell."""
         rows = []
-        for cell in self.cells():
+        for cell in self.record()["cells"]:
+            run = self.run_of(cell)  # once per cell: its state and its summary
+            state = _run_state(run)
             row = {"fraction": cell["fraction"], "arm": cell["arm"], "seed": cell["seed"],
                    **{k: cell[k] for k in ("fold", "lr") if k in cell},
-                   "run_id": cell["run_id"], "state": cell["state"]}
-            if cell["state"] == "done":
-                summary = self.run_of(cell).summary() or {}
+                   "run_id": cell["run_id"], "state": state}
+            if state == "done":
+                summary = run.summary() or {}
                 for part, prefix in (("test", ""), ("val", "val_")):
                     row.update({prefix + k: v for k, v in summary.get(part, {}).items()
                                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
