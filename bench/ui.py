@@ -3,7 +3,10 @@ ECG paper as the page's picture, and as the interactive chart with Zoom and hove
 
 Goals: rerun < 150 ms, first full render < 2 s and within 1.15x of a bare page (a title, a caption, one picture)
 measured in the same run, loads alternating. The bare page is also measured inside a shell of 9 pages
-(st.navigation, as the app is), which tells the app's shell from Synthesize's own content. Prints the figures, then one JSON line.
+(st.navigation, as the app is), which tells the app's shell from Synthesize's own content; and a floor page
+holds Streamlit's own widgets in the kinds and numbers Synthesize's first paint draws, with no code of the app's,
+which tells what Streamlit charges for those widgets from what the app's code adds (within 1.15x of the floor).
+Prints the figures, then one JSON line.
 Usage: .venv/bin/python bench/ui.py [--reruns 30] [--loads 5]
 """
 
@@ -88,6 +91,41 @@ st.navigation(pages).run()
 """
 
 
+# The floor page's line for one widget of each kind Synthesize draws ({AppTest element list: line}); floor_page
+# draws as many of each as AppTest counts on the page.
+FLOOR_WIDGETS = {"radio": 'st.radio("Radio {i}", ("a", "b"), horizontal=True, help="h")',
+                 "selectbox": 'st.selectbox("Choice {i}", ("a", "b", "c"), help="h")',
+                 "button": 'st.button("Button {i}", help="h")',
+                 "number_input": 'st.number_input("Number {i}", 0, 10**6, 0, help="h")',
+                 "toggle": 'st.toggle("Toggle {i}", help="h")'}
+
+
+def floor_page():
+    """The floor page: Synthesize's first-paint widgets (counted by AppTest on the page itself, so the floor
+    follows the page) as plain Streamlit calls with no app code, in the page's layout: the controls in a
+    narrow column (then tabs with the open tab's sliders), the metrics, the picture, its download button and a
+    caption in the wide one, then the closed Generate data set section."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "views" / "1_Synthesize.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    lines = ["import streamlit as st", "from ecgcore import plots", "from ecgcore.synth import synthesize", "",
+             'st.set_page_config(page_title="Floor", layout="wide")', 'st.title("Floor")',
+             "left, right = st.columns([1, 3])", "with left:"]
+    for kind, line in FLOOR_WIDGETS.items():
+        lines += ["    " + line.format(i=i) for i in range(len(getattr(at, kind)))]
+    lines += [f"    tabs = st.tabs([{', '.join(repr(t.label) for t in at.tabs)}])", "    with tabs[0]:"]
+    lines += [f'        st.slider("Slider {i}", 0.0, 10.0, 5.0, help="h")' for i in range(len(at.slider))]
+    lines += ["with right:", f"    for i, col in enumerate(st.columns({len(at.metric)})):",
+              '        col.metric(f"Label {i}", "75", help="h")',
+              "    svg = plots.ecg_paper_svg(synthesize(n=1, fs=250, seed=int(st.query_params.get('seed', 0)))"
+              ".signals[0], 250)", '    st.image(svg, width="stretch")']
+    lines += ['    st.download_button("Download", svg, "ecg.svg")'] * len(at.get("download_button"))
+    lines += ['    st.caption("A caption")'] * len(at.caption)
+    lines += ['st.expander("Generate data set")']
+    return "\n".join(lines) + "\n"
+
+
 def serve(script, cwd, env):
     """(process, base URL) of a headless Streamlit server running `script`, once it answers its health check."""
     with socket.socket() as s:
@@ -111,8 +149,9 @@ def first_render_s(loads):
     """Seconds from navigation to the Synthesize page showing its ECG paper, labels and last element (the closed
     Generate data set section), in chromium: cold (a fresh browser context: empty HTTP cache) and warm (a
     returning visitor), with the page's picture of the ECG and with the interactive chart (plotly.js fetched and
-    parsed); beside it, alternating load by load, a bare page (a title, a caption, one picture: BARE_PAGE) on a
-    server of its own; and the home page for reference."""
+    parsed); beside it, alternating load by load, a bare page (a title, a caption, one picture: BARE_PAGE), the
+    bare page in a shell of 9 pages and the floor page (floor_page()), each on a server of its own; and the home
+    page for reference."""
     from playwright.sync_api import sync_playwright
 
     tmp = tempfile.mkdtemp()
@@ -121,9 +160,12 @@ def first_render_s(loads):
     bare_script.write_text(BARE_PAGE)
     nav_script = Path(tmp) / "nav.py"
     nav_script.write_text(NAV_PAGE)
+    floor_script = Path(tmp) / "floor.py"
+    floor_script.write_text(floor_page())
     proc, base = serve("app.py", ROOT, env)
     bare_proc, bare_base = serve(bare_script, ROOT, env)
     nav_proc, nav_base = serve(nav_script, ROOT, env)
+    floor_proc, floor_base = serve(floor_script, ROOT, env)
     try:
         out = {}
         with sync_playwright() as p:
@@ -131,7 +173,7 @@ def first_render_s(loads):
             returning = browser.new_context(viewport={"width": 1400, "height": 1000})
             pages = (("picture", f"{base}/Synthesize?", PAPER, True),
                      ("chart", f"{base}/Synthesize?zoom=true&", CHART, True), ("bare", f"{bare_base}/?", PAPER, False),
-                     ("shell", f"{nav_base}/?", PAPER, False))
+                     ("shell", f"{nav_base}/?", PAPER, False), ("floor", f"{floor_base}/?", PAPER, True))
             times = {view: ([], []) for view, *_ in pages}
             scripts = {view: [] for view, *_ in pages}  # JavaScript modules a fresh visitor's browser fetches
             for i in range(2 * loads + 2):
@@ -169,7 +211,7 @@ def first_render_s(loads):
             browser.close()
         return out, statistics.median(home), {view: statistics.median(n) for view, n in scripts.items()}
     finally:
-        for process in (proc, bare_proc, nav_proc):
+        for process in (proc, bare_proc, nav_proc, floor_proc):
             process.terminate()
             process.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -201,8 +243,18 @@ def main():
         print(f"the bare page inside a shell of 9 pages (st.navigation, as the app): {shell_cold:.2f} s / "
               f"{shell_warm:.2f} s: {shell_cold / bare_cold:.2f}x / {shell_warm / bare_warm:.2f}x of the bare page; "
               f"Synthesize is {cold / shell_cold:.2f}x / {warm / shell_warm:.2f}x of the shell")
+        floor_cold, floor_warm = views["floor"]
+        print(f"the floor page (Synthesize's first-paint widgets, no app code): {floor_cold:.2f} s / {floor_warm:.2f} s: "
+              f"{floor_cold / bare_cold:.2f}x / {floor_warm / bare_warm:.2f}x of the bare page (Streamlit's price for "
+              f"those widgets); Synthesize is {cold / floor_cold:.2f}x / {warm / floor_warm:.2f}x of it (the app's own "
+              "share; goal within 1.15x)")
+        result.update(floor_render_cold_s=round(floor_cold, 2), floor_render_warm_s=round(floor_warm, 2),
+                      floor_over_bare_cold=round(floor_cold / bare_cold, 3),
+                      floor_over_bare_warm=round(floor_warm / bare_warm, 3),
+                      over_floor_cold=round(cold / floor_cold, 3), over_floor_warm=round(warm / floor_warm, 3),
+                      scripts_floor=scripts["floor"])
         print(f"JavaScript modules a fresh visitor's browser fetches: Synthesize {scripts['picture']:g}, the bare "
-              f"page {scripts['bare']:g}, the shell {scripts['shell']:g} (Streamlit loads each kind of widget's code "
+              f"page {scripts['bare']:g}, the shell {scripts['shell']:g}, the floor page {scripts['floor']:g} (Streamlit loads each kind of widget's code "
               "when a page first shows one)")
         result.update(scripts_synthesize=scripts["picture"], scripts_bare=scripts["bare"],
                       scripts_shell=scripts["shell"])
@@ -221,7 +273,9 @@ def main():
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     result.update(load_average=round(os.getloadavg()[0], 1), rerun_goal_met=median < 150,
                   render_goal_met=result.get("first_render_cold_s", 99) < 2,
-                  within_bare_goal_met=max(result.get("over_bare_cold", 99), result.get("over_bare_warm", 99)) <= 1.15)
+                  within_bare_goal_met=max(result.get("over_bare_cold", 99), result.get("over_bare_warm", 99)) <= 1.15,
+                  within_floor_goal_met=max(result.get("over_floor_cold", 99),
+                                            result.get("over_floor_warm", 99)) <= 1.15)
     results.publish("ui", result, args.save)
 
 
