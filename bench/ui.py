@@ -2,10 +2,10 @@
 ECG paper as the page's picture, and as the interactive chart with Zoom and hover).
 
 Goals: rerun < 150 ms, first full render < 2 s and within 1.15x of a bare page (a title, a caption, one picture)
-measured in the same run, loads alternating. The bare page is also measured inside a shell of 9 pages
-(st.navigation, as the app is), which tells the app's shell from Synthesize's own content; and a floor page
-holds Streamlit's own widgets in the kinds and numbers Synthesize's first paint draws, with no code of the app's,
-which tells what Streamlit charges for those widgets from what the app's code adds (within 1.15x of the floor).
+measured in the same run, loads alternating. Two more pages tell where the time goes: the bare page inside a
+shell of 9 pages (st.navigation, as the app is) gives the shell's cost, and a floor page (in the shell) holds
+Streamlit's own widgets in the kinds and numbers Synthesize's first paint draws, with no code of the app's: what
+Streamlit charges for those widgets, apart from what the app's code adds (goal: within 1.15x of the floor).
 Prints the figures, then one JSON line.
 Usage: .venv/bin/python bench/ui.py [--reruns 30] [--loads 5]
 """
@@ -70,23 +70,25 @@ st.markdown("end of page")
 """
 
 
-# The bare page inside the app's shell: st.navigation with as many pages as the app has (the sidebar's links), so
-# the shell's own cost is measured apart from Synthesize's.
-NAV_PAGE = """import streamlit as st
+def in_shell(page):
+    """`page` (a script's source) as the first of 9 pages in st.navigation, as the app is (the sidebar's links),
+    so the shell's own cost is measured apart from a page's."""
+    body = "\n".join("    " + line if line else "" for line in page.splitlines()[1:])  # all but the st import
+    return f"""import streamlit as st
 
-st.set_page_config(page_title="Bare in a shell", layout="wide")
+st.set_page_config(page_title="In a shell", layout="wide")
 
 
-def bare():
-""" + "\n".join("    " + line if line else "" for line in BARE_PAGE.splitlines()[1:]) + """
+def first():
+{body}
 
 
 def other():
     st.write("another page")
 
 
-pages = [st.Page(bare, title="Bare", default=True)] + [st.Page(other, title=f"Page {i}", url_path=f"page{i}")
-                                                      for i in range(8)]
+pages = [st.Page(first, title="First", default=True)] + [st.Page(other, title=f"Page {{i}}", url_path=f"page{{i}}")
+                                                        for i in range(8)]
 st.navigation(pages).run()
 """
 
@@ -104,13 +106,13 @@ def floor_page():
     """The floor page: Synthesize's first-paint widgets (counted by AppTest on the page itself, so the floor
     follows the page) as plain Streamlit calls with no app code, in the page's layout: the controls in a
     narrow column (then tabs with the open tab's sliders), the metrics, the picture, its download button and a
-    caption in the wide one, then the closed Generate data set section."""
+    caption in the wide one, then the closed Generate data set section. Served in_shell, as Synthesize is."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "views" / "1_Synthesize.py"), default_timeout=60).run()
     assert not at.exception, at.exception
     lines = ["import streamlit as st", "from ecgcore import plots", "from ecgcore.synth import synthesize", "",
-             'st.set_page_config(page_title="Floor", layout="wide")', 'st.title("Floor")',
+             'st.title("Floor")',
              "left, right = st.columns([1, 3])", "with left:"]
     for kind, line in FLOOR_WIDGETS.items():
         lines += ["    " + line.format(i=i) for i in range(len(getattr(at, kind)))]
@@ -159,9 +161,9 @@ def first_render_s(loads):
     bare_script = Path(tmp) / "bare.py"
     bare_script.write_text(BARE_PAGE)
     nav_script = Path(tmp) / "nav.py"
-    nav_script.write_text(NAV_PAGE)
+    nav_script.write_text(in_shell(BARE_PAGE))
     floor_script = Path(tmp) / "floor.py"
-    floor_script.write_text(floor_page())
+    floor_script.write_text(in_shell(floor_page()))
     proc, base = serve("app.py", ROOT, env)
     bare_proc, bare_base = serve(bare_script, ROOT, env)
     nav_proc, nav_base = serve(nav_script, ROOT, env)
@@ -244,7 +246,7 @@ def main():
               f"{shell_warm:.2f} s: {shell_cold / bare_cold:.2f}x / {shell_warm / bare_warm:.2f}x of the bare page; "
               f"Synthesize is {cold / shell_cold:.2f}x / {warm / shell_warm:.2f}x of the shell")
         floor_cold, floor_warm = views["floor"]
-        print(f"the floor page (Synthesize's first-paint widgets, no app code): {floor_cold:.2f} s / {floor_warm:.2f} s: "
+        print(f"the floor page (Synthesize's first-paint widgets, no app code, in the shell): {floor_cold:.2f} s / {floor_warm:.2f} s: "
               f"{floor_cold / bare_cold:.2f}x / {floor_warm / bare_warm:.2f}x of the bare page (Streamlit's price for "
               f"those widgets); Synthesize is {cold / floor_cold:.2f}x / {warm / floor_warm:.2f}x of it (the app's own "
               "share; goal within 1.15x)")
