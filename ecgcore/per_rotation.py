@@ -31,14 +31,22 @@ def held_out(config, val, test):
 
 def needs(config, runs_dir=None):
     """{pretrained run path: [(validation fold, test fold), ...]}: the pretrainings `config` (a SweepConfig over
-    folds) must make again per rotation, those of its arms that learnt from its own PTB-XL folder."""
+    folds) must make again, for each rotation whose folds a run of its arms learnt from (of its own PTB-XL
+    folder). A rotation whose two folds the run held out already uses it as it is: pretrained again without
+    them, it would learn from the very same folds."""
     data = config.base.data or {}
     if not config.folds or data.get("source") != "ptbxl":
         return {}
     root = Path(data["path"]).resolve()
     paths = dict.fromkeys(str(p) for arm in config.arms if not arm.per_fold for p in arm.pretrained)
-    learnt = {p: sweep.folds_learnt_by(p, runs_dir) for p in paths}  # the sweep's leakage guard's reading
-    return {p: config.splits() for p in paths if learnt[p] is not None and learnt[p][0] == root}
+    out = {}
+    for path in paths:
+        learnt = sweep.folds_learnt_by(path, runs_dir)  # the sweep's leakage guard's reading
+        if learnt is not None and learnt[0] == root:
+            splits = [(val, test) for val, test in config.splits() if learnt[1] & {val, test}]
+            if splits:
+                out[path] = splits
+    return out
 
 
 def pretrainings(config, runs_dir=None):
@@ -64,7 +72,7 @@ def pretrain_per_rotation(config, runs_dir=None):
     wanted = {path for path, _ in made}
     for arm in config.arms:
         if not arm.per_fold and wanted & {str(p) for p in arm.pretrained}:
-            arm.per_fold = {str(test): [str(made[str(p), test].path) if str(p) in wanted else str(p)
+            arm.per_fold = {str(test): [str(made[str(p), test].path) if (str(p), test) in made else str(p)
                                         for p in arm.pretrained] for _, test in config.splits()}
     return list(made.values())
 

@@ -113,7 +113,7 @@ def test_a_study_pretrains_a_source_on_its_own_records_once_per_rotation_without
 
     monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # looked at, not trained
     runs_dir = tmp_path / "runs"
-    spec = {"source": "measured", "path": str(folder), "fs": 100}
+    spec = {"source": "measured", "path": str(folder), "fs": 100, "val_fold": 3, "test_fold": 4}
     own = runs.create_run(JobConfig(task="pretrain", data=spec, targets=["hr"], epochs=1, name="measured"), runs_dir)
     mixed = runs.create_run(JobConfig(task="pretrain", targets=["hr"], epochs=1, data={
         "source": "mixed", "real": {"path": str(folder), "fs": 100, "folds": [1, 2, 3]},
@@ -128,21 +128,26 @@ def test_a_study_pretrains_a_source_on_its_own_records_once_per_rotation_without
                                      sweep.Arm("freeze_first_block", [str(synthetic.path)], label="synthetic")])
     with pytest.raises(ValueError, match="learnt from folds"):
         config.validate()  # as it stands, every rotation but one would test on records pretraining learnt from
-    assert set(per_rotation.needs(config, runs_dir)) == {str(own.path), str(mixed.path)}
+    # `own` learnt from folds 1 and 2 (it held out 3 and 4): the rotation validating on 3 and testing on 4 uses it
+    # as it is, every other one needs it again without its folds; `mixed` learnt from 1-3: every rotation does.
+    again = [(v, t) for v, t in plan if (v, t) != (3, 4)]
+    assert per_rotation.needs(config, runs_dir) == {str(own.path): again, str(mixed.path): plan}
     made = per_rotation.pretrain_per_rotation(config, runs_dir)
-    assert len(made) == 2 * len(plan)  # one per source and rotation: the two arms of `own` share theirs
+    assert len(made) == len(again) + len(plan)  # the two arms of `own` share theirs
     s = sweep.create_sweep(config, runs_dir)  # the leakage guard passes now
     arms = {a.name: a for a in s.config.arms}
+    assert arms["own"].pretrained_for(4) == arms["own probe"].pretrained_for(4) == [str(own.path.resolve())]
     for val, test in plan:
-        mine = runs.resolve_run(arms["own"].pretrained_for(test)[0])
-        assert arms["own probe"].pretrained_for(test) == arms["own"].pretrained_for(test)
-        assert (mine.config.data["val_fold"], mine.config.data["test_fold"]) == (val, test)
-        assert mine.config.name == f"measured · without folds {val} and {test}"
         real, synth = (runs.resolve_run(p).config.data for p in arms["both"].pretrained_for(test))
         assert (real["real"]["val_fold"], real["real"]["test_fold"]) == (val, test)
         assert val not in real["real"]["folds"] and test not in real["real"]["folds"]
         assert synth["source"] == "synthetic" and arms["synthetic"].pretrained_for(test) == [
             str(synthetic.path.resolve())]  # a synthetic pretraining is shared by every rotation
+    for val, test in again:
+        mine = runs.resolve_run(arms["own"].pretrained_for(test)[0])
+        assert arms["own probe"].pretrained_for(test) == arms["own"].pretrained_for(test)
+        assert (mine.config.data["val_fold"], mine.config.data["test_fold"]) == (val, test)
+        assert mine.config.name == f"measured · without folds {val} and {test}"
     assert per_rotation.needs(s.config, runs_dir) == {}  # nothing left to pretrain
     assert per_rotation.pretrain_per_rotation(sweep.SweepConfig(base=base(folder)), runs_dir) == []  # one split
 

@@ -104,7 +104,8 @@ def new_sweep_form():
             else:
                 st.query_params["sweep"] = created.id
                 st.success(f"Started sweep `{created.id}`: {len(created.cells())} runs queued"
-                           + (f", after {len(made)} pretrainings, one per rotation." if made else "."))
+                           + (f", after {len(made)} pretrainings, one per rotation that needs its own."
+                              if made else "."))
 
 
 def readable(table, titles):
@@ -123,9 +124,10 @@ def rotation_pretrainings(config):
         return []
     if found:
         names = sorted({ui.run_label(runs.resolve_run(path, ui.runs_dir())) for path, _ in found})
-        st.caption(f"Pretrained on this folder's own records: {', '.join(names)}. Each is pretrained again per "
-                   f"rotation without its validation and test folds (**{len(found)} pretrainings**), and the cells "
-                   "wait for theirs: no cell tests on a record its pretraining learnt from.")
+        st.caption(f"Pretrained on this folder's own records: {', '.join(names)}. Each is pretrained again for "
+                   "every rotation whose validation or test fold it learnt from, without those two folds "
+                   f"(**{len(found)} pretrainings**), and the cells wait for theirs: no cell tests on a record its "
+                   "pretraining learnt from.")
     return list(found.values())
 
 

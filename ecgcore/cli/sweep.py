@@ -126,7 +126,7 @@ def _start(args):
     _say_plan(config, args.runs_dir)
     sweep, made = create_study(config, args.runs_dir)
     if made:
-        print(f"{len(made)} pretrainings, one per rotation without its validation and test folds: "
+        print(f"{len(made)} pretrainings, one per rotation whose folds a pretrained run learnt from, without them: "
               f"{', '.join(r.id for r in made)}", file=sys.stderr, flush=True)
     print(sweep.id, flush=True)
     return _follow(sweep, args) if args.wait else 0
