@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ecgcore import jobs, rotation, run_index, runs, transfer
-from ecgcore.config import CONTROLLED, FRACTIONS, SCRATCH, JobConfig
+from ecgcore.config import CONTROLLED, FRACTIONS, SCRATCH, JobConfig, is_number
 from ecgcore.data.admission import admit
 from ecgcore.files import locked, now, read_json, write_json
 from ecgcore.metrics import lower_is_better, metric_range, seed_interval
@@ -127,8 +127,8 @@ class SweepConfig:
         if not self.seeds:
             raise ValueError("seeds is empty: a sweep needs at least one seed")
         self._check_folds()
-        if any(not x > 0 for x in self.lrs) or len(set(self.lrs)) != len(self.lrs):
-            raise ValueError(f"lrs={self.lrs!r} must be distinct learning rates > 0")
+        if not learning_rates_ok(self.lrs):
+            raise ValueError(f"lrs={self.lrs!r} must be {LRS_RULE}")
         learnt = functools.cache(folds_learnt_by)  # a run used by every rotation is looked at once
         for arm, split in ((arm, split) for arm in self.arms for split in self.splits()):
             fold = split[1] if split else None
@@ -184,6 +184,15 @@ class SweepConfig:
         return cls(base=JobConfig.from_dict(d["base"]), arms=[Arm(**a) for a in d["arms"]],
                    fractions=list(d["fractions"]), seeds=list(d["seeds"]), name=d.get("name", ""),
                    folds=[list(p) for p in d.get("folds", [])], lrs=list(d.get("lrs", [])))
+
+
+LRS_RULE = "distinct finite numbers above 0"  # the learning rates a study chooses among
+
+
+def learning_rates_ok(lrs):
+    """Whether `lrs` are learning rates a study can choose among (LRS_RULE): each a finite number above 0
+    (config.is_number: not a bool, not text), none twice."""
+    return all(is_number(x) and x > 0 for x in lrs) and len(set(lrs)) == len(lrs)
 
 
 def folds_learnt_by(path, runs_dir=None):

@@ -224,3 +224,10 @@ def test_the_cli_starts_a_study_over_every_fold_and_learning_rate(folder, tmp_pa
     assert "fold(s) [7] not in the folder" in capsys.readouterr().err
     assert main(["sweep", "start", "--folds", "rotate", "--runs-dir", runs_dir]) == 2
     assert "--folds needs --ptbxl" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lrs", [[1e-3, float("inf")], [1e-3, float("nan")], [1e-3, 1e-3], [0.0, 1e-3],
+                                 [1e-3, "0.003"], [True, 1e-3]])
+def test_a_study_refuses_learning_rates_that_are_not_distinct_finite_numbers_above_0(lrs):
+    with pytest.raises(ValueError, match=r"lrs=.* must be distinct finite numbers above 0"):
+        sweep.SweepConfig(base=JobConfig(task="finetune"), lrs=lrs).validate()

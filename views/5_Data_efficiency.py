@@ -144,10 +144,10 @@ def study_design(ptbxl, problem):
                                   "gets more choices than another.")
     try:
         lrs = [float(x) for x in lrs_text.replace(",", " ").split()]
-        if any(not x > 0 for x in lrs) or len(set(lrs)) != len(lrs):
+        if not sweep.learning_rates_ok(lrs):
             raise ValueError
     except ValueError:
-        lrs, problem = [], problem or f"learning rates {lrs_text!r}: give distinct numbers above 0, e.g. 0.001, 0.003"
+        lrs, problem = [], problem or f"learning rates {lrs_text!r}: give {sweep.LRS_RULE}, e.g. 0.001, 0.003"
         st.caption(f"Pick the learning rates: {problem}")
     if not ptbxl:
         c1.caption("Test folds: a PTB-XL folder has folds to rotate the test fold over.")

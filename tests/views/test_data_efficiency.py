@@ -144,9 +144,11 @@ def test_a_study_over_every_test_fold_and_two_learning_rates_is_set_up_and_plann
     at.text_input(key="de_ptbxl").input(str(root))
     at.multiselect(key="de_fractions").set_value([0.5, 1.0])
     at.number_input(key="de_seeds").set_value(2)
-    at.text_input(key="de_lrs").input("0.001 0.003, 0.001").run()
-    captions = " ".join(c.value for c in at.caption)
-    assert "give distinct numbers above 0" in captions and at.button(key="de_start").proto.disabled
+    for bad in ("0.001 0.003, 0.001", "0.001, inf", "nan", "0.001, -1", "fast"):
+        at.text_input(key="de_lrs").input(bad).run()
+        captions = " ".join(c.value for c in at.caption)
+        assert f"learning rates {bad!r}" in captions and "distinct finite numbers above 0" in captions, bad
+        assert at.button(key="de_start").proto.disabled, bad
     at.text_input(key="de_lrs").input("0.001, 0.003")
     at.selectbox(key="de_rotate").set_value("every fold, each tested once").run()
     captions = " ".join(c.value for c in at.caption)
