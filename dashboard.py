@@ -341,22 +341,10 @@ def planned(configs, workers=1):
     folder = runs_dir()
     stamp = _stamp(sorted(folder.glob("*/metrics.jsonl"))) if folder.is_dir() else ()
     seconds, found = _plan(json.dumps([c.to_dict() for c in configs]), str(folder), workers, stamp)
-    if seconds is not None:
-        at_once = f", {workers} at a time" if workers > 1 and len(configs) > 1 else ""
-        st.caption(f"On this machine: {estimates.say_duration(seconds)} at most{at_once}, from {found} earlier "
-                   "run(s) like it (early stopping may end it sooner).")
-    else:
-        st.caption("How long this takes here is not known yet: no run like it has finished an epoch on this "
-                   "machine. Its time left shows after its first epoch.")
-    if any(c.arch == "inception1d" and c.device != "cpu" for c in configs):
-        import torch
-
-        if torch.cuda.is_available():
-            return
-    if any(c.arch == "inception1d" and (c.preprocess.fs or (c.data or {}).get("fs") or 0) >= 250 for c in configs):
-        st.warning("The paper's network at 500 Hz on this machine's CPU: `bench/train.py` measured it training "
-                   "about one ECG per second or slower here, so a set of paper size (about 122,000 ECGs) runs for "
-                   "days. Use a GPU (Device: CUDA), fewer ECGs, or the small network for a lesson.")
+    st.caption(estimates.say_plan(seconds, found, workers, len(configs)))
+    warning = estimates.slow_on_this_cpu(configs)
+    if warning:
+        st.warning(warning)
 
 
 def start(configs):

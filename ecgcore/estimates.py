@@ -61,6 +61,33 @@ def plan(configs, runs_dir=None, workers=1):
     return total / max(int(workers), 1), found
 
 
+def say_plan(seconds, found, workers=1, jobs=1):
+    """plan's (seconds, found) in words, said before jobs start (the pages and the CLI say the same): how long at
+    most, how many at a time, from how many earlier runs; or that it is not known yet."""
+    if seconds is None:
+        return ("How long this takes here is not known yet: no run like it has finished an epoch on this machine. "
+                "Its time left shows after its first epoch.")
+    at_once = f", {workers} at a time" if workers > 1 and jobs > 1 else ""
+    return (f"On this machine: {say_duration(seconds)} at most{at_once}, from {found} earlier run(s) like it (early "
+            "stopping may end it sooner).")
+
+
+def slow_on_this_cpu(configs):
+    """A warning, before they start, when `configs` train the paper's network at 250 Hz or more on a CPU (asked
+    for, or "auto" on a machine without CUDA); None otherwise. bench/train.py measured about one ECG a second."""
+    paper = [c for c in configs if c.arch == "inception1d" and (c.preprocess.fs or (c.data or {}).get("fs") or 0) >= 250]
+    if not paper:
+        return None
+    if any(c.device != "cpu" for c in paper):
+        import torch  # only for a job that might run on a GPU
+
+        if torch.cuda.is_available():
+            return None
+    return ("The paper's network at 500 Hz on this machine's CPU: `bench/train.py` measured it training about one "
+            "ECG per second or slower here, so a set of paper size (about 122,000 ECGs) runs for days. Use a GPU "
+            "(device CUDA), fewer ECGs, or the small network for a lesson.")
+
+
 def _seconds(run):
     status = run.status()
     try:

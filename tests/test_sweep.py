@@ -258,7 +258,8 @@ def test_cli_start_builds_the_grid(no_queue, tiny, capsys):
     (s,) = sweep.list_sweeps(runs_dir)
     said = capsys.readouterr()
     assert said.out.strip() == s.id  # stdout: the id, for scripts; the plan on stderr
-    assert "8 cells; on this machine: not known yet: no run like them has finished an epoch here yet" in said.err
+    assert ("8 cells. How long this takes here is not known yet: no run like it has finished an epoch on this "
+            "machine") in said.err
     c = s.config
     assert [a.name for a in c.arms] == ["scratch", "probe"]  # scratch added as the reference
     assert c.arms[1].pretrained == [str(pre.path.resolve())] and c.seeds == [3, 4] and c.fractions == [0.5, 1.0]

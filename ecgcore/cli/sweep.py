@@ -121,29 +121,20 @@ def _start(args):
                          seeds=_numbers(args.seeds, int, "--seeds"), name=args.name or "",
                          folds=_rotations(args.folds, data) if args.folds else [],
                          lrs=_numbers(args.lrs, float, "--lrs") if args.lrs else [])
-    from ecgcore.per_rotation import create_study
+    from ecgcore.cli.train import say_plan
+    from ecgcore.per_rotation import create_study, pretrainings
+    from ecgcore.sweep import cell_configs
 
-    _say_plan(config, args.runs_dir)
+    cells = cell_configs(config)
+    jobs = [*pretrainings(config, args.runs_dir).values(), *cells]  # before create_study sets the arms' per_fold
     sweep, made = create_study(config, args.runs_dir)
+    print(f"{len(cells)} cells.", end=" ", file=sys.stderr)
+    say_plan(jobs, args.runs_dir)
     if made:
         print(f"{len(made)} pretrainings, one per rotation whose folds a pretrained run learnt from, without them: "
               f"{', '.join(r.id for r in made)}", file=sys.stderr, flush=True)
     print(sweep.id, flush=True)
     return _follow(sweep, args) if args.wait else 0
-
-
-def _say_plan(config, runs_dir):
-    """How long the sweep would take here, on stderr (stdout is its id, for scripts)."""
-    from ecgcore.estimates import plan, say_duration
-    from ecgcore.local_executor import max_jobs
-    from ecgcore.per_rotation import pretrainings
-    from ecgcore.sweep import cell_configs
-
-    cells = cell_configs(config)
-    seconds, found = plan([*pretrainings(config, runs_dir).values(), *cells], runs_dir, max_jobs())
-    print(f"{len(cells)} cells; on this machine: {say_duration(seconds)}" + (
-        f" at most, {max_jobs()} at a time, from {found} earlier run(s) like them" if seconds is not None else
-        ": no run like them has finished an epoch here yet"), file=sys.stderr, flush=True)
 
 
 def _resume(args):

@@ -175,10 +175,25 @@ def finetune_configs(args):
     return [config]
 
 
+def say_plan(configs, runs_dir):
+    """On stderr (stdout is the ids, for scripts), as jobs are submitted: how long they take here, and the warning
+    for the paper's network on a CPU (what the pages say before their Start buttons)."""
+    from ecgcore import estimates
+    from ecgcore.local_executor import max_jobs
+
+    workers = max_jobs()
+    print(estimates.say_plan(*estimates.plan(configs, runs_dir, workers), workers, len(configs)), file=sys.stderr)
+    warning = estimates.slow_on_this_cpu(configs)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    sys.stderr.flush()
+
+
 def _submit(configs, args):
     from ecgcore import jobs
 
     runs = [jobs.submit(config, args.runs_dir) for config in configs]
+    say_plan(configs, args.runs_dir)
     for run in runs:
         print(run.id, flush=True)
     if not args.wait:

@@ -165,3 +165,20 @@ def test_setup_paper_is_the_pages_paper_setup_and_flags_beside_it_win(tmp_path):
     assert (fine.data["fs"], fine.label_mode, fine.lr) == (500, "single", PAPER_SETUP["lr"])
     (low,) = finetune_configs(parse("finetune", "--setup", "paper", "--ptbxl", str(tmp_path), "--fs", "100"))
     assert low.data["fs"] == 100
+
+
+def test_a_job_says_before_it_starts_how_long_it_takes_here_and_that_the_papers_network_on_a_cpu_takes_days(
+        tmp_path, capsys, monkeypatch):
+    from ecgcore import jobs
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # submitted, not trained
+    runs_dir = str(tmp_path / "runs")
+    assert main(["pretrain", "--epochs", "1", "--runs-dir", runs_dir]) == 0
+    said = capsys.readouterr()
+    (run,) = list_runs(runs_dir)
+    assert said.out.strip() == run.id  # stdout: the id, for scripts; the plan on stderr
+    assert ("How long this takes here is not known yet: no run like it has finished an epoch on this machine"
+            in said.err) and "for days" not in said.err
+    assert main(["pretrain", "--arch", "inception1d", "--epochs", "1", "--device", "cpu", "--runs-dir", runs_dir,
+                 "--data", '{"source": "synthetic", "n": 20, "fs": 500}']) == 0
+    assert "The paper's network at 500 Hz on this machine's CPU" in capsys.readouterr().err
