@@ -62,8 +62,8 @@ def plan(configs, runs_dir=None, workers=1):
 
 
 def say_plan(seconds, found, workers=1, jobs=1):
-    """plan's (seconds, found) in words, said before jobs start (the pages and the CLI say the same): how long at
-    most, how many at a time, from how many earlier runs; or that it is not known yet."""
+    """plan's (seconds, found) in words (the pages before Start, the CLI as it submits): how long at most, how
+    many at a time, from how many earlier runs; or that it is not known yet."""
     if seconds is None:
         return ("How long this takes here is not known yet: no run like it has finished an epoch on this machine. "
                 "Its time left shows after its first epoch.")
@@ -75,7 +75,8 @@ def say_plan(seconds, found, workers=1, jobs=1):
 def slow_on_this_cpu(configs):
     """A warning, before they start, when `configs` train the paper's network at 250 Hz or more on a CPU (asked
     for, or "auto" on a machine without CUDA); None otherwise. bench/train.py measured about one ECG a second."""
-    paper = [c for c in configs if c.arch == "inception1d" and (c.preprocess.fs or (c.data or {}).get("fs") or 0) >= 250]
+    paper = [c for c in configs
+             if c.arch == "inception1d" and (c.preprocess.fs or (c.data or {}).get("fs") or 0) >= 250]
     if not paper:
         return None
     if any(c.device != "cpu" for c in paper):

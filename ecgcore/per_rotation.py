@@ -1,9 +1,9 @@
 """Pretraining per rotation: a study over every test fold whose transfer arms reuse a pretraining on the study's own
-PTB-XL records (the measured or mixed source) must pretrain once per rotation, without that rotation's validation
-and test folds, or its cells would test on records the pretraining learnt from (the sweep's leakage guard refuses
-that). `pretrain_per_rotation` submits those pretrainings and gives each arm its run per test fold (Arm.per_fold);
-the cells wait in the queue for their pretraining. A pretraining on synthetic records, or on another folder, is
-shared by every rotation as it is.
+PTB-XL records (the measured or mixed source) must pretrain again for each rotation whose validation or test fold
+it learnt from, without those two folds, or its cells would test on records the pretraining learnt from (the
+sweep's leakage guard refuses that). `pretrain_per_rotation` submits those pretrainings and gives each arm its
+run per test fold (Arm.per_fold); the cells wait in the queue for their pretraining. A pretraining on synthetic
+records, or on another folder, is shared by every rotation as it is.
 """
 
 from __future__ import annotations
