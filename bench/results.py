@@ -7,6 +7,7 @@ command, the commit, the machine, the figures as a table, and any Markdown the b
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
 import os
@@ -75,9 +76,18 @@ def _free_stem(folder, stem):
     return candidate
 
 
+def _script_doc():
+    """The docstring of the bench script that runs (sys.argv[0]), read from its file: not __main__'s, which a
+    bench that runs a page through AppTest finds replaced by the page's."""
+    try:
+        return ast.get_docstring(ast.parse(Path(sys.argv[0]).read_text())) or ""
+    except (OSError, SyntaxError, ValueError):
+        return ""
+
+
 def _report(bench, figures, stem, markdown):
     command = " ".join(["python", f"bench/{bench}.py", *sys.argv[1:]])
-    doc = (sys.modules["__main__"].__doc__ or "").strip().splitlines()
+    doc = _script_doc().strip().splitlines()
     lines = [f"# {bench}, {stem[:10]}" + (f": {doc[0].rstrip('.')}" if doc else ""), "",
              f"- command: `{command}`",
              f"- commit: `{_commit()}`",

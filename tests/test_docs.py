@@ -110,3 +110,16 @@ def test_the_rhythms_page_table_is_the_criteria_and_presets_the_engine_draws():
 
     page = (ROOT / "docs" / "rhythms.md").read_text()
     assert rhythms_markdown() in page  # one copy: edit rhythms.CRITERIA / presets.RHYTHM_PRESETS, then paste
+
+
+def test_a_reports_title_is_its_benchs_own_first_line_even_after_apptest_replaced_main(tmp_path, monkeypatch,
+                                                                                       capsys):
+    import types
+
+    bench = tmp_path / "demo.py"
+    bench.write_text('"""Demo bench: what it measures.\n\nMore words.\n"""\nprint(1)\n')
+    monkeypatch.setattr(sys, "argv", [str(bench), "--save"])
+    page = types.ModuleType("__main__", "Synthesize: a page AppTest ran as __main__.")  # as AppTest leaves it
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    report = bench_results().publish("demo", {"x": 1}, True, folder=tmp_path, today=datetime.date(2026, 12, 4))
+    assert report.read_text().splitlines()[0] == "# demo, 2026-12-04: Demo bench: what it measures"
