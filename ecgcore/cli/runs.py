@@ -140,6 +140,8 @@ def _list(runs, as_json):
 
 
 def _show(run, log_lines):
+    from ecgcore.estimates import epoch_seconds, say_duration, time_left
+
     status = run.status()
     print(f"run {run.id} ({run.path})")
     for key in ("state", "progress", "epoch", "message", "error", "executor", "pid", "created", "started", "finished"):
@@ -148,6 +150,10 @@ def _show(run, log_lines):
     if run.problem:
         print(f"  damaged: {run.problem}")
     else:
+        left = time_left(run)
+        if left:  # as the pages say it: epochs to go at the run's median epoch so far
+            print(f"  time left: {say_duration(left)} at most ({run.config.epochs - len(run.metrics())} epochs at "
+                  f"{epoch_seconds(run):.0f} s)")
         print("config:")
         print("  " + run.config.to_json().replace("\n", "\n  "))
     metrics = run.metrics()

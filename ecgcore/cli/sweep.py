@@ -147,7 +147,10 @@ def _resume(args):
 
 def _follow(sweep, args):
     """Wait with a progress bar, then print the summary; exit 1 when a cell did not finish done."""
-    bar = Progress(sweep.id)
+    from ecgcore.estimates import sweep_time_left
+    from ecgcore.local_executor import max_jobs
+
+    bar = Progress(sweep.id, left=lambda: sweep_time_left(sweep, max_jobs()))
     total = len(sweep.record()["cells"])
 
     def on_progress(counts):

@@ -191,6 +191,7 @@ def say_plan(configs, runs_dir):
 
 def _submit(configs, args):
     from ecgcore import jobs
+    from ecgcore.estimates import time_left
 
     runs = [jobs.submit(config, args.runs_dir) for config in configs]
     say_plan(configs, args.runs_dir)
@@ -201,7 +202,7 @@ def _submit(configs, args):
     failed = 0
     for run in runs:
         try:
-            status = jobs.wait(run, Progress(run.id))
+            status = jobs.wait(run, Progress(run.id, left=lambda run=run: time_left(run)))
         except KeyboardInterrupt:  # the job is detached: stopping the wait must not look like stopping the run
             print(f"\nstopped waiting; {run.id} goes on (`python -m ecgcore runs cancel {run.id}` stops it)",
                   file=sys.stderr)
@@ -215,15 +216,22 @@ def _submit(configs, args):
 
 
 class Progress:
-    """--wait's progress: a redrawn bar on a terminal, else a plain line whenever the state or epoch moves."""
+    """--wait's progress: a redrawn bar on a terminal, else a plain line whenever the state or epoch moves. With
+    `left` (a callable: seconds left, None while not known), a running job's line says its time left, asked
+    again whenever the state or epoch moves."""
 
-    def __init__(self, label, stream=None, width=30):
-        self.label, self.stream, self.width = label, stream or sys.stderr, width
-        self.last = None
+    def __init__(self, label, stream=None, width=30, left=None):
+        self.label, self.stream, self.width, self.left = label, stream or sys.stderr, width, left
+        self.last, self.left_text = None, ""
 
     def __call__(self, status):
+        from ecgcore.estimates import say_duration
+
         state, progress, epoch = status["state"], float(status.get("progress") or 0), status.get("epoch")
-        message = status.get("message") or ""
+        if self.left and (state, epoch) != self.last:
+            seconds = self.left() if state == "running" else None
+            self.left_text = f" · {say_duration(seconds)} left" if seconds else ""
+        message = (status.get("message") or "") + self.left_text
         if self.stream.isatty():
             filled = int(round(progress * self.width))
             bar = "#" * filled + "-" * (self.width - filled)

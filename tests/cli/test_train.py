@@ -182,3 +182,31 @@ def test_a_job_says_before_it_starts_how_long_it_takes_here_and_that_the_papers_
     assert main(["pretrain", "--arch", "inception1d", "--epochs", "1", "--device", "cpu", "--runs-dir", runs_dir,
                  "--data", '{"source": "synthetic", "n": 20, "fs": 500}']) == 0
     assert "The paper's network at 500 Hz on this machine's CPU" in capsys.readouterr().err
+
+
+def test_progress_says_the_time_left_while_a_job_runs(capsys):
+    import sys
+
+    lefts = iter([None, 240.0])  # before the first epoch ends nothing is known; then 4 min
+    progress = Progress("r1", stream=sys.stdout, left=lambda: next(lefts))
+    for status in [{"state": "running", "progress": 0.0, "epoch": 0, "message": "starting"},
+                   {"state": "running", "progress": 0.5, "epoch": 1, "message": "epoch 1/2"},
+                   {"state": "done", "progress": 1.0, "epoch": 2, "message": "done"}]:
+        progress(status)
+    assert capsys.readouterr().out.splitlines() == ["r1 running 0% starting", "r1 running 50% epoch 1/2 · about 4 min "
+                                                    "left", "r1 done 100% done"]
+
+
+def test_runs_show_says_how_long_a_running_job_has_left(tmp_path, capsys, monkeypatch):
+    from ecgcore import jobs
+    from ecgcore.config import JobConfig
+    from ecgcore.runs import create_run
+
+    monkeypatch.setattr(jobs, "start_queued", lambda runs_dir=None: [])  # no queue: the run reads as written
+
+    run = create_run(JobConfig(task="pretrain", epochs=10), tmp_path / "runs")
+    for epoch in (1, 2):
+        run.append_metrics({"epoch": epoch, "train_loss": 1.0, "time_s": 30.0})
+    run.update_status(state="running", epoch=2, progress=0.2)
+    assert main(["runs", "show", run.id, "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert "  time left: about 4 min at most (8 epochs at 30 s)" in capsys.readouterr().out.splitlines()
