@@ -231,13 +231,14 @@ class Progress:
         if self.left and (state, epoch) != self.last:
             seconds = self.left() if state == "running" else None
             self.left_text = f" · {say_duration(seconds)} left" if seconds else ""
-        message = (status.get("message") or "") + self.left_text
+        message = status.get("message") or ""
         if self.stream.isatty():
             filled = int(round(progress * self.width))
             bar = "#" * filled + "-" * (self.width - filled)
             end = "\n" if state in ("done", "failed", "cancelled") else ""
-            self.stream.write(f"\r{self.label} [{bar}] {progress:4.0%} {state}: {message[:60]:60}{end}")
+            shown = f"{message[:60]}{self.left_text}"  # the time left is never cut off with a long message
+            self.stream.write(f"\r{self.label} [{bar}] {progress:4.0%} {state}: {shown:85}{end}")
         elif (state, epoch) != self.last:
-            self.stream.write(f"{self.label} {state} {progress:.0%} {message}\n")
+            self.stream.write(f"{self.label} {state} {progress:.0%} {message}{self.left_text}\n")
         self.last = (state, epoch)
         self.stream.flush()

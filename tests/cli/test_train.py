@@ -210,3 +210,16 @@ def test_runs_show_says_how_long_a_running_job_has_left(tmp_path, capsys, monkey
     run.update_status(state="running", epoch=2, progress=0.2)
     assert main(["runs", "show", run.id, "--runs-dir", str(tmp_path / "runs")]) == 0
     assert "  time left: about 4 min at most (8 epochs at 30 s)" in capsys.readouterr().out.splitlines()
+
+
+def test_on_a_terminal_a_long_message_never_cuts_off_the_time_left():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    Progress("r1", stream=stream, left=lambda: 300.0)({"state": "running", "progress": 0.5, "epoch": 1,
+                                                       "message": "epoch 1/2, batch 6/22, loss " + "9" * 80})
+    assert stream.getvalue().rstrip().endswith(" · about 5 min left")
