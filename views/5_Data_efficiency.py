@@ -81,10 +81,6 @@ def new_sweep_form():
                                     for i in pretrained_ids for s in strategies]
             arms = sweep.with_controls(arms) if controls else arms
         folds, lrs, problem = study_design(ptbxl, problem)
-        times = ((f" x {len(folds)} test folds" if folds else "")
-                 + (f" x {len(lrs)} learning rates" if len(lrs) > 1 else ""))
-        st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds{times} = "
-                   f"**{len(fractions) * len(arms) * n_seeds * max(len(folds), 1) * max(len(lrs), 1)} runs**.")
         data = ({"source": "ptbxl", "path": ptbxl, "fs": 100} if ptbxl else
                 {**DEFAULT_FINETUNE_DATA, "n": int(n), "seed": int(data_seed), "difficulty": difficulty})
         base = JobConfig(task="finetune", data=data, arch=arch, epochs=int(epochs), label_mode=label_mode,
@@ -93,9 +89,13 @@ def new_sweep_form():
             base.preprocess = first.config.preprocess
         config = sweep.SweepConfig(base=base, arms=arms, fractions=sorted(fractions), seeds=list(range(int(n_seeds))),
                                    name=name, folds=folds, lrs=lrs if len(lrs) > 1 else [])
+        cells = sweep.cell_configs(config)  # the grid the sweep will make: its size is the run count
+        times = ((f" x {len(folds)} test folds" if folds else "")
+                 + (f" x {len(lrs)} learning rates" if len(lrs) > 1 else ""))
+        st.caption(f"{len(fractions)} fractions x {len(arms)} arms x {n_seeds} seeds{times} = **{len(cells)} runs**.")
         pretrainings = rotation_pretrainings(config)
         if fractions:
-            ui.planned([*pretrainings, *sweep.cell_configs(config)], workers=max_jobs())
+            ui.planned([*pretrainings, *cells], workers=max_jobs())
         if st.button("Start sweep", type="primary", key=P + "start", disabled=problem is not None):
             try:
                 created, made = per_rotation.create_study(config, ui.runs_dir())
