@@ -16,18 +16,13 @@ from ecgcore import run_index
 from ecgcore.runs import median_epoch_seconds
 
 
-def epoch_seconds(run):
-    """The median measured seconds of one of `run`'s epochs (metrics' time_s), None before its first epoch."""
-    return median_epoch_seconds(run.metrics())
-
-
-def time_left(run):
+def time_left(run, metrics=None):
     """Seconds `run` has left at most (its epochs to go x its median epoch time), 0 once settled, None before
-    its first epoch ends."""
+    its first epoch ends; `metrics`: its per-epoch records when the caller has read them already."""
     if run.state not in ("queued", "running"):
         return 0.0
-    metrics = run.metrics()
-    per_epoch = epoch_seconds(run)
+    metrics = run.metrics() if metrics is None else metrics
+    per_epoch = median_epoch_seconds(metrics)
     if per_epoch is None:
         return None
     return max(run.config.epochs - len(metrics), 0) * per_epoch

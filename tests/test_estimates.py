@@ -16,7 +16,8 @@ def run_with_epochs(runs_dir, seconds, epochs=10, state="running", **config):
 
 def test_time_left_is_the_epochs_to_go_at_the_median_epoch_time(tmp_path):
     run = run_with_epochs(tmp_path, [4.0, 6.0, 5.0], epochs=10)
-    assert estimates.epoch_seconds(run) == 5.0
+    assert runs.median_epoch_seconds(run.metrics()) == 5.0
+    assert estimates.time_left(run, run.metrics()) == pytest.approx(7 * 5.0)  # metrics the caller read
     assert estimates.time_left(run) == pytest.approx(7 * 5.0)
     assert estimates.time_left(run_with_epochs(tmp_path, [], epochs=10)) is None  # nothing measured yet
     assert estimates.time_left(run_with_epochs(tmp_path, [3.0], state="done")) == 0.0

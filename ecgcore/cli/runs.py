@@ -140,9 +140,10 @@ def _list(runs, as_json):
 
 
 def _show(run, log_lines):
-    from ecgcore.estimates import epoch_seconds, say_duration, time_left
+    from ecgcore.estimates import say_duration, time_left
+    from ecgcore.runs import median_epoch_seconds
 
-    status = run.status()
+    status, metrics = run.status(), run.metrics()
     print(f"run {run.id} ({run.path})")
     for key in ("state", "progress", "epoch", "message", "error", "executor", "pid", "created", "started", "finished"):
         if status.get(key) not in (None, ""):
@@ -150,13 +151,12 @@ def _show(run, log_lines):
     if run.problem:
         print(f"  damaged: {run.problem}")
     else:
-        left = time_left(run)
+        left = time_left(run, metrics)
         if left:  # as the pages say it: epochs to go at the run's median epoch so far
-            print(f"  time left: {say_duration(left)} at most ({run.config.epochs - len(run.metrics())} epochs at "
-                  f"{epoch_seconds(run):.0f} s)")
+            print(f"  time left: {say_duration(left)} at most ({run.config.epochs - len(metrics)} epochs at "
+                  f"{median_epoch_seconds(metrics):.0f} s)")
         print("config:")
         print("  " + run.config.to_json().replace("\n", "\n  "))
-    metrics = run.metrics()
     if metrics:
         print(f"last epoch ({len(metrics)} so far): " + json.dumps(metrics[-1], sort_keys=True))
     summary = None if run.problem else run.summary()
