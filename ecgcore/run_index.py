@@ -53,7 +53,7 @@ class IndexedRun(Run):
     def problem(self):
         return self._problem
 
-    def created(self):
+    def created(self, status=None):  # as read when the entry was made
         return self._created
 
     def summary(self):
@@ -86,7 +86,8 @@ def _read(path):
     problem, config, status, summary, metrics = run.check()  # each file read once
     if problem:
         return IndexedRun(path, None, None, problem, run.created(), run.status())
-    return IndexedRun(path, config.to_dict(), summary, None, run.created(), status, median_epoch_seconds(metrics))
+    return IndexedRun(path, config.to_dict(), summary, None, run.created(status), status,
+                      median_epoch_seconds(metrics))
 
 
 class RunIndex:

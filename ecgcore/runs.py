@@ -201,10 +201,11 @@ class Run:
     def state(self):
         return self.status()["state"]
 
-    def created(self):
-        """Creation time (seconds since the epoch) for ordering: status.json's, else the folder's mtime."""
+    def created(self, status=None):
+        """Creation time (seconds since the epoch) for ordering: status.json's (or `status`'s, already read),
+        else the folder's mtime."""
         try:
-            return datetime.fromisoformat(read_json(self.status_path)["created"]).timestamp()
+            return datetime.fromisoformat((status or read_json(self.status_path))["created"]).timestamp()
         except (ValueError, KeyError, TypeError):
             return self.path.stat().st_mtime if self.path.exists() else 0.0
 
